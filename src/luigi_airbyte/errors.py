@@ -1,0 +1,226 @@
+"""Every error luigi-airbyte raises, rooted at one class so callers can catch them all.
+
+Each class carries the process exit code the CLI uses for it, so the mapping from
+failure to exit code lives in one place (see docs/exit-codes.md).
+
+    LuigiAirbyteError                      exit 1  unexpected / internal
+    ├── ConfigError                        exit 3  bad settings or pipeline file (lists every problem)
+    ├── SecretError                        exit 4  a secret reference cannot be resolved at runtime
+    ├── AirbyteError                       exit 4  anything about talking to Airbyte
+    │   ├── AirbyteTransportError                  network failure; the request may not have arrived
+    │   │   └── JobCreateUncertainError            POST /jobs sent but the answer was lost
+    │   ├── AirbyteAPIError                        Airbyte answered with an error status
+    │   │   ├── AuthenticationError                401 / 403
+    │   │   ├── NotFoundError                      404
+    │   │   ├── ConflictError                      409
+    │   │   │   ├── SyncAlreadyRunningError        409 try-again-later
+    │   │   │   └── StateConflictError             409 state-conflict
+    │   │   ├── RateLimitedError                   429
+    │   │   └── ServerError                        5xx
+    │   ├── ConnectionLookupError                  a connection name matches none or several
+    │   └── PreflightError                         a preflight check failed before any sync
+    ├── SyncError                          exit 5  a sync did not produce good data
+    │   ├── SyncFailedError
+    │   ├── SyncCancelledError
+    │   ├── SyncTimeoutError
+    │   └── OutcomeRuleError                       succeeded, but zero rows / sharp drop
+    ├── CheckFailedError                   exit 6  drift, counts, freshness SLA
+    ├── TransformError                     exit 7  dbt, Spark or a command failed
+    └── StoreError                         exit 1  the metadata store failed
+
+Messages never carry a secret: no headers, tokens, client secrets or request bodies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LuigiAirbyteError(Exception):
+    """Root of every luigi-airbyte error."""
+
+    exit_code: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a configuration source: where it is, what is wrong, and the fix."""
+
+    source: str  # a file path, "env", "cli", "luigi.cfg"
+    field: str  # dotted path, e.g. "pipelines.nightly.steps[0].connection"
+    message: str
+    fix: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        text = f"{where}: {self.field}: {self.message}"
+        return f"{text} (fix: {self.fix})" if self.fix else text
+
+
+class ConfigError(LuigiAirbyteError):
+    """Settings or a pipeline file are invalid; every problem found is listed."""
+
+    exit_code = 3
+
+    def __init__(self, problems: Sequence[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(source="config", field="-", message=problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        head = f"{count} configuration problem{'s' if count != 1 else ''}:"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class SecretError(LuigiAirbyteError):
+    """A secret reference could not be resolved (missing variable, unreadable file, ...)."""
+
+    exit_code = 4
+
+
+class AirbyteError(LuigiAirbyteError):
+    """Talking to Airbyte failed."""
+
+    exit_code = 4
+
+
+class AirbyteTransportError(AirbyteError):
+    """The network failed; the request may or may not have reached Airbyte."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        self.method = method
+        self.path = path
+        super().__init__(message)
+
+
+class JobCreateUncertainError(AirbyteTransportError):
+    """`POST /jobs` was sent but no answer came back: a job may exist. Reconcile, never re-post."""
+
+
+class AirbyteAPIError(AirbyteError):
+    """Airbyte answered with an error status."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        method: str,
+        path: str,
+        server_message: str = "",
+        problem_type: str = "",
+        hint: str = "",
+    ) -> None:
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        self.server_message = server_message
+        self.problem_type = problem_type
+        self.hint = hint
+        text = f"{method} {path} returned {status_code}"
+        if problem_type:
+            text += f" ({problem_type})"
+        if server_message:
+            text += f": {server_message}"
+        if hint:
+            text += f". {hint}"
+        super().__init__(text)
+
+
+class AuthenticationError(AirbyteAPIError):
+    """The API credential was refused (401) or lacks permission (403)."""
+
+
+class NotFoundError(AirbyteAPIError):
+    """The resource does not exist (404)."""
+
+
+class ConflictError(AirbyteAPIError):
+    """Airbyte refused because of the resource's current state (409)."""
+
+
+class SyncAlreadyRunningError(ConflictError):
+    """A sync is already running on the connection (409 try-again-later): attach to it."""
+
+
+class StateConflictError(ConflictError):
+    """The connection or job is in a state that forbids the request (409 state-conflict)."""
+
+
+class RateLimitedError(AirbyteAPIError):
+    """Too many requests (429)."""
+
+
+class ServerError(AirbyteAPIError):
+    """Airbyte failed internally (5xx)."""
+
+
+class ConnectionLookupError(AirbyteError):
+    """A connection given by name matched no connection, or several."""
+
+    def __init__(self, name: str, candidates: Sequence[str] = ()) -> None:
+        self.name = name
+        self.candidates = tuple(candidates)
+        if candidates:
+            listed = ", ".join(candidates)
+            msg = (
+                f"connection name {name!r} is ambiguous; it matches: {listed}. "
+                "Use the connection id instead, or rename the connections in Airbyte."
+            )
+        else:
+            msg = (
+                f"no connection named {name!r} was found. Check the name, the workspace, "
+                "and that the API credential can see it (luigi-airbyte jobs list)."
+            )
+        super().__init__(msg)
+
+
+class PreflightError(AirbyteError):
+    """A preflight check failed, so no sync was started."""
+
+
+class SyncError(LuigiAirbyteError):
+    """A sync did not end with usable data."""
+
+    exit_code = 5
+
+    def __init__(
+        self, message: str, *, connection_id: str = "", job_id: int | None = None
+    ) -> None:
+        self.connection_id = connection_id
+        self.job_id = job_id
+        super().__init__(message)
+
+
+class SyncFailedError(SyncError):
+    """Airbyte reported the job as failed."""
+
+
+class SyncCancelledError(SyncError):
+    """The job was cancelled."""
+
+
+class SyncTimeoutError(SyncError):
+    """The job did not finish before the deadline; it was cancelled (or detached)."""
+
+
+class OutcomeRuleError(SyncError):
+    """The job succeeded, but its outcome broke a rule (zero rows, sharp drop)."""
+
+
+class CheckFailedError(LuigiAirbyteError):
+    """A data check failed: drift, record counts or freshness."""
+
+    exit_code = 6
+
+
+class TransformError(LuigiAirbyteError):
+    """A dbt, Spark or command step failed."""
+
+    exit_code = 7
+
+
+class StoreError(LuigiAirbyteError):
+    """The metadata store could not be read or written."""
+
+    exit_code = 1

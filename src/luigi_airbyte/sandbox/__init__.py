@@ -1,0 +1,1 @@
+"""luigi_airbyte.sandbox"""
