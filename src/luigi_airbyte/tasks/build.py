@@ -1,0 +1,121 @@
+"""Run a Luigi graph and turn Luigi's verdict into ours.
+
+Luigi's own answers are misleading for CI: the ``luigi`` binary exits 0 when a task
+fails, and ``luigi.build`` returns False on SUCCESS_WITH_RETRY. We always ask for the
+detailed summary and map ``LuigiStatusCode`` plus the per-task partition to a
+``BuildOutcome`` the CLI turns into an exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import luigi
+import luigi.interface
+import luigi.rpc
+import luigi.scheduler
+import luigi.worker
+from luigi.execution_summary import LuigiStatusCode, _summary_dict
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How our workers behave; passed to Luigi's Worker as ``[worker]`` overrides."""
+
+    keep_alive: bool = True  # without it Luigi never retries and exits on resource waits
+    wait_interval: float = 0.2
+    wait_jitter: float = 0.2
+    max_keep_alive_idle_duration: float = 0.0  # 0 = no idle cap
+    retry_delay: float = 1.0  # local scheduler only; luigid uses its own [scheduler]
+    retry_count: int = 2  # failures per task before Luigi disables it (local scheduler)
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """What happened to each task of one ``luigi.build`` call."""
+
+    status: str  # the LuigiStatusCode name
+    succeeded: bool
+    summary_text: str
+    task_ids: dict[str, list[str]] = field(default_factory=dict)  # partition -> task ids
+
+    def ids(self, partition: str) -> list[str]:
+        return self.task_ids.get(partition, [])
+
+
+_OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
+
+
+class _Factory:
+    """A worker/scheduler factory: keep-alive workers and a retrying local scheduler."""
+
+    def __init__(self, options: WorkerOptions) -> None:
+        self.options = options
+
+    def create_local_scheduler(self) -> luigi.scheduler.Scheduler:
+        return luigi.scheduler.Scheduler(
+            prune_on_get_work=True,
+            record_task_history=False,
+            retry_delay=self.options.retry_delay,
+            retry_count=self.options.retry_count,
+            stable_done_cooldown_secs=0,
+        )
+
+    def create_remote_scheduler(self, url: str) -> luigi.rpc.RemoteScheduler:
+        return luigi.rpc.RemoteScheduler(url)
+
+    def create_worker(
+        self, scheduler: Any, worker_processes: int, assistant: bool = False
+    ) -> luigi.worker.Worker:
+        o = self.options
+        kwargs: dict[str, Any] = {
+            "keep_alive": o.keep_alive,
+            "wait_interval": o.wait_interval,
+            "wait_jitter": o.wait_jitter,
+        }
+        if o.max_keep_alive_idle_duration:
+            kwargs["max_keep_alive_idle_duration"] = o.max_keep_alive_idle_duration
+        return luigi.worker.Worker(
+            scheduler=scheduler,
+            worker_processes=worker_processes,
+            assistant=assistant,
+            **kwargs,
+        )
+
+
+def run_graph(
+    tasks: Sequence[luigi.Task],
+    *,
+    workers: int = 1,
+    scheduler_url: str | None = None,
+    options: WorkerOptions | None = None,
+) -> BuildOutcome:
+    """Run ``tasks`` on the local scheduler or on luigid and report every task's fate."""
+    env: dict[str, Any] = {"workers": workers, "no_lock": True}
+    if scheduler_url:
+        env["scheduler_url"] = scheduler_url
+        env["local_scheduler"] = False
+    else:
+        env["local_scheduler"] = True
+    result = luigi.build(
+        list(tasks),
+        worker_scheduler_factory=_Factory(options or WorkerOptions()),
+        detailed_summary=True,
+        **env,
+    )
+    partition = _summary_dict(result.worker)
+    task_ids = {name: sorted(t.task_id for t in found) for name, found in partition.items()}
+    status: LuigiStatusCode = result.status
+    succeeded = status in _OK and all(t.complete() for t in tasks)
+    logger.debug("luigi finished with %s", status.name)
+    return BuildOutcome(
+        status=status.name,
+        succeeded=succeeded,
+        summary_text=result.summary_text,
+        task_ids=task_ids,
+    )
