@@ -1,1 +1,66 @@
-"""The Airbyte HTTP client: auth, retries, typed models, errors, pagination. Knows nothing of Luigi."""
+"""The Airbyte HTTP client: auth, retries, typed models, errors, pagination.
+
+Knows nothing of Luigi. Everything public is listed in ``__all__``; the underscore
+modules are private.
+"""
+
+from __future__ import annotations
+
+from luigi_airbyte.airbyte._auth import (
+    AirbyteAuth,
+    AirbyteClientCredentials,
+    BasicAuth,
+    BearerToken,
+    OIDCClientCredentials,
+    SecretLike,
+)
+from luigi_airbyte.airbyte._retry import RetryPolicy, parse_retry_after
+from luigi_airbyte.airbyte.client import AirbyteClient
+from luigi_airbyte.airbyte.models import (
+    Application,
+    AttemptInfo,
+    Connection,
+    ConnectionStatus,
+    ConnectorCheck,
+    Destination,
+    DiscoveredStream,
+    Job,
+    JobDetails,
+    JobStats,
+    JobStatus,
+    JobType,
+    Source,
+    StreamConfig,
+    StreamProperties,
+    StreamStats,
+    Workspace,
+)
+
+__all__ = [
+    "AirbyteAuth",
+    "AirbyteClient",
+    "AirbyteClientCredentials",
+    "Application",
+    "AttemptInfo",
+    "BasicAuth",
+    "BearerToken",
+    "Connection",
+    "ConnectionStatus",
+    "ConnectorCheck",
+    "Destination",
+    "DiscoveredStream",
+    "Job",
+    "JobDetails",
+    "JobStats",
+    "JobStatus",
+    "JobType",
+    "OIDCClientCredentials",
+    "RetryPolicy",
+    "SecretLike",
+    "Source",
+    "StreamConfig",
+    "StreamProperties",
+    "StreamStats",
+    "Workspace",
+    "parse_retry_after",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
@@ -176,6 +176,42 @@ class Job:
             raw_status=str(raw_status),
         )
 
+    @classmethod
+    def from_config_api(cls, data: Mapping[str, Any], *, totals: JobStats | None = None) -> Job:
+        """Parse a config-API ``JobRead`` (epoch-second times, ``configType``, ``configId``).
+
+        Fills what the public API would report: ``lastUpdatedAt`` only for terminal
+        jobs, ``duration`` unless pending, committed counts from ``aggregatedStats``
+        (or from ``totals`` when the server did not hydrate them).
+        """
+        raw_status = data.get("status")
+        status = JobStatus.parse(raw_status)
+        created = parse_datetime(data.get("createdAt"))
+        updated = parse_datetime(data.get("updatedAt"))
+        duration = None
+        if created and updated and status is not JobStatus.PENDING:
+            duration = timedelta(seconds=max(0, int((updated - created).total_seconds())))
+        agg = data.get("aggregatedStats")
+        rows = bytes_ = None
+        if isinstance(agg, Mapping):
+            rows = _int_or_none(agg.get("recordsCommitted"))
+            bytes_ = _int_or_none(agg.get("bytesCommitted"))
+        if totals is not None and totals.attempts:
+            rows = totals.records_committed if rows is None else rows
+            bytes_ = totals.bytes_committed if bytes_ is None else bytes_
+        return cls(
+            job_id=int(data["id"]),
+            status=status,
+            job_type=JobType.parse(data.get("configType")),
+            connection_id=str(data.get("configId", "")),
+            start_time=created,
+            last_updated_at=updated if status.is_terminal else None,
+            duration=duration,
+            bytes_synced=bytes_,
+            rows_synced=rows,
+            raw_status=str(raw_status),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
@@ -204,6 +240,43 @@ class StreamStats:
             records_rejected=_int_or_none(stats.get("recordsRejected")) or 0,
         )
 
+    @property
+    def key(self) -> tuple[str, str | None]:
+        """Identity of the stream: (name, namespace)."""
+        return (self.name, self.namespace)
+
+    def __add__(self, other: StreamStats) -> StreamStats:
+        """Sum the counts of the same stream (e.g. over attempts)."""
+        if not isinstance(other, StreamStats):
+            return NotImplemented
+        return StreamStats(
+            name=self.name,
+            namespace=self.namespace,
+            records_emitted=self.records_emitted + other.records_emitted,
+            records_committed=self.records_committed + other.records_committed,
+            bytes_emitted=self.bytes_emitted + other.bytes_emitted,
+            bytes_committed=self.bytes_committed + other.bytes_committed,
+            records_rejected=self.records_rejected + other.records_rejected,
+        )
+
+
+def _sum_streams(groups: Iterable[Iterable[StreamStats]]) -> tuple[StreamStats, ...]:
+    """Merge per-stream counts by (name, namespace), keeping first-seen order."""
+    merged: dict[tuple[str, str | None], StreamStats] = {}
+    for streams in groups:
+        for stream in streams:
+            known = merged.get(stream.key)
+            merged[stream.key] = stream if known is None else known + stream
+    return tuple(merged.values())
+
+
+def _stat(stats: Mapping[str, Any], key: str, streams: tuple[StreamStats, ...], attr: str) -> int:
+    """A total from ``totalStats``, or the sum over streams when the server left it out."""
+    value = _int_or_none(stats.get(key))
+    if value is not None:
+        return value
+    return sum(int(getattr(s, attr)) for s in streams)
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptInfo:
@@ -221,6 +294,49 @@ class AttemptInfo:
     failure_type: str | None = None
     created_at: datetime | None = None
     ended_at: datetime | None = None
+    records_rejected: int = 0
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> AttemptInfo:
+        """Parse an ``AttemptRead``, or an ``AttemptInfoRead`` wrapping one.
+
+        Totals come from ``totalStats``; a total the server left out (the hydrate path
+        never sets ``bytesCommitted``) is summed from ``streamStats``.
+        """
+        inner = data.get("attempt")
+        attempt: Mapping[str, Any] = inner if isinstance(inner, Mapping) else data
+        raw_streams = attempt.get("streamStats") or []
+        streams = _sum_streams(
+            [[StreamStats.from_api(s) for s in raw_streams if isinstance(s, Mapping)]]
+        )
+        total = attempt.get("totalStats")
+        totals: Mapping[str, Any] = total if isinstance(total, Mapping) else {}
+        committed = _stat(totals, "recordsCommitted", streams, "records_committed")
+        if not totals and not streams:  # very old servers: legacy counters only
+            committed = _int_or_none(attempt.get("recordsSynced")) or 0
+        failure_message = failure_origin = failure_type = None
+        summary = attempt.get("failureSummary")
+        failures = summary.get("failures") if isinstance(summary, Mapping) else None
+        if isinstance(failures, list) and failures and isinstance(failures[0], Mapping):
+            first = failures[0]
+            failure_message = first.get("externalMessage") or first.get("internalMessage")
+            failure_origin = first.get("failureOrigin")
+            failure_type = first.get("failureType")
+        return cls(
+            number=_int_or_none(attempt.get("id")) or 0,
+            status=str(attempt.get("status", "")),
+            records_emitted=_stat(totals, "recordsEmitted", streams, "records_emitted"),
+            records_committed=committed,
+            bytes_emitted=_stat(totals, "bytesEmitted", streams, "bytes_emitted"),
+            bytes_committed=_stat(totals, "bytesCommitted", streams, "bytes_committed"),
+            streams=streams,
+            failure_message=failure_message,
+            failure_origin=failure_origin,
+            failure_type=failure_type,
+            created_at=parse_datetime(attempt.get("createdAt")),
+            ended_at=parse_datetime(attempt.get("endedAt")),
+            records_rejected=_stat(totals, "recordsRejected", streams, "records_rejected"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +351,44 @@ class JobStats:
     streams: tuple[StreamStats, ...] = ()
     attempts: tuple[AttemptInfo, ...] = ()
 
+    @classmethod
+    def from_api(cls, job: Mapping[str, Any], attempts: Iterable[AttemptInfo]) -> JobStats:
+        """Sum a job's counts over ALL attempts (a retried sync commits in several).
+
+        Totals come from ``job.aggregatedStats`` when present, else from the attempts.
+        Per-stream counts come from ``job.streamAggregatedStats`` when present, else
+        from summing every attempt's ``streamStats``.
+        """
+        attempts = tuple(attempts)
+        raw_streams = job.get("streamAggregatedStats")
+        if isinstance(raw_streams, list) and raw_streams:
+            streams = _sum_streams(
+                [[StreamStats.from_api(s) for s in raw_streams if isinstance(s, Mapping)]]
+            )
+        else:
+            streams = _sum_streams(a.streams for a in attempts)
+        agg = job.get("aggregatedStats")
+        if isinstance(agg, Mapping):
+
+            def total(key: str, attr: str) -> int:
+                value = _int_or_none(agg.get(key))
+                return value if value is not None else sum(getattr(a, attr) for a in attempts)
+
+        else:
+
+            def total(key: str, attr: str) -> int:
+                return sum(int(getattr(a, attr)) for a in attempts)
+
+        return cls(
+            records_emitted=total("recordsEmitted", "records_emitted"),
+            records_committed=total("recordsCommitted", "records_committed"),
+            bytes_emitted=total("bytesEmitted", "bytes_emitted"),
+            bytes_committed=total("bytesCommitted", "bytes_committed"),
+            records_rejected=total("recordsRejected", "records_rejected"),
+            streams=streams,
+            attempts=attempts,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class JobDetails:
@@ -243,6 +397,28 @@ class JobDetails:
     job: Job
     stats: JobStats
     failure_reason: str | None = None
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> JobDetails:
+        """Parse a config-API ``JobInfoRead`` (or ``JobWithAttemptsRead``).
+
+        The failure reason is the first failure of the last failed attempt: what the
+        Airbyte UI shows.
+        """
+        raw_job = data.get("job")
+        if not isinstance(raw_job, Mapping):
+            raise ValueError("JobInfoRead without a job object")
+        raw_attempts = data.get("attempts") or []
+        attempts = tuple(AttemptInfo.from_api(a) for a in raw_attempts if isinstance(a, Mapping))
+        stats = JobStats.from_api(raw_job, attempts)
+        failure = None
+        for attempt in reversed(attempts):
+            if attempt.status.lower() == "failed" and attempt.failure_message:
+                failure = attempt.failure_message
+                break
+        return cls(
+            job=Job.from_config_api(raw_job, totals=stats), stats=stats, failure_reason=failure
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,6 +599,22 @@ class ConnectorCheck:
     succeeded: bool
     message: str = ""
 
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ConnectorCheck:
+        """Parse ``CheckConnectionRead``: a failed check is a 200 with ``status: failed``."""
+        job_info = data.get("jobInfo")
+        info: Mapping[str, Any] = job_info if isinstance(job_info, Mapping) else {}
+        status = data.get("status")
+        succeeded = (
+            status == "succeeded" if isinstance(status, str) else bool(info.get("succeeded"))
+        )
+        message = data.get("message")
+        if not message:
+            reason = info.get("failureReason")
+            if isinstance(reason, Mapping):
+                message = reason.get("externalMessage") or reason.get("internalMessage")
+        return cls(succeeded=succeeded, message=str(message or ""))
+
 
 @dataclass(frozen=True, slots=True)
 class DiscoveredStream:
@@ -432,3 +624,17 @@ class DiscoveredStream:
     namespace: str | None = None
     columns: tuple[str, ...] = ()
     supported_sync_modes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> DiscoveredStream:
+        """Parse one ``{stream: AirbyteStream, config}`` entry of a discovered catalog."""
+        inner = data.get("stream")
+        stream: Mapping[str, Any] = inner if isinstance(inner, Mapping) else data
+        schema = stream.get("jsonSchema", stream.get("json_schema"))
+        props = schema.get("properties") if isinstance(schema, Mapping) else None
+        return cls(
+            name=str(stream.get("name", "")),
+            namespace=stream.get("namespace"),
+            columns=tuple(str(k) for k in props) if isinstance(props, Mapping) else (),
+            supported_sync_modes=_str_tuple(stream.get("supportedSyncModes")),
+        )

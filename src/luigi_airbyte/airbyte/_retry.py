@@ -1,0 +1,160 @@
+"""The one retry policy: which failures to retry, and how long to wait.
+
+Retrying is only safe when a resend cannot do the work twice. So:
+
+* connect errors (nothing reached the server) are always retried;
+* 429, 500/502/503/504 and read timeouts are retried only for idempotent requests
+  (GET and the config API's read-only POSTs), never for ``POST /jobs``;
+* waits are capped exponential backoff with full jitter, and a server's
+  ``Retry-After`` (seconds or an HTTP-date) is honoured, capped at ``max_delay``.
+
+The policy only decides and sleeps; the client's send loop applies it (a transport
+hack could not tell a ``POST /jobs`` from a GET).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# The request never left this machine: resending cannot duplicate anything.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# Configuration mistakes: retrying cannot help.
+PERMANENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+    httpx.ProxyError,
+)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
+
+    Returns None when the header is absent or unreadable; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+class RetryPolicy:
+    """How often and how long to retry a failed Airbyte request.
+
+    Args:
+        max_attempts: total tries including the first (1 disables retries).
+        base_delay: first backoff ceiling in seconds; doubles each attempt.
+        max_delay: no single wait is longer, whatever ``Retry-After`` says.
+        max_elapsed: stop retrying when the next wait would pass this many seconds
+            since the first try.
+        jitter: ``"full"`` waits uniformly in ``[0, ceiling]`` (spreads a herd of
+            clients); ``"none"`` waits the ceiling.
+        sleep: injectable for fast tests.
+        rng: random source for the jitter; injectable for deterministic tests.
+        clock: monotonic clock for ``max_elapsed``.
+    """
+
+    def __init__(
+        self,
+        max_attempts: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        max_elapsed: float = 120.0,
+        jitter: Literal["full", "none"] = "full",
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if base_delay < 0 or max_delay < 0 or max_elapsed < 0:
+            raise ValueError("delays must not be negative")
+        if jitter not in ("full", "none"):
+            raise ValueError("jitter must be 'full' or 'none'")
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_elapsed = max_elapsed
+        self.jitter = jitter
+        self.sleep = sleep
+        self.rng = rng if rng is not None else random.Random()
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryPolicy(max_attempts={self.max_attempts}, base_delay={self.base_delay}, "
+            f"max_delay={self.max_delay}, max_elapsed={self.max_elapsed}, "
+            f"jitter={self.jitter!r})"
+        )
+
+    @classmethod
+    def disabled(cls) -> RetryPolicy:
+        """A policy that never retries."""
+        return cls(max_attempts=1)
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1-based).
+
+        A ``Retry-After`` from the server wins over the backoff, capped at ``max_delay``.
+        """
+        if retry_after is not None:
+            return min(max(0.0, retry_after), self.max_delay)
+        exponent = min(max(attempt - 1, 0), 62)
+        ceiling = min(self.max_delay, self.base_delay * (2.0**exponent))
+        if self.jitter == "full":
+            return min(ceiling, max(0.0, self.rng.uniform(0.0, ceiling)))
+        return ceiling
+
+    def is_retryable_status(self, status_code: int, *, idempotent: bool) -> bool:
+        """Whether an error status may be retried for this kind of request."""
+        return idempotent and status_code in RETRYABLE_STATUSES
+
+    def is_retryable_error(self, exc: httpx.HTTPError, *, sent: bool, idempotent: bool) -> bool:
+        """Whether a transport error may be retried.
+
+        Args:
+            exc: the httpx error.
+            sent: False when the request certainly never reached the server.
+            idempotent: whether sending the request twice is harmless.
+        """
+        if isinstance(exc, PERMANENT_ERRORS):
+            return False
+        if not sent:
+            return True
+        return idempotent and isinstance(exc, httpx.TransportError)
+
+    def next_delay(
+        self, attempt: int, started: float, retry_after: float | None = None
+    ) -> float | None:
+        """The wait before the next try, or None when attempts or time are used up."""
+        if attempt >= self.max_attempts:
+            return None
+        delay = self.backoff(attempt, retry_after)
+        if self.clock() - started + delay > self.max_elapsed:
+            return None
+        return delay
