@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sync_fakes import FakeAirbyte
+
+from luigi_airbyte.observe.events import ListEmitter
+from luigi_airbyte.store.ledger import InMemoryLedger
+from luigi_airbyte.sync import FakeClock, SyncRunner, SyncSettings
+
+CONN = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def fake(clock: FakeClock) -> FakeAirbyte:
+    return FakeAirbyte(clock)
+
+
+@pytest.fixture
+def ledger() -> InMemoryLedger:
+    return InMemoryLedger()
+
+
+@pytest.fixture
+def emitter() -> ListEmitter:
+    return ListEmitter()
+
+
+@pytest.fixture
+def make_runner(fake: FakeAirbyte, ledger: InMemoryLedger, emitter: ListEmitter, clock: FakeClock):
+    def make(**settings: object) -> SyncRunner:
+        return SyncRunner(
+            fake,
+            ledger,
+            emitter=emitter,
+            clock=clock,
+            settings=SyncSettings(**settings),  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+@pytest.fixture
+def quiet_logs():
+    """Silence luigi_airbyte logging for the many-trial tests (creating records is the cost)."""
+    logger = logging.getLogger("luigi_airbyte")
+    before = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(before)

@@ -1,0 +1,194 @@
+"""Outcome rules, pure and through the runner."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONN
+
+from luigi_airbyte.airbyte.models import (
+    AttemptInfo,
+    Job,
+    JobDetails,
+    JobStats,
+    JobStatus,
+    JobType,
+    StreamStats,
+)
+from luigi_airbyte.errors import OutcomeRuleError
+from luigi_airbyte.sync import (
+    Totals,
+    check_drop,
+    check_lost_records,
+    check_zero_rows,
+    evaluate_outcome,
+    totals_from_details,
+)
+
+
+def totals(committed: int | None, emitted: int | None = None) -> Totals:
+    return Totals(
+        records_emitted=emitted if emitted is not None else committed,
+        records_committed=committed,
+        bytes_emitted=None,
+        bytes_committed=None,
+    )
+
+
+# ---------------------------------------------------------------- pure rules
+
+
+def test_zero_rows_only_matters_when_history_moved_data():
+    assert check_zero_rows(0, [0, 0, 0], "fail") is None
+    assert check_zero_rows(0, [], "fail") is None
+    assert check_zero_rows(5, [100], "fail") is None
+    assert check_zero_rows(0, [100, 0], "ignore") is None
+    warn = check_zero_rows(0, [100, 0, 50], "warn")
+    assert warn is not None and not warn.fatal and "2 of the last 3" in warn.message
+    fail = check_zero_rows(0, [100], "fail")
+    assert fail is not None and fail.fatal
+
+
+def test_sharp_drop_against_the_median():
+    history = [1000, 1100, 900, 1000, 5]
+    assert check_drop(600, history, 0.5, "fail") is None  # 40 % below: within threshold
+    finding = check_drop(400, history, 0.5, "fail")
+    assert finding is not None and finding.fatal and "60% below the median 1000" in finding.message
+    assert check_drop(400, history, 0.5, "warn").fatal is False  # type: ignore[union-attr]
+    assert check_drop(400, history, None, "fail") is None
+    assert check_drop(400, [], 0.5, "fail") is None
+    assert check_drop(0, [0, 0], 0.5, "fail") is None
+
+
+def test_lost_records_is_a_warning():
+    finding = check_lost_records(120, 100)
+    assert finding is not None and not finding.fatal and "20 of 120" in finding.message
+    assert check_lost_records(100, 100) is None
+    assert check_lost_records(None, 100) is None
+
+
+def test_evaluate_reports_zero_rows_once_not_as_a_drop_too():
+    verdict = evaluate_outcome(totals(0), [1000, 1000], zero_rows="fail", on_drop="fail")
+    assert [f.rule for f in verdict.findings] == ["zero_rows"]
+    assert verdict.failures and not verdict.warnings
+
+
+def test_evaluate_zero_rows_ignore_also_silences_the_drop_rule():
+    verdict = evaluate_outcome(totals(0), [1000], zero_rows="ignore", on_drop="fail")
+    assert verdict.findings == ()
+
+
+def test_evaluate_without_counts_warns_and_skips():
+    verdict = evaluate_outcome(totals(None), [1000], zero_rows="fail", on_drop="fail")
+    assert verdict.failures == () and len(verdict.warnings) == 1
+
+
+def test_totals_sum_attempts_when_job_totals_only_saw_the_last_attempt():
+    job = Job(job_id=1, status=JobStatus.SUCCEEDED, job_type=JobType.SYNC, connection_id=CONN)
+    attempts = (
+        AttemptInfo(
+            number=0,
+            status="failed",
+            records_emitted=80,
+            records_committed=70,
+            streams=(StreamStats(name="users", records_committed=70),),
+        ),
+        AttemptInfo(
+            number=1,
+            status="succeeded",
+            records_emitted=30,
+            records_committed=30,
+            streams=(
+                StreamStats(name="users", records_committed=20),
+                StreamStats(name="orders", records_committed=10),
+            ),
+        ),
+    )
+    # A buggy total that reflects only the last attempt (airbyte#17293).
+    details = JobDetails(
+        job=job, stats=JobStats(records_emitted=30, records_committed=30, attempts=attempts)
+    )
+    t = totals_from_details(details)
+    assert t.records_committed == 100 and t.records_emitted == 110 and t.attempts == 2
+    by_name = {s.name: s.records_committed for s in t.streams}
+    assert by_name == {"users": 90, "orders": 10}
+
+
+def test_totals_prefer_job_level_streams_when_present():
+    job = Job(job_id=1, status=JobStatus.SUCCEEDED, job_type=JobType.SYNC, connection_id=CONN)
+    streams = (StreamStats(name="users", records_committed=7),)
+    details = JobDetails(job=job, stats=JobStats(records_committed=7, streams=streams))
+    assert totals_from_details(details).streams == streams
+
+
+# ---------------------------------------------------------------- through the runner
+
+
+def test_zero_rows_fail_raises_and_marks_the_ledger_rejected(fake, ledger, emitter, make_runner):
+    fake.add_history(CONN, [10, 10, 10], rows=[500, 600, 550])
+    fake.job_defaults = {"rows": 0}
+    with pytest.raises(OutcomeRuleError, match="committed 0 rows") as info:
+        make_runner(zero_rows="fail").run(CONN, "rk")
+    assert info.value.job_id is not None
+    (entry,) = [e for e in ledger.entries() if e.run_key == "rk"]
+    assert entry.finished and entry.status == "rejected" and entry.rows_committed == 0
+    assert ledger.last_succeeded("rk") is None  # a rejected job never counts as done
+    assert "sync.rejected" in emitter.names()
+
+
+def test_zero_rows_warn_returns_with_a_warning(fake, emitter, make_runner):
+    fake.add_history(CONN, [10, 10, 10], rows=[500, 600, 550])
+    fake.job_defaults = {"rows": 0}
+    result = make_runner().run(CONN, "rk")
+    assert result.rows_committed == 0
+    assert any("committed 0 rows" in w for w in result.warnings)
+    assert "sync.outcome_warning" in emitter.names()
+
+
+def test_sharp_drop_warn_vs_fail(fake, make_runner):
+    fake.add_history(CONN, [10] * 5, rows=[1000] * 5)
+    fake.job_defaults = {"rows": 100}
+    result = make_runner().run(CONN, "rk-warn")
+    assert any("90% below" in w for w in result.warnings)
+    with pytest.raises(OutcomeRuleError, match="90% below"):
+        make_runner(on_drop="fail").run(CONN, "rk-fail")
+
+
+def test_lost_records_surface_as_warnings(fake, make_runner):
+    fake.job_defaults = {"rows": 90, "emitted": 100}
+    result = make_runner().run(CONN, "rk")
+    assert result.records_emitted == 100
+    assert any("10 of 100 emitted records" in w for w in result.warnings)
+
+
+def test_counts_fall_back_to_rows_synced_without_details(clock, ledger):
+    from sync_fakes import FakeAirbyte
+
+    from luigi_airbyte.sync import SyncRunner
+
+    fake = FakeAirbyte(clock, details_available=False)
+    fake.job_defaults = {"rows": 1234, "bytes": 99}
+    result = SyncRunner(fake, ledger, clock=clock).run(CONN, "rk")
+    assert (result.rows_committed, result.bytes_committed, result.attempts) == (1234, 99, 0)
+    assert result.streams == ()
+    assert ledger.entries()[0].rows_committed == 1234
+
+
+def test_result_carries_streams_and_attempts(fake, make_runner):
+    streams = (
+        StreamStats(name="users", records_committed=60),
+        StreamStats(name="orders", records_committed=40),
+    )
+    attempts = (AttemptInfo(number=0, status="succeeded", records_committed=100, streams=streams),)
+    fake.job_defaults = {"rows": 100, "streams": streams, "attempts": attempts}
+    result = make_runner().run(CONN, "rk")
+    assert result.streams == streams
+    assert result.attempts == 1
+    assert result.duration_s == pytest.approx(10, abs=1)
+    assert result.job_url.endswith(f"#{result.job_id}")
+
+
+def test_reset_and_clear_skip_row_rules(fake, make_runner):
+    fake.add_history(CONN, [10] * 3, rows=[1000] * 3, job_type=JobType.CLEAR)
+    fake.job_defaults = {"rows": 0}
+    result = make_runner(zero_rows="fail", on_drop="fail").clear(CONN, "clear-1", confirm=True)
+    assert result.warnings == () and result.job_type is JobType.CLEAR
