@@ -2,7 +2,8 @@
 
 ``SyncRunner`` writes a job id here *before* it starts waiting, so a crash, a kill -9
 or a Luigi retry finds the job again. The metadata store implements this protocol
-(``luigi_airbyte.store.sql``); ``InMemoryLedger`` serves tests and one-off CLI syncs.
+(``luigi_airbyte.store.sql_ledger.SqlLedger``); ``InMemoryLedger`` serves tests and
+one-off CLI syncs.
 """
 
 from __future__ import annotations

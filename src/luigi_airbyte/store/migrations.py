@@ -1,0 +1,221 @@
+"""Versioned schema migrations: an ordered list, applied in one locked transaction.
+
+Each migration is frozen once released: it describes the tables *as they were* at that
+version, never by importing ``schema.py`` (which only knows the latest layout). To change
+the schema, append a migration here and update ``schema.py`` to match; the store tests
+compare a migrated database with ``schema.py``.
+
+Two processes may open the store at once. The migration transaction first takes a lock
+(PostgreSQL: ``pg_advisory_xact_lock``; SQLite: ``BEGIN IMMEDIATE``), then reads the
+version, so the second process waits, sees the work done and applies nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store.engine import BEGIN_MODE_OPTION, mask_url
+from luigi_airbyte.store.schema import UTCDateTime, schema_version, utcnow
+
+# pg_advisory_xact_lock key: b"LA-STORE" read as a big-endian signed 64-bit integer.
+ADVISORY_LOCK_KEY = int.from_bytes(b"LA-STORE", "big", signed=True)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``apply`` runs inside the migration transaction."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _v1_create_all(conn: Connection) -> None:
+    """Version 1: every table, as released in 0.1."""
+    md = sa.MetaData()
+    id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+    def run_fk() -> sa.ForeignKey:
+        return sa.ForeignKey("runs.run_id", ondelete="CASCADE")
+
+    sa.Table(
+        "runs",
+        md,
+        sa.Column("run_id", sa.String(36), primary_key=True),
+        sa.Column("pipeline", sa.String(200), nullable=False),
+        sa.Column("run_date", sa.Date, nullable=True),
+        sa.Column("started_at", UTCDateTime, nullable=False),
+        sa.Column("finished_at", UTCDateTime, nullable=True),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("exit_code", sa.Integer, nullable=True),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("argv", sa.Text, nullable=True),
+        sa.Column("scheduler", sa.String(255), nullable=True),
+        sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
+        sa.Index("ix_runs_started_at", "started_at"),
+    )
+    sa.Table(
+        "steps",
+        md,
+        sa.Column("id", id_type, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
+        sa.Column("step_name", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("started_at", UTCDateTime, nullable=True),
+        sa.Column("finished_at", UTCDateTime, nullable=True),
+        sa.Column("duration_s", sa.Float, nullable=True),
+        sa.Column("job_id", sa.BigInteger, nullable=True),
+        sa.Column("rows", sa.BigInteger, nullable=True),
+        sa.Column("message", sa.Text, nullable=True),
+        sa.Column("owner", sa.String(200), nullable=True),
+        sa.UniqueConstraint("run_id", "step_name", name="uq_steps_run_id_step_name"),
+    )
+    sa.Table(
+        "airbyte_jobs",
+        md,
+        sa.Column("id", id_type, primary_key=True, autoincrement=True),
+        sa.Column("run_key", sa.String(500), nullable=False),
+        sa.Column("connection_id", sa.String(100), nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+        sa.Column("job_type", sa.String(32), nullable=False),
+        sa.Column("attached", sa.Boolean, nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("finished", sa.Boolean, nullable=False),
+        sa.Column("rows_committed", sa.BigInteger, nullable=True),
+        sa.Column("bytes_committed", sa.BigInteger, nullable=True),
+        sa.Column("created_at", UTCDateTime, nullable=True),
+        sa.Column("finished_at", UTCDateTime, nullable=True),
+        sa.Column("recorded_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint("run_key", "job_id", name="uq_airbyte_jobs_run_key_job_id"),
+        sa.Index("ix_airbyte_jobs_run_key_id", "run_key", "id"),
+    )
+    sa.Table(
+        "stream_stats",
+        md,
+        sa.Column("id", id_type, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
+        sa.Column("step_name", sa.String(200), nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=True),
+        sa.Column("stream", sa.String(500), nullable=False),
+        sa.Column("namespace", sa.String(500), nullable=True),
+        sa.Column("records_emitted", sa.BigInteger, nullable=False),
+        sa.Column("records_committed", sa.BigInteger, nullable=False),
+        sa.Column("bytes_emitted", sa.BigInteger, nullable=False),
+        sa.Column("bytes_committed", sa.BigInteger, nullable=False),
+        sa.Column("records_rejected", sa.BigInteger, nullable=False),
+        sa.Index("ix_stream_stats_run_id_step_name", "run_id", "step_name"),
+    )
+    sa.Table(
+        "check_results",
+        md,
+        sa.Column("id", id_type, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
+        sa.Column("step_name", sa.String(200), nullable=False),
+        sa.Column("check_name", sa.String(200), nullable=False),
+        sa.Column("passed", sa.Boolean, nullable=False),
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("message", sa.Text, nullable=True),
+        sa.Column("details", sa.JSON, nullable=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Index("ix_check_results_run_id_step_name", "run_id", "step_name"),
+    )
+    sa.Table(
+        "events",
+        md,
+        sa.Column("id", id_type, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(36), run_fk(), nullable=True),
+        sa.Column("at", UTCDateTime, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("level", sa.String(16), nullable=False),
+        sa.Column("fields", sa.JSON, nullable=True),
+        sa.Index("ix_events_run_id_at", "run_id", "at"),
+    )
+    md.create_all(conn)
+
+
+def _v2_run_message_and_connection_index(conn: Connection) -> None:
+    """Version 2: ``runs.message`` (why a run ended so) and the last-success-by-connection index."""
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN message TEXT"))
+    conn.execute(
+        sa.text(
+            "CREATE INDEX ix_airbyte_jobs_connection_id_status_finished_at "
+            "ON airbyte_jobs (connection_id, status, finished_at)"
+        )
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
+    Migration(
+        1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
+    ),
+    Migration(
+        2,
+        "add runs.message and index airbyte_jobs by connection, status, finished_at",
+        _v2_run_message_and_connection_index,
+    ),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied version; 0 for an empty database."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
+
+
+def too_new_error(found: int, engine: Engine) -> StoreError:
+    return StoreError(
+        f"metadata store {mask_url(engine.url)} has schema version {found}, but this "
+        f"luigi-airbyte only knows versions up to {LATEST_VERSION}: a newer luigi-airbyte "
+        "wrote it. Upgrade luigi-airbyte (pip install -U luigi-airbyte), or point the store "
+        "URL at another database."
+    )
+
+
+def migrate(
+    engine: Engine, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> tuple[int, list[int]]:
+    """Bring the database to the latest version; returns (version, versions applied now).
+
+    Idempotent and safe to call from several processes at the same moment. Raises
+    ``StoreError`` when the database is newer than this code.
+    """
+    _check_sequence(migrations)
+    latest = migrations[-1].version if migrations else 0
+    applied: list[int] = []
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+            schema_version.create(conn, checkfirst=True)
+            found = current_version(conn)
+            if found > latest:
+                raise too_new_error(found, engine)
+            for migration in migrations:
+                if migration.version <= found:
+                    continue
+                migration.apply(conn)
+                conn.execute(
+                    schema_version.insert().values(
+                        version=migration.version,
+                        description=migration.description[:200],
+                        applied_at=utcnow(),
+                    )
+                )
+                applied.append(migration.version)
+    return max(found, latest), applied
+
+
+def _check_sequence(migrations: tuple[Migration, ...]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration versions must be 1..N without gaps, got {versions}")

@@ -1,0 +1,704 @@
+"""What a run did: runs, steps, per-stream counts, check results and events.
+
+``RunRepository`` holds the queries; ``Store`` supplies the transactions (``begin`` for
+writes, ``read`` for reads). Every write method commits before it returns, so what a
+crashed process recorded is there for the rerun and for the report. Reads return frozen
+dataclasses, never SQLAlchemy rows, so callers do not depend on the database layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+import socket
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection
+
+from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store.schema import (
+    STEP_KINDS,
+    STEP_STATUSES,
+    check_results,
+    clean_text,
+    ensure_utc,
+    events,
+    runs,
+    steps,
+    stream_stats,
+    utcnow,
+)
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+
+UNSET: Final = _Unset.UNSET
+"""Default for ``upsert_step`` fields: "leave the stored value alone"."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run, without its steps: a row of ``luigi-airbyte history``."""
+
+    run_id: str
+    pipeline: str
+    run_date: date | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    host: str | None = None
+    argv: str | None = None
+    scheduler: str | None = None
+    message: str | None = None
+    step_counts: Mapping[str, int] = field(default_factory=dict)  # status -> number of steps
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of a run (a sync, check, dbt, Spark or command task)."""
+
+    run_id: str
+    step_name: str
+    kind: str
+    status: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    job_id: int | None = None
+    rows: int | None = None
+    message: str | None = None  # failure reason, skip reason, or a note
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamStatRecord:
+    """Per-stream counts of one Airbyte job, as recorded for a step."""
+
+    run_id: str
+    step_name: str
+    job_id: int | None
+    stream: str
+    namespace: str | None = None
+    records_emitted: int = 0
+    records_committed: int = 0
+    bytes_emitted: int = 0
+    bytes_committed: int = 0
+    records_rejected: int = 0
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """The result of one check (drift, counts, freshness, SQL) attached to a step."""
+
+    run_id: str
+    step_name: str
+    check: str
+    passed: bool
+    severity: str
+    message: str | None
+    details: Mapping[str, Any] | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A stored event (``sync.triggered``, ``step.failed``, ...)."""
+
+    run_id: str | None
+    at: datetime
+    name: str
+    level: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with everything recorded for it: what reports are built from."""
+
+    run: RunSummary
+    steps: tuple[StepRecord, ...] = ()
+    stream_stats: tuple[StreamStatRecord, ...] = ()
+    checks: tuple[CheckRecord, ...] = ()
+
+    def step(self, step_name: str) -> StepRecord | None:
+        return next((s for s in self.steps if s.step_name == step_name), None)
+
+    def streams_for(self, step_name: str) -> tuple[StreamStatRecord, ...]:
+        return tuple(s for s in self.stream_stats if s.step_name == step_name)
+
+    def checks_for(self, step_name: str) -> tuple[CheckRecord, ...]:
+        return tuple(c for c in self.checks if c.step_name == step_name)
+
+
+# --- argv summary -----------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth|cookie", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
+_ARGV_MAX_CHARS = 1000
+
+
+def summarize_argv(argv: Sequence[str] | str | None) -> str | None:
+    """A shell-quoted, secret-free, length-capped copy of the command line.
+
+    Defence in depth: the CLI should never receive a secret on the command line, but if
+    ``--token x``, ``--client-secret=x``, ``API_KEY=x`` or ``https://u:p@host`` slip in,
+    their values become ``***`` here.
+    """
+    if argv is None:
+        return None
+    tokens = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv]
+    out: list[str] = []
+    mask_next = False
+    for token in tokens:
+        if mask_next:
+            out.append("***")
+            mask_next = False
+            continue
+        token = _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", token)
+        name, sep, _value = token.partition("=")
+        if sep and _SECRET_NAME.search(name):
+            out.append(f"{name}=***")
+        elif token.startswith("-") and _SECRET_NAME.search(token):
+            out.append(token)
+            mask_next = True
+        else:
+            out.append(token)
+    text = shlex.join(out)
+    if len(text) > _ARGV_MAX_CHARS:
+        text = text[: _ARGV_MAX_CHARS - 3] + "..."
+    return text
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else ensure_utc(value, what)
+
+
+def _insert(conn: Connection, table: sa.Table) -> pg_dialect.Insert | sqlite_dialect.Insert:
+    """A dialect ``INSERT`` with ``on_conflict_do_*`` (both supported backends have it)."""
+    if conn.dialect.name == "postgresql":
+        return pg_dialect.insert(table)
+    return sqlite_dialect.insert(table)
+
+
+def _stat_value(source: Mapping[str, Any] | object, *names: str) -> Any:
+    for name in names:
+        if isinstance(source, Mapping):
+            if name in source:
+                return source[name]
+        elif hasattr(source, name):
+            return getattr(source, name)
+    return None
+
+
+def _stats_row(item: Mapping[str, Any] | object) -> dict[str, Any]:
+    """Normalise a stats dict, a dataclass (``airbyte.models.StreamStats``) or any object."""
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        item = dataclasses.asdict(item)
+    stream = _stat_value(item, "stream", "name", "stream_name", "streamName")
+    if not stream:
+        raise ValueError(f"stream stats need a stream name (stream= or name=): {item!r}")
+    row: dict[str, Any] = {
+        "stream": str(stream),
+        "namespace": _stat_value(item, "namespace", "stream_namespace", "streamNamespace"),
+    }
+    for column, camel in (
+        ("records_emitted", "recordsEmitted"),
+        ("records_committed", "recordsCommitted"),
+        ("bytes_emitted", "bytesEmitted"),
+        ("bytes_committed", "bytesCommitted"),
+        ("records_rejected", "recordsRejected"),
+    ):
+        row[column] = int(_stat_value(item, column, camel) or 0)
+    return row
+
+
+def _check_step_values(kind: object, status: object) -> None:
+    if kind is not UNSET and kind not in STEP_KINDS:
+        raise ValueError(f"step kind {kind!r} is not one of {', '.join(STEP_KINDS)}")
+    if status is not UNSET and status not in STEP_STATUSES:
+        raise ValueError(f"step status {status!r} is not one of {', '.join(STEP_STATUSES)}")
+
+
+def _step_from_row(row: sa.RowMapping) -> StepRecord:
+    return StepRecord(
+        run_id=row["run_id"],
+        step_name=row["step_name"],
+        kind=row["kind"],
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        duration_s=row["duration_s"],
+        job_id=row["job_id"],
+        rows=row["rows"],
+        message=row["message"],
+        owner=row["owner"],
+    )
+
+
+def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSummary:
+    return RunSummary(
+        run_id=row["run_id"],
+        pipeline=row["pipeline"],
+        run_date=row["run_date"],
+        status=row["status"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        exit_code=row["exit_code"],
+        host=row["host"],
+        argv=row["argv"],
+        scheduler=row["scheduler"],
+        message=row["message"],
+        step_counts=dict(counts),
+    )
+
+
+_RUN_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
+
+
+class RunRepository(ABC):
+    """Recording and reading runs. ``Store`` is the concrete class."""
+
+    @abstractmethod
+    def begin(self, action: str) -> AbstractContextManager[Connection]:
+        """A committed-on-exit write transaction; errors become ``StoreError``."""
+
+    @abstractmethod
+    def read(self, action: str) -> AbstractContextManager[Connection]:
+        """A read-only transaction; errors become ``StoreError``."""
+
+    @abstractmethod
+    def _not_found(self, what: str) -> StoreError:
+        """The error for a missing run (names the store)."""
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        pipeline: str,
+        run_date: date | None = None,
+        *,
+        run_id: str | None = None,
+        started_at: datetime | None = None,
+        host: str | None = None,
+        argv: Sequence[str] | str | None = None,
+        scheduler: str | None = None,
+    ) -> str:
+        """Record a new run as ``running`` and return its id (a UUID4 unless given).
+
+        Passing the id of an existing run marks it ``running`` again (a resumed run)
+        and keeps its original start time.
+        """
+        run_id = run_id or str(uuid.uuid4())
+        values = {
+            "run_id": run_id,
+            "pipeline": pipeline,
+            "run_date": run_date,
+            "started_at": _aware(started_at, "started_at") or utcnow(),
+            "finished_at": None,
+            "status": "running",
+            "exit_code": None,
+            "host": clean_text(host if host is not None else _hostname()),
+            "argv": clean_text(summarize_argv(argv)),
+            "scheduler": clean_text(scheduler),
+            "message": None,
+        }
+        with self.begin(f"start run {run_id} of pipeline {pipeline!r}") as conn:
+            stmt = _insert(conn, runs).values(values)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[runs.c.run_id],
+                    set_={"status": "running", "finished_at": None, "exit_code": None},
+                )
+            )
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        exit_code: int | None = None,
+        *,
+        finished_at: datetime | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record how the run ended (status such as succeeded/failed, and the exit code)."""
+        with self.begin(f"finish run {run_id}") as conn:
+            result = conn.execute(
+                runs.update()
+                .where(runs.c.run_id == run_id)
+                .values(
+                    status=status,
+                    exit_code=exit_code,
+                    finished_at=_aware(finished_at, "finished_at") or utcnow(),
+                    message=clean_text(message),
+                )
+            )
+            if result.rowcount == 0:
+                raise self._not_found(f"run {run_id}")
+
+    # --- steps --------------------------------------------------------------------------
+
+    def upsert_step(
+        self,
+        run_id: str,
+        step_name: str,
+        *,
+        kind: str | _Unset = UNSET,
+        status: str | _Unset = UNSET,
+        started_at: datetime | _Unset | None = UNSET,
+        finished_at: datetime | _Unset | None = UNSET,
+        duration_s: float | _Unset | None = UNSET,
+        job_id: int | _Unset | None = UNSET,
+        rows: int | _Unset | None = UNSET,
+        message: str | _Unset | None = UNSET,
+        owner: str | _Unset | None = UNSET,
+    ) -> StepRecord:
+        """Create the step or update only the fields given; returns the stored step.
+
+        A new step needs ``kind`` (status defaults to ``pending``). When this call sets a
+        time, both times are known and ``duration_s`` is not given, the duration is
+        computed from them; an explicit ``duration_s`` is kept until a time changes.
+        """
+        _check_step_values(kind, status)
+        given: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("kind", kind),
+                ("status", status),
+                ("started_at", started_at),
+                ("finished_at", finished_at),
+                ("duration_s", duration_s),
+                ("job_id", job_id),
+                ("rows", rows),
+                ("message", message),
+                ("owner", owner),
+            )
+            if value is not UNSET
+        }
+        for name in ("started_at", "finished_at"):
+            if given.get(name) is not None:
+                given[name] = ensure_utc(given[name], name)
+        for name in ("message", "owner"):
+            if name in given:
+                given[name] = clean_text(given[name])
+        key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
+        with self.begin(f"record step {step_name!r} of run {run_id}") as conn:
+            self._require_run(conn, run_id)
+            existing = conn.execute(sa.select(steps.c.id).where(key)).first()
+            if existing is None and "kind" not in given:
+                raise ValueError(f"step {step_name!r} is new: upsert_step needs kind=")
+            if existing is not None:
+                if given:
+                    conn.execute(steps.update().where(key).values(given))
+            else:
+                # A concurrent writer may insert the same step first (PostgreSQL): merge.
+                insert_values = {"run_id": run_id, "step_name": step_name, "status": "pending"}
+                insert_values.update(given)
+                conn.execute(
+                    _insert(conn, steps)
+                    .values(insert_values)
+                    .on_conflict_do_update(
+                        index_elements=[steps.c.run_id, steps.c.step_name], set_=given
+                    )
+                )
+            row = conn.execute(sa.select(steps).where(key)).mappings().one()
+            times_changed = "started_at" in given or "finished_at" in given
+            if (
+                "duration_s" not in given
+                and (times_changed or row["duration_s"] is None)
+                and row["started_at"]
+                and row["finished_at"]
+            ):
+                duration = (row["finished_at"] - row["started_at"]).total_seconds()
+                if row["duration_s"] != duration:
+                    conn.execute(steps.update().where(key).values(duration_s=duration))
+                    row = conn.execute(sa.select(steps).where(key)).mappings().one()
+            return _step_from_row(row)
+
+    def add_stream_stats(
+        self,
+        run_id: str,
+        step_name: str,
+        job_id: int | None,
+        stats: Iterable[Mapping[str, Any] | object],
+    ) -> int:
+        """Store per-stream counts of one job, replacing what was stored for that job.
+
+        Replacing (not appending) makes a retried step idempotent. Accepts dicts
+        (``stream``/``name``, ``namespace``, ``records_committed``... or Airbyte's
+        camelCase) and objects such as ``airbyte.models.StreamStats``.
+        """
+        rows = [_stats_row(item) for item in stats]
+        for row in rows:
+            row.update(run_id=run_id, step_name=step_name, job_id=job_id)
+        same_job = (
+            (stream_stats.c.run_id == run_id)
+            & (stream_stats.c.step_name == step_name)
+            & (
+                stream_stats.c.job_id.is_(None)
+                if job_id is None
+                else stream_stats.c.job_id == job_id
+            )
+        )
+        with self.begin(f"record stream stats of step {step_name!r}, job {job_id}") as conn:
+            self._require_run(conn, run_id)
+            conn.execute(stream_stats.delete().where(same_job))
+            if rows:
+                conn.execute(stream_stats.insert(), rows)
+        return len(rows)
+
+    def add_check_result(
+        self,
+        run_id: str,
+        step_name: str,
+        check: str,
+        passed: bool,
+        *,
+        severity: str = "error",
+        message: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Record one check outcome (drift, counts, freshness...) for a step."""
+        with self.begin(f"record check {check!r} of step {step_name!r}") as conn:
+            self._require_run(conn, run_id)
+            conn.execute(
+                check_results.insert().values(
+                    run_id=run_id,
+                    step_name=step_name,
+                    check_name=check,
+                    passed=bool(passed),
+                    severity=severity,
+                    message=clean_text(message),
+                    details=dict(details) if details is not None else None,
+                    at=_aware(at, "at") or utcnow(),
+                )
+            )
+
+    # --- events -------------------------------------------------------------------------
+
+    def add_event(
+        self,
+        run_id: str | None,
+        name: str,
+        level: str = "info",
+        fields: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Store one event; values that are not JSON are stored as their ``str``."""
+        self.add_events(run_id, [{"name": name, "level": level, "fields": fields, "at": at}])
+
+    def add_events(self, run_id: str | None, items: Iterable[Mapping[str, Any] | object]) -> int:
+        """Store many events in one transaction (one fsync instead of one per event).
+
+        Each item is a mapping or an object (such as ``observe.events.Event``) with
+        ``name`` and optionally ``level``, ``fields`` and ``at``.
+        """
+        rows = []
+        for item in items:
+            name = _stat_value(item, "name")
+            if not name:
+                raise ValueError(f"an event needs a name: {item!r}")
+            at = _stat_value(item, "at")
+            fields = _stat_value(item, "fields")
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "name": str(name),
+                    "level": str(_stat_value(item, "level") or "info"),
+                    "fields": dict(fields) if fields else {},
+                    "at": _aware(at, "event time") if at is not None else utcnow(),
+                }
+            )
+        if not rows:
+            return 0
+        with self.begin(f"record {len(rows)} event(s) of run {run_id}") as conn:
+            conn.execute(events.insert(), rows)
+        return len(rows)
+
+    def events(
+        self, run_id: str, *, limit: int | None = None, name: str | None = None
+    ) -> list[EventRecord]:
+        """The run's events, oldest first."""
+        query = (
+            sa.select(events).where(events.c.run_id == run_id).order_by(events.c.at, events.c.id)
+        )
+        if name is not None:
+            query = query.where(events.c.name == name)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read(f"read events of run {run_id}") as conn:
+            return [
+                EventRecord(
+                    run_id=row["run_id"],
+                    at=row["at"],
+                    name=row["name"],
+                    level=row["level"],
+                    fields=row["fields"] or {},
+                )
+                for row in conn.execute(query).mappings()
+            ]
+
+    # --- reading runs -------------------------------------------------------------------
+
+    def history(self, pipeline: str | None = None, limit: int = 20) -> list[RunSummary]:
+        """The newest runs first, optionally of one pipeline."""
+        query = sa.select(runs).order_by(runs.c.started_at.desc(), runs.c.run_id).limit(limit)
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        with self.read("read run history") as conn:
+            rows = list(conn.execute(query).mappings())
+            counts = self._step_counts(conn, [r["run_id"] for r in rows])
+        return [_summary_from_row(r, counts.get(r["run_id"], {})) for r in rows]
+
+    def get_run(self, run_id: str) -> RunDetail:
+        """A run with steps, stream stats and checks.
+
+        ``run_id`` may be a unique prefix of at least 4 characters (as printed by
+        ``history``). Raises ``StoreError`` when no run (or several) match.
+        """
+        with self.read(f"read run {run_id}") as conn:
+            full_id = self._resolve_run_id(conn, run_id)
+            return self._detail(conn, full_id)
+
+    def latest_run(self, pipeline: str | None = None) -> RunDetail | None:
+        """The most recently started run (of one pipeline, if given), or ``None``."""
+        query = sa.select(runs.c.run_id).order_by(runs.c.started_at.desc(), runs.c.run_id)
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        with self.read(f"read latest run of {pipeline or 'any pipeline'}") as conn:
+            run_id = conn.execute(query.limit(1)).scalar()
+            return None if run_id is None else self._detail(conn, run_id)
+
+    def prune_runs(self, older_than: datetime) -> int:
+        """Delete runs started before ``older_than`` with their steps, stats, checks, events.
+
+        The ledger is kept: it is keyed by run key, not by run, and is what prevents a
+        duplicate sync.
+        """
+        cutoff = ensure_utc(older_than, "older_than")
+        with self.begin(f"prune runs older than {cutoff.isoformat()}") as conn:
+            old = sa.select(runs.c.run_id).where(runs.c.started_at < cutoff)
+            for table in (steps, stream_stats, check_results, events):
+                conn.execute(table.delete().where(table.c.run_id.in_(old)))
+            result = conn.execute(runs.delete().where(runs.c.started_at < cutoff))
+            return int(result.rowcount or 0)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first() is None:
+            raise self._not_found(f"run {run_id}")
+
+    def _resolve_run_id(self, conn: Connection, run_id: str) -> str:
+        if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first():
+            return run_id
+        if _RUN_ID_PREFIX.match(run_id):
+            matches: list[str] = list(
+                conn.execute(
+                    sa.select(runs.c.run_id).where(runs.c.run_id.startswith(run_id)).limit(2)
+                ).scalars()
+            )
+            if len(matches) == 1:
+                return str(matches[0])
+            if len(matches) > 1:
+                raise self._not_found(f"a unique run for prefix {run_id!r} (several match)")
+        raise self._not_found(f"run {run_id}")
+
+    def _step_counts(self, conn: Connection, run_ids: list[str]) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        if not run_ids:
+            return counts
+        query = (
+            sa.select(steps.c.run_id, steps.c.status, sa.func.count())
+            .where(steps.c.run_id.in_(run_ids))
+            .group_by(steps.c.run_id, steps.c.status)
+        )
+        for rid, status, number in conn.execute(query).tuples():
+            counts.setdefault(rid, {})[status] = int(number)
+        return counts
+
+    def _detail(self, conn: Connection, run_id: str) -> RunDetail:
+        row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).mappings().first()
+        if row is None:
+            raise self._not_found(f"run {run_id}")
+        step_rows = list(
+            conn.execute(
+                sa.select(steps).where(steps.c.run_id == run_id).order_by(steps.c.id)
+            ).mappings()
+        )
+        counts: dict[str, int] = {}
+        for s in step_rows:
+            counts[s["status"]] = counts.get(s["status"], 0) + 1
+        stats = tuple(
+            StreamStatRecord(
+                run_id=r["run_id"],
+                step_name=r["step_name"],
+                job_id=r["job_id"],
+                stream=r["stream"],
+                namespace=r["namespace"],
+                records_emitted=r["records_emitted"],
+                records_committed=r["records_committed"],
+                bytes_emitted=r["bytes_emitted"],
+                bytes_committed=r["bytes_committed"],
+                records_rejected=r["records_rejected"],
+            )
+            for r in conn.execute(
+                sa.select(stream_stats)
+                .where(stream_stats.c.run_id == run_id)
+                .order_by(stream_stats.c.id)
+            ).mappings()
+        )
+        checks = tuple(
+            CheckRecord(
+                run_id=r["run_id"],
+                step_name=r["step_name"],
+                check=r["check_name"],
+                passed=bool(r["passed"]),
+                severity=r["severity"],
+                message=r["message"],
+                details=r["details"],
+                at=r["at"],
+            )
+            for r in conn.execute(
+                sa.select(check_results)
+                .where(check_results.c.run_id == run_id)
+                .order_by(check_results.c.id)
+            ).mappings()
+        )
+        return RunDetail(
+            run=_summary_from_row(row, counts),
+            steps=tuple(_step_from_row(s) for s in step_rows),
+            stream_stats=stats,
+            checks=checks,
+        )
+
+
+def _hostname() -> str:
+    try:
+        return socket.gethostname()
+    except OSError:  # pragma: no cover
+        return "unknown"
