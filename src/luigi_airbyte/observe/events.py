@@ -24,7 +24,7 @@ class Event:
     name: str
     fields: Mapping[str, Any] = field(default_factory=dict)
     at: datetime = field(default_factory=utcnow)
-    level: str = "info"  # info | warning | error
+    level: str = "info"  # debug | info | warning | error
 
     def to_dict(self) -> dict[str, Any]:
         return {"event": self.name, "at": self.at.isoformat(), "level": self.level, **self.fields}
@@ -34,6 +34,26 @@ class Emitter(Protocol):
     """Anything that accepts events."""
 
     def emit(self, event: Event) -> None: ...
+
+
+class Sink(Emitter, Protocol):
+    """An emitter that buffers or holds resources: the bus flushes and closes it."""
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: Event levels, lowest first; sinks may filter on them.
+LEVELS: tuple[str, ...] = ("debug", "info", "warning", "error")
+
+
+def level_rank(level: str) -> int:
+    """Position of ``level`` in :data:`LEVELS`; unknown levels rank as ``info``."""
+    try:
+        return LEVELS.index(level.lower())
+    except ValueError:
+        return 1
 
 
 class NullEmitter:

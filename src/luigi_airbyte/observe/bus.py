@@ -1,0 +1,249 @@
+"""The event bus: one ``Emitter`` that fans every event out to many sinks.
+
+Observability must never break the pipeline, so a sink that raises is isolated: the
+failure is counted and logged once per sink, and the other sinks still get the event.
+Every event is redacted once, before any sink sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from luigi_airbyte.observe.events import Emitter, Event
+from luigi_airbyte.observe.redact import Redactor, default_redactor
+
+__all__ = ["EventBus", "SinkStats"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_SIZE = 10_000
+
+
+@dataclass
+class SinkStats:
+    """Counters for one sink; a non-zero ``failed`` or ``dropped`` means events were lost."""
+
+    emitted: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+class _Barrier:
+    """Queued behind pending events; set once the worker has run ``flush`` or ``close``."""
+
+    def __init__(self, close: bool) -> None:
+        self.close = close
+        self.done = threading.Event()
+
+
+class _Slot:
+    """One sink with its lock, counters and, for slow sinks, a worker thread and queue."""
+
+    def __init__(
+        self, name: str, sink: Emitter, redactor: Redactor, background: bool, queue_size: int
+    ) -> None:
+        self.name = name
+        self.sink = sink
+        self.redactor = redactor
+        self.stats = SinkStats()
+        self.lock = threading.Lock()  # serialises calls into the sink
+        self.stats_lock = threading.Lock()  # counters; never held while the sink runs
+        self.warned = False
+        self.closed = False
+        self.queue: queue.Queue[Event | _Barrier] | None = None
+        self.thread: threading.Thread | None = None
+        if background:
+            self.queue = queue.Queue(maxsize=max(1, queue_size))
+            self.thread = threading.Thread(
+                target=self._work, name=f"luigi-airbyte-sink-{name}", daemon=True
+            )
+            self.thread.start()
+
+    def call(self, method: str, event: Event | None = None) -> None:
+        """Run ``sink.<method>``; any exception is counted, never raised."""
+        fn = getattr(self.sink, method, None)
+        if fn is None:
+            return
+        with self.lock:
+            try:
+                if event is None:
+                    fn()
+                else:
+                    fn(event)
+                    with self.stats_lock:
+                        self.stats.emitted += 1
+            except Exception as exc:  # noqa: BLE001 - a sink must never break the pipeline
+                with self.stats_lock:
+                    self.stats.failed += 1
+                    first, self.warned = not self.warned, True
+                if first:
+                    logger.warning(
+                        "event sink %s failed in %s (%s: %s); the pipeline continues and "
+                        "further failures of this sink are only counted",
+                        self.name,
+                        method,
+                        type(exc).__name__,
+                        self.redactor.redact_str(str(exc)),
+                    )
+
+    def _work(self) -> None:
+        assert self.queue is not None
+        while True:
+            item = self.queue.get()
+            if isinstance(item, Event):
+                self.call("emit", item)
+            else:
+                self.call("flush")
+                if item.close:
+                    self.call("close")
+                item.done.set()
+                if item.close:
+                    return
+
+    def barrier(self, close: bool, timeout: float | None) -> bool:
+        """Flush (or close) behind everything queued; False if it did not finish in time."""
+        if self.queue is None:
+            self.call("flush")
+            if close:
+                self.call("close")
+            return True
+        b = _Barrier(close)
+        try:
+            self.queue.put(b, timeout=timeout)
+        except queue.Full:
+            return False
+        return b.done.wait(timeout)
+
+
+class EventBus:
+    """Fan-out emitter: redacts each event once, then hands it to every sink.
+
+    Sinks that declare ``prefers_background = True`` (CloudWatch, webhooks) get their own
+    worker thread and a bounded queue unless ``background=False`` is given to :meth:`add`.
+    When a queue is full for ``put_timeout`` seconds the event is dropped and counted.
+    """
+
+    def __init__(
+        self,
+        sinks: tuple[Emitter, ...] | list[Emitter] = (),
+        *,
+        redactor: Redactor | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        put_timeout: float = 1.0,
+    ) -> None:
+        self.redactor = redactor if redactor is not None else default_redactor()
+        self.queue_size = queue_size
+        self.put_timeout = put_timeout
+        self._slots: list[_Slot] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._warned_closed = False
+        self._warned_full: set[str] = set()
+        for sink in sinks:
+            self.add(sink)
+
+    def add(self, sink: Emitter, *, name: str | None = None, background: bool | None = None) -> str:
+        """Attach a sink; returns the unique name used in stats and warnings."""
+        if background is None:
+            background = bool(getattr(sink, "prefers_background", False))
+        base = name or str(getattr(sink, "name", "") or type(sink).__name__)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot add a sink to a closed EventBus")
+            taken = {s.name for s in self._slots}
+            unique, n = base, 2
+            while unique in taken:
+                unique, n = f"{base}#{n}", n + 1
+            slot = _Slot(unique, sink, self.redactor, background, self.queue_size)
+            self._slots.append(slot)
+        return unique
+
+    def emit(self, event: Event) -> None:
+        """Redact ``event`` and deliver it to every sink; never raises."""
+        with self._lock:
+            slots = list(self._slots)
+            closed = self._closed
+        if closed:
+            with self._lock:
+                first, self._warned_closed = not self._warned_closed, True
+            if first:
+                logger.warning(
+                    "event %s emitted after the event bus was closed; dropped", event.name
+                )
+            return
+        try:
+            safe = self.redactor.redact_event(event)
+        except Exception:  # noqa: BLE001 - fall back to a content-free event
+            safe = Event(name="event.redaction_failed", at=event.at, level=event.level)
+        for slot in slots:
+            if slot.queue is None:
+                slot.call("emit", safe)
+                continue
+            try:
+                slot.queue.put(safe, timeout=self.put_timeout)
+            except queue.Full:
+                with slot.stats_lock:
+                    slot.stats.dropped += 1
+                with self._lock:
+                    first = slot.name not in self._warned_full
+                    self._warned_full.add(slot.name)
+                if first:
+                    logger.warning(
+                        "event sink %s is too slow: its queue of %d events is full, "
+                        "events are being dropped (see EventBus.stats())",
+                        slot.name,
+                        self.queue_size,
+                    )
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Deliver everything queued and flush each sink; False if a sink did not finish in time."""
+        with self._lock:
+            slots = list(self._slots)
+        return all([slot.barrier(False, timeout) for slot in slots])
+
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Flush and close every sink; later events are dropped. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return True
+            self._closed = True
+            slots = list(self._slots)
+        ok = all([slot.barrier(True, timeout) for slot in slots])
+        if not ok:
+            logger.warning("some event sinks did not finish within %s seconds on close", timeout)
+        return ok
+
+    def stats(self) -> dict[str, SinkStats]:
+        """Per-sink counters (a snapshot)."""
+        with self._lock:
+            slots = list(self._slots)
+        out: dict[str, SinkStats] = {}
+        for s in slots:
+            with s.stats_lock:
+                out[s.name] = SinkStats(s.stats.emitted, s.stats.failed, s.stats.dropped)
+        return out
+
+    @property
+    def failures(self) -> int:
+        """Total failed plus dropped deliveries across sinks."""
+        return sum(s.failed + s.dropped for s in self.stats().values())
+
+    def __enter__(self) -> EventBus:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        names: list[Any] = [s.name for s in self._slots]
+        return f"EventBus(sinks={names!r}, closed={self._closed})"
