@@ -1,0 +1,274 @@
+"""The pipeline file's top level: settings sections, warehouses, owners and pipelines.
+
+Setting sections use the same key paths as the settings table (``airbyte.timeout``,
+``poll.interval``...), so a value's place in the file is also its setting name and
+its environment variable (``LUIGI_AIRBYTE_AIRBYTE__TIMEOUT``). Every setting here is
+optional: defaults live in one place, the settings resolver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.pipeline._steps import AnyStep, Model, Step
+from luigi_airbyte.pipeline._suggest import did_you_mean
+from luigi_airbyte.pipeline._types import (
+    AlertRoute,
+    Cron,
+    DatabaseUrl,
+    Duration,
+    HttpUrl,
+    MaybeSecret,
+    Name,
+    SecretRefField,
+    non_empty,
+)
+
+# --- airbyte ------------------------------------------------------------------------------
+
+
+class ClientCredentialsAuth(Model):
+    """Airbyte application credentials (Cloud and self-managed)."""
+
+    type: Literal["client_credentials"]
+    client_id: MaybeSecret
+    """The application's client id (plain or a reference)."""
+    client_secret: SecretRefField
+    """The application's client secret: a reference only."""
+    token_url: HttpUrl | None = None
+    """Token endpoint; default <airbyte.url>/applications/token."""
+
+
+class OidcAuth(Model):
+    """An OAuth2 client-credentials grant against your identity provider."""
+
+    type: Literal["oidc"]
+    token_url: HttpUrl
+    client_id: MaybeSecret
+    client_secret: SecretRefField
+    scope: str | None = None
+    audience: str | None = None
+
+
+class BearerAuth(Model):
+    """A static bearer token (a reference)."""
+
+    type: Literal["bearer"]
+    token: SecretRefField
+
+
+class BasicAuth(Model):
+    """HTTP basic auth (older self-managed deployments)."""
+
+    type: Literal["basic"]
+    username: MaybeSecret
+    password: SecretRefField
+
+
+class NoAuth(Model):
+    """No authentication (a local sandbox)."""
+
+    type: Literal["none"]
+
+
+Auth = Annotated[
+    ClientCredentialsAuth | OidcAuth | BearerAuth | BasicAuth | NoAuth,
+    Field(discriminator="type"),
+]
+AUTH_CLASSES: dict[str, type[Model]] = {
+    "client_credentials": ClientCredentialsAuth,
+    "oidc": OidcAuth,
+    "bearer": BearerAuth,
+    "basic": BasicAuth,
+    "none": NoAuth,
+}
+
+
+class AirbyteSection(Model):
+    """Where Airbyte is and how to talk to it."""
+
+    url: HttpUrl | None = None
+    """Public API base URL, e.g. https://api.airbyte.com/v1 or http://localhost:8000/api/public/v1."""
+    workspace: str | None = None
+    """Workspace id or name; narrows connection-name lookups."""
+    auth: Auth | None = None
+    """How to authenticate; secrets as references only."""
+    max_concurrent_syncs: int | None = Field(default=None, ge=1, le=100)
+    """At most this many syncs run at once (a Luigi resource)."""
+    timeout: Duration | None = None
+    """Default time limit for one sync."""
+    allow_insecure_http: bool | None = None
+    """Allow plain http to a non-loopback host (the credential travels unencrypted)."""
+
+
+class StoreSection(Model):
+    """The metadata store (run history, job ledger)."""
+
+    url: DatabaseUrl | None = None
+    """SQLAlchemy URL; default sqlite under state_dir."""
+    password: SecretRefField | None = None
+    """Database password (a reference) when the URL has none."""
+
+
+class PollSection(Model):
+    """How a running Airbyte job is polled."""
+
+    strategy: Literal["adaptive", "fixed"] | None = None
+    interval: Duration | None = None
+    """Fixed: the wait between polls. Adaptive: the longest wait."""
+
+
+class Warehouse(Model):
+    """A database the checks query (counts, SQL checks)."""
+
+    url: DatabaseUrl
+    """SQLAlchemy-style URL without a password, or a reference to the whole URL."""
+    password: SecretRefField | None = None
+    """The password as a reference."""
+    schema_: str | None = Field(default=None, alias="schema")
+    """Default schema for stream tables."""
+
+
+class Owner(Model):
+    """An owner role (a team, never a person) and where its alerts go."""
+
+    alerts: tuple[AlertRoute, ...] = ()
+    """Alert routes, e.g. webhook:env:TEAM_WEBHOOK_URL, cloudwatch:/luigi-airbyte/alerts."""
+    description: str | None = None
+
+
+# --- pipelines ----------------------------------------------------------------------------
+
+
+class Pipeline(Model):
+    """An ordered graph of steps with one owner role."""
+
+    owner: str
+    """Owner role (a key of `owners`) that receives this pipeline's alerts."""
+    description: str | None = None
+    schedule: Cron | None = None
+    """A cron hint shown in docs and dry-run; luigi-airbyte does not schedule."""
+    steps: Annotated[tuple[AnyStep, ...], non_empty("steps")] = Field(
+        json_schema_extra={"minItems": 1}
+    )
+    """The steps; order matters only for display and ties."""
+
+    _name: str = PrivateAttr(default="")
+
+    @property
+    def name(self) -> str:
+        """The pipeline's key under `pipelines`."""
+        return self._name
+
+    def step(self, name: str) -> Step:
+        """The step called ``name`` (KeyError when absent)."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def owner_of(self, step: Step) -> str:
+        """The role that owns ``step``: its own ``owner`` or the pipeline's."""
+        return step.owner or self.owner
+
+    def topological_steps(self) -> list[Step]:
+        """Steps so that each comes after everything it depends on; file order breaks ties."""
+        remaining: list[Step] = list(self.steps)
+        done: set[str] = set()
+        ordered: list[Step] = []
+        while remaining:
+            ready = next((s for s in remaining if set(s.depends_on) <= done), None)
+            if ready is None:  # only possible if validation was bypassed
+                raise ValueError(f"pipeline {self.name!r} has a dependency cycle")
+            ordered.append(ready)
+            done.add(ready.name)
+            remaining.remove(ready)
+        return ordered
+
+
+class PipelineFile(Model):
+    """A whole pipeline file. Load it with `load_pipeline_file`."""
+
+    version: Literal[1]
+    """File format version; always 1 for now."""
+    airbyte: AirbyteSection = AirbyteSection()
+    store: StoreSection | None = None
+    state_dir: str | None = None
+    """Folder for the default SQLite store and run artefacts."""
+    poll: PollSection | None = None
+    on_interrupt: Literal["detach", "cancel"] | None = None
+    """On Ctrl-C: leave Airbyte jobs running (detach; a rerun attaches) or cancel them."""
+    log_format: Literal["text", "json"] | None = None
+    warehouses: dict[Name, Warehouse] = {}
+    """Databases for checks, by name."""
+    owners: dict[str, Owner] = {}
+    """Owner roles (teams, not people) and their alert routes."""
+    pipelines: Annotated[dict[Name, Pipeline], non_empty("pipelines")] = Field(
+        json_schema_extra={"minProperties": 1}
+    )
+    """The pipelines in this file, by name."""
+
+    _source: str = PrivateAttr(default="<data>")
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _name_pipelines(self) -> PipelineFile:
+        for name, pipeline in self.pipelines.items():
+            pipeline._name = name
+        return self
+
+    @property
+    def source(self) -> str:
+        """The path the file was loaded from (``<data>`` when built from a mapping)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the file (dbt project, Spark app, cwd) are relative to this."""
+        return Path(self._source).resolve().parent if self._source != "<data>" else Path.cwd()
+
+    def resolve_path(self, path: str) -> Path:
+        """``path`` made absolute against the file's directory."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def line_of(self, field: str) -> int | None:
+        """The 1-based line of a field path (``airbyte.timeout``), or None."""
+        return self._lines.get(field)
+
+    def pipeline(self, name: str | None = None) -> Pipeline:
+        """One pipeline by name; with no name, the only one (ambiguity is a ConfigError)."""
+        names = list(self.pipelines)
+        if name is None:
+            if len(names) == 1:
+                return self.pipelines[names[0]]
+            raise ConfigError(
+                [
+                    Problem(
+                        source=self._source,
+                        field="pipelines",
+                        line=self.line_of("pipelines"),
+                        message=f"the file has {len(names)} pipelines: {', '.join(names)}",
+                        fix=f"name the pipeline to run (one of: {', '.join(names)})",
+                    )
+                ]
+            )
+        if name not in self.pipelines:
+            close = did_you_mean(name, names)
+            raise ConfigError(
+                [
+                    Problem(
+                        source=self._source,
+                        field=f"pipelines.{name}",
+                        line=self.line_of("pipelines"),
+                        message=f"no pipeline named {name!r}"
+                        + (f"; did you mean {close!r}?" if close else ""),
+                        fix=f"use one of: {', '.join(names)}",
+                    )
+                ]
+            )
+        return self.pipelines[name]

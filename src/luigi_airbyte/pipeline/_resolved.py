@@ -1,0 +1,123 @@
+"""`ResolvedSettings`: the effective settings, each value with the source it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from luigi_airbyte.errors import Problem
+from luigi_airbyte.pipeline._models import Auth
+from luigi_airbyte.pipeline._settings_spec import SETTINGS
+from luigi_airbyte.pipeline._types import format_duration
+from luigi_airbyte.secrets import SecretRef
+
+
+@dataclass(frozen=True)
+class SettingValue:
+    """An effective value and where it came from (``cli``, ``env:VAR``, ``file:line``...)."""
+
+    key: str
+    value: Any
+    source: str
+    secret: bool = False
+
+
+class ResolvedSettings:
+    """The effective settings, each with its source. Secrets are references, never values."""
+
+    def __init__(
+        self, values: Mapping[str, SettingValue], auth: Auth, warnings: tuple[Problem, ...] = ()
+    ) -> None:
+        self._values = dict(values)
+        self.auth: Auth = auth
+        self.warnings = warnings
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key].value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        item = self._values.get(key)
+        return default if item is None else item.value
+
+    def source(self, key: str) -> str:
+        """Where ``key``'s value came from."""
+        return self._values[key].source
+
+    def items(self) -> list[SettingValue]:
+        """Every effective setting in table order (auth: only the chosen type's fields)."""
+        return [self._values[s.key] for s in SETTINGS if s.key in self._values]
+
+    def rows(self, mask_secrets: bool = True) -> list[tuple[str, str, str]]:
+        """``(key, value, source)`` for ``config show``; secret references masked by default.
+
+        Even unmasked, a secret setting shows its *reference* (env:NAME...), never a value.
+        """
+        out = []
+        for item in self.items():
+            if item.secret and item.value is not None and mask_secrets:
+                shown = "****"
+            else:
+                shown = _render(item.value)
+            out.append((item.key, shown, item.source))
+        return out
+
+    # typed accessors, for wiring the client, the store and the runner
+    @property
+    def airbyte_url(self) -> str:
+        return str(self["airbyte.url"])
+
+    @property
+    def workspace(self) -> str | None:
+        value = self.get("airbyte.workspace")
+        return None if value is None else str(value)
+
+    @property
+    def timeout(self) -> timedelta:
+        value: timedelta = self["airbyte.timeout"]
+        return value
+
+    @property
+    def max_concurrent_syncs(self) -> int:
+        return int(self["airbyte.max_concurrent_syncs"])
+
+    @property
+    def store_url(self) -> SecretRef | str:
+        value: SecretRef | str = self["store.url"]
+        return value
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(str(self["state_dir"]))
+
+    @property
+    def poll_strategy(self) -> str:
+        return str(self["poll.strategy"])
+
+    @property
+    def poll_interval(self) -> timedelta:
+        value: timedelta = self["poll.interval"]
+        return value
+
+    @property
+    def on_interrupt(self) -> str:
+        return str(self["on_interrupt"])
+
+    @property
+    def log_format(self) -> str:
+        return str(self["log_format"])
+
+
+def _render(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return str(value)

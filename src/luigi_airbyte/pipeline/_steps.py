@@ -1,0 +1,286 @@
+"""Step models: ``sync``, ``check``, ``dbt``, ``spark`` and ``command``.
+
+A step is a mapping whose *kind key* says what it is. For ``sync`` and ``check`` the
+kind key's value is the step's name (``- sync: crm``); for ``dbt``, ``spark`` and
+``command`` it is the tool's configuration and the name is ``name:`` (default: the
+kind). Every step has ``name``, ``after``, ``owner``, ``retries`` and ``description``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+
+from luigi_airbyte.pipeline._types import (
+    ConnectionRef,
+    Duration,
+    MaybeSecret,
+    Name,
+    ScalarText,
+    ToleranceField,
+    non_empty,
+)
+
+STEP_KINDS = ("sync", "check", "dbt", "spark", "command")
+CHECK_KINDS = ("sql", "freshness", "drift", "counts")
+SyncMode = Literal[
+    "full_refresh_overwrite",
+    "full_refresh_overwrite_deduped",
+    "full_refresh_append",
+    "full_refresh_update",
+    "full_refresh_soft_delete",
+    "incremental_append",
+    "incremental_deduped_history",
+    "incremental_update",
+    "incremental_soft_delete",
+]
+EnvMap = dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], MaybeSecret]
+
+
+class Model(BaseModel):
+    """Base for every pipeline-file model: unknown keys are errors; values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# --- expectations and counts --------------------------------------------------------------
+
+
+class StreamExpect(Model):
+    """What a stream must look like in the connection's configuration (drift check)."""
+
+    sync_mode: SyncMode | None = None
+    """Expected sync mode, e.g. incremental_deduped_history."""
+    cursor: tuple[str, ...] | None = None
+    """Expected cursor field path, e.g. [updated_at]."""
+    primary_key: tuple[tuple[str, ...], ...] | None = None
+    """Expected primary key: a list of field paths, e.g. [[id]]."""
+    selected: bool | None = None
+    """Whether the stream must be selected (true) or deselected (false)."""
+
+
+class Expect(Model):
+    """Expected connection configuration; a difference fails the drift check."""
+
+    streams: dict[str, StreamExpect] = {}
+    """Per-stream expectations, keyed by stream name."""
+
+
+class Counts(Model):
+    """Reconcile Airbyte's per-stream record counts with warehouse row counts."""
+
+    warehouse: Name | None = None
+    """Warehouse to count in (a key of `warehouses`); optional when there is only one."""
+    tolerance: ToleranceField | None = None
+    """Allowed difference: rows (0, 10) or a percentage string ("1%"). Default 0."""
+    tables: dict[str, str] = {}
+    """Warehouse table per stream when it is not the stream name, e.g. {users: raw.users}."""
+
+
+# --- steps --------------------------------------------------------------------------------
+
+
+class Step(Model):
+    """Fields every step has."""
+
+    kind: ClassVar[str] = ""
+    name: Name
+    after: tuple[Name, ...] = ()
+    """Steps that must finish before this one (names in the same pipeline)."""
+    owner: str | None = None
+    """Owner role for this step's alerts; defaults to the pipeline's owner."""
+    retries: int | None = Field(default=None, ge=0, le=100)
+    """A retry hint for the scheduler (Luigi retry count)."""
+    description: str | None = None
+    """Free text shown in docs and dry-run output."""
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Every step this one waits for: ``after`` plus implicit references."""
+        return self.after
+
+
+class SyncStep(Step):
+    """Run (or attach to) an Airbyte sync of one connection."""
+
+    kind: ClassVar[str] = "sync"
+    name: Name = Field(alias="sync")
+    """The step name."""
+    connection: ConnectionRef
+    """The connection's name (as shown in Airbyte) or id (a UUID)."""
+    freshness: Duration | None = None
+    """Skip the sync when Airbyte's last successful job ended within this window."""
+    timeout: Duration | None = None
+    """Give up waiting after this long (default: airbyte.timeout)."""
+    expect: Expect | None = None
+    """Expected stream configuration (drift check after the sync)."""
+    counts: Counts | None = None
+    """Record-count reconciliation after the sync."""
+    on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
+    """What a succeeded sync that moved no rows means."""
+
+
+class SqlCheck(Model):
+    """Run a query; the check passes when the first column of the single row is true."""
+
+    warehouse: Name | None = None
+    """Warehouse to query; optional when there is only one."""
+    query: str = Field(min_length=1)
+    """SQL returning one row whose first column is a boolean (or 0/1)."""
+
+
+class FreshnessCheck(Model):
+    """Fail when a sync step's connection has not succeeded within ``max_age``."""
+
+    sync: Name
+    """The sync step whose connection is checked."""
+    max_age: Duration
+    """Maximum age of the last successful sync."""
+
+
+class DriftCheck(Model):
+    """Compare a sync step's `expect:` with the live connection configuration."""
+
+    sync: Name
+    """The sync step (with `expect:`) to check."""
+
+
+class CountsCheck(Model):
+    """Reconcile a sync step's record counts with the warehouse."""
+
+    sync: Name
+    """The sync step whose counts are reconciled."""
+    warehouse: Name | None = None
+    tolerance: ToleranceField | None = None
+    tables: dict[str, str] = {}
+
+
+class CheckStep(Step):
+    """A data check: exactly one of ``sql``, ``freshness``, ``drift`` or ``counts``."""
+
+    kind: ClassVar[str] = "check"
+    name: Name = Field(alias="check")
+    """The step name."""
+    sql: SqlCheck | None = None
+    freshness: FreshnessCheck | None = None
+    drift: DriftCheck | None = None
+    counts: CountsCheck | None = None
+
+    @property
+    def check_kind(self) -> str:
+        """Which check this is: sql, freshness, drift or counts."""
+        return next((k for k in CHECK_KINDS if getattr(self, k) is not None), "")
+
+    @property
+    def target_sync(self) -> str | None:
+        """The sync step a freshness/drift/counts check is about."""
+        spec = self.freshness or self.drift or self.counts
+        return spec.sync if spec is not None else None
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        target = self.target_sync
+        return self.after if target is None or target in self.after else (*self.after, target)
+
+
+class DbtConfig(Model):
+    """A dbt invocation (``dbt <command> --select ...``)."""
+
+    project_dir: str
+    """dbt project directory, relative to the pipeline file."""
+    command: Literal["build", "run", "test", "seed", "snapshot"] = "build"
+    select: str | None = None
+    exclude: str | None = None
+    selector: str | None = None
+    target: str | None = None
+    profiles_dir: str | None = None
+    """Directory of profiles.yml, relative to the pipeline file."""
+    vars: dict[str, Any] = {}
+    full_refresh: bool = False
+    threads: int | None = Field(default=None, ge=1)
+    env: EnvMap = {}
+    """Environment for dbt; secrets as references (they never go on the command line)."""
+
+
+class DbtStep(Step):
+    """Run dbt."""
+
+    kind: ClassVar[str] = "dbt"
+    name: Name = "dbt"
+    dbt: DbtConfig
+
+
+class SparkConfig(Model):
+    """A ``spark-submit`` of one application."""
+
+    app: str
+    """The application (.py or .jar), relative to the pipeline file."""
+    args: tuple[str, ...] = ()
+    """Application arguments. Never secrets: argv is visible to every local user."""
+    conf: dict[str, ScalarText] = {}
+    """--conf key=value pairs (secret-looking keys must be references)."""
+    master: str | None = None
+    deploy_mode: Literal["client", "cluster"] | None = None
+    packages: tuple[str, ...] = ()
+    py_files: tuple[str, ...] = ()
+    main_class: str | None = None
+    env: EnvMap = {}
+    timeout: Duration | None = None
+
+
+class SparkStep(Step):
+    """Run a Spark application."""
+
+    kind: ClassVar[str] = "spark"
+    name: Name = "spark"
+    spark: SparkConfig
+
+
+class CommandConfig(Model):
+    """Run a program directly (no shell)."""
+
+    argv: Annotated[tuple[str, ...], non_empty("argv")] = Field(json_schema_extra={"minItems": 1})
+    """Program and arguments, e.g. [python, report.py]. Never secrets: use env."""
+    env: EnvMap = {}
+    """Extra environment; secrets as references."""
+    cwd: str | None = None
+    """Working directory, relative to the pipeline file."""
+    timeout: Duration | None = None
+
+
+class CommandStep(Step):
+    """Run a command."""
+
+    kind: ClassVar[str] = "command"
+    name: Name = "command"
+    command: CommandConfig
+
+
+STEP_CLASSES: dict[str, type[Step]] = {
+    c.kind: c for c in (SyncStep, CheckStep, DbtStep, SparkStep, CommandStep)
+}
+
+
+def step_kind_of(value: Any) -> str | None:
+    """The discriminator: the one kind key present in a step mapping, else None."""
+    if isinstance(value, Step):
+        return value.kind
+    if isinstance(value, dict):
+        present = [k for k in STEP_KINDS if k in value]
+        return present[0] if len(present) == 1 else None
+    return None
+
+
+AnyStep = Annotated[
+    Annotated[SyncStep, Tag("sync")]
+    | Annotated[CheckStep, Tag("check")]
+    | Annotated[DbtStep, Tag("dbt")]
+    | Annotated[SparkStep, Tag("spark")]
+    | Annotated[CommandStep, Tag("command")],
+    Discriminator(
+        step_kind_of,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one kind key",
+    ),
+]

@@ -1,0 +1,31 @@
+"""Did-you-mean suggestions and field-path rendering shared by every validator."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from difflib import get_close_matches
+
+Segment = str | int
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate to ``word`` (case-insensitive), or None if nothing is close."""
+    pool = [c for c in candidates if isinstance(c, str)]
+    lowered = {c.lower(): c for c in pool}
+    match = get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def render_path(segments: Sequence[Segment]) -> str:
+    """``("pipelines", "n", "steps", 2, "after", 0)`` -> ``pipelines.n.steps[2].after[0]``."""
+    out = ""
+    for seg in segments:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        elif _PLAIN_KEY.fullmatch(seg):
+            out += f".{seg}" if out else seg
+        else:
+            out += '["' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+    return out

@@ -1,0 +1,617 @@
+"""What each pipeline step does, and when it counts as already done.
+
+Luigi tasks (``luigi_airbyte.tasks``) call into this module and nothing else, so the
+behaviour of a step is testable without Luigi. Every step records itself in the
+metadata store (running → succeeded / failed / fresh), emits events, and on failure
+alerts its owner role and raises the library error whose exit code describes it.
+
+Completeness:
+- a sync is done when the ledger says this run key succeeded, or when Airbyte's last
+  succeeded job for the connection ended inside the step's freshness window;
+- any other step is done when it succeeded for the same pipeline and run date before.
+The run key of a sync is ``sync:<connection id>:<run date or interval>``: it names the
+*data*, not the run, so every retry, process and pipeline syncing the same connection
+for the same date shares one Airbyte job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+import sqlalchemy as sa
+
+from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.checks import (
+    CheckResult,
+    ExpectedStream,
+    check_drift,
+    check_freshness,
+    last_success_end,
+    raise_for,
+    reconcile_counts,
+    run_sql_check,
+)
+from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError, TransformError
+from luigi_airbyte.observe import Alert
+from luigi_airbyte.observe.events import Event
+from luigi_airbyte.pipeline._steps import (
+    CheckStep,
+    CommandStep,
+    DbtStep,
+    SparkStep,
+    SyncStep,
+)
+from luigi_airbyte.pipeline._types import parse_duration
+from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.store.schema import runs, steps
+from luigi_airbyte.sync import (
+    AdaptivePolling,
+    FixedInterval,
+    Progress,
+    SyncResult,
+    SyncRunner,
+    SyncSettings,
+    handle_termination,
+)
+from luigi_airbyte.transforms import CommandRunner, DbtRunner, SparkRunner, TransformResult
+
+if TYPE_CHECKING:
+    from luigi_airbyte.pipeline.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Which step of which run: the identity a Luigi task carries."""
+
+    pipeline: str
+    step: str
+    run_date: date
+    interval: str = ""
+    run_id: str = ""
+
+    @property
+    def partition(self) -> str:
+        return self.interval or self.run_date.isoformat()
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    """A sync as a task asks for it: connection name or id, optional freshness window."""
+
+    connection: str
+    freshness: str = ""
+
+
+class Reporter(Protocol):
+    """Where live progress goes (Luigi's tracking URL, status message, progress bar)."""
+
+    def tracking_url(self, url: str) -> None: ...
+    def status(self, message: str) -> None: ...
+    def progress(self, percent: float) -> None: ...
+
+
+class NullReporter:
+    def tracking_url(self, url: str) -> None:
+        return None
+
+    def status(self, message: str) -> None:
+        return None
+
+    def progress(self, percent: float) -> None:
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def sync_run_key(connection_id: str, partition: str) -> str:
+    return f"sync:{connection_id}:{partition}"
+
+
+class StepExecutor:
+    """Runs steps for one ``Runtime`` (one per process)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # --- recording -----------------------------------------------------------------------
+
+    def _emit(self, ctx: StepContext, name: str, level: str = "info", **fields: Any) -> None:
+        base = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
+        self.rt.bus().emit(Event(name, {**base, **fields}, level=level))
+
+    def _record(self, ctx: StepContext, kind: str, **fields: Any) -> None:
+        if not ctx.run_id:
+            return
+        self.rt.store().upsert_step(ctx.run_id, ctx.step, kind=kind, **fields)
+
+    def _recorded_status(self, ctx: StepContext) -> str | None:
+        if not ctx.run_id:
+            return None
+        with self.rt.store().read("read step status") as conn:
+            row = conn.execute(
+                sa.select(steps.c.status).where(
+                    (steps.c.run_id == ctx.run_id) & (steps.c.step_name == ctx.step)
+                )
+            ).first()
+        return None if row is None else str(row[0])
+
+    def _note_skip(self, ctx: StepContext, kind: str, status: str, message: str) -> None:
+        """Record a skipped step once; never overwrite what this run did to it."""
+        if ctx.run_id and self._recorded_status(ctx) is None:
+            self._record(ctx, kind, status=status, message=message)
+            self._emit(ctx, f"step.{status}", message=message)
+
+    @contextmanager
+    def _step(
+        self, ctx: StepContext, node: Node | None, kind: str, owner: str
+    ) -> Iterator[dict[str, Any]]:
+        """Record start and outcome, emit events, alert the owner role on failure."""
+        started = _now()
+        self._record(ctx, kind, status="running", started_at=started, owner=owner)
+        self._emit(ctx, "step.started", kind=kind)
+        outcome: dict[str, Any] = {}
+        try:
+            yield outcome
+        except BaseException as exc:
+            finished = _now()
+            message = self.rt.redact(str(exc)) or type(exc).__name__
+            code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
+            interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+            self._record(
+                ctx,
+                kind,
+                status="failed",
+                finished_at=finished,
+                message=f"[exit {code}] {message}",
+                job_id=outcome.get("job_id"),
+            )
+            self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
+            if not interrupted:
+                self._alert(ctx, owner, kind, message, outcome.get("job_id"))
+            raise
+        else:
+            finished = _now()
+            self._record(
+                ctx,
+                kind,
+                status="succeeded",
+                finished_at=finished,
+                rows=outcome.get("rows"),
+                job_id=outcome.get("job_id"),
+                message=outcome.get("message"),
+            )
+            self._emit(
+                ctx,
+                "step.succeeded",
+                kind=kind,
+                rows=outcome.get("rows"),
+                job_id=outcome.get("job_id"),
+                duration_s=(finished - started).total_seconds(),
+            )
+
+    def _alert(
+        self, ctx: StepContext, owner: str, kind: str, message: str, job_id: int | None
+    ) -> None:
+        next_steps = {
+            "sync": "open the job in Airbyte (link above); rerun with the same date to attach",
+            "check": "inspect the data; fix the connection or the expectation, then rerun",
+        }
+        alert = Alert(
+            owner_role=owner or "default",
+            severity="error",
+            title=f"{ctx.pipeline}/{ctx.step} failed",
+            text=message,
+            run_id=ctx.run_id,
+            step=ctx.step,
+            job_id=job_id,
+            pipeline=ctx.pipeline,
+            kind=f"{kind}-failure",
+            next_step=next_steps.get(kind, "read the step's output, fix it, rerun the date"),
+        )
+        try:
+            self.rt.router().alert(alert)
+        except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
+            logger.warning("could not route the alert for %s: %s", ctx.step, exc)
+
+    # --- syncs ---------------------------------------------------------------------------
+
+    def _sync_settings(self, step: SyncStep | None) -> SyncSettings:
+        s = self.rt.settings
+        interval = s.poll_interval.total_seconds()
+        strategy = (
+            FixedInterval(interval)
+            if s.poll_strategy == "fixed"
+            else AdaptivePolling(max_delay=interval)
+        )
+        timeout = step.timeout if step is not None and step.timeout else s.timeout
+        kwargs: dict[str, Any] = {
+            "poll_strategy": strategy,
+            "timeout": timeout.total_seconds(),
+            "on_interrupt": s.on_interrupt,
+            "zero_rows": step.on_zero_rows if step is not None else "warn",
+        }
+        kwargs.update(self.rt.sync_overrides)
+        return SyncSettings(**kwargs)
+
+    def runner(self, step: SyncStep | None = None, ctx: StepContext | None = None) -> SyncRunner:
+        bus = self.rt.bus()
+        emitter = bus if ctx is None else _ContextEmitter(bus, ctx)
+        return SyncRunner(
+            self.rt.client(),
+            self.rt.store().ledger,
+            emitter=emitter,
+            settings=self._sync_settings(step),
+        )
+
+    def sync_is_complete(self, ctx: StepContext, req: SyncRequest) -> bool:
+        conn = self.rt.connection(req.connection)
+        key = sync_run_key(conn.connection_id, ctx.partition)
+        done = self.rt.store().ledger.last_succeeded(key)
+        if done is not None:
+            self._note_skip(ctx, "sync", "skipped", f"job {done.job_id} already synced this date")
+            return True
+        if req.freshness:
+            window = parse_duration(req.freshness)
+            jobs = self.rt.client().list_jobs(
+                conn.connection_id,
+                job_type=JobType.SYNC,
+                status=JobStatus.SUCCEEDED,
+                order_by="updatedAt|DESC",
+                max_items=5,
+            )
+            end = last_success_end(list(jobs))
+            if end is not None and _now() - end <= window:
+                age = _now() - end
+                self._note_skip(
+                    ctx,
+                    "sync",
+                    "fresh",
+                    f"last sync ended {_human(age)} ago (window {req.freshness})",
+                )
+                return True
+        return False
+
+    def run_sync(self, ctx: StepContext, req: SyncRequest, reporter: Reporter) -> SyncResult:
+        node = self._node(ctx)
+        step = node.step if node is not None and isinstance(node.step, SyncStep) else None
+        owner = node.owner if node is not None else ""
+        with self._step(ctx, node, "sync", owner) as outcome:
+            conn = self.rt.connection(req.connection)
+            key = sync_run_key(conn.connection_id, ctx.partition)
+            runner = self.runner(step, ctx)
+            client = self.rt.client()
+            with handle_termination():
+                attachment = runner.trigger_or_attach(conn.connection_id, key)
+                outcome["job_id"] = attachment.job.job_id
+                self._record(ctx, "sync", job_id=attachment.job.job_id)
+                reporter.tracking_url(client.job_url(attachment.job, conn))
+                self._emit(
+                    ctx,
+                    "sync.job",
+                    connection_id=conn.connection_id,
+                    job_id=attachment.job.job_id,
+                    how=attachment.how,
+                )
+
+                def on_progress(p: Progress) -> None:
+                    reporter.status(p.message)
+                    if p.percent is not None:
+                        reporter.progress(p.percent)
+
+                result = runner.wait(attachment, on_progress=on_progress)
+            outcome["rows"] = result.rows_committed
+            streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
+            outcome["message"] = "; ".join(
+                filter(
+                    None,
+                    [f"job {result.job_id} ({result.attached_how})", streams, *result.warnings],
+                )
+            )
+            if ctx.run_id and result.streams:
+                self.rt.store().add_stream_stats(
+                    ctx.run_id, ctx.step, result.job_id, result.streams
+                )
+            reporter.progress(100)
+            return result
+
+    # --- other steps ---------------------------------------------------------------------
+
+    def _node(self, ctx: StepContext) -> Node | None:
+        if ctx.pipeline == "adhoc" or not ctx.step or self.rt.pipeline_file is None:
+            return None
+        try:
+            return self.rt.graph(ctx.pipeline).node(ctx.step)
+        except KeyError:
+            return None
+
+    def is_complete(self, ctx: StepContext, node: Node | None) -> bool:
+        if node is None:
+            return False
+        if self._succeeded_before(ctx):
+            self._note_skip(ctx, node.kind, "skipped", "already succeeded for this date")
+            return True
+        return False
+
+    def _succeeded_before(self, ctx: StepContext) -> bool:
+        query = (
+            sa.select(steps.c.id)
+            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
+            .where(
+                (runs.c.pipeline == ctx.pipeline)
+                & (runs.c.run_date == ctx.run_date)
+                & (steps.c.step_name == ctx.step)
+                & (steps.c.status == "succeeded")
+            )
+            .limit(1)
+        )
+        with self.rt.store().read("look up earlier step results") as conn:
+            return conn.execute(query).first() is not None
+
+    def run(self, ctx: StepContext, node: Node | None, reporter: Reporter) -> None:
+        if node is None:
+            raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
+        with self._step(ctx, node, node.kind, node.owner) as outcome:
+            if node.kind == "check":
+                results = self.run_check(ctx, node)
+                failed = [r for r in results if not r.passed]
+                outcome["message"] = "; ".join(r.message for r in failed or results)[:2000]
+                raise_for(results)
+            else:
+                result = self.run_transform(ctx, node)
+                rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
+                outcome["rows"] = sum(rows) if rows else None
+                outcome["message"] = f"{len(result.records)} records in {result.duration_s:.1f}s"
+
+    # checks ------------------------------------------------------------------------------
+
+    def run_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        kind = node.check_kind
+        try:
+            if kind == "sql":
+                results = [self._sql_check(node)]
+            elif kind == "freshness":
+                results = [self._freshness_check(ctx, node)]
+            elif kind == "drift":
+                results = self._drift_check(ctx, node)
+            elif kind == "counts":
+                results = self._counts_check(ctx, node)
+            else:
+                raise LuigiAirbyteError(f"unknown check kind {kind!r}")
+        except CheckFailedError:
+            raise
+        for r in results:
+            if ctx.run_id:
+                self.rt.store().add_check_result(
+                    ctx.run_id,
+                    ctx.step,
+                    r.name,
+                    passed=r.passed,
+                    severity=r.severity,
+                    message=r.message,
+                    details=dict(r.details),
+                )
+            self._emit(
+                ctx,
+                "check.result",
+                "info" if r.passed else ("warning" if r.severity == "warning" else "error"),
+                check=r.name,
+                passed=r.passed,
+                message=r.message,
+            )
+        return results
+
+    def _sync_step(self, ctx: StepContext, name: str) -> SyncStep:
+        pf = self.rt.pipeline_file
+        assert pf is not None
+        step = pf.pipeline(ctx.pipeline).step(name)
+        assert isinstance(step, SyncStep)
+        return step
+
+    def _sql_check(self, node: Node) -> CheckResult:
+        assert isinstance(node.step, CheckStep) and node.step.sql is not None
+        spec = node.step.sql
+        return run_sql_check(self.rt.warehouse_url(spec.warehouse), spec.query, node.name)
+
+    def _freshness_check(self, ctx: StepContext, node: Node) -> CheckResult:
+        assert isinstance(node.step, CheckStep) and node.step.freshness is not None
+        sync = self._sync_step(ctx, node.step.freshness.sync)
+        conn = self.rt.connection(sync.connection)
+        jobs = self.rt.client().list_jobs(
+            conn.connection_id,
+            job_type=JobType.SYNC,
+            status=JobStatus.SUCCEEDED,
+            order_by="updatedAt|DESC",
+            max_items=5,
+        )
+        return check_freshness(
+            last_success_end(list(jobs)), node.step.freshness.max_age, name=node.name
+        )
+
+    def _drift_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        sync = self._sync_step(ctx, node.target_sync)
+        if sync.expect is None:
+            raise CheckFailedError(
+                f"check {node.name!r}: sync step {sync.name!r} has no `expect:` to compare with"
+            )
+        client = self.rt.client()
+        conn = self.rt.connection(sync.connection)
+        conn = client.get_connection(conn.connection_id)  # always the live configuration
+        expected = {
+            name: ExpectedStream(
+                sync_mode=e.sync_mode,
+                cursor=list(e.cursor) if e.cursor is not None else None,
+                primary_key=[list(k) for k in e.primary_key] if e.primary_key is not None else None,
+                selected=e.selected if e.selected is not None else True,
+            )
+            for name, e in sync.expect.streams.items()
+        }
+        props = client.get_stream_properties(conn.source_id, conn.destination_id)
+        discovered = client.discover_schema(conn.source_id)
+        return check_drift(conn, expected, props, discovered)
+
+    def _counts_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        sync = self._sync_step(ctx, node.target_sync)
+        spec = sync.counts
+        if isinstance(node.step, CheckStep) and node.step.counts is not None:
+            spec = node.step.counts  # type: ignore[assignment]
+        conn = self.rt.connection(sync.connection)
+        ledger = self.rt.store().ledger
+        entry = ledger.last_succeeded(sync_run_key(conn.connection_id, ctx.partition))
+        job_id = entry.job_id if entry is not None else self._last_succeeded_job(conn)
+        if job_id is None:
+            return [
+                CheckResult(
+                    name=node.name,
+                    kind="counts",
+                    passed=False,
+                    severity="error",
+                    message=f"no succeeded sync of {conn.name!r} to reconcile",
+                    details={},
+                )
+            ]
+        details = self.rt.client().get_job_details(job_id)
+        if details is None:
+            return [
+                CheckResult(
+                    name=node.name,
+                    kind="counts",
+                    passed=True,
+                    severity="warning",
+                    message="per-stream counts need Airbyte's config API; skipped",
+                    details={"job_id": job_id},
+                )
+            ]
+        committed = {s.name: s.records_committed for s in details.stats.streams}
+        tables = {
+            s.name: (spec.tables.get(s.name) if spec else None) or f"{conn.prefix or ''}{s.name}"
+            for s in conn.streams
+        }
+        tolerance = spec.tolerance if spec is not None and spec.tolerance is not None else 0
+        return reconcile_counts(
+            committed,
+            self.rt.warehouse_url(spec.warehouse if spec else None),
+            tables,
+            tolerance=_tolerance_value(tolerance),
+            mode="sync",
+            sync_id=job_id,
+        )
+
+    def _last_succeeded_job(self, conn: Connection) -> int | None:
+        for job in self.rt.client().list_jobs(
+            conn.connection_id, job_type=JobType.SYNC, status=JobStatus.SUCCEEDED, max_items=1
+        ):
+            return job.job_id
+        return None
+
+    # transforms --------------------------------------------------------------------------
+
+    def run_transform(self, ctx: StepContext, node: Node) -> TransformResult:
+        pf = self.rt.pipeline_file
+        assert pf is not None
+        step = node.step
+        emitter = _ContextEmitter(self.rt.bus(), ctx)
+        redact = self.rt.redact
+        if isinstance(step, DbtStep):
+            cfg = step.dbt
+            return DbtRunner(
+                pf.resolve_path(cfg.project_dir),
+                profiles_dir=pf.resolve_path(cfg.profiles_dir) if cfg.profiles_dir else None,
+                target=cfg.target,
+                command=cfg.command,
+                select=cfg.select,
+                exclude=cfg.exclude,
+                vars=cfg.vars or None,
+                env=self.rt.resolve_env(cfg.env),
+                threads=cfg.threads,
+                full_refresh=cfg.full_refresh,
+                name=node.name,
+                emitter=emitter,
+                redact=redact,
+            ).run()
+        if isinstance(step, SparkStep):
+            sc = step.spark
+            return SparkRunner(
+                pf.resolve_path(sc.app),
+                args=sc.args,
+                conf=dict(sc.conf),
+                master=sc.master or "local[1]",
+                name=node.name,
+                packages=list(sc.packages) or None,
+                env=self.rt.resolve_env(sc.env),
+                py_files=[str(pf.resolve_path(p)) for p in sc.py_files] or None,
+                timeout=sc.timeout.total_seconds() if sc.timeout else None,
+                emitter=emitter,
+                redact=redact,
+            ).run()
+        if isinstance(step, CommandStep):
+            cc = step.command
+            return CommandRunner(
+                cc.argv,
+                env=self.rt.resolve_env(cc.env),
+                cwd=pf.resolve_path(cc.cwd) if cc.cwd else pf.base_dir,
+                timeout=cc.timeout.total_seconds() if cc.timeout else None,
+                name=node.name,
+                emitter=emitter,
+                redact=redact,
+            ).run()
+        raise TransformError(f"step {node.name!r} of kind {node.kind!r} is not a transform")
+
+
+class _ContextEmitter:
+    """Adds the run, pipeline and step to every event a lower layer emits."""
+
+    def __init__(self, inner: Any, ctx: StepContext) -> None:
+        self.inner = inner
+        self.fields = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
+
+    def emit(self, event: Event) -> None:
+        merged = {**self.fields, **event.fields}
+        self.inner.emit(Event(event.name, merged, at=event.at, level=event.level))
+
+
+def _tolerance_value(tolerance: Any) -> int | float | str:
+    if isinstance(tolerance, (int, float, str)):
+        return tolerance
+    percent = getattr(tolerance, "percent", None)
+    if percent is not None:
+        return f"{percent}%"
+    return int(getattr(tolerance, "rows", 0) or 0)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``predicate`` until true or ``timeout``; used by preflight and tests."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+__all__: Sequence[str] = [
+    "NullReporter",
+    "Reporter",
+    "StepContext",
+    "StepExecutor",
+    "SyncRequest",
+    "sync_run_key",
+]

@@ -1,0 +1,378 @@
+"""Wire the working parts (client, store, event bus, alerts, secrets) from resolved settings.
+
+One ``Runtime`` per process: the CLI builds it from its flags, Luigi tasks look it up by
+pipeline-file path (``luigi_airbyte.tasks.context``), and a forked worker gets a fresh
+copy with ``for_this_process()`` so it never shares HTTP connections or a database
+engine with its parent. Secrets are resolved here, only when a part needs them, and each
+resolved value is registered with the redactor before it can reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from luigi_airbyte.airbyte import (
+    AirbyteClient,
+    AirbyteClientCredentials,
+    BasicAuth,
+    BearerToken,
+    Connection,
+    OIDCClientCredentials,
+)
+from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.observe import (
+    AlertRouter,
+    Emitter,
+    EventBus,
+    JsonLinesSink,
+    Owners,
+    Redactor,
+    default_redactor,
+    sink_from_uri,
+)
+from luigi_airbyte.observe.events import Event
+from luigi_airbyte.pipeline._loader import load_pipeline_file
+from luigi_airbyte.pipeline._models import (
+    BasicAuth as BasicAuthModel,
+)
+from luigi_airbyte.pipeline._models import (
+    BearerAuth,
+    ClientCredentialsAuth,
+    OidcAuth,
+    PipelineFile,
+)
+from luigi_airbyte.pipeline.graph import Graph, build_graph
+from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
+from luigi_airbyte.secrets import SecretRef, SecretResolver
+from luigi_airbyte.store import Store
+
+if TYPE_CHECKING:
+    from luigi_airbyte.pipeline.execute import StepExecutor
+
+logger = logging.getLogger(__name__)
+
+
+class StoreEventSink:
+    """Writes events that carry a ``run_id`` into the metadata store's events table."""
+
+    name = "store"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def emit(self, event: Event) -> None:
+        run_id = str(event.fields.get("run_id") or "")
+        if not run_id:
+            return
+        fields = {k: v for k, v in event.fields.items() if k != "run_id"}
+        try:
+            self.store.add_event(run_id, event.name, event.level, fields, at=event.at)
+        except Exception as exc:  # noqa: BLE001 - an event must never break a run
+            logger.debug("could not store event %s: %s", event.name, exc)
+
+
+class Runtime:
+    """Everything a run needs, built lazily from ``settings`` and the pipeline file."""
+
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        pipeline_file: PipelineFile | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        redactor: Redactor | None = None,
+        sync_overrides: Mapping[str, Any] | None = None,
+        event_sinks: tuple[Emitter, ...] = (),
+    ) -> None:
+        self.settings = settings
+        self.pipeline_file = pipeline_file
+        self.transport = transport
+        self.redactor = redactor if redactor is not None else default_redactor()
+        self.sync_overrides = dict(sync_overrides or {})
+        self.extra_sinks = event_sinks
+        self.resolver = SecretResolver()
+        self._lock = threading.RLock()
+        self._client: AirbyteClient | None = None
+        self._store: Store | None = None
+        self._bus: EventBus | None = None
+        self._router: AlertRouter | None = None
+        self._graphs: dict[str, Graph] = {}
+        self._connections: dict[str, Connection] = {}
+        self._executor: StepExecutor | None = None
+        self._pid = os.getpid()
+
+    # --- construction --------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        pipeline_file: str | os.PathLike[str] = "",
+        *,
+        cli: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Runtime:
+        """Load the pipeline file (if any) and resolve settings; raises ConfigError (exit 3)."""
+        pf = load_pipeline_file(pipeline_file) if str(pipeline_file) else None
+        settings = resolve_settings(cli=cli, pipeline_file=pf, env=env)
+        return cls(settings, pf, **kwargs)
+
+    def for_this_process(self) -> Runtime:
+        """A copy for a forked worker: same settings, fresh connections."""
+        if os.getpid() == self._pid:
+            return self
+        return Runtime(
+            self.settings,
+            self.pipeline_file,
+            transport=self.transport,
+            redactor=self.redactor,
+            sync_overrides=self.sync_overrides,
+            event_sinks=self.extra_sinks,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bus is not None:
+                self._bus.close()
+            if self._client is not None:
+                self._client.close()
+            if self._store is not None:
+                self._store.close()
+            self._bus = self._client = self._store = None
+            self._router = None
+
+    # --- secrets -------------------------------------------------------------------------
+
+    def secret(self, ref: SecretRef | str) -> str:
+        """Resolve a reference (or pass a plain value through) and register it for redaction."""
+        if isinstance(ref, SecretRef):
+            value = self.resolver.resolve(ref).reveal()
+            self.redactor.register(value)
+            return value
+        return ref
+
+    def _secret_getter(self, ref: SecretRef | str) -> Callable[[], str]:
+        # A callable, so a rotated credential is picked up on the next token fetch.
+        return lambda: self.secret(ref)
+
+    def redact(self, text: str) -> str:
+        return str(self.redactor.redact(text))
+
+    def resolve_env(self, env: Mapping[str, SecretRef | str]) -> dict[str, str]:
+        return {k: self.secret(v) for k, v in env.items()}
+
+    # --- paths ---------------------------------------------------------------------------
+
+    def _file_relative(self, key: str, value: str) -> Path:
+        path = Path(value).expanduser()
+        from_file = self.settings.source(key).startswith(("pipeline", str(self._pf_source())))
+        if not path.is_absolute() and self.pipeline_file is not None and from_file:
+            return self.pipeline_file.resolve_path(value)
+        return path.resolve()
+
+    def _pf_source(self) -> str:
+        return self.pipeline_file.source if self.pipeline_file is not None else "<none>"
+
+    @property
+    def state_dir(self) -> Path:
+        return self._file_relative("state_dir", str(self.settings.state_dir))
+
+    # --- parts ---------------------------------------------------------------------------
+
+    def auth(self) -> httpx.Auth | None:
+        auth = self.settings.auth
+        if isinstance(auth, ClientCredentialsAuth):
+            return AirbyteClientCredentials(
+                self.secret(auth.client_id),
+                self._secret_getter(auth.client_secret),
+                auth.token_url,
+                source=str(auth.client_secret),
+            )
+        if isinstance(auth, OidcAuth):
+            return OIDCClientCredentials(
+                auth.token_url,
+                self.secret(auth.client_id),
+                self._secret_getter(auth.client_secret),
+                scope=auth.scope,
+                audience=auth.audience,
+                source=str(auth.client_secret),
+            )
+        if isinstance(auth, BearerAuth):
+            return BearerToken(self._secret_getter(auth.token), source=str(auth.token))
+        if isinstance(auth, BasicAuthModel):
+            return BasicAuth(
+                self.secret(auth.username),
+                self._secret_getter(auth.password),
+                source=str(auth.password),
+            )
+        return None
+
+    def client(self) -> AirbyteClient:
+        with self._lock:
+            if self._client is None:
+                self._client = AirbyteClient(
+                    url=self.settings.airbyte_url, auth=self.auth(), transport=self.transport
+                )
+            return self._client
+
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.store_url(), state_dir=self.state_dir).open()
+            return self._store
+
+    def store_url(self) -> str:
+        raw = self.settings.store_url
+        if self.settings.source("store.url").startswith("default"):
+            return f"sqlite:///{self.state_dir / 'metadata.db'}"
+        url = self.secret(raw)
+        password_ref = self.settings.get("store.password")
+        if password_ref is not None:
+            url = (
+                make_url(url)
+                .set(password=self.secret(password_ref))
+                .render_as_string(hide_password=False)
+            )
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                url = f"sqlite:///{self._file_relative('store.url', path)}"
+        return url
+
+    def bus(self) -> EventBus:
+        with self._lock:
+            if self._bus is None:
+                bus = EventBus(redactor=self.redactor)
+                bus.add(StoreEventSink(self.store()), background=False)
+                events_file = self.state_dir / "events.jsonl"
+                events_file.parent.mkdir(parents=True, exist_ok=True)
+                bus.add(JsonLinesSink(events_file), name="jsonl")
+                for uri in self._event_uris():
+                    bus.add(self._route_sink(uri), name=uri.split(":", 1)[0])
+                for sink in self.extra_sinks:
+                    bus.add(sink, background=False)
+                self._bus = bus
+            return self._bus
+
+    def _event_uris(self) -> tuple[str, ...]:
+        pf = self.pipeline_file
+        uris = getattr(pf, "events", None) if pf is not None else None
+        return tuple(uris or ())
+
+    def _route_sink(self, uri: str) -> Any:
+        """A sink for a route; a reference after the scheme (webhook:env:HOOK) is resolved."""
+        scheme, _, rest = uri.partition(":")
+        if rest.startswith(("env:", "file:", "aws-sm:", "vault:")):
+            uri = f"{scheme}:{self.secret(SecretRef.parse(rest))}"
+        return sink_from_uri(uri, redactor=self.redactor)
+
+    def router(self) -> AlertRouter:
+        with self._lock:
+            if self._router is None:
+                owners: dict[str, tuple[str, ...]] = {}
+                if self.pipeline_file is not None:
+                    owners = {k: tuple(v.alerts) for k, v in self.pipeline_file.owners.items()}
+                self._router = AlertRouter(
+                    Owners(owners),
+                    sink_factory=self._route_sink,
+                    events=self.bus(),
+                    redactor=self.redactor,
+                )
+            return self._router
+
+    def graph(self, pipeline: str) -> Graph:
+        with self._lock:
+            if pipeline not in self._graphs:
+                if self.pipeline_file is None:
+                    raise ConfigError(
+                        [
+                            Problem(
+                                "cli",
+                                "pipeline",
+                                f"pipeline {pipeline!r} needs a pipeline file",
+                                "pass the pipeline file path",
+                            )
+                        ]
+                    )
+                self._graphs[pipeline] = build_graph(self.pipeline_file.pipeline(pipeline))
+            return self._graphs[pipeline]
+
+    def connection(self, name_or_id: str) -> Connection:
+        """Resolve a connection by name or id once per process."""
+        with self._lock:
+            found = self._connections.get(name_or_id)
+        if found is None:
+            found = self.client().resolve_connection(name_or_id, workspace_id=self.workspace_id())
+            with self._lock:
+                self._connections[name_or_id] = found
+        return found
+
+    def workspace_id(self) -> str | None:
+        ws = self.settings.workspace
+        if ws is None or _looks_like_uuid(ws):
+            return ws
+        for workspace in self.client().list_workspaces():
+            if workspace.name == ws:
+                return workspace.workspace_id
+        return ws
+
+    def warehouse_url(self, name: str | None) -> str:
+        pf = self.pipeline_file
+        warehouses = pf.warehouses if pf is not None else {}
+        if name is None:
+            if len(warehouses) != 1:
+                raise ConfigError(
+                    [
+                        Problem(
+                            self._pf_source(),
+                            "warehouses",
+                            f"a check needs a warehouse but the file defines {len(warehouses)}",
+                            "name one with `warehouse:` in the check",
+                        )
+                    ]
+                )
+            name = next(iter(warehouses))
+        wh = warehouses[name]
+        url = self.secret(wh.url)
+        if wh.password is not None:
+            url = (
+                make_url(url)
+                .set(password=self.secret(wh.password))
+                .render_as_string(hide_password=False)
+            )
+        for prefix in ("duckdb:///", "sqlite:///"):
+            if url.startswith(prefix) and not url.startswith(prefix + "/"):
+                rel = url.removeprefix(prefix)
+                if rel and rel != ":memory:" and pf is not None:
+                    url = prefix + str(pf.resolve_path(rel))
+        return url
+
+    def airbyte_resource(self) -> str:
+        """The Luigi resource that caps concurrent syncs on this Airbyte instance."""
+        return "airbyte"
+
+    def executor(self) -> StepExecutor:
+        from luigi_airbyte.pipeline.execute import StepExecutor
+
+        with self._lock:
+            if self._executor is None:
+                self._executor = StepExecutor(self)
+            return self._executor
+
+
+def _looks_like_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
