@@ -33,6 +33,7 @@ class WorkerOptions:
     max_keep_alive_idle_duration: float = 0.0  # 0 = no idle cap
     retry_delay: float = 1.0  # local scheduler only; luigid uses its own [scheduler]
     retry_count: int = 2  # failures per task before Luigi disables it (local scheduler)
+    resources: dict[str, int] = field(default_factory=dict)  # local scheduler caps
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class _Factory:
             retry_delay=self.options.retry_delay,
             retry_count=self.options.retry_count,
             stable_done_cooldown_secs=0,
+            resources=dict(self.options.resources) or None,
         )
 
     def create_remote_scheduler(self, url: str) -> luigi.rpc.RemoteScheduler:
@@ -96,7 +98,8 @@ def run_graph(
     options: WorkerOptions | None = None,
 ) -> BuildOutcome:
     """Run ``tasks`` on the local scheduler or on luigid and report every task's fate."""
-    env: dict[str, Any] = {"workers": workers, "no_lock": True}
+    # no_configure_logging: the CLI owns logging; Luigi would add its own handlers.
+    env: dict[str, Any] = {"workers": workers, "no_lock": True, "no_configure_logging": True}
     if scheduler_url:
         env["scheduler_url"] = scheduler_url
         env["local_scheduler"] = False

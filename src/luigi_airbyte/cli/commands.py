@@ -1,0 +1,13 @@
+"""Importing this module registers every command on the ``cli`` group."""
+
+from __future__ import annotations
+
+from luigi_airbyte.cli import (  # noqa: F401
+    config_cmd,
+    history_cmd,
+    jobs_cmd,
+    quickstart_cmd,
+    run_cmd,
+    sandbox_cmd,
+    validate_cmd,
+)

@@ -1,0 +1,68 @@
+"""Live progress of a run on stderr: rich colours in a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import IO
+
+from rich.console import Console
+from rich.markup import escape
+
+from luigi_airbyte.observe.events import Event
+
+_STYLE = {
+    "step.started": ("…", "cyan"),
+    "step.succeeded": ("✓", "green"),
+    "step.failed": ("✗", "red"),
+    "step.fresh": ("↷", "blue"),
+    "step.skipped": ("↷", "blue"),
+    "sync.job": ("⇄", "magenta"),
+    "check.result": ("?", "yellow"),
+}
+
+
+class ProgressPrinter:
+    """An event sink that prints one line per step-level event."""
+
+    name = "progress"
+
+    def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None) -> None:
+        stream = stream or sys.stderr
+        tty = stream.isatty() if color is None else color
+        self.console = Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False)
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event) -> None:
+        style = _STYLE.get(event.name)
+        if style is None:
+            return
+        mark, colour = style
+        f = event.fields
+        step = f.get("step", "")
+        if event.name == "sync.job":
+            text = f"{step}: Airbyte job {f.get('job_id')} ({f.get('how')})"
+        elif event.name == "check.result":
+            verdict = "passed" if f.get("passed") else "FAILED"
+            mark, colour = ("✓", "green") if f.get("passed") else ("✗", "red")
+            text = f"{step}: check {f.get('check')} {verdict}: {f.get('message', '')}"
+        elif event.name == "step.succeeded":
+            rows = f.get("rows")
+            extra = f", {rows} rows" if rows is not None else ""
+            text = f"{step}: succeeded in {float(f.get('duration_s') or 0):.1f}s{extra}"
+        elif event.name == "step.failed":
+            text = f"{step}: failed (exit {f.get('exit_code')}): {f.get('error', '')}"
+        elif event.name in ("step.fresh", "step.skipped"):
+            text = f"{step}: skipped, {f.get('message', '')}"
+        else:
+            text = f"{step}: started ({f.get('kind', '')})"
+        with self._lock:
+            self.console.print(
+                f"[{colour}]{mark}[/{colour}] {escape(text)}", markup=True, soft_wrap=True
+            )
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,119 @@
+"""The Luigi face of a pipeline step: parameters, completeness, run, status reporting.
+
+Everything a step *does* lives in ``luigi_airbyte.pipeline.execute``; these classes only
+translate Luigi's life-cycle (complete / run / on_failure) into calls on it, so the
+behaviour is testable without Luigi and the glue stays thin.
+
+Parameter rules (see docs/luigi.md):
+- significant parameters identify the work: pipeline, step, run date (and interval);
+  two ``luigi-airbyte run`` processes on the same pipeline and date build the *same*
+  task ids, so luigid never runs them twice;
+- ``pipeline_file`` and ``run_id`` are insignificant: they locate the runtime and the
+  run record but must not split task ids;
+- no parameter ever holds a secret (Luigi prints parameters in logs and summaries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from typing import Any
+
+import luigi
+
+from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.pipeline.execute import StepContext, StepExecutor
+from luigi_airbyte.tasks.context import runtime_for
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+class StepTask(luigi.Task):
+    """Base of every step task."""
+
+    pipeline_file = luigi.Parameter(
+        default="", significant=False, description="Path of the pipeline file (not part of the id)."
+    )
+    pipeline = luigi.Parameter(default="adhoc", description="Pipeline name.")
+    step = luigi.Parameter(default="", description="Step name within the pipeline.")
+    run_date = luigi.DateParameter(default=_today(), description="The logical date of the run.")
+    interval = luigi.Parameter(
+        default="", description="Optional finer partition of run_date, e.g. 2026-11-24T14."
+    )
+    run_id = luigi.Parameter(
+        default="", significant=False, description="Run record id (not part of the id)."
+    )
+
+    def context(self) -> StepContext:
+        return StepContext(
+            pipeline=str(self.pipeline),
+            step=str(self.step),
+            run_date=self.run_date,
+            interval=str(self.interval),
+            run_id=str(self.run_id),
+        )
+
+    def executor(self) -> StepExecutor:
+        return runtime_for(str(self.pipeline_file)).executor()
+
+    def _dep_task(self, name: str) -> luigi.Task:
+        from luigi_airbyte.tasks.translator import task_for_node
+
+        graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
+        return task_for_node(
+            graph.node(name),
+            pipeline_file=str(self.pipeline_file),
+            run_date=self.run_date,
+            interval=str(self.interval),
+            run_id=str(self.run_id),
+        )
+
+    def requires(self) -> list[luigi.Task]:
+        if not self.step or self.pipeline == "adhoc":
+            return []
+        graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
+        return [self._dep_task(name) for name in graph.node(str(self.step)).after]
+
+    def complete(self) -> bool:
+        return self.executor().is_complete(self.context(), self._node_or_none())
+
+    def _node_or_none(self) -> Any:
+        if not self.step or self.pipeline == "adhoc":
+            return None
+        return runtime_for(str(self.pipeline_file)).graph(str(self.pipeline)).node(str(self.step))
+
+    def run(self) -> None:
+        self.executor().run(self.context(), self._node_or_none(), reporter=_Reporter(self))
+
+    def on_failure(self, exception: BaseException) -> str:
+        """What luigid's UI and failure e-mails show: redacted, no environment dump."""
+        redact = runtime_for(str(self.pipeline_file)).redact
+        if isinstance(exception, LuigiAirbyteError):
+            return redact(f"{type(exception).__name__}: {exception}")
+        text = "".join(traceback.format_exception(exception))
+        return redact(text)
+
+
+class _Reporter:
+    """Forwards progress to Luigi (visible in luigid's UI) from inside ``run()``."""
+
+    def __init__(self, task: luigi.Task) -> None:
+        self.task = task
+
+    def _call(self, name: str, value: object) -> None:
+        # Luigi sets these callbacks only while run() executes; elsewhere they are None.
+        method = getattr(self.task, name, None)
+        if callable(method):
+            method(value)
+
+    def tracking_url(self, url: str) -> None:
+        if url:
+            self._call("set_tracking_url", url)
+
+    def status(self, message: str) -> None:
+        self._call("set_status_message", message)
+
+    def progress(self, percent: float) -> None:
+        self._call("set_progress_percentage", max(0, min(100, int(percent))))

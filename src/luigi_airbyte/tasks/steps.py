@@ -1,0 +1,49 @@
+"""Task classes for check and transform steps, and the pipeline wrapper."""
+
+from __future__ import annotations
+
+import luigi
+
+from luigi_airbyte.tasks.base import StepTask, _today
+from luigi_airbyte.tasks.context import runtime_for
+
+
+class CheckTask(StepTask):
+    """A data check (SQL, freshness, drift, record counts); fails with exit code 6."""
+
+
+class DbtTask(StepTask):
+    """A dbt invocation; fails with exit code 7."""
+
+
+class SparkTask(StepTask):
+    """A spark-submit application; fails with exit code 7."""
+
+
+class CommandTask(StepTask):
+    """Any command; fails with exit code 7."""
+
+
+class PipelineTask(luigi.WrapperTask):
+    """All steps of one pipeline for one run date: the root a run builds."""
+
+    pipeline_file = luigi.Parameter(significant=False, description="Path of the pipeline file.")
+    pipeline = luigi.Parameter(description="Pipeline name.")
+    run_date = luigi.DateParameter(default=_today(), description="The logical date of the run.")
+    interval = luigi.Parameter(default="", description="Optional finer partition of run_date.")
+    run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
+
+    def requires(self) -> list[luigi.Task]:
+        from luigi_airbyte.tasks.translator import task_for_node
+
+        graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
+        return [
+            task_for_node(
+                node,
+                pipeline_file=str(self.pipeline_file),
+                run_date=self.run_date,
+                interval=str(self.interval),
+                run_id=str(self.run_id),
+            )
+            for node in graph.nodes
+        ]
