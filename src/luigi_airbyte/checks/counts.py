@@ -1,0 +1,191 @@
+"""Record-count reconciliation: did the rows Airbyte says it committed reach the warehouse?
+
+Airbyte has reported a sync as succeeded while the final table lost most of its rows
+(airbytehq/airbyte#86347), so downstream steps should not trust the job status alone.
+
+Two modes:
+
+* ``sync``: count the rows written by one sync, i.e. whose ``_airbyte_meta`` JSON has
+  ``"sync_id": <job id>``, and compare with the records committed by that job. Right for
+  append modes; deduplicated tables keep fewer rows than were committed (give a tolerance
+  or reconcile the raw tables).
+* ``total``: compare the table's row count with an expected total (``committed`` is then
+  read as the expected total per stream), e.g. after a full-refresh overwrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+from luigi_airbyte.checks.result import CheckResult, Severity
+from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, mask_url, open_warehouse
+
+Mode = Literal["sync", "total"]
+Tolerance = int | float | str
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def allowed_difference(expected: int, tolerance: Tolerance) -> float:
+    """Absolute tolerance (``5``) or a percentage of ``expected`` (``"1%"``)."""
+    if isinstance(tolerance, str):
+        match = _PERCENT.match(tolerance)
+        if match:
+            return expected * float(match.group(1)) / 100.0
+        if tolerance.strip().isdigit():
+            return float(tolerance.strip())
+        raise ValueError(f"tolerance must be a count (5) or a percentage ('1%'), not {tolerance!r}")
+    if isinstance(tolerance, bool) or tolerance < 0:
+        raise ValueError("tolerance must be a non-negative number or a percentage")
+    return float(tolerance)
+
+
+def _count(wh: Warehouse, table: str, mode: Mode, sync_id: int | None, meta: str) -> int:
+    sql = f"SELECT COUNT(*) FROM {wh.quote_table(table)}"
+    if mode == "sync":
+        sql += f" WHERE {wh.json_text(meta, 'sync_id')} = :sync_id"
+        return int(wh.scalar(sql, {"sync_id": str(sync_id)}) or 0)
+    return int(wh.scalar(sql) or 0)
+
+
+def reconcile_counts(
+    committed: Mapping[str, int],
+    warehouse_url: str,
+    tables: Mapping[str, str],
+    *,
+    tolerance: Tolerance = 0,
+    mode: Mode = "sync",
+    sync_id: int | None = None,
+    meta_column: str = "_airbyte_meta",
+    severity: Severity = "error",
+) -> list[CheckResult]:
+    """One ``counts:<stream>`` result per stream of ``committed`` and ``tables``.
+
+    A stream without a table mapping is looked up under its own name; a mapped stream
+    missing from ``committed`` is expected to have 0 rows. Warehouse problems (missing
+    table, missing ``_airbyte_meta``, unreachable database) are failed results, not errors.
+    """
+    if mode not in ("sync", "total"):
+        raise ValueError("mode must be 'sync' or 'total'")
+    if mode == "sync" and sync_id is None:
+        raise ValueError("mode='sync' needs the sync's job id (sync_id)")
+    allowed_difference(0, tolerance)  # validate before touching the warehouse
+    streams = {**{s: s for s in committed}, **dict(tables)}
+    where = mask_url(warehouse_url)
+    try:
+        wh = open_warehouse(warehouse_url)
+    except WarehouseError as exc:
+        return [
+            CheckResult(
+                f"counts:{s}",
+                "counts",
+                False,
+                severity,
+                f"{s}: cannot count rows: {exc}",
+                {"stream": s, "warehouse": where},
+            )
+            for s in sorted(streams)
+        ]
+    with wh:
+        return [
+            _reconcile_one(
+                wh,
+                stream,
+                streams[stream],
+                int(committed.get(stream, 0)),
+                tolerance=tolerance,
+                mode=mode,
+                sync_id=sync_id,
+                meta=meta_column,
+                severity=severity,
+                mapped=stream in tables,
+            )
+            for stream in sorted(streams)
+        ]
+
+
+def _reconcile_one(
+    wh: Warehouse,
+    stream: str,
+    table: str,
+    expected: int,
+    *,
+    tolerance: Tolerance,
+    mode: Mode,
+    sync_id: int | None,
+    meta: str,
+    severity: Severity,
+    mapped: bool,
+) -> CheckResult:
+    name = f"counts:{stream}"
+    details: dict[str, object] = {
+        "stream": stream,
+        "table": table,
+        "mode": mode,
+        "sync_id": sync_id,
+        "expected": expected,
+        "tolerance": tolerance,
+        "warehouse": wh.display_url,
+    }
+    if not wh.table_exists(table):
+        hint = "" if mapped else " (no table mapping was given, so the stream name was used)"
+        return CheckResult(
+            name,
+            "counts",
+            False,
+            severity,
+            f"{stream}: table {table} not found in {wh.display_url}{hint}. Fix the stream's "
+            "table in the pipeline file (counts.tables), or check the destination's "
+            "namespace and prefix settings in Airbyte.",
+            details,
+        )
+    try:
+        # check explicitly: SQLite reads a quoted unknown column as a string literal
+        if mode == "sync" and meta.lower() not in {c.lower() for c in wh.columns(table)}:
+            raise WarehouseError(f"{table} has no {meta} column")
+        actual = _count(wh, table, mode, sync_id, meta)
+    except WarehouseError as exc:
+        fix = (
+            f" Tables written by older destinations lack {meta}; use mode 'total' for them."
+            if mode == "sync"
+            else ""
+        )
+        return CheckResult(
+            name,
+            "counts",
+            False,
+            severity,
+            f"{stream}: cannot count rows in {table}: {exc}.{fix}",
+            details,
+        )
+    allowed = allowed_difference(expected, tolerance)
+    difference = actual - expected
+    details.update(actual=actual, difference=difference, allowed=allowed)
+    what = f"rows of sync {sync_id}" if mode == "sync" else "rows"
+    source = "Airbyte committed" if mode == "sync" else "expected"
+    if abs(difference) <= allowed:
+        return CheckResult(
+            name,
+            "counts",
+            True,
+            severity,
+            f"{stream}: {actual} {what} in {table}; {source} {expected} (tolerance {tolerance})",
+            details,
+        )
+    cause = (
+        "rows are missing: data may have been lost"
+        if difference < 0
+        else "more rows than expected: duplicates, or another writer"
+    )
+    return CheckResult(
+        name,
+        "counts",
+        False,
+        severity,
+        f"{stream}: {actual} {what} in {table}, but {source} {expected} (difference "
+        f"{difference:+d}, tolerance {tolerance}); {cause}. Inspect the table and the job in "
+        "Airbyte; if the difference is expected (deduplication, deletes), raise "
+        "counts.tolerance in the pipeline file.",
+        details,
+    )

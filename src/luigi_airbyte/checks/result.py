@@ -1,0 +1,76 @@
+"""The value every check returns, and the one place that turns failures into an error.
+
+Checks report, they do not raise: a run wants every failing check in its summary, not
+just the first. ``raise_for`` is where a caller decides the results should stop the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from luigi_airbyte.errors import CheckFailedError
+
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict. Only a failed ``error`` check fails the run; warnings are reported."""
+
+    name: str
+    kind: str  # freshness | drift | counts | sql
+    passed: bool
+    severity: Severity = "error"
+    message: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be 'error' or 'warning', not {self.severity!r}")
+        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result should stop the pipeline."""
+        return not self.passed and self.severity == "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "passed": self.passed,
+            "severity": self.severity,
+            "message": self.message,
+            "details": _plain(self.details),
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class FailedChecksError(CheckFailedError):
+    """One or more error-severity checks failed; ``results`` holds them (exit code 6)."""
+
+    def __init__(self, results: Iterable[CheckResult]) -> None:
+        self.results: tuple[CheckResult, ...] = tuple(results)
+        count = len(self.results)
+        head = f"{count} check{'s' if count != 1 else ''} failed:"
+        super().__init__("\n".join([head, *(f"  - {r.name}: {r.message}" for r in self.results)]))
+
+
+def raise_for(results: Iterable[CheckResult]) -> list[CheckResult]:
+    """Raise ``FailedChecksError`` listing the failed error checks; else return failed warnings."""
+    results = list(results)
+    blocking = [r for r in results if r.blocking]
+    if blocking:
+        raise FailedChecksError(blocking)
+    return [r for r in results if not r.passed]

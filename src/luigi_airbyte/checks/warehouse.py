@@ -1,0 +1,257 @@
+"""Read-only access to the destination warehouse, just enough for checks.
+
+``duckdb:///path`` opens DuckDB directly and read-only (duckdb-engine is not a
+dependency); anything else goes through SQLAlchemy (``sqlite:///``,
+``postgresql+psycopg://``). SQLite files are opened read-only too, so a check can never
+create or modify a database. Parameters use ``:name`` style for every backend.
+
+URLs may carry a password resolved from a secret reference: only ``mask_url(url)``
+ever appears in messages.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from luigi_airbyte.errors import CheckFailedError
+
+_PASSWORD_IN_NETLOC = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
+_SECRET_QUERY = re.compile(
+    r"((?:password|passwd|pwd|secret|token|api_?key|access_?key)=)[^&#]*", re.IGNORECASE
+)
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class WarehouseError(CheckFailedError):
+    """The warehouse could not be opened or queried (exit code 6, like a failed check)."""
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password (in the netloc or the query string) replaced by ``***``."""
+    masked = _PASSWORD_IN_NETLOC.sub(r"\1***@", url)
+    return _SECRET_QUERY.sub(r"\1***", masked)
+
+
+def quote_identifier(part: str) -> str:
+    return '"' + part.replace('"', '""') + '"'
+
+
+def split_table(name: str) -> list[str]:
+    """``schema.table`` → ``["schema", "table"]``; a part may be quoted to hold a dot."""
+    parts = [p.strip('"') for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)]
+    if not parts or len(parts) > 3 or any(not p for p in parts):
+        raise ValueError(f"not a table name: {name!r} (use table, schema.table or db.schema.table)")
+    return parts
+
+
+class Warehouse(ABC):
+    """What checks need from a warehouse connection; use it as a context manager."""
+
+    dialect: str = "unknown"
+    display_url: str = ""
+
+    @abstractmethod
+    def rows(
+        self, sql: str, params: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run ``sql`` and return up to ``limit`` rows (all when None)."""
+
+    @abstractmethod
+    def table_exists(self, name: str) -> bool:
+        """Whether ``table``, ``schema.table`` (or ``db.schema.table``) exists."""
+
+    @abstractmethod
+    def columns(self, table: str) -> list[str]:
+        """Column names of an existing table, in order."""
+
+    @abstractmethod
+    def json_text(self, column: str, key: str) -> str:
+        """SQL for the text of top-level ``key`` in the JSON text/JSON column ``column``."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        found = self.rows(sql, params, limit=1)
+        return found[0][0] if found and found[0] else None
+
+    def quote_table(self, name: str) -> str:
+        return ".".join(quote_identifier(p) for p in split_table(name))
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _json_key(key: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_]\w*", key):
+        raise ValueError(f"unsupported JSON key {key!r}")
+    return key
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB file opened read-only (``:memory:`` for tests is opened read-write)."""
+
+    dialect = "duckdb"
+
+    def __init__(self, path: str, url: str) -> None:
+        import duckdb
+
+        self.display_url = mask_url(url)
+        memory = path in ("", ":memory:")
+        if not memory and not Path(path).exists():
+            raise WarehouseError(f"{self.display_url}: the DuckDB file does not exist")
+        try:
+            self._con = duckdb.connect(":memory:" if memory else path, read_only=not memory)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{self.display_url}: cannot open DuckDB: {exc}") from None
+
+    def rows(
+        self, sql: str, params: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            if params:
+                cursor = self._con.execute(_NAMED_PARAM.sub(r"$\1", sql), dict(params))
+            else:
+                cursor = self._con.execute(sql)
+            out = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{self.display_url}: {type(exc).__name__}: {exc}") from None
+        return [tuple(r) for r in out]
+
+    def table_exists(self, name: str) -> bool:
+        parts: list[str | None] = [None, None, *split_table(name)]
+        catalog, schema, table = parts[-3:]
+        sql = (
+            "select count(*) from information_schema.tables where lower(table_name) = lower(:t)"
+            " and (:s is null or lower(table_schema) = lower(:s))"
+            " and (:c is null or lower(table_catalog) = lower(:c))"
+        )
+        return bool(self.scalar(sql, {"t": table, "s": schema, "c": catalog}))
+
+    def columns(self, table: str) -> list[str]:
+        parts: list[str | None] = [None, None, *split_table(table)]
+        catalog, schema, name = parts[-3:]
+        sql = (
+            "select column_name from information_schema.columns"
+            " where lower(table_name) = lower(:t)"
+            " and (:s is null or lower(table_schema) = lower(:s))"
+            " and (:c is null or lower(table_catalog) = lower(:c)) order by ordinal_position"
+        )
+        return [str(r[0]) for r in self.rows(sql, {"t": name, "s": schema, "c": catalog})]
+
+    def json_text(self, column: str, key: str) -> str:
+        text, key = f"CAST({quote_identifier(column)} AS VARCHAR)", _json_key(key)
+        return f"CASE WHEN json_valid({text}) THEN json_extract_string({text}, '$.{key}') END"
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class SQLAlchemyWarehouse(Warehouse):
+    """Any SQLAlchemy URL; SQLite files are opened with ``mode=ro``."""
+
+    def __init__(self, url: str) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+        self._sa = sa
+        self._error = SQLAlchemyError
+        try:
+            parsed = sa.engine.make_url(url)
+        except ArgumentError:
+            raise WarehouseError(f"{mask_url(url)}: not a database URL") from None
+        self.display_url = parsed.render_as_string(hide_password=True)
+        self.dialect = parsed.get_backend_name()
+        connect_args: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            parsed, connect_args = _sqlite_read_only(parsed, self.display_url)
+        try:
+            self._engine = sa.create_engine(parsed, connect_args=connect_args)
+            conn = self._engine.connect()
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(postgresql_readonly=True)
+            self._conn = conn
+        except (SQLAlchemyError, ImportError) as exc:
+            raise WarehouseError(f"{self.display_url}: cannot connect: {_short(exc)}") from None
+
+    def rows(
+        self, sql: str, params: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        try:
+            result = self._conn.execute(self._sa.text(sql), dict(params or {}))
+            out = result.fetchall() if limit is None else result.fetchmany(limit)
+        except self._error as exc:
+            self._conn.rollback()
+            raise WarehouseError(f"{self.display_url}: {_short(exc)}") from None
+        return [tuple(r) for r in out]
+
+    def table_exists(self, name: str) -> bool:
+        parts = split_table(name)
+        schema = parts[-2] if len(parts) > 1 else None
+        try:
+            return bool(self._sa.inspect(self._conn).has_table(parts[-1], schema=schema))
+        except self._error as exc:
+            raise WarehouseError(f"{self.display_url}: {_short(exc)}") from None
+
+    def columns(self, table: str) -> list[str]:
+        parts = split_table(table)
+        schema = parts[-2] if len(parts) > 1 else None
+        try:
+            found = self._sa.inspect(self._conn).get_columns(parts[-1], schema=schema)
+        except self._error as exc:
+            raise WarehouseError(f"{self.display_url}: {_short(exc)}") from None
+        return [str(c["name"]) for c in found]
+
+    def json_text(self, column: str, key: str) -> str:
+        col, key = quote_identifier(column), _json_key(key)
+        if self.dialect == "sqlite":
+            return (
+                f"CASE WHEN json_valid({col}) THEN CAST(json_extract({col}, '$.{key}') AS TEXT) END"
+            )
+        if self.dialect == "postgresql":
+            return f"(CAST({col} AS jsonb) ->> '{key}')"
+        return f"CAST(JSON_VALUE({col}, '$.{key}') AS VARCHAR(64))"  # SQL:2016
+
+    def close(self) -> None:
+        self._conn.close()
+        self._engine.dispose()
+
+
+def _short(exc: BaseException) -> str:
+    """The driver's message without SQLAlchemy's SQL/parameter/background appendix."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.split("\n[SQL:")[0].split("\n(Background")[0].strip()
+
+
+def _sqlite_read_only(parsed: Any, display: str) -> tuple[Any, dict[str, Any]]:
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return parsed, {}
+    if not Path(database).exists():
+        raise WarehouseError(f"{display}: the SQLite file does not exist")
+    uri = Path(database).resolve().as_uri()
+    return parsed.set(database=uri, query={"mode": "ro", "uri": "true"}), {}
+
+
+def open_warehouse(url: str) -> Warehouse:
+    """Open ``url`` read-only; raises ``WarehouseError`` (message with a masked URL)."""
+    if url.startswith("duckdb://"):
+        path = url[len("duckdb://") :]
+        path = path[1:] if path.startswith("/") else path  # duckdb:///rel, duckdb:////abs
+        path = path.split("?", 1)[0]
+        return DuckDBWarehouse(path, url)
+    return SQLAlchemyWarehouse(url)

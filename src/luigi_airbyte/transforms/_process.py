@@ -1,0 +1,233 @@
+"""Run one child process in its own process group, and make sure nothing it started outlives it.
+
+Why the care: Luigi's timeout sends SIGTERM to the task process only, and a JVM started
+by ``spark-submit`` or a dbt thread pool will happily keep running as orphans (and keep
+writing to the warehouse). So the child gets a new session (its own process group),
+and on timeout, SIGTERM or Ctrl-C we signal the whole group, plus any descendant that
+left the group (found with psutil when it is installed), TERM first and KILL after a
+grace period. When the child exits normally, leftovers in its group are killed too,
+before the leader is reaped so its group id cannot be reused meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+LineHandler = Callable[[str, str], "str | None"]
+"""``(stream, line) -> text to keep`` (None drops the line); stream is stdout or stderr."""
+
+_MAX_LINE = 4000
+_POLL_MIN_S = 0.02
+_POLL_MAX_S = 0.2
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived while a child ran; the child group is already dead.
+
+    A BaseException so ordinary ``except Exception`` blocks do not swallow it.
+    ``redeliver()`` restores the usual outcome of the signal once we have cleaned up.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+    def redeliver(self) -> None:
+        """Raise the signal again with the previous handler in place (default: we die)."""
+        signal.raise_signal(self.signum)
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    exit_code: int | None  # None when we killed it on timeout
+    timed_out: bool
+    duration_s: float
+    stdout_tail: tuple[str, ...]
+    stderr_tail: tuple[str, ...]
+    combined_tail: tuple[str, ...]
+
+
+class _Tail:
+    """Keeps the last lines of each stream and of both interleaved."""
+
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self.streams: dict[str, deque[str]] = {
+            "stdout": deque(maxlen=size),
+            "stderr": deque(maxlen=size),
+        }
+        self.combined: deque[str] = deque(maxlen=size)
+
+    def add(self, stream: str, text: str) -> None:
+        with self._lock:
+            self.streams[stream].append(text)
+            self.combined.append(text)
+
+
+def _pump(pipe: IO[bytes], stream: str, tail: _Tail, on_line: LineHandler | None) -> None:
+    with pipe:
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:_MAX_LINE]
+            try:
+                kept = on_line(stream, line) if on_line else line
+            except Exception:  # a parser bug must not stop draining the pipe
+                logger.debug("line handler failed", exc_info=True)
+                kept = line
+            if kept is not None:
+                tail.add(stream, kept)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises ``Terminated`` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is None or previous == signal.SIG_IGN:  # ignored, or not ours to restore
+        yield
+        return
+
+    fired = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired
+        if not fired:  # a second SIGTERM must not interrupt the cleanup of the first
+            fired = True
+            raise Terminated(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _descendants(pid: int) -> list[Any]:
+    """Every descendant of ``pid`` (psutil.Process objects), or [] without psutil."""
+    try:
+        import psutil
+    except ImportError:  # psutil is optional: the process group still covers most cases
+        return []
+    try:
+        return list(psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _signal_all(pgid: int, strays: Sequence[Any], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+    for proc in strays:
+        with contextlib.suppress(Exception):
+            proc.send_signal(sig)
+
+
+def _alive(proc: subprocess.Popen[bytes], strays: Sequence[Any]) -> bool:
+    if proc.poll() is None:
+        return True
+    for stray in strays:
+        with contextlib.suppress(Exception):
+            if stray.is_running() and stray.status() != "zombie":
+                return True
+    return False
+
+
+def kill_tree(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """TERM the child's group and stray descendants, then KILL whatever is left after grace."""
+    strays = _descendants(proc.pid)
+    _signal_all(proc.pid, strays, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _alive(proc, strays):
+        time.sleep(0.05)
+    _signal_all(proc.pid, strays, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+
+
+def _wait_unreaped(pid: int, deadline: float | None) -> bool:
+    """Wait until ``pid`` has exited without reaping it; False if the deadline passed first."""
+    delay = _POLL_MIN_S
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 1.5, _POLL_MAX_S)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    on_line: LineHandler | None = None,
+    tail_lines: int = 50,
+    kill_grace_s: float = 5.0,
+) -> ProcessOutcome:
+    """Run ``argv`` to completion (or timeout) in a new session, capturing the output tails.
+
+    Raises ``Terminated`` (after killing the group) when SIGTERM arrives, and re-raises
+    ``KeyboardInterrupt`` after killing the group. ``OSError`` if it cannot start.
+    """
+    tail = _Tail(tail_lines)
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    proc: subprocess.Popen[bytes] | None = None
+    pumps: list[threading.Thread] = []
+    exited = False
+    with _sigterm_raises():
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+                assert pipe is not None
+                t = threading.Thread(target=_pump, args=(pipe, stream, tail, on_line), daemon=True)
+                t.start()
+                pumps.append(t)
+            exited = _wait_unreaped(proc.pid, deadline)
+            if exited:
+                # the leader is a zombie, so its group id is still ours: clear leftovers
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            else:
+                logger.warning("pid %d timed out after %.0fs; killing its group", proc.pid, timeout)
+                kill_tree(proc, kill_grace_s)
+        except BaseException:
+            if proc is not None and proc.returncode is None:
+                kill_tree(proc, kill_grace_s)
+            raise
+        finally:
+            for t in pumps:
+                t.join(timeout=2.0)
+    return ProcessOutcome(
+        exit_code=proc.returncode if exited else None,
+        timed_out=not exited,
+        duration_s=time.monotonic() - started,
+        stdout_tail=tuple(tail.streams["stdout"]),
+        stderr_tail=tuple(tail.streams["stderr"]),
+        combined_tail=tuple(tail.combined),
+    )

@@ -1,0 +1,95 @@
+"""What a transform step produced: one result per step, one record per model or stage.
+
+The records are what the store keeps and the summary table shows, so they are plain
+frozen values with no reference to the process that made them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from luigi_airbyte.errors import TransformError
+
+Redactor = Callable[[str], str]
+"""Maps text that may hold a secret to text that does not (the caller's redaction hook)."""
+
+FAILED_STATUSES = frozenset({"error", "fail", "failed", "runtime error", "failure"})
+"""Record statuses that mean the model or stage did not produce good data."""
+
+
+def identity(text: str) -> str:
+    """The default redactor: returns the text unchanged."""
+    return text
+
+
+@dataclass(frozen=True)
+class TransformRecord:
+    """One dbt node, Spark stage or command: what ran and how it ended."""
+
+    name: str
+    status: str
+    rows_affected: int | None = None
+    duration_s: float = 0.0
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status.lower() in FAILED_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "rows_affected": self.rows_affected,
+            "duration_s": self.duration_s,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """The outcome of one transform step. ``log_tail`` is already redacted."""
+
+    kind: str  # dbt | spark | command
+    name: str
+    succeeded: bool
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    records: tuple[TransformRecord, ...]
+    log_tail: str
+    exit_code: int | None
+
+    @property
+    def failed_records(self) -> tuple[TransformRecord, ...]:
+        return tuple(r for r in self.records if r.failed)
+
+    @property
+    def rows_affected(self) -> int | None:
+        """Sum of the known row counts, or None when no record reported one."""
+        known = [r.rows_affected for r in self.records if r.rows_affected is not None]
+        return sum(known) if known else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "succeeded": self.succeeded,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": self.duration_s,
+            "records": [r.to_dict() for r in self.records],
+            "log_tail": self.log_tail,
+            "exit_code": self.exit_code,
+        }
+
+
+class TransformFailedError(TransformError):
+    """A step failed; ``result`` keeps the records of what did run (exit code 7)."""
+
+    def __init__(self, message: str, result: TransformResult) -> None:
+        self.result = result
+        super().__init__(message)

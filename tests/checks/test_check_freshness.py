@@ -1,0 +1,85 @@
+"""Freshness from the last succeeded sync's end, and its edge cases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
+from luigi_airbyte.checks import check_freshness, job_end, last_success_end
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+SIX_H = timedelta(hours=6)
+
+
+def job(
+    job_id: int,
+    status: JobStatus = JobStatus.SUCCEEDED,
+    job_type: JobType = JobType.SYNC,
+    **kw: object,
+) -> Job:
+    return Job(job_id, status, job_type, "conn-1", **kw)  # type: ignore[arg-type]
+
+
+def test_fresh_within_window() -> None:
+    result = check_freshness(NOW - timedelta(hours=2), SIX_H, NOW)
+    assert result.passed and result.kind == "freshness"
+    assert "2h ago" in result.message
+    assert result.details["age_s"] == 7200
+
+
+def test_boundary_is_fresh_and_one_second_more_is_stale() -> None:
+    assert check_freshness(NOW - SIX_H, SIX_H, NOW).passed
+    stale = check_freshness(NOW - SIX_H - timedelta(seconds=1), SIX_H, NOW)
+    assert not stale.passed
+    assert "6h1s ago" in stale.message and "freshness" in stale.message
+
+
+def test_never_synced() -> None:
+    result = check_freshness(None, SIX_H, NOW, name="freshness:crm", severity="warning")
+    assert not result.passed and result.severity == "warning" and result.name == "freshness:crm"
+    assert "no succeeded sync" in result.message
+
+
+def test_future_end_is_treated_as_fresh_clock_skew() -> None:
+    result = check_freshness(NOW + timedelta(minutes=3), SIX_H, NOW)
+    assert result.passed and "clock skew" in result.message
+
+
+def test_naive_datetimes_are_utc() -> None:
+    assert check_freshness(datetime(2026, 5, 1, 7, 0), SIX_H, datetime(2026, 5, 1, 12, 0)).passed
+    other_zone = datetime(2026, 5, 1, 13, 0, tzinfo=timezone(timedelta(hours=2)))  # 11:00 UTC
+    assert check_freshness(other_zone, timedelta(hours=1), NOW).passed
+
+
+def test_window_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        check_freshness(NOW, timedelta(0), NOW)
+
+
+def test_job_end_prefers_last_updated_at() -> None:
+    start = NOW - timedelta(hours=3)
+    assert (
+        job_end(job(1, start_time=start, duration=timedelta(hours=1), last_updated_at=NOW)) == NOW
+    )
+    assert job_end(job(2, start_time=start, duration=timedelta(hours=1))) == start + timedelta(
+        hours=1
+    )
+    assert job_end(job(3, start_time=start)) is None
+
+
+def test_last_success_end_ignores_failures_resets_and_unknown_ends() -> None:
+    jobs = [
+        job(1, last_updated_at=NOW - timedelta(hours=10)),
+        job(2, start_time=NOW - timedelta(hours=5), duration=timedelta(minutes=30)),
+        job(3, JobStatus.FAILED, last_updated_at=NOW - timedelta(hours=1)),
+        job(4, JobStatus.SUCCEEDED, JobType.RESET, last_updated_at=NOW - timedelta(minutes=5)),
+        job(5, JobStatus.SUCCEEDED, JobType.CLEAR, last_updated_at=NOW - timedelta(minutes=4)),
+        job(6, start_time=NOW),  # no end known
+    ]
+    assert last_success_end(jobs) == NOW - timedelta(hours=4, minutes=30)
+    assert last_success_end(jobs[2:3]) is None
+    assert last_success_end([]) is None
+    refresh = job(7, JobStatus.SUCCEEDED, JobType.REFRESH, last_updated_at=NOW)
+    assert last_success_end([*jobs, refresh]) == NOW
