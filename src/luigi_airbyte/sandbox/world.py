@@ -599,6 +599,11 @@ def demo_world(data_dir: str | Path | None = None) -> World:
     """
     base = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="lab-sandbox-"))
     base.mkdir(parents=True, exist_ok=True)
+    return _demo_world_from(demo_world_data(), base)
+
+
+def demo_world_data() -> dict[str, Any]:
+    """The demo world as plain data (what ``quickstart`` writes to world.yaml)."""
     data: dict[str, Any] = {
         "workspaces": [{"name": "Default Workspace"}],
         "sources": [
@@ -674,4 +679,8 @@ def demo_world(data_dir: str | Path | None = None) -> World:
         ],
         "settings": {"job_duration_seconds": 1.5},
     }
+    return data
+
+
+def _demo_world_from(data: dict[str, Any], base: Path) -> World:
     return world_from_dict(data, source="<demo>", base_dir=base)

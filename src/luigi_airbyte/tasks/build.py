@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import luigi
+import luigi.configuration
 import luigi.interface
 import luigi.rpc
 import luigi.scheduler
@@ -98,8 +99,9 @@ def run_graph(
     options: WorkerOptions | None = None,
 ) -> BuildOutcome:
     """Run ``tasks`` on the local scheduler or on luigid and report every task's fate."""
-    # no_configure_logging: the CLI owns logging; Luigi would add its own handlers.
-    env: dict[str, Any] = {"workers": workers, "no_lock": True, "no_configure_logging": True}
+    # The CLI owns logging; without this Luigi adds its own handlers on every build.
+    luigi.configuration.get_config().set("core", "no_configure_logging", "true")
+    env: dict[str, Any] = {"workers": workers, "no_lock": True}
     if scheduler_url:
         env["scheduler_url"] = scheduler_url
         env["local_scheduler"] = False
