@@ -47,7 +47,10 @@ pipelines:
         freshness: 6h                      # skip when Airbyte synced it within 6 hours
         expect:                            # drift check, runs before the sync
           streams:
-            users: {{sync_mode: incremental_deduped_history, cursor: [updated_at], primary_key: [[id]]}}
+            users:
+              sync_mode: incremental_deduped_history
+              cursor: [updated_at]
+              primary_key: [[id]]
         counts: {{warehouse: warehouse}}     # reconcile rows with Airbyte's counts after it
       - sync: events
         connection: "Events API → Warehouse"
@@ -116,8 +119,9 @@ rows = con.execute(
     "select name, orders, round(revenue, 2) from user_revenue order by revenue desc limit 5"
 ).fetchall()
 events = con.execute("select count(*) from events_events").fetchone()[0]
-lines = ["# Quickstart report", "", f"events loaded: {events}", "", "| customer | orders | revenue |",
-         "|---|---|---|"] + [f"| {n} | {o} | {r} |" for n, o, r in rows]
+header = ["# Quickstart report", "", f"events loaded: {events}", ""]
+table = ["| customer | orders | revenue |", "|---|---|---|"]
+lines = header + table + [f"| {n} | {o} | {r} |" for n, o, r in rows]
 open("report.md", "w").write("\\n".join(lines) + "\\n")
 print("\\n".join(lines))
 '''
