@@ -3,13 +3,14 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sync_fakes import FakeAirbyte
+from sync_fakes import (
+    CONN,  # noqa: F401  (re-exported for fixtures)
+    FakeAirbyte,
+)
 
 from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import FakeClock, SyncRunner, SyncSettings
-
-CONN = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture

@@ -35,6 +35,8 @@ from luigi_airbyte.errors import (
 )
 from luigi_airbyte.sync.clock import FakeClock
 
+CONN = "11111111-2222-3333-4444-555555555555"  # the connection most tests use
+
 TERMINAL = {"succeeded", "failed", "cancelled"}
 Script = Sequence[tuple[Any, float | None]]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import CONN
-from sync_fakes import FakeAirbyte, quick_success
+from sync_fakes import CONN, FakeAirbyte, quick_success
 
 from luigi_airbyte.errors import JobCreateUncertainError, StoreError, SyncAlreadyRunningError
 from luigi_airbyte.observe.events import ListEmitter

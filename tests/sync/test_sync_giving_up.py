@@ -7,8 +7,7 @@ import signal
 import threading
 
 import pytest
-from conftest import CONN
-from sync_fakes import FakeAirbyte
+from sync_fakes import CONN, FakeAirbyte
 
 from luigi_airbyte.errors import SyncTimeoutError
 from luigi_airbyte.observe.events import ListEmitter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CONN
+from sync_fakes import CONN
 
 from luigi_airbyte.airbyte.models import (
     AttemptInfo,

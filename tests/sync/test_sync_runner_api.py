@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import CONN
-from sync_fakes import FakeAirbyte, quick_success
+from sync_fakes import CONN, FakeAirbyte, quick_success
 
 from luigi_airbyte.airbyte.models import JobStatus, JobType
 from luigi_airbyte.errors import ConfigError

@@ -7,10 +7,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from conftest import CONN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sync_fakes import FakeAirbyte
+from sync_fakes import CONN, FakeAirbyte
 
 from luigi_airbyte.airbyte.models import AttemptInfo, JobStatus
 from luigi_airbyte.errors import (

@@ -17,10 +17,11 @@ for the same date shares one Airbyte job.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,6 +123,26 @@ class StepExecutor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
+        self._adhoc_runs: dict[tuple[str, date], str] = {}
+
+    def _ensure_run(self, ctx: StepContext) -> StepContext:
+        """Give a step started outside ``luigi-airbyte run`` (plain ``luigi --module``) a run
+        record, one per pipeline and date in this process, so it is recorded and reported."""
+        if ctx.run_id:
+            return ctx
+        key = (ctx.pipeline, ctx.run_date)
+        run_id = self._adhoc_runs.get(key)
+        if run_id is None:
+            run_id = self.rt.store().start_run(
+                ctx.pipeline, ctx.run_date, argv=sys.argv, scheduler="luigi"
+            )
+            self._adhoc_runs[key] = run_id
+        return replace(ctx, run_id=run_id)
+
+    def _finish_adhoc(self, ctx: StepContext, code: int) -> None:
+        if (ctx.pipeline, ctx.run_date) in self._adhoc_runs:
+            status = "succeeded" if code == 0 else "failed"
+            self.rt.store().finish_run(ctx.run_id, status, code)
 
     # --- recording -----------------------------------------------------------------------
 
@@ -178,6 +199,7 @@ class StepExecutor:
             self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
             if not interrupted:
                 self._alert(ctx, owner, kind, message, outcome.get("job_id"))
+            self._finish_adhoc(ctx, code)
             raise
         else:
             finished = _now()
@@ -198,6 +220,7 @@ class StepExecutor:
                 job_id=outcome.get("job_id"),
                 duration_s=(finished - started).total_seconds(),
             )
+            self._finish_adhoc(ctx, 0)
 
     def _alert(
         self, ctx: StepContext, owner: str, kind: str, message: str, job_id: int | None
@@ -282,6 +305,7 @@ class StepExecutor:
         return False
 
     def run_sync(self, ctx: StepContext, req: SyncRequest, reporter: Reporter) -> SyncResult:
+        ctx = self._ensure_run(ctx)
         node = self._node(ctx)
         step = node.step if node is not None and isinstance(node.step, SyncStep) else None
         owner = node.owner if node is not None else ""
@@ -360,6 +384,7 @@ class StepExecutor:
     def run(self, ctx: StepContext, node: Node | None, reporter: Reporter) -> None:
         if node is None:
             raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
+        ctx = self._ensure_run(ctx)
         with self._step(ctx, node, node.kind, node.owner) as outcome:
             if node.kind == "check":
                 results = self.run_check(ctx, node)
