@@ -11,8 +11,19 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "luigi_airbyte"
 
 # package -> the luigi_airbyte packages it may import ("errors" is the shared root module)
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"tasks", "pipeline", "sync", "checks", "transforms", "store", "observe", "secrets",
-            "airbyte", "sandbox", "testing"},
+    "cli": {
+        "tasks",
+        "pipeline",
+        "sync",
+        "checks",
+        "transforms",
+        "store",
+        "observe",
+        "secrets",
+        "airbyte",
+        "sandbox",
+        "testing",
+    },
     "tasks": {"pipeline", "sync", "checks", "transforms", "store", "observe", "secrets", "airbyte"},
     "pipeline": {"sync", "checks", "transforms", "store", "observe", "secrets", "airbyte"},
     "sync": {"airbyte", "store", "observe"},

@@ -4,7 +4,7 @@ Each class carries the process exit code the CLI uses for it, so the mapping fro
 failure to exit code lives in one place (see docs/exit-codes.md).
 
     LuigiAirbyteError                      exit 1  unexpected / internal
-    ├── ConfigError                        exit 3  bad settings or pipeline file (lists every problem)
+    ├── ConfigError                        exit 3  bad settings or pipeline file (every problem)
     ├── SecretError                        exit 4  a secret reference cannot be resolved at runtime
     ├── AirbyteError                       exit 4  anything about talking to Airbyte
     │   ├── AirbyteTransportError                  network failure; the request may not have arrived
@@ -25,7 +25,10 @@ failure to exit code lives in one place (see docs/exit-codes.md).
     │   ├── SyncTimeoutError
     │   └── OutcomeRuleError                       succeeded, but zero rows / sharp drop
     ├── CheckFailedError                   exit 6  drift, counts, freshness SLA
+    │   ├── checks.FailedChecksError               carries the failed CheckResults
+    │   └── checks.WarehouseError                  the warehouse could not be queried
     ├── TransformError                     exit 7  dbt, Spark or a command failed
+    │   └── transforms.TransformFailedError        carries the TransformResult
     └── StoreError                         exit 1  the metadata store failed
 
 Messages never carry a secret: no headers, tokens, client secrets or request bodies.
@@ -184,9 +187,7 @@ class SyncError(LuigiAirbyteError):
 
     exit_code = 5
 
-    def __init__(
-        self, message: str, *, connection_id: str = "", job_id: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, connection_id: str = "", job_id: int | None = None) -> None:
         self.connection_id = connection_id
         self.job_id = job_id
         super().__init__(message)
