@@ -207,6 +207,10 @@ class PipelineFile(Model):
     """Databases for checks, by name."""
     owners: dict[str, Owner] = {}
     """Owner roles (teams, not people) and their alert routes."""
+    events: tuple[AlertRoute, ...] = ()
+    """Where every event of every run also goes, e.g. cloudwatch:/luigi-airbyte/events."""
+    lineage: str | None = Field(default=None, pattern=r"^(console|file:.+)$")
+    """OpenLineage run events per step: `file:/path/lineage.jsonl` or `console`."""
     pipelines: Annotated[dict[Name, Pipeline], non_empty("pipelines")] = Field(
         json_schema_extra={"minProperties": 1}
     )

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -41,6 +42,7 @@ from luigi_airbyte.checks import (
 from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError, TransformError
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.observe.events import Event
+from luigi_airbyte.observe.lineage import sync_datasets
 from luigi_airbyte.pipeline._steps import (
     CheckStep,
     CommandStep,
@@ -181,9 +183,12 @@ class StepExecutor:
         self._record(ctx, kind, status="running", started_at=started, owner=owner)
         self._emit(ctx, "step.started", kind=kind)
         outcome: dict[str, Any] = {}
+        lineage = _Lineage(self.rt.lineage(), ctx, kind)
+        lineage.start()
         try:
             yield outcome
         except BaseException as exc:
+            lineage.fail(str(exc), outcome)
             finished = _now()
             message = self.rt.redact(str(exc)) or type(exc).__name__
             code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
@@ -220,6 +225,7 @@ class StepExecutor:
                 job_id=outcome.get("job_id"),
                 duration_s=(finished - started).total_seconds(),
             )
+            lineage.complete(outcome)
             self._finish_adhoc(ctx, 0)
 
     def _alert(
@@ -334,6 +340,8 @@ class StepExecutor:
 
                 result = runner.wait(attachment, on_progress=on_progress)
             outcome["rows"] = result.rows_committed
+            if self.rt.lineage() is not None:
+                outcome["lineage"] = self._sync_lineage(conn)
             streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
             outcome["message"] = "; ".join(
                 filter(
@@ -347,6 +355,17 @@ class StepExecutor:
                 )
             reporter.progress(100)
             return result
+
+    def _sync_lineage(self, conn: Connection) -> tuple[list[Any], list[Any]]:
+        client = self.rt.client()
+        source = client.get_source(conn.source_id)
+        destination = client.get_destination(conn.destination_id)
+        return sync_datasets(
+            source.name,
+            [s.name for s in conn.streams],
+            destination_namespace=f"airbyte-destination://{destination.name}",
+            table_prefix=conn.prefix or "",
+        )
 
     # --- other steps ---------------------------------------------------------------------
 
@@ -590,6 +609,44 @@ class StepExecutor:
                 redact=redact,
             ).run()
         raise TransformError(f"step {node.name!r} of kind {node.kind!r} is not a transform")
+
+
+class _Lineage:
+    """OpenLineage START/COMPLETE/FAIL for one step execution; a no-op when not configured.
+
+    OpenLineage wants a UUID per run of a job; ours is derived from the run id and step so
+    the three events of one step execution share it.
+    """
+
+    def __init__(self, emitter: Any, ctx: StepContext, kind: str) -> None:
+        self.emitter = emitter
+        self.kind = kind
+        self.args = {
+            "run_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.run_id}/{ctx.step}")),
+            "pipeline": ctx.pipeline,
+            "step": ctx.step,
+            "step_type": kind,
+        }
+
+    def _send(self, method: str, outcome: Mapping[str, Any] | None, **extra: Any) -> None:
+        if self.emitter is None:
+            return
+        inputs, outputs = (outcome or {}).get("lineage", ((), ()))
+        try:
+            getattr(self.emitter, method)(**self.args, inputs=inputs, outputs=outputs, **extra)
+        except Exception as exc:  # noqa: BLE001 - lineage must never fail a step
+            logger.warning(
+                "OpenLineage %s event for %s not sent: %s", method, self.args["step"], exc
+            )
+
+    def start(self) -> None:
+        self._send("start", None)
+
+    def complete(self, outcome: Mapping[str, Any]) -> None:
+        self._send("complete", outcome)
+
+    def fail(self, error: str, outcome: Mapping[str, Any]) -> None:
+        self._send("fail", outcome, error=error)
 
 
 class _ContextEmitter:

@@ -107,6 +107,7 @@ class Runtime:
         self._graphs: dict[str, Graph] = {}
         self._connections: dict[str, Connection] = {}
         self._executor: StepExecutor | None = None
+        self._lineage: Any = None
         self._pid = os.getpid()
 
     # --- construction --------------------------------------------------------------------
@@ -140,6 +141,9 @@ class Runtime:
 
     def close(self) -> None:
         with self._lock:
+            if self._lineage is not None:
+                self._lineage.close()
+                self._lineage = None
             if self._bus is not None:
                 self._bus.close()
             if self._client is not None:
@@ -173,7 +177,8 @@ class Runtime:
 
     def _file_relative(self, key: str, value: str) -> Path:
         path = Path(value).expanduser()
-        from_file = self.settings.source(key).startswith(("pipeline", str(self._pf_source())))
+        source = self.settings.source(key) if key in self.settings else self._pf_source()
+        from_file = source.startswith(("pipeline", str(self._pf_source())))
         if not path.is_absolute() and self.pipeline_file is not None and from_file:
             return self.pipeline_file.resolve_path(value)
         return path.resolve()
@@ -354,6 +359,23 @@ class Runtime:
                 if rel and rel != ":memory:" and pf is not None:
                     url = prefix + str(pf.resolve_path(rel))
         return url
+
+    def lineage(self) -> Any:
+        """The OpenLineage emitter the pipeline file asks for (``lineage:``), or None."""
+        target = self.pipeline_file.lineage if self.pipeline_file is not None else None
+        if target is None:
+            return None
+        from luigi_airbyte.observe.lineage import LineageEmitter
+
+        with self._lock:
+            if self._lineage is None:
+                if target == "console":
+                    self._lineage = LineageEmitter.to_console(redactor=self.redactor)
+                else:
+                    path = self._file_relative("lineage", target.removeprefix("file:"))
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._lineage = LineageEmitter.to_file(str(path), redactor=self.redactor)
+            return self._lineage
 
     def airbyte_resource(self) -> str:
         """The Luigi resource that caps concurrent syncs on this Airbyte instance."""

@@ -1,0 +1,105 @@
+"""A pipeline run wires events, alerts, lineage and the store together (in-process run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from luigi_airbyte.cli.run_cmd import execute_run
+from luigi_airbyte.sandbox import Sandbox, demo_world
+from luigi_airbyte.tasks.context import clear_runtimes
+
+PIPELINE = """\
+version: 1
+airbyte:
+  url: {url}
+  auth: {{type: client_credentials, client_id: {cid}, client_secret: "file:{secret}"}}
+state_dir: state
+warehouses:
+  main: {{url: "duckdb:///{wh}"}}
+owners:
+  data-platform: {{alerts: ["jsonl:{alerts}"]}}
+events: ["jsonl:{events}"]
+lineage: "file:{lineage}"
+pipelines:
+  nightly:
+    owner: data-platform
+    steps:
+      - sync: crm
+        connection: "Postgres CRM → Warehouse"
+      - check: impossible
+        after: [crm]
+        sql: {{warehouse: main, query: "select count(*) < 0 from crm_users"}}
+      - command: {{argv: [python, -c, "print(1)"]}}
+        name: report
+        after: [impossible]
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, Sandbox]:
+    world = demo_world(data_dir=tmp_path / "wh")
+    sandbox = Sandbox(world)
+    sandbox.start()
+    secret = tmp_path / "secret"
+    secret.write_text(sandbox.client_secret)
+    os.chmod(secret, 0o600)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(
+        PIPELINE.format(
+            url=sandbox.url,
+            cid=sandbox.client_id,
+            secret=secret,
+            wh=tmp_path / "wh" / "warehouse.duckdb",
+            alerts=tmp_path / "alerts.jsonl",
+            events=tmp_path / "events.jsonl",
+            lineage=tmp_path / "lineage.jsonl",
+        )
+    )
+    yield pipeline, sandbox
+    clear_runtimes()
+    sandbox.stop()
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_failed_check_alerts_owner_once_and_everything_is_recorded(
+    project: tuple[Path, Sandbox],
+) -> None:
+    pipeline, sandbox = project
+    code, doc = execute_run(
+        pipeline,
+        run_date=dt.date(2026, 11, 24),
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        as_json=True,
+    )
+    assert code == 6
+    steps = {s["name"]: s for s in doc["steps"]}
+    assert steps["crm"]["status"] == "succeeded"
+    assert steps["impossible"]["status"] == "failed"
+    assert steps["report"]["status"] == "upstream_failed"
+
+    base = pipeline.parent
+    alerts = _lines(base / "alerts.jsonl")
+    assert len(alerts) == 1, alerts
+    assert "impossible" in json.dumps(alerts[0])
+
+    names = [e["event"] for e in _lines(base / "events.jsonl")]
+    assert "step.started" in names and "step.failed" in names and "check.result" in names
+    assert any(n.startswith("sync.") for n in names)
+
+    lineage = _lines(base / "lineage.jsonl")
+    by_job = {(e["job"]["name"], e["eventType"]) for e in lineage}
+    assert ("nightly.crm", "START") in by_job and ("nightly.crm", "COMPLETE") in by_job
+    assert ("nightly.impossible", "FAIL") in by_job
+    complete = next(e for e in lineage if e["eventType"] == "COMPLETE")
+    assert {o["name"] for o in complete["outputs"]} >= {"crm_users", "crm_orders"}
+
+    assert len(sandbox.requests("/jobs", method="POST")) == 1
