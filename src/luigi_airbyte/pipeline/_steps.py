@@ -114,7 +114,7 @@ class SyncStep(Step):
     timeout: Duration | None = None
     """Give up waiting after this long (default: airbyte.timeout)."""
     expect: Expect | None = None
-    """Expected stream configuration (drift check after the sync)."""
+    """Expected stream configuration (drift check, run before the sync)."""
     counts: Counts | None = None
     """Record-count reconciliation after the sync."""
     on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
