@@ -291,14 +291,7 @@ class StepExecutor:
             return True
         if req.freshness:
             window = parse_duration(req.freshness)
-            jobs = self.rt.client().list_jobs(
-                conn.connection_id,
-                job_type=JobType.SYNC,
-                status=JobStatus.SUCCEEDED,
-                order_by="updatedAt|DESC",
-                max_items=5,
-            )
-            end = last_success_end(list(jobs))
+            end = self._last_success_end(conn)
             if end is not None and _now() - end <= window:
                 age = _now() - end
                 self._note_skip(
@@ -470,6 +463,11 @@ class StepExecutor:
         assert isinstance(node.step, CheckStep) and node.step.freshness is not None
         sync = self._sync_step(ctx, node.step.freshness.sync)
         conn = self.rt.connection(sync.connection)
+        end = self._last_success_end(conn)
+        return check_freshness(end, node.step.freshness.max_age, name=node.name)
+
+    def _last_success_end(self, conn: Connection) -> datetime | None:
+        """When Airbyte's most recent succeeded sync of ``conn`` ended (its job history)."""
         jobs = self.rt.client().list_jobs(
             conn.connection_id,
             job_type=JobType.SYNC,
@@ -477,9 +475,7 @@ class StepExecutor:
             order_by="updatedAt|DESC",
             max_items=5,
         )
-        return check_freshness(
-            last_success_end(list(jobs)), node.step.freshness.max_age, name=node.name
-        )
+        return last_success_end(list(jobs))
 
     def _drift_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
         sync = self._sync_step(ctx, node.target_sync)
