@@ -36,6 +36,7 @@ Messages never carry a secret: no headers, tokens, client secrets or request bod
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,9 +162,12 @@ class ServerError(AirbyteAPIError):
 class ConnectionLookupError(AirbyteError):
     """A connection given by name matched no connection, or several."""
 
-    def __init__(self, name: str, candidates: Sequence[str] = ()) -> None:
+    def __init__(
+        self, name: str, candidates: Sequence[str] = (), *, known: Sequence[str] = ()
+    ) -> None:
         self.name = name
         self.candidates = tuple(candidates)
+        self.known = tuple(known)  # names of the connections that were visible
         if candidates:
             listed = ", ".join(candidates)
             msg = (
@@ -171,9 +175,17 @@ class ConnectionLookupError(AirbyteError):
                 "Use the connection id instead, or rename the connections in Airbyte."
             )
         else:
-            msg = (
-                f"no connection named {name!r} was found. Check the name, the workspace, "
-                "and that the API credential can see it (luigi-airbyte jobs list)."
+            msg = f"no connection named {name!r} was found."
+            close = difflib.get_close_matches(name, self.known, n=1, cutoff=0.6)
+            if close:
+                msg += f" Did you mean {close[0]!r}?"
+            if self.known:
+                shown = sorted(set(self.known))
+                more = f" (and {len(shown) - 10} more)" if len(shown) > 10 else ""
+                msg += f" Visible connections: {', '.join(shown[:10])}{more}."
+            msg += (
+                " Check the name, the workspace, and that the API credential can see it "
+                "(luigi-airbyte jobs list)."
             )
         super().__init__(msg)
 

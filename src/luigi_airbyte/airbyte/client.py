@@ -582,9 +582,10 @@ class AirbyteClient:
         if _UUID.match(name_or_id.strip()):
             return self.get_connection(name_or_id.strip())
         workspaces = [workspace_id] if workspace_id else None
-        matches = [c for c in self.list_connections(workspaces) if c.name == name_or_id]
+        visible = list(self.list_connections(workspaces))
+        matches = [c for c in visible if c.name == name_or_id]
         if not matches:
-            raise ConnectionLookupError(name_or_id)
+            raise ConnectionLookupError(name_or_id, known=[c.name for c in visible])
         if len(matches) > 1:
             raise ConnectionLookupError(
                 name_or_id, candidates=[f"{c.name} ({c.connection_id})" for c in matches]

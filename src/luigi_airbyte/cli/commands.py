@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from luigi_airbyte.cli import (  # noqa: F401
     config_cmd,
+    credentials_cmd,
     history_cmd,
     jobs_cmd,
     quickstart_cmd,
     run_cmd,
     sandbox_cmd,
+    sync_cmd,
     validate_cmd,
 )

@@ -1,1 +1,294 @@
-"""Placeholder; filled in by its owner."""
+"""``jobs list|show|cancel``: Airbyte jobs, straight from Airbyte."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails, JobStatus
+from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
+from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
+from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
+from luigi_airbyte.pipeline.adhoc import cancel_job
+
+_STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
+
+
+@cli.group("jobs", context_settings=CONTEXT_SETTINGS)
+def jobs_group() -> None:
+    """List, inspect and cancel Airbyte jobs."""
+
+
+def job_document(job: Job, connection_name: str | None = None) -> dict[str, Any]:
+    """One job as JSON (the shape of ``jobs list --json`` items)."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "job_type": job.job_type.value,
+        "connection_id": job.connection_id,
+        "connection": connection_name,
+        "started_at": iso(job.start_time),
+        "updated_at": iso(job.last_updated_at),
+        "duration_s": job.duration.total_seconds() if job.duration is not None else None,
+        "rows_synced": job.rows_synced,
+        "bytes_synced": job.bytes_synced,
+    }
+
+
+def _connection_names(client: AirbyteClient, workspace_id: str | None) -> dict[str, str]:
+    """Connection id → name, best effort (a listing failure leaves ids unnamed)."""
+    try:
+        return {
+            c.connection_id: c.name
+            for c in client.list_connections([workspace_id] if workspace_id else None)
+        }
+    except AirbyteError as exc:
+        note(f"warning: could not list connections to name them: {exc}")
+        return {}
+
+
+@jobs_group.command("list")
+@click.argument("connection", required=False)
+@click.option("--status", type=click.Choice(_STATUSES), help="Only jobs with this status.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="At most this many jobs, newest first.",
+)
+@airbyte_options
+@json_option
+def list_command(
+    connection: str | None,
+    status: str | None,
+    limit: int,
+    airbyte: AirbyteFlags,
+    as_json: bool,
+) -> None:
+    """List recent jobs, newest first: of one connection (name or id), or of all.
+
+    \b
+    Example:
+      luigi-airbyte jobs list -f pipeline.yaml
+      luigi-airbyte jobs list "Postgres CRM → Warehouse" -f pipeline.yaml --status failed
+      luigi-airbyte jobs list --url http://localhost:8000/api/public/v1 --json -n 5
+    """
+    try:
+        rt = airbyte.runtime()
+        try:
+            client = rt.client()
+            if connection is not None:
+                conn = rt.connection(connection)
+                names = {conn.connection_id: conn.name}
+                jobs = list(client.list_jobs(conn.connection_id, status=status, max_items=limit))
+            else:
+                workspace = rt.workspace_id()
+                jobs = list(
+                    client.list_jobs(
+                        status=status,
+                        max_items=limit,
+                        workspace_ids=[workspace] if workspace else None,
+                    )
+                )
+                names = _connection_names(client, workspace) if jobs else {}
+        finally:
+            rt.close()
+    except LuigiAirbyteError as exc:
+        fail(exc, as_json=as_json)
+        return
+    if as_json:
+        emit_json({"jobs": [job_document(j, names.get(j.connection_id)) for j in jobs]})
+        return
+    if not jobs:
+        note("no jobs found")
+        return
+    table(
+        ("job", "connection", "type", "status", "started", "duration", "rows"),
+        [
+            (
+                j.job_id,
+                names.get(j.connection_id, j.connection_id),
+                j.job_type.value,
+                j.status.value,
+                when(j.start_time),
+                seconds(j.duration.total_seconds()) if j.duration is not None else "",
+                number(j.rows_synced),
+            )
+            for j in jobs
+        ],
+        numeric=("job", "rows"),
+    )
+
+
+def details_document(details: JobDetails | None) -> dict[str, Any]:
+    """Per-stream stats and attempts (empty when Airbyte has no config API)."""
+    if details is None:
+        return {"details_available": False, "streams": [], "attempts": [], "failure_reason": None}
+    stats = details.stats
+    return {
+        "details_available": True,
+        "records_emitted": stats.records_emitted,
+        "records_committed": stats.records_committed,
+        "bytes_committed": stats.bytes_committed,
+        "records_rejected": stats.records_rejected,
+        "failure_reason": details.failure_reason,
+        "streams": [
+            {
+                "stream": s.name,
+                "namespace": s.namespace,
+                "records_emitted": s.records_emitted,
+                "records_committed": s.records_committed,
+                "bytes_committed": s.bytes_committed,
+                "records_rejected": s.records_rejected,
+            }
+            for s in stats.streams
+        ],
+        "attempts": [
+            {
+                "number": a.number,
+                "status": a.status,
+                "records_committed": a.records_committed,
+                "bytes_committed": a.bytes_committed,
+                "created_at": iso(a.created_at),
+                "ended_at": iso(a.ended_at),
+                "failure": a.failure_message,
+                "failure_type": a.failure_type,
+            }
+            for a in stats.attempts
+        ],
+    }
+
+
+@jobs_group.command("show")
+@click.argument("job_id", type=int)
+@airbyte_options
+@json_option
+def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
+    """Show one job: status, counts, attempts, per-stream stats and its page in Airbyte.
+
+    Attempts and per-stream stats come from Airbyte's config API; they are left out
+    where it is not available (Airbyte Cloud).
+
+    \b
+    Example:
+      luigi-airbyte jobs show 4211 -f pipeline.yaml
+      luigi-airbyte jobs show 4211 -f pipeline.yaml --json | jq '.streams'
+    """
+    try:
+        rt = airbyte.runtime()
+        try:
+            client = rt.client()
+            job = client.get_job(job_id)
+            details = client.get_job_details(job_id)
+            url = client.job_url(job)
+            name = _connection_names(client, rt.workspace_id()).get(job.connection_id)
+        finally:
+            rt.close()
+    except LuigiAirbyteError as exc:
+        fail(exc, as_json=as_json)
+        return
+    doc = {**job_document(job, name), "url": url, **details_document(details)}
+    if as_json:
+        emit_json(doc)
+        return
+    fields(
+        [
+            ("job", f"{job.job_id} ({job.job_type.value})"),
+            ("status", job.status.value),
+            ("connection", f"{name} ({job.connection_id})" if name else job.connection_id),
+            ("started", when(job.start_time)),
+            ("updated", when(job.last_updated_at)),
+            ("duration", seconds(doc["duration_s"])),
+            ("rows", number(job.rows_synced)),
+            ("bytes", number(job.bytes_synced)),
+            ("failure", doc["failure_reason"]),
+            ("url", url),
+        ]
+    )
+    if doc["streams"]:
+        click.echo()
+        table(
+            ("stream", "emitted", "committed", "bytes", "rejected"),
+            [
+                (
+                    s["stream"],
+                    number(s["records_emitted"]),
+                    number(s["records_committed"]),
+                    number(s["bytes_committed"]),
+                    number(s["records_rejected"]),
+                )
+                for s in doc["streams"]
+            ],
+            numeric=("emitted", "committed", "bytes", "rejected"),
+        )
+    if doc["attempts"]:
+        click.echo()
+        table(
+            ("attempt", "status", "records", "ended", "failure"),
+            [
+                (
+                    a["number"],
+                    a["status"],
+                    number(a["records_committed"]),
+                    a["ended_at"] or "",
+                    (a["failure"] or "")[:100],
+                )
+                for a in doc["attempts"]
+            ],
+            numeric=("attempt", "records"),
+        )
+
+
+@jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+@click.option(
+    "--timeout",
+    callback=duration_callback,
+    metavar="DURATION",
+    default="1m",
+    show_default=True,
+    help="How long to wait for Airbyte to confirm the job stopped.",
+)
+@airbyte_options
+@json_option
+def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_json: bool) -> None:
+    """Cancel a job and wait until Airbyte confirms it stopped.
+
+    A cancel request is not a cancel: the job is polled until it reaches a final
+    status. Exit 0 when it stopped (or had already finished), 4 when Airbyte did not
+    confirm within --timeout or refused.
+
+    \b
+    Example:
+      luigi-airbyte jobs cancel 4211 -f pipeline.yaml
+      luigi-airbyte jobs cancel 4211 -f pipeline.yaml --timeout 5m --json
+    """
+    try:
+        rt = airbyte.runtime()
+        try:
+            outcome = cancel_job(rt.client(), job_id, timeout=timeout.total_seconds())
+        finally:
+            rt.close()
+    except LuigiAirbyteError as exc:
+        fail(exc, as_json=as_json)
+        return
+    job = outcome.job
+    if as_json:
+        emit_json(
+            {
+                "job_id": job.job_id,
+                "status": job.status.value,
+                "cancel_requested": outcome.requested,
+                "already_finished": outcome.already_finished,
+            }
+        )
+        return
+    if outcome.already_finished:
+        click.echo(f"job {job.job_id} had already finished ({job.status.value}); nothing to cancel")
+    else:
+        click.echo(f"job {job.job_id} {job.status.value}")

@@ -1,1 +1,87 @@
-"""Placeholder; filled in by its owner."""
+"""``validate`` (check a pipeline file) and ``schema`` (its JSON Schema)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.render import note
+from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.pipeline._loader import load_pipeline_file
+from luigi_airbyte.pipeline._schema import pipeline_json_schema
+from luigi_airbyte.pipeline.settings import resolve_settings
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@cli.command("validate")
+@click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+def validate_command(pipeline_file: Path, as_json: bool) -> None:
+    """Check a pipeline file and the settings it implies. Never contacts Airbyte.
+
+    Every problem is reported at once, as FILE:LINE: FIELD: MESSAGE (fix: ...), and
+    the exit code is 3. Settings from the environment and luigi.cfg are checked
+    with the file (a literal secret, an incomplete auth block, an unknown option).
+    On success prints "ok: N pipelines, M steps".
+
+    \b
+    Example:
+      luigi-airbyte validate pipeline.yaml
+      luigi-airbyte validate pipeline.yaml --json | jq '.error.problems[].field'
+    """
+    try:
+        pf = load_pipeline_file(pipeline_file)
+        settings = resolve_settings(pipeline_file=pf)
+    except LuigiAirbyteError as exc:
+        fail(exc, as_json=as_json)
+        return
+    steps = {name: len(p.steps) for name, p in pf.pipelines.items()}
+    warnings = [str(w) for w in settings.warnings]
+    if as_json:
+        emit_json(
+            {
+                "ok": True,
+                "file": str(pipeline_file),
+                "pipelines": steps,
+                "steps": sum(steps.values()),
+                "warnings": warnings,
+            }
+        )
+        return
+    for warning in warnings:
+        note(f"warning: {warning}")
+    click.echo(f"ok: {_plural(len(steps), 'pipeline')}, {_plural(sum(steps.values()), 'step')}")
+
+
+@cli.command("schema")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the schema to this file instead of stdout.",
+)
+def schema_command(output: Path | None) -> None:
+    """Print the JSON Schema of the pipeline file (draft 2020-12).
+
+    Point your editor at it for completion and inline errors while writing a
+    pipeline file; `validate` checks more than the schema can (references between
+    steps, secrets, cycles).
+
+    \b
+    Example:
+      luigi-airbyte schema --output pipeline.schema.json
+      # first line of pipeline.yaml, for the YAML language server:
+      # yaml-language-server: $schema=./pipeline.schema.json
+    """
+    text = json.dumps(pipeline_json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    note(f"wrote {output}")

@@ -1,0 +1,161 @@
+"""Option bundles shared by commands, so a flag is spelled and explained the same everywhere.
+
+``@airbyte_options`` adds ``-f/--pipeline-file``, ``--url``, ``--client-id``,
+``--client-secret-ref`` and ``--workspace`` and hands the command one `AirbyteFlags`
+(keyword ``airbyte``) instead of five parameters. ``@connection_options`` is the same
+without ``-f`` (for commands that take the pipeline file as an argument);
+``@store_options`` is ``-f`` and ``--store-url`` for commands that only read the store.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.pipeline._types import parse_duration
+from luigi_airbyte.pipeline.runtime import Runtime
+from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AirbyteFlags:
+    """The connection flags of one command line, as given (``None`` = not given)."""
+
+    pipeline_file: Path | None = None
+    url: str | None = None
+    client_id: str | None = None
+    client_secret_ref: str | None = None
+    workspace: str | None = None
+    store_url: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The flags as setting keys for ``Runtime.load(cli=...)`` (highest precedence).
+
+        Raises:
+            ConfigError: ``--client-secret-ref`` holds something that is not a reference
+                (a literal secret on a command line is visible in ``ps`` and shell history).
+        """
+        values: dict[str, Any] = {
+            "airbyte.url": self.url,
+            "airbyte.workspace": self.workspace,
+            "store.url": self.store_url,
+        }
+        if self.client_id is not None or self.client_secret_ref is not None:
+            values["airbyte.auth.type"] = "client_credentials"
+            values["airbyte.auth.client_id"] = self.client_id
+            values["airbyte.auth.client_secret"] = self._secret_ref()
+        return {key: value for key, value in values.items() if value is not None}
+
+    def _secret_ref(self) -> str | None:
+        text = self.client_secret_ref
+        if text is None:
+            return None
+        try:
+            SecretRef.parse(text)
+        except InvalidSecretRef as exc:
+            # Never echo the value: it may be the secret itself.
+            raise ConfigError(
+                [
+                    Problem(
+                        "cli",
+                        "--client-secret-ref",
+                        "expects a reference to the secret, not the secret itself "
+                        f"({exc.reason}); a secret on the command line is visible in ps "
+                        "and shell history",
+                        f"pass {REFERENCE_HELP}, e.g. --client-secret-ref "
+                        "env:AIRBYTE_CLIENT_SECRET",
+                    )
+                ]
+            ) from None
+        return text
+
+    def runtime(self, **kwargs: Any) -> Runtime:
+        """Load the pipeline file (if given) and resolve settings with these flags on top."""
+        return Runtime.load(self.pipeline_file or "", cli=self.settings(), **kwargs)
+
+
+_PIPELINE_FILE = (
+    "pipeline_file",
+    click.option(
+        "-f",
+        "--pipeline-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Pipeline file to take settings from (optional).",
+    ),
+)
+_URL = (
+    "url",
+    click.option("--url", help="Airbyte public API URL, e.g. http://localhost:8000/api/public/v1."),
+)
+_CLIENT_ID = "client_id", click.option("--client-id", help="Airbyte application client id.")
+_CLIENT_SECRET_REF = (
+    "client_secret_ref",
+    click.option(
+        "--client-secret-ref",
+        metavar="REF",
+        help="Where the client secret is: env:NAME, file:/path, aws-sm:ARN#key or "
+        "vault:path#key. Never the secret itself.",
+    ),
+)
+_WORKSPACE = (
+    "workspace",
+    click.option("--workspace", help="Workspace id or name for connection names."),
+)
+_STORE_URL = (
+    "store_url",
+    click.option("--store-url", help="Metadata store URL (default: SQLite in the state folder)."),
+)
+
+
+def _bundle(*options: tuple[str, Callable[[F], F]]) -> Callable[[F], F]:
+    names = [name for name, _ in options]
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in names}
+            return fn(*args, airbyte=AirbyteFlags(**given), **kwargs)
+
+        decorated: Any = wrapper
+        for _, option in reversed(options):
+            decorated = option(decorated)
+        return decorated  # type: ignore[no-any-return]
+
+    return decorate
+
+
+airbyte_options = _bundle(_PIPELINE_FILE, _URL, _CLIENT_ID, _CLIENT_SECRET_REF, _WORKSPACE)
+"""``-f``, ``--url``, ``--client-id``, ``--client-secret-ref``, ``--workspace`` → ``airbyte=``."""
+
+connection_options = _bundle(_URL, _CLIENT_ID, _CLIENT_SECRET_REF, _WORKSPACE)
+"""`airbyte_options` without ``-f`` (the command takes the pipeline file as an argument)."""
+
+store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
+"""``-f`` and ``--store-url``, for commands that read the metadata store → ``airbyte=``."""
+
+
+def duration_callback(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> timedelta | None:
+    """Parse ``90s``, ``30m``, ``6h``, ``1h30m`` (a bare number is refused) → timedelta.
+
+    Used as an option ``callback`` (with ``metavar="DURATION"``) rather than a
+    ``ParamType``, whose typing differs between click versions.
+    """
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:  # pydantic_core's PydanticCustomError is a ValueError
+        message = getattr(exc, "message", None)
+        text = message() if callable(message) else str(exc)
+        raise click.BadParameter(f"{text}; write e.g. 90s, 30m, 6h or 1h30m") from None
