@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -103,3 +104,60 @@ def test_failed_check_alerts_owner_once_and_everything_is_recorded(
     assert {o["name"] for o in complete["outputs"]} >= {"crm_users", "crm_orders"}
 
     assert len(sandbox.requests("/jobs", method="POST")) == 1
+
+
+def test_rotate_credentials_after_a_run(project: tuple[Path, Sandbox]) -> None:
+    pipeline, sandbox = project
+    creds = pipeline.parent / "airbyte.json"
+    creds.write_text(
+        json.dumps({"client_id": sandbox.client_id, "client_secret": sandbox.client_secret})
+    )
+    os.chmod(creds, 0o600)
+    text = pipeline.read_text()
+    auth_line = next(line for line in text.splitlines() if "auth:" in line)
+    pipeline.write_text(
+        text.replace(
+            auth_line,
+            f'  auth: {{type: client_credentials, client_id: "file:{creds}#client_id", '
+            f'client_secret: "file:{creds}#client_secret"}}',
+        )
+    )
+    code, doc = execute_run(
+        pipeline,
+        run_date=dt.date(2026, 11, 25),
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        as_json=True,
+        rotate=True,
+    )
+    assert code == 6  # the impossible check still fails; rotation does not change that
+    assert doc["credentials"]["rotated"] is True, doc["credentials"]
+    stored = json.loads(creds.read_text())
+    assert stored["client_id"] == doc["credentials"]["client_id"] != sandbox.client_id
+    assert stored["client_secret"] != sandbox.client_secret
+    assert oct(creds.stat().st_mode & 0o777) == "0o600"
+    token_url = f"{sandbox.url}/applications/token"
+    old = httpx.post(
+        token_url, json={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+    )
+    new = httpx.post(token_url, json=stored)
+    assert old.status_code in (401, 403)
+    assert new.status_code == 200
+
+
+def test_rotation_failure_is_reported_not_fatal(project: tuple[Path, Sandbox]) -> None:
+    pipeline, _ = project  # the fixture's secret is a bare file: reference, not rotatable
+    code, doc = execute_run(
+        pipeline,
+        run_date=dt.date(2026, 11, 26),
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        as_json=True,
+        rotate=True,
+    )
+    assert code == 6
+    assert doc["credentials"]["rotated"] is False
+    assert (
+        "cannot be rotated" in doc["credentials"]["error"]
+        or "client id" in doc["credentials"]["error"]
+    )
+    alerts = _lines(pipeline.parent / "alerts.jsonl")
+    assert any("rotation" in json.dumps(a) for a in alerts)

@@ -65,6 +65,12 @@ def _today() -> dt.date:
 @click.option("--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first.")
 @click.option("--url", help="Airbyte public API URL (overrides the file).")
 @click.option("--store-url", help="Metadata store URL (overrides the file).")
+@click.option(
+    "--rotate-credentials",
+    is_flag=True,
+    help="After the run, replace the Airbyte application credential (client_credentials "
+    "with a file: or aws-sm: secret).",
+)
 @json_option
 def run_command(
     pipeline_file: Path,
@@ -79,6 +85,7 @@ def run_command(
     skip_preflight: bool,
     url: str | None,
     store_url: str | None,
+    rotate_credentials: bool,
     as_json: bool,
 ) -> None:
     """Run a pipeline: syncs, checks and transforms, in dependency order, on Luigi.
@@ -107,6 +114,7 @@ def run_command(
             skip_preflight=skip_preflight,
             cli_settings={"airbyte.url": url, "store.url": store_url},
             as_json=as_json,
+            rotate=rotate_credentials,
         )
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
@@ -132,6 +140,7 @@ def execute_run(
     as_json: bool = False,
     console: Console | None = None,
     runtime: Runtime | None = None,
+    rotate: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     """The body of ``run``; returns (exit code, JSON document). Raises library errors."""
     # Luigi is imported only now: validation errors must not pay for it.
@@ -182,6 +191,7 @@ def execute_run(
         record_unrun_steps(store, run_id, graph, outcome, ids)
         detail = store.get_run(run_id)
         code = exit_code_for(detail, outcome)
+        rt.executor().alert_failed_steps(detail)
         status = "succeeded" if code == 0 else "failed"
         store.finish_run(run_id, status, code, message=f"luigi: {outcome.status}")
     except BaseException:
@@ -194,6 +204,8 @@ def execute_run(
         junit_path.parent.mkdir(parents=True, exist_ok=True)
         junit_path.write_text(junit_xml(detail), encoding="utf-8")
     doc = {**json_report(detail), "exit_code": code, "luigi_status": outcome.status}
+    if rotate:
+        doc["credentials"] = _rotate_after_run(rt, run_id, pipeline.name, pipeline.owner, out)
     if report_path is not None:
         import json
 
@@ -202,6 +214,46 @@ def execute_run(
     if not as_json:
         render_summary(detail, code, out)
     return code, doc
+
+
+def _rotate_after_run(
+    rt: Runtime, run_id: str, pipeline: str, owner: str, out: Console
+) -> dict[str, Any]:
+    """Rotate the API credential after a cycle. A failure is reported, never fatal: the
+    rotation keeps the stored credential valid at every step, so the next run still works.
+    """
+    from luigi_airbyte.observe import Alert
+    from luigi_airbyte.observe.events import Event
+    from luigi_airbyte.pipeline.rotation import rotate_credentials
+
+    try:
+        result = rotate_credentials(rt)
+    except LuigiAirbyteError as exc:
+        message = rt.redact(str(exc))
+        rt.bus().emit(
+            Event(
+                "credentials.rotation_failed", {"run_id": run_id, "error": message}, level="error"
+            )
+        )
+        rt.router().alert(
+            Alert(
+                owner_role=owner,
+                severity="warning",
+                title=f"{pipeline}: credential rotation failed",
+                text=message,
+                run_id=run_id,
+                pipeline=pipeline,
+                kind="rotation",
+                next_step="run `luigi-airbyte credentials rotate` and read its message",
+            )
+        )
+        out.print(f"[yellow]credential rotation failed[/yellow]: {message}")
+        return {"rotated": False, "error": message}
+    rt.bus().emit(
+        Event("credentials.rotated", {"run_id": run_id, "client_id": result.new_client_id})
+    )
+    out.print(f"credential rotated: new client id {result.new_client_id}")
+    return {"rotated": True, "client_id": result.new_client_id}
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
