@@ -17,6 +17,7 @@ for the same date shares one Airbyte job.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import uuid
@@ -52,6 +53,7 @@ from luigi_airbyte.pipeline._steps import (
 )
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.store import RunDetail
 from luigi_airbyte.store.schema import runs, steps
 from luigi_airbyte.sync import (
     AdaptivePolling,
@@ -68,6 +70,8 @@ if TYPE_CHECKING:
     from luigi_airbyte.pipeline.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+
+_EXIT_PREFIX = re.compile(r"^\[exit \d+\]\s*")  # how _step prefixes a failure message
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,9 @@ class StepExecutor:
                 job_id=outcome.get("job_id"),
             )
             self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
-            if not interrupted:
+            # A `luigi-airbyte run` alerts once per failed step when it ends, after Luigi's
+            # retries (alert_failed_steps); a step run on its own has no end to wait for.
+            if not interrupted and ctx.run_id in self._adhoc_runs.values():
                 self._alert(ctx, owner, kind, message, outcome.get("job_id"))
             self._finish_adhoc(ctx, code)
             raise
@@ -251,6 +257,21 @@ class StepExecutor:
             self.rt.router().alert(alert)
         except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
             logger.warning("could not route the alert for %s: %s", ctx.step, exc)
+
+    def alert_failed_steps(self, detail: RunDetail) -> None:
+        """Alert the owner of each step that ended the run failed: once, with its last job.
+
+        Called when a run ends. Alerting from inside the task would page the owner for
+        every Luigi attempt (a retried sync fails with a new job id, and with several
+        workers each attempt runs in its own process with its own de-duplication).
+        """
+        run = detail.run
+        for step in detail.steps:
+            if step.status != "failed" or run.run_date is None:
+                continue
+            ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
+            message = _EXIT_PREFIX.sub("", step.message or "") or "failed"
+            self._alert(ctx, step.owner or "", step.kind, message, step.job_id)
 
     # --- syncs ---------------------------------------------------------------------------
 

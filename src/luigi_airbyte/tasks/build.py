@@ -116,7 +116,11 @@ def run_graph(
     partition = _summary_dict(result.worker)
     task_ids = {name: sorted(t.task_id for t in found) for name, found in partition.items()}
     status: LuigiStatusCode = result.status
-    succeeded = status in _OK and all(t.complete() for t in tasks)
+    # NOT_RUN also means "another worker finished a task this one had scheduled" (two runs
+    # of one pipeline and date on luigid): Luigi counts a task as not run unless it saw the
+    # other worker *running* it. When every root is complete, the work is done, once.
+    done_elsewhere = status is LuigiStatusCode.NOT_RUN
+    succeeded = (status in _OK or done_elsewhere) and all(t.complete() for t in tasks)
     logger.debug("luigi finished with %s", status.name)
     return BuildOutcome(
         status=status.name,
