@@ -16,14 +16,18 @@ Parameter rules (see docs/luigi.md):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import traceback
 from typing import Any
 
 import luigi
+import luigi.worker
 
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.execute import StepContext, StepExecutor
 from luigi_airbyte.tasks.context import runtime_for
+
+logger = logging.getLogger(__name__)
 
 
 def _today() -> dt.date:
@@ -70,6 +74,18 @@ class StepTask(luigi.Task):
             run_id=str(self.run_id),
         )
 
+    @property
+    def retry_count(self) -> int:
+        """Luigi attempts = 1 + the step's ``retries:`` (default 0).
+
+        No silent retry by default: Airbyte already retried the job's attempts before it
+        failed, and a check or transform that failed on data fails again on the same data.
+        A step that fails for transient reasons opts in with ``retries: N``.
+        """
+        node = self._node_or_none()
+        retries = getattr(getattr(node, "step", None), "retries", None)
+        return 1 + (retries or 0)
+
     def requires(self) -> list[luigi.Task]:
         if not self.step or self.pipeline == "adhoc":
             return []
@@ -111,6 +127,26 @@ class _Reporter:
     def tracking_url(self, url: str) -> None:
         if url:
             self._call("set_tracking_url", url)
+            self._resend_retry_policy()
+
+    def _resend_retry_policy(self) -> None:
+        """Undo a Luigi quirk: the tracking-URL update is an ``add_task`` without a retry
+        policy, which resets the task's policy on the scheduler to the default just before
+        a failure would be judged. Send the task's own policy again, the way the worker does.
+        """
+        reporter = getattr(getattr(self.task, "set_tracking_url", None), "__self__", None)
+        scheduler = getattr(reporter, "_scheduler", None)
+        if scheduler is None:
+            return
+        try:
+            scheduler.add_task(
+                task_id=self.task.task_id,
+                worker=reporter._worker_id,  # type: ignore[union-attr]
+                status="RUNNING",
+                retry_policy_dict=luigi.worker._get_retry_policy_dict(self.task),
+            )
+        except Exception as exc:  # noqa: BLE001 - a lost RPC only loses the retry limit
+            logger.warning("could not re-send the retry policy of %s: %s", self.task, exc)
 
     def status(self, message: str) -> None:
         self._call("set_status_message", message)

@@ -33,7 +33,7 @@ class WorkerOptions:
     wait_jitter: float = 0.2
     max_keep_alive_idle_duration: float = 0.0  # 0 = no idle cap
     retry_delay: float = 1.0  # local scheduler only; luigid uses its own [scheduler]
-    retry_count: int = 2  # failures per task before Luigi disables it (local scheduler)
+    retry_count: int = 1  # default attempts per task (local scheduler); steps opt in with retries:
     resources: dict[str, int] = field(default_factory=dict)  # local scheduler caps
 
 

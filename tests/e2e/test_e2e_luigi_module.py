@@ -1,0 +1,62 @@
+"""``luigi --module luigi_airbyte.tasks AirbyteSyncTask``: settings from luigi.cfg + env."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from e2e.e2e_helpers import EVENTS, VENV_BIN, Project, clean_env, job_posts, jobs_for
+
+
+def _luigi(project: Project, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            str(VENV_BIN / "luigi"),
+            "--module",
+            "luigi_airbyte.tasks",
+            "AirbyteSyncTask",
+            "--connection",
+            EVENTS,
+            "--run-date",
+            "2026-01-15",
+            "--local-scheduler",
+        ],
+        cwd=cwd,
+        env=clean_env(
+            LUIGI_AIRBYTE_AIRBYTE__AUTH__CLIENT_SECRET=f"file:{project.secret_file}",
+            LUIGI_AIRBYTE_POLL__INTERVAL="1s",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_sync_task_from_the_luigi_command_line(project: Project, tmp_path: Path) -> None:
+    work = tmp_path / "adhoc"
+    work.mkdir()
+    (work / "luigi.cfg").write_text(
+        "[airbyte]\n"
+        f"url = {project.sandbox.url}\n"
+        "auth_type = client_credentials\n"
+        f"auth_client_id = {project.sandbox.client_id}\n"
+        "state_dir = state\n",
+        encoding="utf-8",
+    )
+
+    first = _luigi(project, work)
+
+    assert first.returncode == 0, first.stderr
+    assert "1 ran successfully" in first.stderr, first.stderr
+    jobs = jobs_for(project.sandbox, EVENTS)
+    assert len(jobs) == 1 and jobs[0]["status"] == "succeeded"
+    assert (work / "state" / "metadata.db").exists()
+    assert project.sandbox.client_secret not in first.stderr + first.stdout
+
+    second = _luigi(project, work)
+
+    assert second.returncode == 0, second.stderr
+    assert "complete ones were encountered" in second.stderr, second.stderr
+    assert "ran successfully" not in second.stderr
+    assert job_posts(project.sandbox) == 1

@@ -1,0 +1,156 @@
+"""Runs on a real central scheduler: ``luigid`` started by the module, shared by its tests.
+
+luigid keys tasks by id, and a pipeline's task ids are (pipeline, step, date): every test
+uses its own date so one test's DONE tasks never satisfy another's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from e2e.e2e_helpers import (
+    CRM,
+    EVENTS,
+    VENV_BIN,
+    Project,
+    clean_env,
+    finish,
+    free_port,
+    job_posts,
+    jobs_for,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.luigid, pytest.mark.slow]
+
+LUIGI_CFG = """\
+[scheduler]
+prune_on_get_work = true
+retry_delay = 1
+[resources]
+airbyte = 4
+"""
+
+
+@pytest.fixture(scope="module")
+def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A luigid on a free loopback port; yields its URL."""
+    home = tmp_path_factory.mktemp("luigid")
+    (home / "luigi.cfg").write_text(LUIGI_CFG, encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(VENV_BIN / "luigid"),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--state-path",
+            str(home / "state.pickle"),
+            "--logdir",
+            str(home),
+        ],
+        cwd=home,
+        env=clean_env(LUIGI_CONFIG_PATH=str(home / "luigi.cfg")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert proc.poll() is None, f"luigid exited with {proc.returncode}"
+        try:
+            return httpx.head(f"{url}/", timeout=1).status_code == 204
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(answers, timeout=30, what="luigid to answer HEAD /")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _rpc(luigid: str, method: str, **kwargs: Any) -> Any:
+    reply = httpx.post(f"{luigid}/api/{method}", data={"data": json.dumps(kwargs)}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()["response"]
+
+
+def test_run_on_luigid_with_two_workers(luigid: str, make_project: Callable[..., Project]) -> None:
+    project = make_project()
+
+    result = project.run("--scheduler-url", luigid, "--workers", "2", "--json", date="2026-02-01")
+
+    assert result.returncode == 0, result
+    assert result.doc["run"]["scheduler"] == luigid
+    assert {s["status"] for s in result.steps().values()} == {"succeeded"}
+    assert len(jobs_for(project.sandbox, CRM)) == len(jobs_for(project.sandbox, EVENTS)) == 1
+    assert job_posts(project.sandbox) == 2
+
+
+def test_two_runs_at_once_sync_each_connection_once(
+    luigid: str, make_project: Callable[..., Project]
+) -> None:
+    project = make_project(job_seconds=4)
+    args = ("--scheduler-url", luigid, "--json")
+
+    procs = [project.start(*args, date="2026-02-02") for _ in range(2)]
+    results = [finish(p) for p in procs]
+
+    for result in results:
+        assert result.returncode == 0, result
+    assert len(jobs_for(project.sandbox, CRM)) == 1
+    assert len(jobs_for(project.sandbox, EVENTS)) == 1
+    assert job_posts(project.sandbox) == 2
+    first, second = (r.steps() for r in results)
+    assert set(first) == set(second) == {"crm", "crm:counts", "events", "users_loaded", "report"}
+    for step in first:
+        statuses = sorted([first[step]["status"], second[step]["status"]])
+        # each step ran in exactly one of the two processes; the other saw it done
+        assert statuses == ["skipped", "succeeded"], (step, statuses)
+
+
+def test_tracking_url_and_status_are_visible_in_luigid(
+    luigid: str, make_project: Callable[..., Project]
+) -> None:
+    project = make_project(job_seconds=4)
+    project.write([{"sync": "crm", "connection": CRM}])
+
+    proc = project.start("--scheduler-url", luigid, date="2026-02-03")
+    try:
+        job = wait_for(lambda: jobs_for(project.sandbox, CRM), timeout=60, what="the crm job")[0]
+
+        def running_sync() -> dict[str, Any] | None:
+            tasks = _rpc(luigid, "task_list", status="RUNNING", upstream_status="", search="")
+            for task in tasks.values():
+                if task["name"] == "AirbyteSyncTask" and task.get("status_message"):
+                    return dict(task)
+            return None
+
+        task = wait_for(running_sync, timeout=60, what="a running AirbyteSyncTask in luigid")
+    finally:
+        result = finish(proc)
+    assert task["status_message"].startswith(f"job {job['jobId']} "), task
+    assert f"#{job['jobId']}::0" in task["tracking_url"], task
+    assert f"/connections/{job['connectionId']}/" in task["tracking_url"]
+    assert task["params"]["step"] == "crm"
+    # luigi clears `resources` when a tracking URL is set; what is held is resources_running
+    assert task["resources_running"] == {"airbyte": 1}
+    assert result.returncode == 0, result
