@@ -482,8 +482,12 @@ class Engine:
                     del self._workers[jid]
                 free = self.settings.max_concurrent_jobs - len(self._workers)
                 for job in sorted(self._jobs.values(), key=lambda j: j.id):
-                    if free <= 0:
-                        break
+                    if job.status in ACTIVE and job.id not in self._workers and free <= 0:
+                        # No worker slot: Airbyte reports such a job as queued.
+                        if job.status == "pending":
+                            job.status = "queued"
+                            self._dirty = True
+                        continue
                     if job.status in ACTIVE and job.id not in self._workers:
                         t = threading.Thread(
                             target=self._run_job,
