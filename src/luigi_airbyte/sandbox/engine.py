@@ -25,10 +25,11 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from pydantic import ValidationError
 
@@ -928,7 +929,11 @@ class Engine:
         with self._lock:
             return job_response(job)
 
-    def list_jobs(
+    def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Matching jobs as JobResponse dicts (see ``job_responses`` for the filters)."""
+        return list(self.job_responses(**filters))
+
+    def job_responses(
         self,
         *,
         connection_id: str | None = None,
@@ -941,7 +946,9 @@ class Engine:
         workspace_ids: list[str] | None = None,
         order_by: str = "createdAt",
         descending: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[dict[str, Any]]:
+        """Matching jobs as JobResponse dicts, serialized lazily: slicing one page of a
+        long history costs that page, not every job the connection ever ran."""
         if order_by not in ("createdAt", "updatedAt"):
             raise BadRequest(f"Invalid order by clause provided: {order_by}")
         bounds = [
@@ -975,7 +982,7 @@ class Engine:
                 jobs.sort(key=lambda j: (j.created_at, j.id), reverse=descending)
             else:
                 jobs.sort(key=lambda j: (int(j.updated_at), j.id), reverse=descending)
-            return [job_response(j) for j in jobs]
+            return _LazyJobResponses(jobs)
 
     # ------------------------------------------------------------------ config API
     def _airbyte_stream(self, src: Source, schema: StreamSchema) -> dict[str, Any]:
@@ -1747,3 +1754,22 @@ class Engine:
 
 
 __all__ = ["MASK", "PUBLIC_TYPES", "TERMINAL", "ConnState", "Engine"]
+
+
+class _LazyJobResponses(Sequence[dict[str, Any]]):
+    """Jobs rendered to JobResponse only when read (``page_response`` slices one page)."""
+
+    def __init__(self, jobs: list[Any]) -> None:
+        self._jobs = jobs
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [job_response(j) for j in self._jobs[index]]
+        return job_response(self._jobs[index])

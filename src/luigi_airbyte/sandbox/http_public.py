@@ -226,7 +226,7 @@ def list_jobs(call: Call) -> Response:
     status = query_enum(request, "status", JOB_STATUSES)
     workspace_ids = [normalize_uuid(w) for w in query_list(request, "workspaceIds")]
     order_field, descending = parse_order_by(request.args.get("orderBy"))
-    jobs = call.engine.list_jobs(
+    jobs = call.engine.job_responses(
         connection_id=connection_id,
         job_type=job_type,
         status=status,
