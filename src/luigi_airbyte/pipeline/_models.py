@@ -98,7 +98,9 @@ class AirbyteSection(Model):
     auth: Auth | None = None
     """How to authenticate; secrets as references only."""
     max_concurrent_syncs: int | None = Field(default=None, ge=1, le=100)
-    """At most this many syncs run at once (a Luigi resource)."""
+    """At most this many syncs run at once on this Airbyte (a Luigi resource)."""
+    resource: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    """Luigi resource name for this Airbyte instance (declare it in luigid's [resources])."""
     timeout: Duration | None = None
     """Default time limit for one sync."""
     allow_insecure_http: bool | None = None

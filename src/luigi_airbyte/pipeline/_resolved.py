@@ -83,6 +83,11 @@ class ResolvedSettings:
         return value
 
     @property
+    def resource(self) -> str:
+        """The Luigi resource name for this Airbyte instance."""
+        return str(self["airbyte.resource"])
+
+    @property
     def max_concurrent_syncs(self) -> int:
         return int(self["airbyte.max_concurrent_syncs"])
 

@@ -8,6 +8,7 @@ the luigi.cfg option (section ``[airbyte]``) is the key without ``airbyte.``, ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,6 +77,17 @@ def _identity(value: Any) -> Any:
     return value  # secrets: the resolver applies the per-source reference policy
 
 
+def _resource_name(value: Any) -> str:
+    text = str(value).strip() if isinstance(value, str) else ""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", text):
+        raise fail(
+            "resource",
+            "expected a Luigi resource name (letters, digits, _)",
+            "write e.g. airbyte_prod, and declare it in luigid's [resources]",
+        )
+    return text
+
+
 AUTH_TYPES = ("client_credentials", "oidc", "bearer", "basic", "none")
 
 
@@ -109,6 +121,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     _S("airbyte.workspace", _text, None, "Workspace id or name for connection-name lookups"),
     _S("airbyte.timeout", parse_duration, timedelta(hours=6), "Default time limit for one sync"),
     _S("airbyte.max_concurrent_syncs", _int_range(1, 100), 4, "Syncs running at once"),
+    _S("airbyte.resource", _resource_name, "airbyte", "Luigi resource name for this Airbyte"),
     _S("airbyte.allow_insecure_http", _bool, False, "Allow http:// to a non-loopback host"),
     _S("airbyte.auth.type", _choice(*AUTH_TYPES), "none", "Auth type (inferred when unset)"),
     _S("airbyte.auth.client_id", parse_maybe_secret, None, "Application client id"),

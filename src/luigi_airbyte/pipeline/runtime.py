@@ -378,8 +378,12 @@ class Runtime:
             return self._lineage
 
     def airbyte_resource(self) -> str:
-        """The Luigi resource that caps concurrent syncs on this Airbyte instance."""
-        return "airbyte"
+        """The Luigi resource that caps concurrent syncs on this Airbyte instance.
+
+        Pipelines on one Airbyte share it; give each Airbyte its own (``airbyte.resource``)
+        so a busy instance does not hold back syncs on another.
+        """
+        return self.settings.resource
 
     def executor(self) -> StepExecutor:
         from luigi_airbyte.pipeline.execute import StepExecutor

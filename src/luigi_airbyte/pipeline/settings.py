@@ -126,7 +126,14 @@ def _env_layer(env: Mapping[str, str], warnings: list[Problem]) -> Layer:
 
 def _file_values(pf: PipelineFile) -> Iterator[tuple[str, Any]]:
     a = pf.airbyte
-    for name in ("url", "workspace", "timeout", "max_concurrent_syncs", "allow_insecure_http"):
+    for name in (
+        "url",
+        "workspace",
+        "timeout",
+        "max_concurrent_syncs",
+        "resource",
+        "allow_insecure_http",
+    ):
         yield f"airbyte.{name}", getattr(a, name)
     if a.auth is not None:
         for name in type(a.auth).model_fields:
