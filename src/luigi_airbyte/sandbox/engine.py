@@ -258,6 +258,9 @@ class Engine:
         self._wake = threading.Event()
         self._runner: threading.Thread | None = None
         self._workers: dict[int, threading.Thread] = {}
+        # Active jobs without a worker thread: the run loop looks only at these, so an idle
+        # sandbox with a long job history costs nothing.
+        self._waiting: set[int] = set()
         self._dirty = False
         self._urgent = False
         self._closed = False
@@ -369,6 +372,8 @@ class Engine:
         for jd in data.get("jobs", []):
             job = Job.from_dict(jd)
             self._jobs[job.id] = job
+            if job.status in ACTIVE:
+                self._waiting.add(job.id)
             if job.status in ACTIVE and job.attempts and job.attempts[-1].status == "running":
                 # The process died under this attempt: like a lost worker, the attempt fails
                 # and the job carries on with the next one.
@@ -481,24 +486,30 @@ class Engine:
             with self._lock:
                 for jid in [j for j, t in self._workers.items() if not t.is_alive()]:
                     del self._workers[jid]
+                    if self._jobs[jid].status in ACTIVE:
+                        self._waiting.add(jid)  # its worker ended early; run it again
                 free = self.settings.max_concurrent_jobs - len(self._workers)
-                for job in sorted(self._jobs.values(), key=lambda j: j.id):
-                    if job.status in ACTIVE and job.id not in self._workers and free <= 0:
+                for jid in sorted(self._waiting):
+                    job = self._jobs[jid]
+                    if job.status not in ACTIVE or jid in self._workers:
+                        self._waiting.discard(jid)
+                        continue
+                    if free <= 0:
                         # No worker slot: Airbyte reports such a job as queued.
                         if job.status == "pending":
                             job.status = "queued"
                             self._dirty = True
                         continue
-                    if job.status in ACTIVE and job.id not in self._workers:
-                        t = threading.Thread(
-                            target=self._run_job,
-                            args=(job.id,),
-                            name=f"sandbox-job-{job.id}",
-                            daemon=True,
-                        )
-                        self._workers[job.id] = t
-                        t.start()
-                        free -= 1
+                    self._waiting.discard(jid)
+                    t = threading.Thread(
+                        target=self._run_job,
+                        args=(job.id,),
+                        name=f"sandbox-job-{job.id}",
+                        daemon=True,
+                    )
+                    self._workers[job.id] = t
+                    t.start()
+                    free -= 1
                 dirty, urgent = self._dirty, self._urgent
                 self._urgent = False
             if dirty and (urgent or time.monotonic() - last_flush > 0.5):
@@ -879,6 +890,7 @@ class Engine:
             )
             self._next_job_id += 1
             self._jobs[job.id] = job
+            self._waiting.add(job.id)
             self._mark_dirty()
             self._wake.set()
         self._flush_new_job()
