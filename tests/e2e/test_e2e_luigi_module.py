@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from e2e.e2e_helpers import EVENTS, VENV_BIN, Project, clean_env, job_posts, jobs_for
+from luigi_airbyte.store import Store
 
 
 def _luigi(project: Project, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -52,6 +53,11 @@ def test_sync_task_from_the_luigi_command_line(project: Project, tmp_path: Path)
     jobs = jobs_for(project.sandbox, EVENTS)
     assert len(jobs) == 1 and jobs[0]["status"] == "succeeded"
     assert (work / "state" / "metadata.db").exists()
+    with Store(f"sqlite:///{work / 'state' / 'metadata.db'}") as store:
+        run = store.latest_run("adhoc")
+        assert run is not None and run.run.status == "succeeded"
+        assert [s.step_name for s in run.steps] == [EVENTS]  # named after the connection
+        assert run.steps[0].job_id == jobs[0]["jobId"]
     assert project.sandbox.client_secret not in first.stderr + first.stdout
 
     second = _luigi(project, work)

@@ -145,8 +145,11 @@ class StepExecutor:
             self._adhoc_runs[key] = run_id
         return replace(ctx, run_id=run_id)
 
+    def _is_adhoc(self, ctx: StepContext) -> bool:
+        return bool(ctx.run_id) and ctx.run_id in self._adhoc_runs.values()
+
     def _finish_adhoc(self, ctx: StepContext, code: int) -> None:
-        if (ctx.pipeline, ctx.run_date) in self._adhoc_runs:
+        if self._is_adhoc(ctx):
             status = "succeeded" if code == 0 else "failed"
             self.rt.store().finish_run(ctx.run_id, status, code)
 
@@ -208,7 +211,7 @@ class StepExecutor:
             self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
             # A `luigi-airbyte run` alerts once per failed step when it ends, after Luigi's
             # retries (alert_failed_steps); a step run on its own has no end to wait for.
-            if not interrupted and ctx.run_id in self._adhoc_runs.values():
+            if not interrupted and self._is_adhoc(ctx):
                 self._alert(ctx, owner, kind, message, outcome.get("job_id"))
             self._finish_adhoc(ctx, code)
             raise

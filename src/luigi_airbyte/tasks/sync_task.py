@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import luigi
 
-from luigi_airbyte.pipeline.execute import SyncRequest
+from luigi_airbyte.pipeline.execute import StepContext, SyncRequest
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
 
@@ -32,6 +33,11 @@ class AirbyteSyncTask(StepTask):
     def resources(self) -> dict[str, int]:  # type: ignore[override]
         """One unit of the Airbyte instance's resource, so luigid caps concurrent syncs."""
         return {runtime_for(str(self.pipeline_file)).airbyte_resource(): 1}
+
+    def context(self) -> StepContext:
+        """Outside a pipeline the step is named after the connection it syncs."""
+        ctx = super().context()
+        return ctx if ctx.step else replace(ctx, step=str(self.connection))
 
     def request(self) -> SyncRequest:
         return SyncRequest(connection=str(self.connection), freshness=str(self.freshness))
