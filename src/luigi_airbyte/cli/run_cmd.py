@@ -157,63 +157,74 @@ def execute_run(
 
         raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
     rt = runtime or Runtime.load(path, cli=settings, event_sinks=(ProgressPrinter(),))
-    pf = rt.pipeline_file
-    assert pf is not None
-    pipeline = pf.pipeline(pipeline_name)
-    graph = rt.graph(pipeline.name)
-
-    if dry_run:
-        return _dry_run(rt, graph, path, run_date, interval, out, as_json)
-
-    if not skip_preflight:
-        run_preflight(rt, graph)
-
-    store = rt.store()
-    run_id = store.start_run(
-        pipeline.name,
-        run_date,
-        argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
-        scheduler=scheduler_url or "local",
-    )
-    install_runtime(str(path), rt)
-    os.environ.setdefault("LUIGI_CONFIG_PARSER", "cfg")
-    root = PipelineTask(
-        pipeline_file=str(path),
-        pipeline=pipeline.name,
-        run_date=run_date,
-        interval=interval,
-        run_id=run_id,
-    )
-    options = WorkerOptions(resources={rt.airbyte_resource(): rt.settings.max_concurrent_syncs})
     try:
-        outcome = run_graph([root], workers=workers, scheduler_url=scheduler_url, options=options)
-        ids = task_ids_by_step(graph, pipeline_file=str(path), run_date=run_date, interval=interval)
-        record_unrun_steps(store, run_id, graph, outcome, ids)
-        detail = store.get_run(run_id)
-        code = exit_code_for(detail, outcome)
-        rt.executor().alert_failed_steps(detail)
-        status = "succeeded" if code == 0 else "failed"
-        store.finish_run(run_id, status, code, message=f"luigi: {outcome.status}")
-    except BaseException:
-        store.finish_run(run_id, "failed", 1, message="interrupted or crashed")
-        raise
-    finally:
-        rt.bus().flush()
-    detail = store.get_run(run_id)
-    if junit_path is not None:
-        junit_path.parent.mkdir(parents=True, exist_ok=True)
-        junit_path.write_text(junit_xml(detail), encoding="utf-8")
-    doc = {**json_report(detail), "exit_code": code, "luigi_status": outcome.status}
-    if rotate:
-        doc["credentials"] = _rotate_after_run(rt, run_id, pipeline.name, pipeline.owner, out)
-    if report_path is not None:
-        import json
+        pf = rt.pipeline_file
+        assert pf is not None
+        pipeline = pf.pipeline(pipeline_name)
+        graph = rt.graph(pipeline.name)
 
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    if not as_json:
-        render_summary(detail, code, out)
-    return code, doc
+        if dry_run:
+            return _dry_run(rt, graph, path, run_date, interval, out, as_json)
+
+        if not skip_preflight:
+            run_preflight(rt, graph)
+
+        store = rt.store()
+        run_id = store.start_run(
+            pipeline.name,
+            run_date,
+            argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
+            scheduler=scheduler_url or "local",
+        )
+        install_runtime(str(path), rt)
+        os.environ.setdefault("LUIGI_CONFIG_PARSER", "cfg")
+        root = PipelineTask(
+            pipeline_file=str(path),
+            pipeline=pipeline.name,
+            run_date=run_date,
+            interval=interval,
+            run_id=run_id,
+        )
+        options = WorkerOptions(resources={rt.airbyte_resource(): rt.settings.max_concurrent_syncs})
+        try:
+            outcome = run_graph(
+                [root], workers=workers, scheduler_url=scheduler_url, options=options
+            )
+            ids = task_ids_by_step(
+                graph, pipeline_file=str(path), run_date=run_date, interval=interval
+            )
+            record_unrun_steps(store, run_id, graph, outcome, ids)
+            detail = store.get_run(run_id)
+            code = exit_code_for(detail, outcome)
+            rt.executor().alert_failed_steps(detail)
+            status = "succeeded" if code == 0 else "failed"
+            store.finish_run(run_id, status, code, message=f"luigi: {outcome.status}")
+        except BaseException:
+            store.finish_run(run_id, "failed", 1, message="interrupted or crashed")
+            raise
+        finally:
+            rt.bus().flush()
+        detail = store.get_run(run_id)
+        if junit_path is not None:
+            junit_path.parent.mkdir(parents=True, exist_ok=True)
+            junit_path.write_text(junit_xml(detail), encoding="utf-8")
+        doc = {**json_report(detail), "exit_code": code, "luigi_status": outcome.status}
+        if rotate:
+            doc["credentials"] = _rotate_after_run(rt, run_id, pipeline.name, pipeline.owner, out)
+        if report_path is not None:
+            import json
+
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+        if not as_json:
+            render_summary(detail, code, out)
+        return code, doc
+    finally:
+        if runtime is None:  # ours: close connections, flush and stop sink threads
+            from luigi_airbyte.tasks.context import clear_runtimes
+
+            clear_runtimes()
+            rt.close()
 
 
 def _rotate_after_run(
