@@ -311,7 +311,15 @@ class StepExecutor:
         key = sync_run_key(conn.connection_id, ctx.partition)
         done = self.rt.store().ledger.last_succeeded(key)
         if done is not None:
-            self._note_skip(ctx, "sync", "skipped", f"job {done.job_id} already synced this date")
+            age = _now() - done.finished_at if done.finished_at else None
+            if req.freshness and age is not None and age <= parse_duration(req.freshness):
+                status = "fresh"
+                note = (
+                    f"job {done.job_id} synced this date {_human(age)} ago (window {req.freshness})"
+                )
+            else:
+                status, note = "skipped", f"job {done.job_id} already synced this date"
+            self._note_skip(ctx, "sync", status, note)
             return True
         if req.freshness:
             window = parse_duration(req.freshness)

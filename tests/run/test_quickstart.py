@@ -1,0 +1,31 @@
+"""``luigi-airbyte quickstart``: the demo runs twice; the second run does nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
+from luigi_airbyte.cli.app import cli
+from luigi_airbyte.store import Store
+
+
+def test_quickstart_runs_then_skips_everything(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["quickstart", str(target)], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert "Airbyte jobs created across both runs: 2" in result.output
+    assert "| customer | orders | revenue |" in (target / "report.md").read_text()
+
+    with Store(f"sqlite:///{target / 'state' / 'metadata.db'}") as store:
+        first, second = sorted(store.history("demo"), key=lambda r: r.started_at)
+        assert first.status == second.status == "succeeded"
+        first_run, second_run = store.get_run(first.run_id), store.get_run(second.run_id)
+    assert {s.status for s in first_run.steps} == {"succeeded"}
+    statuses = {s.step_name: s.status for s in second_run.steps}
+    # syncs inside their freshness window are "fresh"; every other step already succeeded
+    assert statuses["crm"] == statuses["events"] == "fresh"
+    assert {v for k, v in statuses.items() if k not in ("crm", "events")} == {"skipped"}
+    assert {s.step_name for s in first_run.steps} == set(statuses)
