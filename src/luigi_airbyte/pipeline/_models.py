@@ -18,6 +18,7 @@ from luigi_airbyte.pipeline._steps import AnyStep, Model, Step
 from luigi_airbyte.pipeline._suggest import did_you_mean
 from luigi_airbyte.pipeline._types import (
     AlertRoute,
+    ConfigApiUrl,
     Cron,
     DatabaseUrl,
     Duration,
@@ -95,6 +96,8 @@ class AirbyteSection(Model):
     """Public API base URL, e.g. https://api.airbyte.com/v1 or http://localhost:8000/api/public/v1."""
     workspace: str | None = None
     """Workspace id or name; narrows connection-name lookups."""
+    config_api_url: ConfigApiUrl | None = None
+    """Config API (per-stream counts, checks): auto (detect), none (Cloud), or its URL."""
     auth: Auth | None = None
     """How to authenticate; secrets as references only."""
     max_concurrent_syncs: int | None = Field(default=None, ge=1, le=100)

@@ -83,6 +83,12 @@ class ResolvedSettings:
         return value
 
     @property
+    def config_api_url(self) -> str | None:
+        """``"auto"``, a URL, or None when the config API is switched off (``none``)."""
+        value = str(self["airbyte.config_api_url"])
+        return None if value == "none" else value
+
+    @property
     def resource(self) -> str:
         """The Luigi resource name for this Airbyte instance."""
         return str(self["airbyte.resource"])

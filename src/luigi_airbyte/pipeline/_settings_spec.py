@@ -16,6 +16,7 @@ from typing import Any
 
 from luigi_airbyte.pipeline._types import (
     fail,
+    parse_config_api_url,
     parse_database_url,
     parse_duration,
     parse_http_url,
@@ -119,6 +120,12 @@ _S = SettingSpec
 SETTINGS: tuple[SettingSpec, ...] = (
     _S("airbyte.url", parse_http_url, _URL_DEFAULT, "Airbyte public API base URL"),
     _S("airbyte.workspace", _text, None, "Workspace id or name for connection-name lookups"),
+    _S(
+        "airbyte.config_api_url",
+        parse_config_api_url,
+        "auto",
+        "Config API base: auto (detect), none (Cloud) or a URL",
+    ),
     _S("airbyte.timeout", parse_duration, timedelta(hours=6), "Default time limit for one sync"),
     _S("airbyte.max_concurrent_syncs", _int_range(1, 100), 4, "Syncs running at once"),
     _S("airbyte.resource", _resource_name, "airbyte", "Luigi resource name for this Airbyte"),

@@ -118,7 +118,15 @@ class SyncStep(Step):
     counts: Counts | None = None
     """Record-count reconciliation after the sync."""
     on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
-    """What a succeeded sync that moved no rows means."""
+    """What a succeeded sync that moved no rows means (when it usually moves data)."""
+    drop_threshold: float | None = Field(default=None, gt=0, le=1)
+    """Rows committed this far below the recent median count as a sharp drop (default 0.5)."""
+    on_drop: Literal["fail", "warn"] = "warn"
+    """What a sharp drop in committed rows means."""
+    stuck_after: Duration | None = None
+    """Call the job stuck when status and counts stop changing this long (default 30m)."""
+    on_stuck: Literal["warn", "cancel"] = "warn"
+    """What a stuck job gets: a warning event, or a cancel (then the step fails)."""
 
 
 class SqlCheck(Model):

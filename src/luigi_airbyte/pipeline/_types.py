@@ -189,6 +189,26 @@ def parse_http_url(value: Any) -> str:
     return value.rstrip("/")
 
 
+def parse_config_api_url(value: Any) -> str:
+    """``auto`` (detect), ``none`` (Cloud: no config API), or the config API's base URL."""
+    if isinstance(value, str) and value.strip().lower() in ("auto", "none"):
+        return value.strip().lower()
+    try:
+        return parse_http_url(value)
+    except PydanticCustomError:
+        raise fail(
+            "url",
+            f"expected auto, none or a URL, got {describe(value)}",
+            "write auto (detect), none (Airbyte Cloud) or e.g. http://localhost:8000/api",
+        ) from None
+
+
+ConfigApiUrl = Annotated[
+    str,
+    PlainValidator(parse_config_api_url),
+    WithJsonSchema({"type": "string", "examples": ["auto", "none", "http://localhost:8000/api"]}),
+]
+
 HttpUrl = Annotated[
     str,
     PlainValidator(parse_http_url),

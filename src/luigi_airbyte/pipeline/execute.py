@@ -293,6 +293,13 @@ class StepExecutor:
             "on_interrupt": s.on_interrupt,
             "zero_rows": step.on_zero_rows if step is not None else "warn",
         }
+        if step is not None:
+            kwargs["on_drop"] = step.on_drop
+            kwargs["on_stuck"] = step.on_stuck
+            if step.drop_threshold is not None:
+                kwargs["drop_threshold"] = step.drop_threshold
+            if step.stuck_after is not None:
+                kwargs["stuck_after"] = step.stuck_after.total_seconds()
         kwargs.update(self.rt.sync_overrides)
         return SyncSettings(**kwargs)
 

@@ -224,7 +224,10 @@ class Runtime:
         with self._lock:
             if self._client is None:
                 self._client = AirbyteClient(
-                    url=self.settings.airbyte_url, auth=self.auth(), transport=self.transport
+                    url=self.settings.airbyte_url,
+                    auth=self.auth(),
+                    config_api_url=self.settings.config_api_url,
+                    transport=self.transport,
                 )
             return self._client
 

@@ -129,6 +129,7 @@ def _file_values(pf: PipelineFile) -> Iterator[tuple[str, Any]]:
     for name in (
         "url",
         "workspace",
+        "config_api_url",
         "timeout",
         "max_concurrent_syncs",
         "resource",
