@@ -14,3 +14,4 @@ class ExitCode(IntEnum):
     SYNC = 5  # a sync failed, was cancelled or timed out
     CHECK = 6  # a check failed: drift, counts, freshness SLA
     TRANSFORM = 7  # dbt, Spark or a command failed
+    INTERRUPTED = 130  # Ctrl-C; Airbyte jobs are detached (or cancelled) per on_interrupt

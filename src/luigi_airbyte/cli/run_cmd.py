@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.cli.progress import ProgressPrinter
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Graph
@@ -119,6 +120,14 @@ def run_command(
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
         return
+    except KeyboardInterrupt:
+        click.secho(
+            "interrupted: running Airbyte jobs were left running (on_interrupt: detach) or "
+            "cancelled (on_interrupt: cancel); run the same date again to attach",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERRUPTED)
     if as_json:
         emit_json(doc)
     sys.exit(code)
