@@ -119,7 +119,7 @@ def cli(ctx: click.Context, verbose: int, log_format: str) -> None:
       luigi-airbyte run pipeline.yaml --junit report.xml
 
     Exit codes: 0 ok, 1 unexpected, 2 usage, 3 invalid config, 4 Airbyte/preflight,
-    5 sync failed, 6 check failed, 7 transform failed.
+    5 sync failed, 6 check failed, 7 transform failed, 130 interrupted.
     """
     ctx.ensure_object(dict)
     configure_logging(verbose, log_format)
