@@ -19,40 +19,40 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.checks import (
     CheckResult,
-    ExpectedStream,
-    check_drift,
-    check_freshness,
-    last_success_end,
     raise_for,
-    reconcile_counts,
-    run_sql_check,
 )
-from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError, TransformError
+from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
 from luigi_airbyte.pipeline._steps import (
-    CheckStep,
-    CommandStep,
-    DbtStep,
-    SparkStep,
     SyncStep,
 )
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.pipeline.step_checks import CheckSteps
+from luigi_airbyte.pipeline.step_context import (
+    NullReporter,
+    Reporter,
+    StepContext,
+    SyncRequest,
+    human_age,
+    sync_run_key,
+    utcnow,
+)
+from luigi_airbyte.pipeline.step_transforms import run_transform
 from luigi_airbyte.store import RunDetail
 from luigi_airbyte.store.schema import runs, steps
 from luigi_airbyte.sync import (
@@ -64,7 +64,6 @@ from luigi_airbyte.sync import (
     SyncSettings,
     handle_termination,
 )
-from luigi_airbyte.transforms import CommandRunner, DbtRunner, SparkRunner, TransformResult
 
 if TYPE_CHECKING:
     from luigi_airbyte.pipeline.runtime import Runtime
@@ -72,56 +71,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _EXIT_PREFIX = re.compile(r"^\[exit \d+\]\s*")  # how _step prefixes a failure message
-
-
-@dataclass(frozen=True)
-class StepContext:
-    """Which step of which run: the identity a Luigi task carries."""
-
-    pipeline: str
-    step: str
-    run_date: date
-    interval: str = ""
-    run_id: str = ""
-
-    @property
-    def partition(self) -> str:
-        return self.interval or self.run_date.isoformat()
-
-
-@dataclass(frozen=True)
-class SyncRequest:
-    """A sync as a task asks for it: connection name or id, optional freshness window."""
-
-    connection: str
-    freshness: str = ""
-
-
-class Reporter(Protocol):
-    """Where live progress goes (Luigi's tracking URL, status message, progress bar)."""
-
-    def tracking_url(self, url: str) -> None: ...
-    def status(self, message: str) -> None: ...
-    def progress(self, percent: float) -> None: ...
-
-
-class NullReporter:
-    def tracking_url(self, url: str) -> None:
-        return None
-
-    def status(self, message: str) -> None:
-        return None
-
-    def progress(self, percent: float) -> None:
-        return None
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def sync_run_key(connection_id: str, partition: str) -> str:
-    return f"sync:{connection_id}:{partition}"
 
 
 class StepExecutor:
@@ -186,7 +135,7 @@ class StepExecutor:
         self, ctx: StepContext, node: Node | None, kind: str, owner: str
     ) -> Iterator[dict[str, Any]]:
         """Record start and outcome, emit events, alert the owner role on failure."""
-        started = _now()
+        started = utcnow()
         self._record(ctx, kind, status="running", started_at=started, owner=owner)
         self._emit(ctx, "step.started", kind=kind)
         outcome: dict[str, Any] = {}
@@ -196,7 +145,7 @@ class StepExecutor:
             yield outcome
         except BaseException as exc:
             lineage.fail(str(exc), outcome)
-            finished = _now()
+            finished = utcnow()
             message = self.rt.redact(str(exc)) or type(exc).__name__
             code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
             interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
@@ -216,7 +165,7 @@ class StepExecutor:
             self._finish_adhoc(ctx, code)
             raise
         else:
-            finished = _now()
+            finished = utcnow()
             self._record(
                 ctx,
                 kind,
@@ -318,26 +267,24 @@ class StepExecutor:
         key = sync_run_key(conn.connection_id, ctx.partition)
         done = self.rt.store().ledger.last_succeeded(key)
         if done is not None:
-            age = _now() - done.finished_at if done.finished_at else None
+            age = utcnow() - done.finished_at if done.finished_at else None
             if req.freshness and age is not None and age <= parse_duration(req.freshness):
                 status = "fresh"
-                note = (
-                    f"job {done.job_id} synced this date {_human(age)} ago (window {req.freshness})"
-                )
+                note = f"job {done.job_id} synced this date {human_age(age)} ago (window {req.freshness})"
             else:
                 status, note = "skipped", f"job {done.job_id} already synced this date"
             self._note_skip(ctx, "sync", status, note)
             return True
         if req.freshness:
             window = parse_duration(req.freshness)
-            end = self._last_success_end(conn)
-            if end is not None and _now() - end <= window:
-                age = _now() - end
+            end = CheckSteps(self.rt).last_success_end(conn)
+            if end is not None and utcnow() - end <= window:
+                age = utcnow() - end
                 self._note_skip(
                     ctx,
                     "sync",
                     "fresh",
-                    f"last sync ended {_human(age)} ago (window {req.freshness})",
+                    f"last sync ended {human_age(age)} ago (window {req.freshness})",
                 )
                 return True
         return False
@@ -443,7 +390,7 @@ class StepExecutor:
                 outcome["message"] = "; ".join(r.message for r in failed or results)[:2000]
                 raise_for(results)
             else:
-                result = self.run_transform(ctx, node)
+                result = run_transform(self.rt, node, _ContextEmitter(self.rt.bus(), ctx))
                 rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
                 outcome["rows"] = sum(rows) if rows else None
                 outcome["message"] = f"{len(result.records)} records in {result.duration_s:.1f}s"
@@ -451,20 +398,7 @@ class StepExecutor:
     # checks ------------------------------------------------------------------------------
 
     def run_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
-        kind = node.check_kind
-        try:
-            if kind == "sql":
-                results = [self._sql_check(node)]
-            elif kind == "freshness":
-                results = [self._freshness_check(ctx, node)]
-            elif kind == "drift":
-                results = self._drift_check(ctx, node)
-            elif kind == "counts":
-                results = self._counts_check(ctx, node)
-            else:
-                raise LuigiAirbyteError(f"unknown check kind {kind!r}")
-        except CheckFailedError:
-            raise
+        results = CheckSteps(self.rt).evaluate(ctx, node)
         for r in results:
             if ctx.run_id:
                 self.rt.store().add_check_result(
@@ -485,165 +419,6 @@ class StepExecutor:
                 message=r.message,
             )
         return results
-
-    def _sync_step(self, ctx: StepContext, name: str) -> SyncStep:
-        pf = self.rt.pipeline_file
-        assert pf is not None
-        step = pf.pipeline(ctx.pipeline).step(name)
-        assert isinstance(step, SyncStep)
-        return step
-
-    def _sql_check(self, node: Node) -> CheckResult:
-        assert isinstance(node.step, CheckStep) and node.step.sql is not None
-        spec = node.step.sql
-        return run_sql_check(self.rt.warehouse_url(spec.warehouse), spec.query, node.name)
-
-    def _freshness_check(self, ctx: StepContext, node: Node) -> CheckResult:
-        assert isinstance(node.step, CheckStep) and node.step.freshness is not None
-        sync = self._sync_step(ctx, node.step.freshness.sync)
-        conn = self.rt.connection(sync.connection)
-        end = self._last_success_end(conn)
-        return check_freshness(end, node.step.freshness.max_age, name=node.name)
-
-    def _last_success_end(self, conn: Connection) -> datetime | None:
-        """When Airbyte's most recent succeeded sync of ``conn`` ended (its job history)."""
-        jobs = self.rt.client().list_jobs(
-            conn.connection_id,
-            job_type=JobType.SYNC,
-            status=JobStatus.SUCCEEDED,
-            order_by="updatedAt|DESC",
-            max_items=5,
-        )
-        return last_success_end(list(jobs))
-
-    def _drift_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
-        sync = self._sync_step(ctx, node.target_sync)
-        if sync.expect is None:
-            raise CheckFailedError(
-                f"check {node.name!r}: sync step {sync.name!r} has no `expect:` to compare with"
-            )
-        client = self.rt.client()
-        conn = self.rt.connection(sync.connection)
-        conn = client.get_connection(conn.connection_id)  # always the live configuration
-        expected = {
-            name: ExpectedStream(
-                sync_mode=e.sync_mode,
-                cursor=list(e.cursor) if e.cursor is not None else None,
-                primary_key=[list(k) for k in e.primary_key] if e.primary_key is not None else None,
-                selected=e.selected if e.selected is not None else True,
-            )
-            for name, e in sync.expect.streams.items()
-        }
-        props = client.get_stream_properties(conn.source_id, conn.destination_id)
-        discovered = client.discover_schema(conn.source_id)
-        return check_drift(conn, expected, props, discovered)
-
-    def _counts_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
-        sync = self._sync_step(ctx, node.target_sync)
-        spec = sync.counts
-        if isinstance(node.step, CheckStep) and node.step.counts is not None:
-            spec = node.step.counts  # type: ignore[assignment]
-        conn = self.rt.connection(sync.connection)
-        ledger = self.rt.store().ledger
-        entry = ledger.last_succeeded(sync_run_key(conn.connection_id, ctx.partition))
-        job_id = entry.job_id if entry is not None else self._last_succeeded_job(conn)
-        if job_id is None:
-            return [
-                CheckResult(
-                    name=node.name,
-                    kind="counts",
-                    passed=False,
-                    severity="error",
-                    message=f"no succeeded sync of {conn.name!r} to reconcile",
-                    details={},
-                )
-            ]
-        details = self.rt.client().get_job_details(job_id)
-        if details is None:
-            return [
-                CheckResult(
-                    name=node.name,
-                    kind="counts",
-                    passed=True,
-                    severity="warning",
-                    message="per-stream counts need Airbyte's config API; skipped",
-                    details={"job_id": job_id},
-                )
-            ]
-        committed = {s.name: s.records_committed for s in details.stats.streams}
-        tables = {
-            s.name: (spec.tables.get(s.name) if spec else None) or f"{conn.prefix or ''}{s.name}"
-            for s in conn.streams
-        }
-        tolerance = spec.tolerance if spec is not None and spec.tolerance is not None else 0
-        return reconcile_counts(
-            committed,
-            self.rt.warehouse_url(spec.warehouse if spec else None),
-            tables,
-            tolerance=_tolerance_value(tolerance),
-            mode="sync",
-            sync_id=job_id,
-        )
-
-    def _last_succeeded_job(self, conn: Connection) -> int | None:
-        for job in self.rt.client().list_jobs(
-            conn.connection_id, job_type=JobType.SYNC, status=JobStatus.SUCCEEDED, max_items=1
-        ):
-            return job.job_id
-        return None
-
-    # transforms --------------------------------------------------------------------------
-
-    def run_transform(self, ctx: StepContext, node: Node) -> TransformResult:
-        pf = self.rt.pipeline_file
-        assert pf is not None
-        step = node.step
-        emitter = _ContextEmitter(self.rt.bus(), ctx)
-        redact = self.rt.redact
-        if isinstance(step, DbtStep):
-            cfg = step.dbt
-            return DbtRunner(
-                pf.resolve_path(cfg.project_dir),
-                profiles_dir=pf.resolve_path(cfg.profiles_dir) if cfg.profiles_dir else None,
-                target=cfg.target,
-                command=cfg.command,
-                select=cfg.select,
-                exclude=cfg.exclude,
-                vars=cfg.vars or None,
-                env=self.rt.resolve_env(cfg.env),
-                threads=cfg.threads,
-                full_refresh=cfg.full_refresh,
-                name=node.name,
-                emitter=emitter,
-                redact=redact,
-            ).run()
-        if isinstance(step, SparkStep):
-            sc = step.spark
-            return SparkRunner(
-                pf.resolve_path(sc.app),
-                args=sc.args,
-                conf=dict(sc.conf),
-                master=sc.master or "local[1]",
-                name=node.name,
-                packages=list(sc.packages) or None,
-                env=self.rt.resolve_env(sc.env),
-                py_files=[str(pf.resolve_path(p)) for p in sc.py_files] or None,
-                timeout=sc.timeout.total_seconds() if sc.timeout else None,
-                emitter=emitter,
-                redact=redact,
-            ).run()
-        if isinstance(step, CommandStep):
-            cc = step.command
-            return CommandRunner(
-                cc.argv,
-                env=self.rt.resolve_env(cc.env),
-                cwd=pf.resolve_path(cc.cwd) if cc.cwd else pf.base_dir,
-                timeout=cc.timeout.total_seconds() if cc.timeout else None,
-                name=node.name,
-                emitter=emitter,
-                redact=redact,
-            ).run()
-        raise TransformError(f"step {node.name!r} of kind {node.kind!r} is not a transform")
 
 
 class _Lineage:
@@ -694,34 +469,6 @@ class _ContextEmitter:
     def emit(self, event: Event) -> None:
         merged = {**self.fields, **event.fields}
         self.inner.emit(Event(event.name, merged, at=event.at, level=event.level))
-
-
-def _tolerance_value(tolerance: Any) -> int | float | str:
-    if isinstance(tolerance, (int, float, str)):
-        return tolerance
-    percent = getattr(tolerance, "percent", None)
-    if percent is not None:
-        return f"{percent}%"
-    return int(getattr(tolerance, "rows", 0) or 0)
-
-
-def _human(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until true or ``timeout``; used by preflight and tests."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 __all__: Sequence[str] = [

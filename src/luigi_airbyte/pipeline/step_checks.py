@@ -1,0 +1,169 @@
+"""Check steps: SQL, freshness, drift and record counts, evaluated for one run.
+
+``StepExecutor`` records and reports the results; this module only computes them, from
+the pipeline file, Airbyte and the warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.checks import (
+    CheckResult,
+    ExpectedStream,
+    check_drift,
+    check_freshness,
+    last_success_end,
+    reconcile_counts,
+    run_sql_check,
+)
+from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError
+from luigi_airbyte.pipeline._steps import CheckStep, SyncStep
+from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.pipeline.step_context import StepContext, sync_run_key
+
+if TYPE_CHECKING:
+    from luigi_airbyte.pipeline.runtime import Runtime
+
+
+class CheckSteps:
+    """Evaluates check nodes (declared checks and the implicit ``:drift``/``:counts``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    def evaluate(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        kind = node.check_kind
+        try:
+            if kind == "sql":
+                results = [self._sql_check(node)]
+            elif kind == "freshness":
+                results = [self._freshness_check(ctx, node)]
+            elif kind == "drift":
+                results = self._drift_check(ctx, node)
+            elif kind == "counts":
+                results = self._counts_check(ctx, node)
+            else:
+                raise LuigiAirbyteError(f"unknown check kind {kind!r}")
+        except CheckFailedError:
+            raise
+        return results
+
+    def _sync_step(self, ctx: StepContext, name: str) -> SyncStep:
+        pf = self.rt.pipeline_file
+        assert pf is not None
+        step = pf.pipeline(ctx.pipeline).step(name)
+        assert isinstance(step, SyncStep)
+        return step
+
+    def _sql_check(self, node: Node) -> CheckResult:
+        assert isinstance(node.step, CheckStep) and node.step.sql is not None
+        spec = node.step.sql
+        return run_sql_check(self.rt.warehouse_url(spec.warehouse), spec.query, node.name)
+
+    def _freshness_check(self, ctx: StepContext, node: Node) -> CheckResult:
+        assert isinstance(node.step, CheckStep) and node.step.freshness is not None
+        sync = self._sync_step(ctx, node.step.freshness.sync)
+        conn = self.rt.connection(sync.connection)
+        end = self.last_success_end(conn)
+        return check_freshness(end, node.step.freshness.max_age, name=node.name)
+
+    def last_success_end(self, conn: Connection) -> datetime | None:
+        """When Airbyte's most recent succeeded sync of ``conn`` ended (its job history)."""
+        jobs = self.rt.client().list_jobs(
+            conn.connection_id,
+            job_type=JobType.SYNC,
+            status=JobStatus.SUCCEEDED,
+            order_by="updatedAt|DESC",
+            max_items=5,
+        )
+        return last_success_end(list(jobs))
+
+    def _drift_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        sync = self._sync_step(ctx, node.target_sync)
+        if sync.expect is None:
+            raise CheckFailedError(
+                f"check {node.name!r}: sync step {sync.name!r} has no `expect:` to compare with"
+            )
+        client = self.rt.client()
+        conn = self.rt.connection(sync.connection)
+        conn = client.get_connection(conn.connection_id)  # always the live configuration
+        expected = {
+            name: ExpectedStream(
+                sync_mode=e.sync_mode,
+                cursor=list(e.cursor) if e.cursor is not None else None,
+                primary_key=[list(k) for k in e.primary_key] if e.primary_key is not None else None,
+                selected=e.selected if e.selected is not None else True,
+            )
+            for name, e in sync.expect.streams.items()
+        }
+        props = client.get_stream_properties(conn.source_id, conn.destination_id)
+        discovered = client.discover_schema(conn.source_id)
+        return check_drift(conn, expected, props, discovered)
+
+    def _counts_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
+        sync = self._sync_step(ctx, node.target_sync)
+        spec = sync.counts
+        if isinstance(node.step, CheckStep) and node.step.counts is not None:
+            spec = node.step.counts  # type: ignore[assignment]
+        conn = self.rt.connection(sync.connection)
+        ledger = self.rt.store().ledger
+        entry = ledger.last_succeeded(sync_run_key(conn.connection_id, ctx.partition))
+        job_id = entry.job_id if entry is not None else self._last_succeeded_job(conn)
+        if job_id is None:
+            return [
+                CheckResult(
+                    name=node.name,
+                    kind="counts",
+                    passed=False,
+                    severity="error",
+                    message=f"no succeeded sync of {conn.name!r} to reconcile",
+                    details={},
+                )
+            ]
+        details = self.rt.client().get_job_details(job_id)
+        if details is None:
+            return [
+                CheckResult(
+                    name=node.name,
+                    kind="counts",
+                    passed=True,
+                    severity="warning",
+                    message="per-stream counts need Airbyte's config API; skipped",
+                    details={"job_id": job_id},
+                )
+            ]
+        committed = {s.name: s.records_committed for s in details.stats.streams}
+        tables = {
+            s.name: (spec.tables.get(s.name) if spec else None) or f"{conn.prefix or ''}{s.name}"
+            for s in conn.streams
+        }
+        tolerance = spec.tolerance if spec is not None and spec.tolerance is not None else 0
+        return reconcile_counts(
+            committed,
+            self.rt.warehouse_url(spec.warehouse if spec else None),
+            tables,
+            tolerance=_tolerance_value(tolerance),
+            mode="sync",
+            sync_id=job_id,
+        )
+
+    def _last_succeeded_job(self, conn: Connection) -> int | None:
+        for job in self.rt.client().list_jobs(
+            conn.connection_id, job_type=JobType.SYNC, status=JobStatus.SUCCEEDED, max_items=1
+        ):
+            return job.job_id
+        return None
+
+    # transforms --------------------------------------------------------------------------
+
+
+def _tolerance_value(tolerance: Any) -> int | float | str:
+    if isinstance(tolerance, (int, float, str)):
+        return tolerance
+    percent = getattr(tolerance, "percent", None)
+    if percent is not None:
+        return f"{percent}%"
+    return int(getattr(tolerance, "rows", 0) or 0)
