@@ -270,7 +270,8 @@ class StepExecutor:
             age = utcnow() - done.finished_at if done.finished_at else None
             if req.freshness and age is not None and age <= parse_duration(req.freshness):
                 status = "fresh"
-                note = f"job {done.job_id} synced this date {human_age(age)} ago (window {req.freshness})"
+                ago = human_age(age)
+                note = f"job {done.job_id} synced this date {ago} ago (window {req.freshness})"
             else:
                 status, note = "skipped", f"job {done.job_id} already synced this date"
             self._note_skip(ctx, "sync", status, note)
