@@ -185,7 +185,7 @@ class ConnectionLookupError(AirbyteError):
                 msg += f" Visible connections: {', '.join(shown[:10])}{more}."
             msg += (
                 " Check the name, the workspace, and that the API credential can see it "
-                "(luigi-airbyte jobs list)."
+                "(luigi-airbyte connections list)."
             )
         super().__init__(msg)
 

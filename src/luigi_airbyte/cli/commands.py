@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from luigi_airbyte.cli import (  # noqa: F401
     config_cmd,
+    connections_cmd,
     credentials_cmd,
     history_cmd,
     jobs_cmd,
