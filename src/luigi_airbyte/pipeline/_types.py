@@ -377,12 +377,13 @@ def non_empty(what: str) -> AfterValidator:
 
 # --- alert routes, cron, spark conf -------------------------------------------------------
 
-ALERT_SCHEMES = ("webhook", "cloudwatch", "jsonl", "console")
+ALERT_SCHEMES = ("webhook", "slack", "cloudwatch", "jsonl", "console")
 _LOG_GROUP = re.compile(r"[./#A-Za-z0-9_-]{1,512}")
 
 
 def parse_alert_route(value: Any) -> str:
-    """``webhook:<URL or reference>``, ``cloudwatch:<group>``, ``jsonl:<path>``, ``console``."""
+    """``webhook:<URL or reference>``, ``slack:<reference>``, ``cloudwatch:<group>``,
+    ``jsonl:<path>``, ``console``."""
     fix = (
         "write webhook:https://..., webhook:env:NAME, cloudwatch:/log/group, jsonl:/path or console"
     )
@@ -406,6 +407,14 @@ def parse_alert_route(value: Any) -> str:
         raise fail("alert_route", "webhook: needs an http(s) URL or a secret reference", fix)
     if scheme == "webhook" and is_ref:
         _parse_ref(target)
+    if scheme == "slack":
+        if not is_ref:
+            raise fail(
+                "alert_route",
+                "a Slack webhook URL embeds a secret, so slack: takes a reference",
+                "write slack:env:SLACK_WEBHOOK_URL (or file:/aws-sm:/vault:)",
+            )
+        _parse_ref(target)
     if scheme == "cloudwatch" and not _LOG_GROUP.fullmatch(target):
         raise fail(
             "alert_route", "cloudwatch: needs a log group name like /luigi-airbyte/alerts", fix
@@ -419,8 +428,12 @@ AlertRoute = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": "^(webhook:|cloudwatch:|jsonl:|console)",
-            "examples": ["webhook:env:TEAM_WEBHOOK_URL", "cloudwatch:/luigi-airbyte/alerts"],
+            "pattern": "^(webhook:|slack:|cloudwatch:|jsonl:|console)",
+            "examples": [
+                "webhook:env:TEAM_WEBHOOK_URL",
+                "slack:env:SLACK_WEBHOOK_URL",
+                "cloudwatch:/luigi-airbyte/alerts",
+            ],
         }
     ),
 ]
