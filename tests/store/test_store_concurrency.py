@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import signal
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 from luigi_airbyte.store import Store
 
@@ -74,3 +76,31 @@ def test_ledger_row_survives_sigkill_right_after_record_job(store_url: str) -> N
     with Store(store_url) as store:
         found = store.ledger.find_open("nightly:crm")
     assert found is not None and found.job_id == 4242 and not found.finished
+
+
+def _open_fresh(url: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        Store(url).open().close()
+    except Exception as exc:
+        errors.put(repr(exc))
+
+
+def test_many_processes_open_a_fresh_sqlite_store_at_once(tmp_path: Path) -> None:
+    """Six processes open the same new SQLite file at the same instant, forty times over:
+    switching a fresh file to WAL makes SQLite answer "database is locked" without waiting,
+    which once failed a run whose twin started beside it. None may fail."""
+    ctx = mp.get_context("fork")
+    failures: list[str] = []
+    for trial in range(40):
+        url = f"sqlite:///{tmp_path / f'fresh-{trial}.db'}"
+        barrier, errors = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_open_fresh, args=(url, barrier, errors)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert all(p.exitcode == 0 for p in procs)
+        while not errors.empty():
+            failures.append(errors.get())
+    assert failures == []

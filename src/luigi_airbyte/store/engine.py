@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -133,6 +135,30 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True)
 
 
+def _use_wal(cursor: Any, *, timeout_s: float) -> None:
+    """Switch the file to WAL, retrying while another process holds it.
+
+    Changing the journal mode needs the database to itself, and SQLite answers "database
+    is locked" at once instead of calling the busy handler. Several processes opening a
+    new store together (two ``luigi-airbyte run`` on a fresh state folder) hit exactly
+    that, so retry with backoff until the busy timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:
     memory = is_memory_sqlite(engine.url)
 
@@ -144,9 +170,7 @@ def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not memory:
-                mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor, timeout_s=busy_timeout_ms / 1000)
             # FULL: a committed ledger row survives power loss, not just a crash.
             cursor.execute("PRAGMA synchronous = FULL")
         finally:
