@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from luigi_airbyte.cli.run_cmd import execute_run
-from luigi_airbyte.errors import ConfigError
+from luigi_airbyte.errors import ConfigError, LuigiAirbyteError
 from luigi_airbyte.pipeline.runtime import Runtime
 from luigi_airbyte.sandbox import Sandbox, demo_world
 
@@ -103,4 +103,21 @@ def test_zero_rows_after_real_syncs_fails_the_step(tmp_path: Path, sandbox: Sand
     assert second == 5
     step = next(s for s in doc["steps"] if s["name"] == "crm")
     assert step["status"] == "failed"
-    assert "0" in step["message"] or "zero" in step["message"].lower()
+    assert "committed 0 rows" in step["message"]
+
+
+def test_names_resolve_from_one_listing(tmp_path: Path, sandbox: Sandbox) -> None:
+    rt = Runtime.load(_write(tmp_path, sandbox, "workspace: Default Workspace"), env={})
+    try:
+        sandbox.clear_requests()
+        crm = rt.connection("Postgres CRM → Warehouse")
+        events = rt.connection("Events API → Warehouse")
+        assert crm.connection_id != events.connection_id
+        assert crm.workspace_id == rt.workspace_id()
+        assert len(sandbox.requests("/connections", method="GET")) == 1
+        assert len(sandbox.requests("/workspaces", method="GET")) == 1
+        with pytest.raises(LuigiAirbyteError, match="No Such"):
+            rt.connection("No Such Connection")
+        assert len(sandbox.requests("/connections", method="GET")) == 1
+    finally:
+        rt.close()

@@ -336,3 +336,19 @@ def test_unknown_run_for_stats_and_checks(store: Store) -> None:
         store.add_stream_stats("missing", "s", 1, [{"stream": "a"}])
     with pytest.raises(StoreError, match="no run"):
         store.add_check_result("missing", "s", "c", False)
+
+
+def test_step_status_and_step_succeeded(store: Store) -> None:
+    day = date(2026, 5, 1)
+    first = store.start_run("p", day)
+    assert store.step_status(first, "load") is None
+    store.upsert_step(first, "load", kind="command", status="failed")
+    assert store.step_status(first, "load") == "failed"
+    assert store.step_succeeded("p", "load", day) is False
+
+    second = store.start_run("p", day)
+    store.upsert_step(second, "load", kind="command", status="succeeded")
+    assert store.step_succeeded("p", "load", day) is True
+    assert store.step_succeeded("p", "load", date(2026, 5, 2)) is False  # another date
+    assert store.step_succeeded("other", "load", day) is False  # another pipeline
+    assert store.step_succeeded("p", "report", day) is False  # another step

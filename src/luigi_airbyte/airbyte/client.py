@@ -572,8 +572,17 @@ class AirbyteClient:
         self._connections[connection.connection_id] = connection
         return connection
 
-    def resolve_connection(self, name_or_id: str, *, workspace_id: str | None = None) -> Connection:
+    def resolve_connection(
+        self,
+        name_or_id: str,
+        *,
+        workspace_id: str | None = None,
+        visible: Sequence[Connection] | None = None,
+    ) -> Connection:
         """Find a connection by id (UUID-looking) or by exact name.
+
+        ``visible`` is a listing the caller already holds (resolving many names then
+        costs one listing, not one each); without it the connections are listed here.
 
         Raises:
             ConnectionLookupError: no connection has that name, or several do.
@@ -581,8 +590,8 @@ class AirbyteClient:
         """
         if _UUID.match(name_or_id.strip()):
             return self.get_connection(name_or_id.strip())
-        workspaces = [workspace_id] if workspace_id else None
-        visible = list(self.list_connections(workspaces))
+        if visible is None:
+            visible = list(self.list_connections([workspace_id] if workspace_id else None))
         matches = [c for c in visible if c.name == name_or_id]
         if not matches:
             raise ConnectionLookupError(name_or_id, known=[c.name for c in visible])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.pipeline.preflight import run_preflight
 from luigi_airbyte.pipeline.runtime import Runtime
+from luigi_airbyte.pipeline.step_context import split_failure
 from luigi_airbyte.store import RunDetail, json_report, junit_xml
-
-_EXIT_PREFIX = re.compile(r"^\[exit \d+\]\s*")
 
 
 def _today() -> dt.date:
@@ -300,7 +298,7 @@ def render_summary(detail: RunDetail, code: int, out: Console) -> None:
             str(s.job_id) if s.job_id is not None else "",
             str(s.rows) if s.rows is not None else "",
             f"{s.duration_s:.1f}s" if s.duration_s is not None else "",
-            _EXIT_PREFIX.sub("", s.message or "")[:200],
+            split_failure(s.message)[1][:200],
         )
     out.print(table)
     verdict = "[green]succeeded[/green]" if code == 0 else f"[red]failed (exit {code})[/red]"

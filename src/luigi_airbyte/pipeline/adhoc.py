@@ -32,6 +32,7 @@ from luigi_airbyte.errors import (
     StateConflictError,
 )
 from luigi_airbyte.pipeline.execute import StepContext, sync_run_key
+from luigi_airbyte.pipeline.step_context import failure_message
 from luigi_airbyte.sync import (
     Attachment,
     Clock,
@@ -240,7 +241,7 @@ def _record_failure(
             status="failed",
             finished_at=datetime.now(timezone.utc),
             job_id=attachment.job_id if attachment is not None else None,
-            message=f"[exit {code}] {text}",
+            message=failure_message(code, text),
         )
         store.finish_run(run_id, "failed", code, message=text)
     except LuigiAirbyteError as store_exc:  # the original error matters more

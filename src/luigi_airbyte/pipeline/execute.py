@@ -17,7 +17,6 @@ for the same date shares one Airbyte job.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,8 +24,6 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.checks import (
@@ -44,17 +41,17 @@ from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.pipeline.step_checks import CheckSteps
 from luigi_airbyte.pipeline.step_context import (
-    NullReporter,
     Reporter,
     StepContext,
     SyncRequest,
+    failure_message,
     human_age,
+    split_failure,
     sync_run_key,
     utcnow,
 )
 from luigi_airbyte.pipeline.step_transforms import run_transform
 from luigi_airbyte.store import RunDetail
-from luigi_airbyte.store.schema import runs, steps
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -69,8 +66,6 @@ if TYPE_CHECKING:
     from luigi_airbyte.pipeline.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-_EXIT_PREFIX = re.compile(r"^\[exit \d+\]\s*")  # how _step prefixes a failure message
 
 
 class StepExecutor:
@@ -114,15 +109,7 @@ class StepExecutor:
         self.rt.store().upsert_step(ctx.run_id, ctx.step, kind=kind, **fields)
 
     def _recorded_status(self, ctx: StepContext) -> str | None:
-        if not ctx.run_id:
-            return None
-        with self.rt.store().read("read step status") as conn:
-            row = conn.execute(
-                sa.select(steps.c.status).where(
-                    (steps.c.run_id == ctx.run_id) & (steps.c.step_name == ctx.step)
-                )
-            ).first()
-        return None if row is None else str(row[0])
+        return self.rt.store().step_status(ctx.run_id, ctx.step) if ctx.run_id else None
 
     def _note_skip(self, ctx: StepContext, kind: str, status: str, message: str) -> None:
         """Record a skipped step once; never overwrite what this run did to it."""
@@ -154,7 +141,7 @@ class StepExecutor:
                 kind,
                 status="failed",
                 finished_at=finished,
-                message=f"[exit {code}] {message}",
+                message=failure_message(code, message),
                 job_id=outcome.get("job_id"),
             )
             self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
@@ -222,7 +209,7 @@ class StepExecutor:
             if step.status != "failed" or run.run_date is None:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
-            message = _EXIT_PREFIX.sub("", step.message or "") or "failed"
+            message = split_failure(step.message)[1] or "failed"
             self._alert(ctx, step.owner or "", step.kind, message, step.job_id)
 
     # --- syncs ---------------------------------------------------------------------------
@@ -366,19 +353,7 @@ class StepExecutor:
         return False
 
     def _succeeded_before(self, ctx: StepContext) -> bool:
-        query = (
-            sa.select(steps.c.id)
-            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
-            .where(
-                (runs.c.pipeline == ctx.pipeline)
-                & (runs.c.run_date == ctx.run_date)
-                & (steps.c.step_name == ctx.step)
-                & (steps.c.status == "succeeded")
-            )
-            .limit(1)
-        )
-        with self.rt.store().read("look up earlier step results") as conn:
-            return conn.execute(query).first() is not None
+        return self.rt.store().step_succeeded(ctx.pipeline, ctx.step, ctx.run_date)
 
     def run(self, ctx: StepContext, node: Node | None, reporter: Reporter) -> None:
         if node is None:
@@ -473,7 +448,6 @@ class _ContextEmitter:
 
 
 __all__: Sequence[str] = [
-    "NullReporter",
     "Reporter",
     "StepContext",
     "StepExecutor",

@@ -106,6 +106,8 @@ class Runtime:
         self._router: AlertRouter | None = None
         self._graphs: dict[str, Graph] = {}
         self._connections: dict[str, Connection] = {}
+        self._visible: list[Connection] | None = None
+        self._workspace_id: str | None = None
         self._executor: StepExecutor | None = None
         self._lineage: Any = None
         self._pid = os.getpid()
@@ -314,23 +316,44 @@ class Runtime:
             return self._graphs[pipeline]
 
     def connection(self, name_or_id: str) -> Connection:
-        """Resolve a connection by name or id once per process."""
+        """Resolve a connection by name or id once per process.
+
+        Names are looked up in one listing of the workspace's connections, fetched on the
+        first name and shared by the rest.
+        """
         with self._lock:
             found = self._connections.get(name_or_id)
         if found is None:
-            found = self.client().resolve_connection(name_or_id, workspace_id=self.workspace_id())
+            visible = None if _looks_like_uuid(name_or_id) else self._visible_connections()
+            found = self.client().resolve_connection(
+                name_or_id, workspace_id=self.workspace_id(), visible=visible
+            )
             with self._lock:
                 self._connections[name_or_id] = found
         return found
 
+    def _visible_connections(self) -> list[Connection]:
+        with self._lock:
+            cached = self._visible
+        if cached is None:
+            workspace = self.workspace_id()
+            cached = list(self.client().list_connections([workspace] if workspace else None))
+            with self._lock:
+                self._visible = cached
+        return cached
+
     def workspace_id(self) -> str | None:
+        """The configured workspace as an id (a name is looked up once per process)."""
         ws = self.settings.workspace
         if ws is None or _looks_like_uuid(ws):
             return ws
-        for workspace in self.client().list_workspaces():
-            if workspace.name == ws:
-                return workspace.workspace_id
-        return ws
+        with self._lock:
+            if self._workspace_id is not None:
+                return self._workspace_id
+        found = next((w.workspace_id for w in self.client().list_workspaces() if w.name == ws), ws)
+        with self._lock:
+            self._workspace_id = found
+        return found
 
     def warehouse_url(self, name: str | None) -> str:
         pf = self.pipeline_file

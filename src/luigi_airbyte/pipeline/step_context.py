@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -38,17 +39,6 @@ class Reporter(Protocol):
     def progress(self, percent: float) -> None: ...
 
 
-class NullReporter:
-    def tracking_url(self, url: str) -> None:
-        return None
-
-    def status(self, message: str) -> None:
-        return None
-
-    def progress(self, percent: float) -> None:
-        return None
-
-
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -64,3 +54,20 @@ def human_age(delta: timedelta) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h"
+
+
+_EXIT_PREFIX = re.compile(r"^\[exit (\d+)\]\s*")
+
+
+def failure_message(code: int, text: str) -> str:
+    """A failed step's stored message carries its exit code: ``[exit 5] Airbyte job ...``."""
+    return f"[exit {code}] {text}"
+
+
+def split_failure(message: str | None) -> tuple[int | None, str]:
+    """``failure_message`` read back: (exit code or None, the text without the prefix)."""
+    text = message or ""
+    match = _EXIT_PREFIX.match(text)
+    if match is None:
+        return None, text
+    return int(match.group(1)), text[match.end() :]

@@ -584,6 +584,31 @@ class RunRepository(ABC):
             full_id = self._resolve_run_id(conn, run_id)
             return self._detail(conn, full_id)
 
+    def step_status(self, run_id: str, step_name: str) -> str | None:
+        """The recorded status of one step of one run, or ``None`` if it has no row yet."""
+        query = sa.select(steps.c.status).where(
+            (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
+        )
+        with self.read(f"read step {step_name!r} of run {run_id}") as conn:
+            status = conn.execute(query).scalar()
+        return None if status is None else str(status)
+
+    def step_succeeded(self, pipeline: str, step_name: str, run_date: date) -> bool:
+        """Whether any run of ``pipeline`` for ``run_date`` finished ``step_name`` successfully."""
+        query = (
+            sa.select(steps.c.id)
+            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
+            .where(
+                (runs.c.pipeline == pipeline)
+                & (runs.c.run_date == run_date)
+                & (steps.c.step_name == step_name)
+                & (steps.c.status == "succeeded")
+            )
+            .limit(1)
+        )
+        with self.read(f"look up earlier results of step {step_name!r}") as conn:
+            return conn.execute(query).first() is not None
+
     def latest_run(self, pipeline: str | None = None) -> RunDetail | None:
         """The most recently started run (of one pipeline, if given), or ``None``."""
         query = sa.select(runs.c.run_id).order_by(runs.c.started_at.desc(), runs.c.run_id)

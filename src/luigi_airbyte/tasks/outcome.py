@@ -8,15 +8,13 @@ report lists every step of the pipeline.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Iterable
 
 from luigi_airbyte.pipeline.graph import Graph
+from luigi_airbyte.pipeline.step_context import split_failure
 from luigi_airbyte.store import RunDetail, Store
 from luigi_airbyte.tasks.build import BuildOutcome
 from luigi_airbyte.tasks.translator import task_for_node
 
-_EXIT = re.compile(r"^\[exit (\d+)\]")
 _UPSTREAM = {
     "upstream_failure",
     "upstream_missing_dependency",
@@ -81,12 +79,6 @@ def exit_code_for(detail: RunDetail, outcome: BuildOutcome) -> int:
     """0 on success; else the lowest code 3-7 among failed steps; else 1."""
     if outcome.succeeded and not any(s.status == "failed" for s in detail.steps):
         return 0
-    codes = [code for code in _step_codes(s.message for s in detail.steps if s.status == "failed")]
+    codes = [split_failure(s.message)[0] or 1 for s in detail.steps if s.status == "failed"]
     specific = [c for c in codes if 3 <= c <= 7]
     return min(specific) if specific else 1
-
-
-def _step_codes(messages: Iterable[str | None]) -> Iterable[int]:
-    for message in messages:
-        match = _EXIT.match(message or "")
-        yield int(match.group(1)) if match else 1
