@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "luigi_airbyte"
 ALLOWED: dict[str, set[str]] = {
     "cli": {
         "tasks",
+        "app",
         "pipeline",
         "sync",
         "checks",
@@ -24,7 +25,18 @@ ALLOWED: dict[str, set[str]] = {
         "sandbox",
         "testing",
     },
-    "tasks": {"pipeline", "sync", "checks", "transforms", "store", "observe", "secrets", "airbyte"},
+    "tasks": {
+        "app",
+        "pipeline",
+        "sync",
+        "checks",
+        "transforms",
+        "store",
+        "observe",
+        "secrets",
+        "airbyte",
+    },
+    "app": {"pipeline", "sync", "checks", "transforms", "store", "observe", "secrets", "airbyte"},
     "pipeline": {"sync", "checks", "transforms", "store", "observe", "secrets", "airbyte"},
     "sync": {"airbyte", "store", "observe"},
     "checks": {"airbyte", "observe"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from luigi_airbyte.pipeline.runtime import Runtime
+from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.tasks import AirbyteSyncTask
 from luigi_airbyte.tasks.context import clear_runtimes, install_runtime
 

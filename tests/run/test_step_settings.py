@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.run_cmd import execute_run
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError
-from luigi_airbyte.pipeline.runtime import Runtime
 from luigi_airbyte.sandbox import Sandbox, demo_world
 
 PIPELINE = """\

@@ -6,11 +6,11 @@ from dataclasses import asdict
 
 import click
 
+from luigi_airbyte.app.rotation import DEFAULT_NAME_PREFIX, rotate_credentials
 from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import fields
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline.rotation import DEFAULT_NAME_PREFIX, rotate_credentials
 
 
 @cli.group("credentials", context_settings=CONTEXT_SETTINGS)

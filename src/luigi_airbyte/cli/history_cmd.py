@@ -8,11 +8,11 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
-from luigi_airbyte.pipeline.runtime import Runtime
 from luigi_airbyte.store import RunDetail, RunSummary, Store, json_report, junit_xml, mask_url
 
 _OK = ("succeeded", "fresh", "skipped")

@@ -8,11 +8,11 @@ from typing import Any
 import click
 
 from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails, JobStatus
+from luigi_airbyte.app.adhoc import cancel_job
 from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
-from luigi_airbyte.pipeline.adhoc import cancel_job
 
 _STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
 

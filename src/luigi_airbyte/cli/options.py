@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import click
 
+from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.pipeline._types import parse_duration
-from luigi_airbyte.pipeline.runtime import Runtime
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,14 +12,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from luigi_airbyte.app.preflight import run_preflight
+from luigi_airbyte.app.runtime import Runtime
+from luigi_airbyte.app.step_context import split_failure
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.cli.progress import ProgressPrinter
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Graph
-from luigi_airbyte.pipeline.preflight import run_preflight
-from luigi_airbyte.pipeline.runtime import Runtime
-from luigi_airbyte.pipeline.step_context import split_failure
 from luigi_airbyte.store import RunDetail, json_report, junit_xml
 
 
@@ -240,9 +240,9 @@ def _rotate_after_run(
     """Rotate the API credential after a cycle. A failure is reported, never fatal: the
     rotation keeps the stored credential valid at every step, so the next run still works.
     """
+    from luigi_airbyte.app.rotation import rotate_credentials
     from luigi_airbyte.observe import Alert
     from luigi_airbyte.observe.events import Event
-    from luigi_airbyte.pipeline.rotation import rotate_credentials
 
     try:
         result = rotate_credentials(rt)

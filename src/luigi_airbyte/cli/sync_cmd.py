@@ -10,11 +10,11 @@ from typing import Any
 import click
 
 from luigi_airbyte.airbyte import JobType
+from luigi_airbyte.app.adhoc import AdhocSync, start_sync, sync_connection
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline.adhoc import AdhocSync, start_sync, sync_connection
 from luigi_airbyte.sync import Attachment, Progress, Terminated
 
 INTERRUPTED = 130

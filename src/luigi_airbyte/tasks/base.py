@@ -1,6 +1,6 @@
 """The Luigi face of a pipeline step: parameters, completeness, run, status reporting.
 
-Everything a step *does* lives in ``luigi_airbyte.pipeline.execute``; these classes only
+Everything a step *does* lives in ``luigi_airbyte.app.execute``; these classes only
 translate Luigi's life-cycle (complete / run / on_failure) into calls on it, so the
 behaviour is testable without Luigi and the glue stays thin.
 
@@ -23,8 +23,8 @@ from typing import Any
 import luigi
 import luigi.worker
 
+from luigi_airbyte.app.execute import StepContext, StepExecutor
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline.execute import StepContext, StepExecutor
 from luigi_airbyte.tasks.context import runtime_for
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 
-from luigi_airbyte.pipeline.runtime import Runtime
+from luigi_airbyte.app.runtime import Runtime
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, int], Runtime] = {}

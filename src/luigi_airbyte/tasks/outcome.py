@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from luigi_airbyte.app.step_context import split_failure
 from luigi_airbyte.pipeline.graph import Graph
-from luigi_airbyte.pipeline.step_context import split_failure
 from luigi_airbyte.store import RunDetail, Store
 from luigi_airbyte.tasks.build import BuildOutcome
 from luigi_airbyte.tasks.translator import task_for_node

@@ -7,7 +7,7 @@ from typing import Any
 
 import luigi
 
-from luigi_airbyte.pipeline.execute import StepContext, SyncRequest
+from luigi_airbyte.app.execute import StepContext, SyncRequest
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
 

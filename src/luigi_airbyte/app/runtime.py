@@ -55,7 +55,7 @@ from luigi_airbyte.secrets import SecretRef, SecretResolver
 from luigi_airbyte.store import Store
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.execute import StepExecutor
+    from luigi_airbyte.app.execute import StepExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class Runtime:
         return self.settings.resource
 
     def executor(self) -> StepExecutor:
-        from luigi_airbyte.pipeline.execute import StepExecutor
+        from luigi_airbyte.app.execute import StepExecutor
 
         with self._lock:
             if self._executor is None:

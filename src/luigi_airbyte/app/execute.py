@@ -26,6 +26,18 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app.step_checks import CheckSteps
+from luigi_airbyte.app.step_context import (
+    Reporter,
+    StepContext,
+    SyncRequest,
+    failure_message,
+    human_age,
+    split_failure,
+    sync_run_key,
+    utcnow,
+)
+from luigi_airbyte.app.step_transforms import run_transform
 from luigi_airbyte.checks import (
     CheckResult,
     raise_for,
@@ -39,18 +51,6 @@ from luigi_airbyte.pipeline._steps import (
 )
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
-from luigi_airbyte.pipeline.step_checks import CheckSteps
-from luigi_airbyte.pipeline.step_context import (
-    Reporter,
-    StepContext,
-    SyncRequest,
-    failure_message,
-    human_age,
-    split_failure,
-    sync_run_key,
-    utcnow,
-)
-from luigi_airbyte.pipeline.step_transforms import run_transform
 from luigi_airbyte.store import RunDetail
 from luigi_airbyte.sync import (
     AdaptivePolling,
@@ -63,7 +63,7 @@ from luigi_airbyte.sync import (
 )
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,8 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING
 
 from luigi_airbyte.airbyte import Connection, Job, JobType
+from luigi_airbyte.app.execute import StepContext, sync_run_key
+from luigi_airbyte.app.step_context import failure_message
 from luigi_airbyte.errors import (
     AirbyteError,
     ConfigError,
@@ -31,8 +33,6 @@ from luigi_airbyte.errors import (
     Problem,
     StateConflictError,
 )
-from luigi_airbyte.pipeline.execute import StepContext, sync_run_key
-from luigi_airbyte.pipeline.step_context import failure_message
 from luigi_airbyte.sync import (
     Attachment,
     Clock,
@@ -45,7 +45,7 @@ from luigi_airbyte.sync import (
 
 if TYPE_CHECKING:
     from luigi_airbyte.airbyte import AirbyteClient
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.secrets import SecretRef
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
     CheckResult,
     ExpectedStream,
@@ -22,10 +23,9 @@ from luigi_airbyte.checks import (
 from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError
 from luigi_airbyte.pipeline._steps import CheckStep, SyncStep
 from luigi_airbyte.pipeline.graph import Node
-from luigi_airbyte.pipeline.step_context import StepContext, sync_run_key
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 
 class CheckSteps:

@@ -10,7 +10,7 @@ from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.transforms import CommandRunner, DbtRunner, SparkRunner, TransformResult
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 
 def run_transform(rt: Runtime, node: Node, emitter: Any) -> TransformResult:

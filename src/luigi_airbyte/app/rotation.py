@@ -40,7 +40,7 @@ from luigi_airbyte.pipeline._models import ClientCredentialsAuth
 from luigi_airbyte.secrets import CredentialStore, SecretRef, SecretValue, credential_store_for
 
 if TYPE_CHECKING:
-    from luigi_airbyte.pipeline.runtime import Runtime
+    from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
