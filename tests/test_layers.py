@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": set(),
     "testing": {"sandbox"},
 }
-ALWAYS = {"errors", "_version"}
+ALWAYS = {"errors", "masking", "_version"}
 
 
 def _imports(path: Path) -> list[str]:

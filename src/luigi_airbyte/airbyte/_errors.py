@@ -32,9 +32,10 @@ from luigi_airbyte.errors import (
     StateConflictError,
     SyncAlreadyRunningError,
 )
+from luigi_airbyte.masking import MASK, mask_values
 
 MAX_MESSAGE_CHARS = 500
-REDACTED = "***"
+REDACTED = MASK
 
 Redactor = Callable[[str], str]
 
@@ -60,10 +61,7 @@ def make_redactor(secrets: Callable[[], Iterable[str]] | None) -> Redactor:
     def redact(text: str) -> str:
         if secrets is None:
             return text
-        for value in secrets():
-            if value and len(value) >= 4 and value in text:
-                text = text.replace(value, REDACTED)
-        return text
+        return mask_values(text, secrets())
 
     return redact
 

@@ -18,7 +18,8 @@ from luigi_airbyte.checks.drift_types import (
 from luigi_airbyte.checks.freshness import check_freshness, job_end, last_success_end
 from luigi_airbyte.checks.result import CheckResult, FailedChecksError, Severity, raise_for
 from luigi_airbyte.checks.sql import run_sql_check, run_sql_expect_empty
-from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, mask_url, open_warehouse
+from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, open_warehouse
+from luigi_airbyte.masking import mask_url
 
 __all__ = [
     "CheckResult",

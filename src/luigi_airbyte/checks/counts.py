@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from typing import Literal
 
 from luigi_airbyte.checks.result import CheckResult, Severity
-from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, mask_url, open_warehouse
+from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, open_warehouse
+from luigi_airbyte.masking import mask_url
 
 Mode = Literal["sync", "total"]
 Tolerance = int | float | str

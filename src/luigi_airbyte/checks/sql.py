@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from luigi_airbyte.checks.result import CheckResult, Severity
-from luigi_airbyte.checks.warehouse import WarehouseError, mask_url, open_warehouse
+from luigi_airbyte.checks.warehouse import WarehouseError, open_warehouse
+from luigi_airbyte.masking import mask_url
 
 Expect = Literal["truthy", "empty"]
 SAMPLE_ROWS = 3

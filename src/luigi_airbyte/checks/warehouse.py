@@ -19,22 +19,13 @@ from types import TracebackType
 from typing import Any
 
 from luigi_airbyte.errors import CheckFailedError
+from luigi_airbyte.masking import mask_url
 
-_PASSWORD_IN_NETLOC = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
-_SECRET_QUERY = re.compile(
-    r"((?:password|passwd|pwd|secret|token|api_?key|access_?key)=)[^&#]*", re.IGNORECASE
-)
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 class WarehouseError(CheckFailedError):
     """The warehouse could not be opened or queried (exit code 6, like a failed check)."""
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password (in the netloc or the query string) replaced by ``***``."""
-    masked = _PASSWORD_IN_NETLOC.sub(r"\1***@", url)
-    return _SECRET_QUERY.sub(r"\1***", masked)
 
 
 def quote_identifier(part: str) -> str:

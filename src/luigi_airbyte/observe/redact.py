@@ -28,6 +28,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from luigi_airbyte.masking import MASK, MIN_SECRET_LENGTH, SECRET_FIELD_NAMES
 from luigi_airbyte.observe.events import Event
 
 __all__ = [
@@ -41,29 +42,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-REDACTED = "***"
+REDACTED = MASK
 REDACTION_FAILED = "<redaction-failed>"
 
 #: Key names (substring, case-insensitive, ``-`` treated as ``_``) whose values are always masked.
-DEFAULT_SENSITIVE_KEYS: frozenset[str] = frozenset(
-    {
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "authorization",
-        "access_token",
-        "private_key",
-        "client_secret",
-        "credentials",
-        "cookie",
-    }
-)
+DEFAULT_SENSITIVE_KEYS: frozenset[str] = SECRET_FIELD_NAMES
 
-DEFAULT_MIN_LENGTH = 6
+DEFAULT_MIN_LENGTH = MIN_SECRET_LENGTH
 DEFAULT_MAX_DEPTH = 8
 
 # Scalars that cannot hold a secret in a form the redactor would not see as a string.

@@ -13,7 +13,6 @@ read transaction tries to upgrade.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.masking import MASK, is_maskable, is_secret_name, mask_values
+from luigi_airbyte.masking import mask_url as mask_url_text
 
 DEFAULT_STATE_DIR = Path(".luigi-airbyte")
 DB_FILENAME = "metadata.db"
@@ -35,9 +36,6 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 # Execution option read by the SQLite "begin" hook: "DEFERRED" (reads) or "IMMEDIATE".
 BEGIN_MODE_OPTION = "luigi_airbyte_begin"
-
-_SECRET_QUERY_KEYS = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
 
 
 def default_url(state_dir: Path | None = None) -> str:
@@ -53,11 +51,8 @@ def mask_url(url: URL | str) -> str:
         try:
             url = make_url(raw)
         except sa_exc.ArgumentError:
-            return _USERINFO.sub(r"\g<scheme>\g<user>:***@", raw)
-    query = {
-        key: ("***" if _SECRET_QUERY_KEYS.search(key) else value)
-        for key, value in url.query.items()
-    }
+            return mask_url_text(raw)
+    query = {key: (MASK if is_secret_name(key) else value) for key, value in url.query.items()}
     return url.set(query=query).render_as_string(hide_password=True)
 
 
@@ -65,9 +60,9 @@ def secrets_of(url: URL) -> list[str]:
     """Every secret value in the URL, so error text can be scrubbed of them."""
     found = [url.password] if url.password else []
     for key, value in url.query.items():
-        if _SECRET_QUERY_KEYS.search(key):
+        if is_secret_name(key):
             found.extend([value] if isinstance(value, str) else list(value))
-    return [str(s) for s in found if s and len(str(s)) >= 3]
+    return [str(s) for s in found if s and is_maskable(str(s))]
 
 
 def resolve_url(url: str | None, state_dir: Path | None = None) -> URL:
@@ -220,9 +215,7 @@ def describe(exc: BaseException, url: URL) -> str:
     source = orig if isinstance(orig, BaseException) else exc
     lines = str(source).strip().splitlines() or [type(source).__name__]
     text = f"{lines[0]} ({type(source).__name__})"
-    for secret in secrets_of(url):
-        text = text.replace(secret, "***")
-    return text
+    return mask_values(text, secrets_of(url))
 
 
 def _sentence(text: str) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.masking import MASK, is_secret_name, mask_url
 from luigi_airbyte.store.schema import (
     STEP_KINDS,
     STEP_STATUSES,
@@ -152,8 +153,6 @@ class RunDetail:
 
 # --- argv summary -----------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"pass|secret|token|key|credential|auth|cookie", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
 _ARGV_MAX_CHARS = 1000
 
 
@@ -171,14 +170,14 @@ def summarize_argv(argv: Sequence[str] | str | None) -> str | None:
     mask_next = False
     for token in tokens:
         if mask_next:
-            out.append("***")
+            out.append(MASK)
             mask_next = False
             continue
-        token = _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", token)
+        token = mask_url(token)
         name, sep, _value = token.partition("=")
-        if sep and _SECRET_NAME.search(name):
-            out.append(f"{name}=***")
-        elif token.startswith("-") and _SECRET_NAME.search(token):
+        if sep and is_secret_name(name):
+            out.append(f"{name}={MASK}")
+        elif token.startswith("-") and is_secret_name(token):
             out.append(token)
             mask_next = True
         else:

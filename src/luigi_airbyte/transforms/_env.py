@@ -8,20 +8,13 @@ Luigi's ``ExternalProgramRunError`` showed how a full environment ends up in e-m
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 
+from luigi_airbyte.masking import is_maskable, is_secret_name, mask_values
 from luigi_airbyte.transforms._result import Redactor
 
 BASE_ENV_KEYS: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 """Variables copied from our environment into every child (when set)."""
-
-_SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|SECRET|TOKEN|API[._]?KEY|ACCESS[._]?KEY|PRIVATE[._]?KEY|CREDENTIAL|AUTH",
-    re.IGNORECASE,
-)
-_MIN_SECRET_LEN = 4
-MASK = "***"
 
 
 def build_env(
@@ -48,9 +41,7 @@ def build_env(
 def secret_values(env: Mapping[str, str] | None) -> list[str]:
     """Values of variables whose names look secret (``*_PASSWORD``, ``DBT_ENV_SECRET_*``...)."""
     found = {
-        value
-        for key, value in (env or {}).items()
-        if _SECRET_NAME.search(key) and len(value) >= _MIN_SECRET_LEN
+        value for key, value in (env or {}).items() if is_secret_name(key) and is_maskable(value)
     }
     return sorted(found, key=len, reverse=True)
 
@@ -60,8 +51,6 @@ def masking_redactor(secrets: Iterable[str], then: Redactor) -> Redactor:
     values = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     def redact(text: str) -> str:
-        for value in values:
-            text = text.replace(value, MASK)
-        return then(text)
+        return then(mask_values(text, values))
 
     return redact
