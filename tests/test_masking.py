@@ -87,7 +87,7 @@ def test_every_layer_masks_the_same_value_the_same_way() -> None:
 
 def test_short_values_follow_one_rule_everywhere() -> None:
     short = "abcde"  # one shorter than the minimum
-    assert MIN_SECRET_LENGTH == len(short) + 1
+    assert len(short) + 1 == MIN_SECRET_LENGTH
     text = f"x {short} y"
     redactor = Redactor()
     redactor.register(short)
