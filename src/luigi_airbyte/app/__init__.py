@@ -5,3 +5,7 @@ It sits between the Luigi glue (``luigi_airbyte.tasks``) and the file model
 process, the step executor, preflight, ad-hoc runs and credential rotation. Nothing here
 imports Luigi; the CLI and the tasks call into it.
 """
+
+from __future__ import annotations
+
+__all__: list[str] = []

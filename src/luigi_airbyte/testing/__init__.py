@@ -3,3 +3,5 @@
 See ``luigi_airbyte.testing.plugin`` for the fixtures (``airbyte_sandbox``,
 ``airbyte_sandbox_factory``) and the ``sandbox_world`` marker.
 """
+
+__all__: list[str] = []
