@@ -141,8 +141,10 @@ def _kill_the_crm_task_process(project: Project, run: subprocess.Popen[str]) -> 
     job = wait_for(lambda: _running_crm_job(project), timeout=60, what="the crm job to run")
     # events is fast: wait until its task process is gone and only crm's is left
     wait_for(
-        lambda: jobs_for(project.sandbox, EVENTS)
-        and jobs_for(project.sandbox, EVENTS)[0]["status"] == "succeeded",
+        lambda: (
+            jobs_for(project.sandbox, EVENTS)
+            and jobs_for(project.sandbox, EVENTS)[0]["status"] == "succeeded"
+        ),
         timeout=60,
         what="the events job to finish",
     )

@@ -42,4 +42,3 @@ def reporter_scheduler_and_worker(task: luigi.Task) -> tuple[Any, str] | None:
     if scheduler is None or worker_id is None:
         return None
     return scheduler, str(worker_id)
-
