@@ -11,46 +11,21 @@ doc itself, with the two delays shortened so the tests take seconds.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import pytest
 
-from e2e.e2e_helpers import (
-    CRM,
-    EVENTS,
-    VENV_BIN,
-    Project,
-    clean_env,
-    finish,
-    free_port,
-    jobs_for,
-    wait_for,
-)
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "luigi.md"
-FAST = {"worker_disconnect_delay": "3", "retry_delay": "1"}
-
-
-def documented_luigid_config() -> configparser.ConfigParser:
-    """The ready-to-copy luigi.cfg block of docs/luigi.md."""
-    text = DOCS.read_text(encoding="utf-8")
-    match = re.search(r"<!-- luigid-settings:[^>]*-->\s*```ini\n(.*?)```", text, re.S)
-    assert match, "docs/luigi.md lost its luigid-settings block"
-    cfg = configparser.ConfigParser(inline_comment_prefixes=("#",))
-    cfg.read_string(match.group(1))
-    return cfg
+from e2e.e2e_helpers import CRM, EVENTS, Project, finish, jobs_for, wait_for
+from e2e.luigid_helpers import FAST, documented_luigid_config, running_luigid
 
 
 def test_docs_give_the_luigid_settings_recovery_relies_on() -> None:
@@ -65,53 +40,9 @@ def test_docs_give_the_luigid_settings_recovery_relies_on() -> None:
 
 @pytest.fixture(scope="module")
 def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """luigid on a free loopback port with the documented settings (delays shortened)."""
-    home = tmp_path_factory.mktemp("luigid")
-    cfg = documented_luigid_config()
-    for key, value in FAST.items():
-        assert cfg.has_option("scheduler", key), f"docs/luigi.md does not set {key}"
-        cfg["scheduler"][key] = value
-    with (home / "luigi.cfg").open("w", encoding="utf-8") as fh:
-        cfg.write(fh)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "luigid"),
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--state-path",
-            str(home / "state.pickle"),
-            "--logdir",
-            str(home),
-        ],
-        cwd=home,
-        env=clean_env(LUIGI_CONFIG_PATH=str(home / "luigi.cfg")),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert proc.poll() is None, f"luigid exited with {proc.returncode}"
-        try:
-            return httpx.head(f"{url}/", timeout=1).status_code == 204
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(answers, timeout=30, what="luigid to answer HEAD /")
+    """luigid with the documented settings, delays shortened (``FAST``)."""
+    with running_luigid(tmp_path_factory.mktemp("luigid"), FAST) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def _rpc(url: str, method: str, **kwargs: Any) -> Any:
@@ -163,9 +94,11 @@ def _assert_recovered(project: Project, result: Any, job_id: int) -> None:
     assert jobs[0]["status"] == "succeeded"
     assert len(jobs_for(project.sandbox, EVENTS)) == 1
     steps = result.steps()
-    assert {s["status"] for s in steps.values()} == {"succeeded"}, steps
+    assert steps["crm"]["status"] == "succeeded", steps["crm"]
     assert steps["crm"]["job_id"] == job_id
-    assert f"job {job_id} (ledger)" in steps["crm"]["message"], steps["crm"]
+    assert f"job {job_id} (" in steps["crm"]["message"], steps["crm"]
+    # events may have been synced by the killed run (then it is skipped here): once either way
+    assert {s["status"] for s in steps.values()} <= {"succeeded", "skipped"}, steps
 
 
 @pytest.mark.slow
@@ -173,7 +106,7 @@ def _assert_recovered(project: Project, result: Any, job_id: int) -> None:
 def test_luigid_task_process_killed_mid_sync_is_recovered_in_the_same_run(
     luigid: str, make_project: Callable[..., Project]
 ) -> None:
-    project = make_project(slow={CRM: 8})
+    project = make_project(slow={CRM: 10})
 
     run = project.start("--scheduler-url", luigid, "--workers", "4", "--json", date="2026-03-01")
     try:
@@ -189,7 +122,7 @@ def test_luigid_task_process_killed_mid_sync_is_recovered_in_the_same_run(
 def test_second_run_on_luigid_attaches_when_the_first_is_killed_whole(
     luigid: str, make_project: Callable[..., Project]
 ) -> None:
-    project = make_project(slow={CRM: 10})
+    project = make_project(slow={CRM: 12})
     args = ("--scheduler-url", luigid, "--json")
     date = "2026-03-02"
 
@@ -226,7 +159,7 @@ def test_second_run_on_luigid_attaches_when_the_first_is_killed_whole(
 def test_local_scheduler_task_process_killed_mid_sync_is_recovered_in_the_same_run(
     make_project: Callable[..., Project],
 ) -> None:
-    project = make_project(slow={CRM: 8})
+    project = make_project(slow={CRM: 10})
 
     run = project.start("--workers", "4", "--json")
     try:
