@@ -1,4 +1,5 @@
-"""A real luigid for the end-to-end tests, configured with the block of docs/luigi.md.
+"""A real luigid for the end-to-end tests, configured with the block of docs/luigi.md;
+and the task processes of a run, to kill one.
 
 The tests read the ready-to-copy ``luigi.cfg`` block from the doc itself, so what the doc
 tells users to set is what the tests run; only the delays are shortened (``fast``) so a
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from e2e.e2e_helpers import VENV_BIN, clean_env, free_port, wait_for
 
@@ -83,3 +85,16 @@ def running_luigid(home: Path, overrides: dict[str, str] | None = None) -> Itera
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def only_task_process(pid: int) -> psutil.Process | None:
+    """The one live task process of the run ``pid`` (Luigi forks one per running task when
+    ``--workers`` > 1), once its other tasks have ended; else ``None``."""
+    alive = []
+    for child in psutil.Process(pid).children():
+        try:
+            if child.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return alive[0] if len(alive) == 1 else None

@@ -21,11 +21,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from e2e.e2e_helpers import CRM, EVENTS, Project, finish, jobs_for, wait_for
-from e2e.luigid_helpers import FAST, documented_luigid_config, running_luigid
+from e2e.luigid_helpers import (
+    FAST,
+    documented_luigid_config,
+    only_task_process,
+    running_luigid,
+)
 
 
 def test_docs_give_the_luigid_settings_recovery_relies_on() -> None:
@@ -56,17 +60,6 @@ def _running_crm_job(project: Project) -> dict[str, Any] | None:
     return running[0] if running else None
 
 
-def _only_task_process(run: subprocess.Popen[str]) -> psutil.Process | None:
-    """The run's one live task process (Luigi forks one per running task), once the
-    other tasks have ended."""
-    children = [
-        c
-        for c in psutil.Process(run.pid).children()
-        if c.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    ]
-    return children[0] if len(children) == 1 else None
-
-
 def _kill_the_crm_task_process(project: Project, run: subprocess.Popen[str]) -> tuple[int, float]:
     """SIGKILL the task process waiting on the crm job; return that job's id and when."""
     job = wait_for(lambda: _running_crm_job(project), timeout=60, what="the crm job to run")
@@ -79,7 +72,7 @@ def _kill_the_crm_task_process(project: Project, run: subprocess.Popen[str]) -> 
         timeout=60,
         what="the events job to finish",
     )
-    child = wait_for(lambda: _only_task_process(run), timeout=30, what="one task process")
+    child = wait_for(lambda: only_task_process(run.pid), timeout=30, what="one task process")
     assert _running_crm_job(project) is not None, "killed too late: the crm job ended"
     child.send_signal(signal.SIGKILL)
     killed_at = time.time()

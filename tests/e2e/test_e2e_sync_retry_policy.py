@@ -14,10 +14,10 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psutil
 import pytest
 
 from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
+from e2e.luigid_helpers import only_task_process
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.tasks import AirbyteSyncTask
 from luigi_airbyte.tasks.context import clear_runtimes, runtime_for
@@ -143,11 +143,7 @@ def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_jo
             what="the events job",
         )
 
-        def only_child() -> psutil.Process | None:
-            alive = [c for c in psutil.Process(run.pid).children() if c.status() != "zombie"]
-            return alive[0] if len(alive) == 1 else None
-
-        child = wait_for(only_child, timeout=30, what="one task process")
+        child = wait_for(lambda: only_task_process(run.pid), timeout=30, what="one task process")
         os.kill(child.pid, signal.SIGKILL)
     finally:
         result = finish(run)
