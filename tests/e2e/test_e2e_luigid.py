@@ -6,85 +6,24 @@ uses its own date so one test's DONE tasks never satisfy another's.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from e2e.e2e_helpers import (
-    CRM,
-    EVENTS,
-    VENV_BIN,
-    Project,
-    clean_env,
-    finish,
-    free_port,
-    job_posts,
-    jobs_for,
-    wait_for,
-)
+from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
+from e2e.luigid_helpers import FAST, running_luigid
 
 pytestmark = [pytest.mark.luigid, pytest.mark.slow]
-
-LUIGI_CFG = """\
-[scheduler]
-prune_on_get_work = true
-retry_delay = 1
-[resources]
-airbyte = 4
-"""
 
 
 @pytest.fixture(scope="module")
 def luigid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A luigid on a free loopback port; yields its URL."""
-    home = tmp_path_factory.mktemp("luigid")
-    (home / "luigi.cfg").write_text(LUIGI_CFG, encoding="utf-8")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "luigid"),
-            "--address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--state-path",
-            str(home / "state.pickle"),
-            "--logdir",
-            str(home),
-        ],
-        cwd=home,
-        env=clean_env(LUIGI_CONFIG_PATH=str(home / "luigi.cfg")),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert proc.poll() is None, f"luigid exited with {proc.returncode}"
-        try:
-            return httpx.head(f"{url}/", timeout=1).status_code == 204
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_for(answers, timeout=30, what="luigid to answer HEAD /")
+    """A luigid on a free loopback port, with the settings of docs/luigi.md; yields its URL."""
+    with running_luigid(tmp_path_factory.mktemp("luigid"), FAST) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def _rpc(luigid: str, method: str, **kwargs: Any) -> Any:

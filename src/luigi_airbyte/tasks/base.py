@@ -21,10 +21,10 @@ import traceback
 from typing import Any
 
 import luigi
-import luigi.worker
 
 from luigi_airbyte.app.execute import StepContext, StepExecutor
 from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker
 from luigi_airbyte.tasks.context import runtime_for
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,35 @@ logger = logging.getLogger(__name__)
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
+
+
+class _Today:
+    """The default of ``run_date``: resolved when a task is built, not when Luigi's
+    parameter is declared (a long-lived worker would otherwise keep the import day)."""
+
+    def __repr__(self) -> str:
+        return "today (UTC)"
+
+    __str__ = __repr__
+
+
+class TodayDateParameter(luigi.DateParameter):
+    """A ``DateParameter`` whose default is today's UTC date at the time each task is built."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default=_Today(), **kwargs)  # type: ignore[arg-type]
+
+    def normalize(self, x: Any) -> Any:
+        return super().normalize(_today() if isinstance(x, _Today) else x)
+
+
+def retry_policy_dict(task: luigi.Task) -> dict[str, Any]:
+    """The retry policy a worker sends with ``add_task``, from the task's public properties."""
+    return {
+        "retry_count": task.retry_count,
+        "disable_hard_timeout": task.disable_hard_timeout,
+        "disable_window": task.disable_window,
+    }
 
 
 class StepTask(luigi.Task):
@@ -42,7 +71,7 @@ class StepTask(luigi.Task):
     )
     pipeline = luigi.Parameter(default="adhoc", description="Pipeline name.")
     step = luigi.Parameter(default="", description="Step name within the pipeline.")
-    run_date = luigi.DateParameter(default=_today(), description="The logical date of the run.")
+    run_date = TodayDateParameter(description="The logical date of the run (default: today, UTC).")
     interval = luigi.Parameter(
         default="", description="Optional finer partition of run_date, e.g. 2026-11-24T14."
     )
@@ -134,16 +163,16 @@ class _Reporter:
         policy, which resets the task's policy on the scheduler to the default just before
         a failure would be judged. Send the task's own policy again, the way the worker does.
         """
-        reporter = getattr(getattr(self.task, "set_tracking_url", None), "__self__", None)
-        scheduler = getattr(reporter, "_scheduler", None)
-        if scheduler is None:
+        found = reporter_scheduler_and_worker(self.task)
+        if found is None:
             return
+        scheduler, worker_id = found
         try:
             scheduler.add_task(
                 task_id=self.task.task_id,
-                worker=reporter._worker_id,  # type: ignore[union-attr]
+                worker=worker_id,
                 status="RUNNING",
-                retry_policy_dict=luigi.worker._get_retry_policy_dict(self.task),
+                retry_policy_dict=retry_policy_dict(self.task),
             )
         except Exception as exc:  # noqa: BLE001 - a lost RPC only loses the retry limit
             logger.warning("could not re-send the retry policy of %s: %s", self.task, exc)

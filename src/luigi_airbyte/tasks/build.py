@@ -19,7 +19,9 @@ import luigi.interface
 import luigi.rpc
 import luigi.scheduler
 import luigi.worker
-from luigi.execution_summary import LuigiStatusCode, _summary_dict
+from luigi.execution_summary import LuigiStatusCode
+
+from luigi_airbyte.tasks._luigi_private import summary_partition
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ def run_graph(
         detailed_summary=True,
         **env,
     )
-    partition = _summary_dict(result.worker)
+    partition = summary_partition(result.worker)
     task_ids = {name: sorted(t.task_id for t in found) for name, found in partition.items()}
     status: LuigiStatusCode = result.status
     # NOT_RUN also means "another worker finished a task this one had scheduled" (two runs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import luigi
 
-from luigi_airbyte.tasks.base import StepTask, _today
+from luigi_airbyte.tasks.base import StepTask, TodayDateParameter
 from luigi_airbyte.tasks.context import runtime_for
 
 
@@ -29,7 +29,7 @@ class PipelineTask(luigi.WrapperTask):
 
     pipeline_file = luigi.Parameter(significant=False, description="Path of the pipeline file.")
     pipeline = luigi.Parameter(description="Pipeline name.")
-    run_date = luigi.DateParameter(default=_today(), description="The logical date of the run.")
+    run_date = TodayDateParameter(description="The logical date of the run (default: today, UTC).")
     interval = luigi.Parameter(default="", description="Optional finer partition of run_date.")
     run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
 

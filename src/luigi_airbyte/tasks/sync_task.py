@@ -1,15 +1,57 @@
-"""``AirbyteSyncTask``: one Airbyte connection synced once per run date (or interval)."""
+"""``AirbyteSyncTask``: one Airbyte connection synced once per run date (or interval).
+
+Retries (docs/luigi.md, "Retries"): a sync gets Luigi attempts for two different reasons.
+
+- The step's ``retries: N`` — N more attempts after a *failed Airbyte job*, each posting
+  one new job (the failed one is finished; there is nothing to attach to).
+- Up to ``ATTACH_RETRIES`` attempts after an attempt was *lost*: its task process was
+  killed, or its whole worker died and luigid failed the task after
+  ``worker_disconnect_delay``. The Airbyte job is still running; the next attempt finds it
+  in the ledger and attaches, so the run ends with the job's true outcome.
+
+The policy is computed each time Luigi asks for it (``retry_count``): it stays open while
+the step runs or was lost, and closes as soon as an attempt *failed* (a failed Airbyte job,
+a failed check of its outcome, a configuration error...). ``run()`` backs this up: it never
+posts a new job once this run's failed jobs have used the step's ``retries:``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 import luigi
 
 from luigi_airbyte.app.execute import StepContext, SyncRequest
+from luigi_airbyte.app.step_context import failure_message, split_failure, sync_run_key
+from luigi_airbyte.errors import SyncFailedError
+from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
+
+logger = logging.getLogger(__name__)
+
+ATTACH_RETRIES = 2
+"""Attempts a sync may lose (killed task process, dead worker) and still be recovered."""
+
+_PROCESS_STARTED = dt.datetime.now(dt.timezone.utc)
+_NOT_A_FAILURE = {"succeeded", "missing"}  # "missing": the job vanished; another is looked for
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class _Attempts:
+    """What the store says about this run's attempts at one sync step."""
+
+    run_key: str
+    open_job: LedgerEntry | None  # a job of the run key not known to be finished
+    failed_jobs: tuple[LedgerEntry, ...]  # jobs of the run key that failed in this run
+    step_status: str | None  # this run's step row; "failed" = the last attempt failed
 
 
 class AirbyteSyncTask(StepTask):
@@ -29,6 +71,10 @@ class AirbyteSyncTask(StepTask):
         default="", description="Skip when the last succeeded sync ended within this (e.g. 6h)."
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lost_attempts = 0  # task processes of this instance that died (this worker)
+
     @property
     def resources(self) -> dict[str, int]:  # type: ignore[override]
         """One unit of the Airbyte instance's resource, so luigid caps concurrent syncs."""
@@ -45,8 +91,112 @@ class AirbyteSyncTask(StepTask):
     def complete(self) -> bool:
         return self.executor().sync_is_complete(self.context(), self.request())
 
+    # --- retries -------------------------------------------------------------------------
+
+    @property
+    def job_attempts(self) -> int:
+        """Airbyte jobs this step may start in one run: 1 + the step's ``retries:``."""
+        return super().retry_count
+
+    @property
+    def retry_count(self) -> int:
+        """Luigi's failure limit for this task, as of now (see the module docstring).
+
+        - this run's failed jobs used ``retries:`` → 1: stop at the failure just reported;
+        - the last attempt failed (any error raised by ``run()``) → ``job_attempts`` plus
+          the attempts this worker saw lost: only ``retries:`` allows another;
+        - otherwise (not run yet, running, or lost) → ``job_attempts + ATTACH_RETRIES``:
+          if the attempt is lost, the next one attaches to its job.
+        """
+        base = self.job_attempts
+        try:
+            attempts = self._attempts()
+        except Exception as exc:  # noqa: BLE001 - Luigi calls this while reporting; never raise
+            logger.debug("retry policy of %s without the store: %s", self, exc)
+            return base + min(self.lost_attempts, ATTACH_RETRIES)
+        if len(attempts.failed_jobs) >= base:
+            return 1
+        if attempts.step_status == "failed" or (
+            not self.context().run_id and not self.lost_attempts
+        ):
+            return base + min(self.lost_attempts, ATTACH_RETRIES)
+        return base + ATTACH_RETRIES
+
+    def _attempts(self) -> _Attempts:
+        ctx = self.context()
+        rt = runtime_for(str(self.pipeline_file))
+        store = rt.store()
+        conn = rt.connection(str(self.connection))
+        key = sync_run_key(conn.connection_id, ctx.partition)
+        since = store.get_run(ctx.run_id).run.started_at if ctx.run_id else _PROCESS_STARTED
+        recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
+        failed = tuple(
+            e
+            for e in recent
+            if e.run_key == key
+            and e.finished
+            and e.status not in _NOT_A_FAILURE
+            and e.created_at is not None
+            and _utc(e.created_at) >= _utc(since)
+        )
+        return _Attempts(
+            run_key=key,
+            open_job=store.ledger.find_open(key),
+            failed_jobs=failed,
+            step_status=store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None,
+        )
+
+    def _refuse_another_job(self) -> None:
+        """Fail (without posting) when this run's failed jobs used up ``retries:``.
+
+        Reached when Luigi retries a step whose last job failed for good, e.g. after its
+        process was lost between recording the failure and reporting it.
+        """
+        attempts = self._attempts()
+        if attempts.open_job is not None or len(attempts.failed_jobs) < self.job_attempts:
+            return
+        last = max(attempts.failed_jobs, key=lambda e: e.job_id)
+        retries = self.job_attempts - 1
+        ctx = self.context()
+        text = (
+            f"Airbyte job {last.job_id} ended {last.status}; not starting another: the step "
+            f"allows {retries} retr{'y' if retries == 1 else 'ies'} (`retries:`) and this run "
+            f"used {len(attempts.failed_jobs)} job(s)"
+        )
+        if ctx.run_id:
+            store = runtime_for(str(self.pipeline_file)).store()
+            step = store.get_run(ctx.run_id).step(ctx.step)
+            if step is not None and step.status == "failed" and step.job_id == last.job_id:
+                text = split_failure(step.message)[1] or text  # keep the job's own story
+            else:
+                store.upsert_step(
+                    ctx.run_id,
+                    ctx.step,
+                    kind="sync",
+                    status="failed",
+                    finished_at=dt.datetime.now(dt.timezone.utc),
+                    job_id=last.job_id,
+                    message=failure_message(SyncFailedError.exit_code, text),
+                )
+        raise SyncFailedError(text, connection_id=last.connection_id, job_id=last.job_id)
+
+    # --- run -----------------------------------------------------------------------------
+
     def run(self) -> None:
+        self._refuse_another_job()
         self.executor().run_sync(self.context(), self.request(), reporter=_Reporter(self))
 
     def _node_or_none(self) -> Any:
         return None if self.pipeline == "adhoc" else super()._node_or_none()
+
+
+def _count_lost_attempt(task: AirbyteSyncTask, message: str) -> None:
+    """Luigi's worker saw the task process die (fires in the worker, before it reports the
+    failure and asks for the retry policy)."""
+    task.lost_attempts += 1
+    logger.warning(
+        "sync %s: %s; the next attempt attaches to its Airbyte job", task.context().step, message
+    )
+
+
+AirbyteSyncTask.event_handler(luigi.Event.PROCESS_FAILURE)(_count_lost_attempt)

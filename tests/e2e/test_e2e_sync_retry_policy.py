@@ -1,0 +1,156 @@
+"""The retry policy of a sync: attach-only retries for lost attempts, none for a failed job.
+
+A failed Airbyte job is re-run only if the step says ``retries:``; a lost attempt (its task
+process died) is retried and attaches. The policy is read here as Luigi reads it
+(``retry_count``) against the store a real run wrote, and ``run()``'s refusal to post is
+checked against the sandbox's job count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
+from e2e.luigid_helpers import only_task_process
+from luigi_airbyte.errors import SyncFailedError
+from luigi_airbyte.tasks import AirbyteSyncTask
+from luigi_airbyte.tasks.context import clear_runtimes, runtime_for
+from luigi_airbyte.tasks.sync_task import ATTACH_RETRIES
+
+FAILURE = "Source CRM: connection refused by crm.internal:5432"
+DATE = dt.date(2026, 1, 15)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtimes() -> Iterator[None]:
+    yield
+    clear_runtimes()
+
+
+def _task(project: Project, run_id: str) -> AirbyteSyncTask:
+    return AirbyteSyncTask(
+        pipeline_file=str(project.path),
+        pipeline=project.pipeline_name,
+        step="crm",
+        connection=CRM,
+        run_date=DATE,
+        run_id=run_id,
+    )
+
+
+def _failed_run(make_project: Callable[..., Project], **world: Any) -> tuple[Project, str]:
+    project = make_project(
+        faults={"jobs": {CRM: {"fail_attempts": 5, "failure_message": FAILURE}}},
+        max_attempts=1,
+        **world,
+    )
+    result = project.run("--json")
+    assert result.returncode == 5, result
+    assert len(jobs_for(project.sandbox, CRM)) == 1
+    return project, str(result.doc["run"]["run_id"])
+
+
+def test_after_a_failed_job_luigi_stops_and_run_refuses_to_post_again(
+    make_project: Callable[..., Project],
+) -> None:
+    project, run_id = _failed_run(make_project)
+    task = _task(project, run_id)
+    posts = job_posts(project.sandbox)
+
+    # Luigi would disable the task at the failure just reported...
+    assert task.retry_count == 1
+    # ...and an attempt that comes anyway (a lost report) fails without a new job
+    with pytest.raises(SyncFailedError, match=FAILURE):
+        task.run()
+    assert job_posts(project.sandbox) == posts
+    assert len(jobs_for(project.sandbox, CRM)) == 1
+    step = runtime_for(str(project.path)).store().get_run(run_id).step("crm")
+    assert step is not None and step.status == "failed" and FAILURE in (step.message or "")
+
+
+def test_a_new_run_of_the_date_may_sync_again_and_an_unstarted_step_may_be_lost(
+    make_project: Callable[..., Project],
+) -> None:
+    project, _ = _failed_run(make_project)
+    store = runtime_for(str(project.path)).store()
+    later = store.start_run(project.pipeline_name, DATE, argv=["test"], scheduler="local")
+
+    task = _task(project, later)
+
+    # the earlier run's failed job is not this run's: 1 attempt + the attach-only ones
+    assert task.retry_count == 1 + ATTACH_RETRIES
+
+
+def test_a_failed_attempt_gets_no_attach_retry_but_a_lost_one_does(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project()
+    store = runtime_for(str(project.path)).store()
+    run_id = store.start_run(project.pipeline_name, DATE, argv=["test"], scheduler="local")
+    task = _task(project, run_id)
+    store.upsert_step(run_id, "crm", kind="sync", status="running")
+    assert task.retry_count == 1 + ATTACH_RETRIES  # running, or lost: attach if it dies
+
+    store.upsert_step(run_id, "crm", kind="sync", status="failed", message="[exit 4] 503")
+    assert task.retry_count == 1  # raised (no job failed): only retries: would allow more
+
+    task.lost_attempts = 1  # its worker saw one earlier attempt die
+    assert task.retry_count == 2
+
+
+def test_retries_budget_counts_only_failed_jobs_of_this_run(
+    make_project: Callable[..., Project],
+) -> None:
+    steps_file: list[dict[str, Any]] = [
+        {"sync": "crm", "connection": CRM, "retries": 1},
+    ]
+    project = make_project(
+        faults={"jobs": {CRM: {"fail_attempts": 5, "failure_message": FAILURE}}},
+        max_attempts=1,
+    )
+    project.write(steps_file)
+    result = project.run("--json", "--workers", "2")
+    assert result.returncode == 5, result
+    assert len(jobs_for(project.sandbox, CRM)) == 2  # 1 + retries: 1, not more
+    assert _task(project, str(result.doc["run"]["run_id"])).retry_count == 1
+
+
+@pytest.mark.slow
+def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_job(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(
+        faults={"jobs": {CRM: {"fail_attempts": 5, "failure_message": FAILURE}}},
+        max_attempts=1,
+        slow={CRM: 6},
+    )
+    run = project.start("--workers", "4", "--json")
+    try:
+        job = wait_for(
+            lambda: [j for j in jobs_for(project.sandbox, CRM) if j["status"] == "running"],
+            timeout=60,
+            what="the crm job to run",
+        )[0]
+        wait_for(
+            lambda: [j for j in jobs_for(project.sandbox, EVENTS) if j["status"] == "succeeded"],
+            timeout=60,
+            what="the events job",
+        )
+
+        child = wait_for(lambda: only_task_process(run.pid), timeout=30, what="one task process")
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        result = finish(run)
+
+    assert result.returncode == 5, result
+    crm_jobs = jobs_for(project.sandbox, CRM)
+    assert [j["jobId"] for j in crm_jobs] == [job["jobId"]]
+    assert crm_jobs[0]["status"] == "failed"
+    crm = result.steps()["crm"]
+    assert crm["status"] == "failed" and FAILURE in crm["message"], crm
