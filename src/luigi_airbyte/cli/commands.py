@@ -8,6 +8,7 @@ from luigi_airbyte.cli import (  # noqa: F401
     credentials_cmd,
     history_cmd,
     jobs_cmd,
+    plan_cmd,
     quickstart_cmd,
     run_cmd,
     sandbox_cmd,
