@@ -53,7 +53,7 @@ def intended_expects() -> dict[str, dict[str, Any]]:
     }
 
 
-def world_data(faults: dict[str, Any] | None = None, **mutate: Any) -> dict[str, Any]:
+def world_data(faults: dict[str, Any] | None = None) -> dict[str, Any]:
     data = copy.deepcopy(demo_world_data())
     data["settings"] = {**data["settings"], "job_duration_seconds": 0.2}
     if faults:
@@ -77,9 +77,10 @@ class Project:
         client_secret: str = f"env:{SECRET_VAR}",
     ) -> Path:
         expects = intended_expects() if expects is None else expects
+        names = {CRM: "crm", EVENTS: "events"}
         steps = [
-            {"sync": "crm", "connection": CRM, "expect": expects[CRM]},
-            {"sync": "events", "connection": EVENTS, "expect": expects[EVENTS]},
+            {"sync": names.get(conn, f"sync{i}"), "connection": conn, "expect": expect}
+            for i, (conn, expect) in enumerate(expects.items())
         ]
         doc: dict[str, Any] = {
             "version": 1,
