@@ -9,6 +9,7 @@ from luigi_airbyte.cli import (  # noqa: F401
     history_cmd,
     jobs_cmd,
     plan_cmd,
+    preflight_cmd,
     quickstart_cmd,
     run_cmd,
     sandbox_cmd,
