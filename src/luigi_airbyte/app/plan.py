@@ -743,8 +743,11 @@ class ApplyResult:
 
     @property
     def exit_code(self) -> int:
-        """0 all applied, 4 Airbyte refused or could not be asked, 6 blockers remain."""
-        if self.failed is not None or self.interrupted:
+        """0 all applied, 4 Airbyte refused or could not be asked, 6 blockers remain,
+        130 interrupted."""
+        if self.interrupted:
+            return 130
+        if self.failed is not None:
             return 4
         return 6 if self.blocked else 0
 

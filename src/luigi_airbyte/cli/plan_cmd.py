@@ -178,7 +178,12 @@ def render_apply(result: ApplyResult, pipeline_file: str) -> str:
     out: list[str] = []
     if result.applied:
         out.append("applied: " + ", ".join(repr(c.connection) for c in result.applied))
-    if result.failed is not None:
+    if result.interrupted and result.failed is not None:
+        out.append(
+            f"INTERRUPTED while sending {result.failed.connection!r}: one PATCH, so it is "
+            "either fully applied or untouched; run `luigi-airbyte plan` to see which"
+        )
+    elif result.failed is not None:
         out.append(f"FAILED: {result.failed.connection!r}: {result.failure}")
         out.append(f"  {result.failed.connection!r} is untouched (one PATCH per connection)")
         if result.not_attempted:
@@ -192,7 +197,7 @@ def render_apply(result: ApplyResult, pipeline_file: str) -> str:
         out.append("nothing to apply: every connection matches the file")
     elif result.exit_code == 0:
         out.append(f"done; `luigi-airbyte plan {pipeline_file}` now shows no changes")
-    elif result.failed is not None:
+    elif result.failed is not None and not result.interrupted:
         out.append(
             "fix the value Airbyte refused (in the file), then run "
             f"`{apply_command(pipeline_file, result.failed.connection)}`"
