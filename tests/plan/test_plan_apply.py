@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from conftest import CRM, EVENTS, Project, intended_expects, world_data
+from plan_helpers import CRM, EVENTS, Project, intended_expects, world_data
 
 ARCHIVE = "Events API → Archive"
 

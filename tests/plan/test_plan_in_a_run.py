@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 
-from conftest import CRM, Project
+from plan_helpers import CRM, Project
 from rich.console import Console
 
 from luigi_airbyte.cli.run_cmd import execute_run

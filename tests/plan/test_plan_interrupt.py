@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import CRM, EVENTS, SECRET_VAR, Project, intended_expects, world_data
+from plan_helpers import CRM, EVENTS, SECRET_VAR, Project, intended_expects, world_data
 
 ARCHIVE = "Events API → Archive"
 CLI = str(Path(sys.executable).parent / "luigi-airbyte")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import CRM, Project, world_data
+from plan_helpers import CRM, Project, world_data
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "pipeline-file.md"
 README = Path(__file__).resolve().parents[2] / "README.md"

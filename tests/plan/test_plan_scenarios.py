@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import CRM, EVENTS, Project, intended_expects, world_data
+from plan_helpers import CRM, EVENTS, Project, intended_expects, world_data
 
 
 def _users(project: Project) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import CRM, EVENTS, Project, world_data
+from plan_helpers import CRM, EVENTS, Project, world_data
 
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.cli.quickstart_cmd import write_project

@@ -30,6 +30,7 @@ import httpx
 
 from luigi_airbyte import __version__
 from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials
+from luigi_airbyte.airbyte._catalog import StoredStream
 from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
@@ -43,7 +44,6 @@ from luigi_airbyte.airbyte._retry import (
     RetryPolicy,
     parse_retry_after,
 )
-from luigi_airbyte.airbyte.catalog import StoredStream
 from luigi_airbyte.airbyte.models import (
     Application,
     Connection,

@@ -27,8 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from luigi_airbyte.airbyte import Connection, StreamConfig, StreamProperties
-from luigi_airbyte.airbyte.catalog import StoredStream
+from luigi_airbyte.airbyte import Connection, StoredStream, StreamConfig, StreamProperties
 from luigi_airbyte.airbyte.models import DiscoveredStream
 from luigi_airbyte.checks.drift import SYNC_MODE_LABELS
 from luigi_airbyte.checks.drift_types import ExpectedConnection, ExpectedStream
