@@ -93,7 +93,11 @@ class Project:
             "pipelines": {"nightly": {"owner": "data-platform", "steps": steps}},
             "owners": {"data-platform": {"alerts": [f"jsonl:{self.root / 'alerts.jsonl'}"]}},
         }
-        doc.update(extra or {})
+        for key, value in (extra or {}).items():
+            if key == "airbyte":
+                doc["airbyte"].update(value)
+            else:
+                doc[key] = value
         self.path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
         return self.path
 

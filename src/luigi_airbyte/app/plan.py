@@ -703,6 +703,12 @@ class _Airbyte:
 
     def __init__(self, runtime: Any) -> None:
         self.rt = runtime
+        self.discovered: dict[str, list[DiscoveredStream] | None] = {}  # per source: one discover
+
+    def discover(self, source_id: str) -> list[DiscoveredStream] | None:
+        if source_id not in self.discovered:
+            self.discovered[source_id] = self.rt.client().discover_schema(source_id)
+        return self.discovered[source_id]
 
     def plan(self, target: PlanTarget, pipeline_file: str) -> ConnectionPlan:
         client = self.rt.client()
@@ -711,7 +717,7 @@ class _Airbyte:
             conn = client.get_connection(found.connection_id)  # always the live configuration
             props = client.get_stream_properties(conn.source_id, conn.destination_id)
             stored = client.get_stored_catalog(conn.connection_id)
-            discovered = client.discover_schema(conn.source_id) if stored is not None else None
+            discovered = self.discover(conn.source_id) if stored is not None else None
         except LuigiAirbyteError as exc:
             return ConnectionPlan(target.connection, target.steps, error=self.rt.redact(str(exc)))
         return plan_connection(
