@@ -56,7 +56,12 @@ def render_connection(cp: ConnectionPlan, out: list[str]) -> None:
     if cp.changes:
         width = max(len(c.path) for c in cp.changes)
         for c in cp.changes:
-            if c.action in ("select", "deselect"):
+            if c.action == "refresh":
+                out.append(
+                    f"    ~ {c.path.ljust(width)}  save the streams again: "
+                    "take the source's current schema"
+                )
+            elif c.action in ("select", "deselect"):
                 out.append(
                     f"    {_SIGN[c.action]} {c.path.ljust(width)}  {c.airbyte} -> {c.intended}"
                 )
