@@ -73,6 +73,13 @@ def test_one_patch_per_connection_with_every_selected_stream(project: Project) -
 
     patches = project.sandbox.requests(endpoint="PATCH /connections/{connectionId}")
     assert len(patches) == 1  # status and streams in one request: all or nothing
+    writes = {
+        r["endpoint"]
+        for r in project.sandbox.requests()
+        if r["method"] != "GET" and r["api"] == "public"
+    }
+    # never a source, a destination or a secret: only the token and the connection
+    assert writes == {"POST /applications/token", "PATCH /connections/{connectionId}"}
     after = {s["name"]: s for s in project.connection(CRM)["configurations"]["streams"]}
     assert set(after) == {"users", "orders"}  # orders was not named as changed, yet kept
     assert after["orders"]["syncMode"] == "incremental_append"
