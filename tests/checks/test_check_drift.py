@@ -347,3 +347,35 @@ def test_report_to_dict_is_json_and_complete() -> None:
     with pytest.raises(FailedChecksError) as info:
         raise_for(report.to_results())
     assert len(info.value.results) == 3
+
+
+def test_airbyte_side_drift_names_the_apply_command_source_side_does_not() -> None:
+    hint = "luigi-airbyte apply pipeline.yaml --connection CRM"
+    mode_drift = StreamConfig(name="users", sync_mode="full_refresh_overwrite")
+    dropped = StreamConfig(
+        name="users",
+        sync_mode="incremental_deduped_history",
+        cursor_field=("gone",),
+        primary_key=(("id",),),
+    )
+
+    in_airbyte = diff_connection(
+        conn(mode_drift, status=ConnectionStatus.INACTIVE),
+        {"users": ExpectedStream(sync_mode="incremental_deduped_history")},
+        apply_hint=hint,
+    )
+    at_source = diff_connection(
+        conn(dropped), {"users": ExpectedStream()}, [USERS_PROPS], apply_hint=hint
+    )
+
+    kinds = {d.kind: d.fix for d in in_airbyte.differences}
+    assert set(kinds) == {"status", "sync_mode"}
+    assert all(f"run `{hint}`" in fix for fix in kinds.values())
+    assert [d.kind for d in at_source.differences] == ["cursor_not_in_schema"]
+    assert hint not in at_source.differences[0].fix
+    results = check_drift(
+        conn(mode_drift),
+        {"users": ExpectedStream(sync_mode="incremental_deduped_history")},
+        apply_hint=hint,
+    )
+    assert hint in next(r for r in results if not r.passed).message

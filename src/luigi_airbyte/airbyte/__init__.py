@@ -14,6 +14,7 @@ from luigi_airbyte.airbyte._auth import (
     OIDCClientCredentials,
     SecretLike,
 )
+from luigi_airbyte.airbyte._catalog import StoredStream
 from luigi_airbyte.airbyte._retry import RetryPolicy, parse_retry_after
 from luigi_airbyte.airbyte.client import AirbyteClient
 from luigi_airbyte.airbyte.models import (
@@ -58,6 +59,7 @@ __all__ = [
     "RetryPolicy",
     "SecretLike",
     "Source",
+    "StoredStream",
     "StreamConfig",
     "StreamProperties",
     "StreamStats",

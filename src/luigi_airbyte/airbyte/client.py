@@ -30,6 +30,7 @@ import httpx
 
 from luigi_airbyte import __version__
 from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials
+from luigi_airbyte.airbyte._catalog import StoredStream
 from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
@@ -571,6 +572,50 @@ class AirbyteClient:
         connection = self._parse(response, Connection.from_api, self._object(response))
         self._connections[connection.connection_id] = connection
         return connection
+
+    def patch_connection(self, connection_id: str, body: Mapping[str, Any]) -> Connection:
+        """``PATCH /connections/{id}`` with a partial ``ConnectionPatchRequest``.
+
+        Beware: ``configurations.streams`` *replaces* the selection, so a stream left out
+        is deselected. The body holds absolute values, so resending it is safe (retried
+        like a read). Never touches sources, destinations or secrets.
+
+        Raises:
+            AirbyteAPIError: Airbyte refused a value (400/422, its message included).
+        """
+        response = self._send(
+            "PATCH",
+            f"{self._url}/connections/{_seg(connection_id)}",
+            json=dict(body),
+            idempotent=True,
+            hints={
+                404: "Check the connection id, and that this credential can see it",
+                403: "Changing a connection needs a credential with editor rights",
+            },
+        )
+        connection = self._parse(response, Connection.from_api, self._object(response))
+        self._connections[connection.connection_id] = connection
+        return connection
+
+    def get_stored_catalog(self, connection_id: str) -> list[StoredStream] | None:
+        """The catalog the connection was last saved with (config API); None without it."""
+        base = self._config_base()
+        if base is None:
+            return None
+        response = self._config_post(
+            base,
+            "/v1/connections/get",
+            {"connectionId": connection_id},
+            hints={404: "Check the connection id"},
+        )
+        if response is None:
+            return None
+        body = self._object(response)
+        catalog = body.get("syncCatalog")
+        streams = catalog.get("streams") if isinstance(catalog, Mapping) else None
+        if not isinstance(streams, list):
+            return None
+        return [StoredStream.from_api(s) for s in streams if isinstance(s, Mapping)]
 
     def resolve_connection(
         self,

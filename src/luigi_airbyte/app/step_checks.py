@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.app.plan import apply_command, drift_expectations
 from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
     CheckResult,
-    ExpectedStream,
     check_drift,
     check_freshness,
     last_success_end,
@@ -90,18 +90,19 @@ class CheckSteps:
         client = self.rt.client()
         conn = self.rt.connection(sync.connection)
         conn = client.get_connection(conn.connection_id)  # always the live configuration
-        expected = {
-            name: ExpectedStream(
-                sync_mode=e.sync_mode,
-                cursor=list(e.cursor) if e.cursor is not None else None,
-                primary_key=[list(k) for k in e.primary_key] if e.primary_key is not None else None,
-                selected=e.selected if e.selected is not None else True,
-            )
-            for name, e in sync.expect.streams.items()
-        }
+        expected, expect_connection = drift_expectations(sync.expect)
         props = client.get_stream_properties(conn.source_id, conn.destination_id)
         discovered = client.discover_schema(conn.source_id)
-        return check_drift(conn, expected, props, discovered)
+        pf = self.rt.pipeline_file
+        hint = apply_command(str(pf.source), sync.connection) if pf is not None else None
+        return check_drift(
+            conn,
+            expected,
+            props,
+            discovered,
+            expect_connection=expect_connection,
+            apply_hint=hint,
+        )
 
     def _counts_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
         sync = self._sync_step(ctx, node.target_sync)

@@ -13,6 +13,7 @@ difference what differs and where to fix it: in the Airbyte UI or in the pipelin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from luigi_airbyte.airbyte.models import (
@@ -51,6 +52,25 @@ SYNC_MODE_LABELS: Mapping[str, str] = {
     "incremental_soft_delete": "Incremental | Soft delete",
 }
 _MAX_LISTED = 10
+# Differences that live in Airbyte's connection settings (not in the source): a PATCH of
+# the connection, i.e. `luigi-airbyte apply`, puts them back.
+AIRBYTE_SIDE = frozenset(
+    {
+        "status",
+        "schedule_type",
+        "cron_expression",
+        "namespace_definition",
+        "namespace_format",
+        "prefix",
+        "non_breaking_schema_updates_behavior",
+        "selected",
+        "missing_stream",
+        "sync_mode",
+        "cursor",
+        "primary_key",
+        "columns_not_selected",
+    }
+)
 
 
 def _label(mode: str | None) -> str:
@@ -467,8 +487,13 @@ def diff_connection(
     *,
     strict: bool = False,
     expect_connection: ExpectedConnection | None = None,
+    apply_hint: str | None = None,
 ) -> DriftReport:
-    """Diff the connection against the expectations; see the module docstring."""
+    """Diff the connection against the expectations; see the module docstring.
+
+    ``apply_hint`` is the command that restores the intended configuration (``luigi-airbyte
+    apply FILE --connection NAME``); differences in Airbyte's settings name it as the fix.
+    """
     differ = _Differ(connection)
     differ.connection(expect_connection or ExpectedConnection())
     for name, exp in expected.items():
@@ -477,6 +502,15 @@ def diff_connection(
     if strict:
         for name in extras:
             differ.extra(name)
+    if apply_hint:
+        differ.found = [
+            replace(
+                d, fix=f"run `{apply_hint}` to put back what the pipeline file intends; or {d.fix}"
+            )
+            if d.kind in AIRBYTE_SIDE
+            else d
+            for d in differ.found
+        ]
     checked = (*expected, *extras) if strict else tuple(expected)
     return DriftReport(
         connection_id=connection.connection_id,
@@ -495,6 +529,7 @@ def check_drift(
     *,
     strict: bool = False,
     expect_connection: ExpectedConnection | None = None,
+    apply_hint: str | None = None,
 ) -> list[CheckResult]:
     """``diff_connection(...).to_results()``: one result for the connection, one per stream."""
     report = diff_connection(
@@ -504,5 +539,6 @@ def check_drift(
         discovered,
         strict=strict,
         expect_connection=expect_connection,
+        apply_hint=apply_hint,
     )
     return report.to_results()

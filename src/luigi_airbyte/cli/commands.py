@@ -8,6 +8,8 @@ from luigi_airbyte.cli import (  # noqa: F401
     credentials_cmd,
     history_cmd,
     jobs_cmd,
+    plan_cmd,
+    preflight_cmd,
     quickstart_cmd,
     run_cmd,
     sandbox_cmd,

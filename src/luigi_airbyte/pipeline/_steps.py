@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from luigi_airbyte.pipeline._types import (
     ConnectionRef,
@@ -58,13 +66,47 @@ class StreamExpect(Model):
     """Expected primary key: a list of field paths, e.g. [[id]]."""
     selected: bool | None = None
     """Whether the stream must be selected (true) or deselected (false)."""
+    selected_fields: tuple[str, ...] | None = None
+    """Top-level columns to sync (Airbyte's field selection), e.g. [id, email, updated_at]."""
+
+
+class ScheduleExpect(Model):
+    """The connection's own schedule in Airbyte (manual when luigi-airbyte triggers it)."""
+
+    type: Literal["manual", "cron"]
+    """manual, or cron (Airbyte then also syncs on its own at `cron`)."""
+    cron: str | None = Field(default=None, min_length=1)
+    """Quartz cron expression for type cron, e.g. "0 0 2 * * ?" (UTC)."""
+
+    @model_validator(mode="after")
+    def _cron_for_cron(self) -> ScheduleExpect:
+        if self.type == "cron" and self.cron is None:
+            raise ValueError('a cron schedule needs `cron:`, e.g. cron: "0 0 2 * * ?"')
+        if self.type == "manual" and self.cron is not None:
+            raise ValueError("a manual schedule has no `cron:`; remove it or use type: cron")
+        return self
 
 
 class Expect(Model):
-    """Expected connection configuration; a difference fails the drift check."""
+    """Expected connection configuration; a difference fails the drift check, and
+    `luigi-airbyte apply` puts it back. Only the fields named here are compared or sent."""
 
     streams: dict[str, StreamExpect] = {}
     """Per-stream expectations, keyed by stream name."""
+    status: Literal["active", "inactive"] | None = None
+    """Connection status; when not named, plan and the drift check expect active."""
+    schedule: ScheduleExpect | None = None
+    """The connection's schedule in Airbyte, e.g. {type: manual}."""
+    namespace: Literal["source", "destination", "custom_format"] | None = None
+    """Destination namespace definition."""
+    namespace_format: str | None = None
+    """Namespace format when namespace is custom_format, e.g. "raw_${SOURCE_NAMESPACE}"."""
+    prefix: str | None = None
+    """Stream prefix in the destination, e.g. crm_ ("" for none)."""
+    schema_changes: (
+        Literal["ignore", "disable_connection", "propagate_columns", "propagate_fully"] | None
+    ) = None
+    """What Airbyte does on a non-breaking source schema change."""
 
 
 class Counts(Model):

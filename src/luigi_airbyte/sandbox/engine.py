@@ -65,6 +65,7 @@ from luigi_airbyte.sandbox.jobstate import (
     job_read,
     job_response,
 )
+from luigi_airbyte.sandbox.patch_rules import check_patch_values, selected_fields_of
 from luigi_airbyte.sandbox.world import (
     SYNC_MODES,
     Application,
@@ -265,6 +266,7 @@ class Engine:
         self._urgent = False
         self._closed = False
         self._token_ttl = world.settings.token_ttl_seconds
+        self._discovers: dict[str, int] = {}  # source name -> discover calls (schema faults)
 
         self._faults = EngineFaults.model_validate(
             {"jobs": dict(world.faults.jobs), "schema": dict(world.faults.schema_)}
@@ -298,6 +300,10 @@ class Engine:
         self._deleted_apps: set[str] = set()
         if self.state_path is not None and self.state_path.exists():
             self._load_state()
+        # connection id -> the catalog it was configured with (config API syncCatalog)
+        self._stored: dict[str, list[StreamSchema]] = {
+            cid: self._catalog(self._sources[cs.source]) for cid, cs in self._connections.items()
+        }
 
     # ------------------------------------------------------------------ world -> state
     def _conn_from_world(self, c: Connection, index: int) -> ConnState:
@@ -543,7 +549,17 @@ class Engine:
         return job
 
     def _schema_fault(self, source: Source) -> SchemaFault | None:
-        return self._faults.schema_.get(source.name)
+        fault = self._faults.schema_.get(source.name)
+        if fault is not None and self._discovers.get(source.name, 0) < fault.after_discovers:
+            return None  # the source has not changed yet
+        return fault
+
+    def _stored_catalog(self, cs: ConnState) -> list[StreamSchema]:
+        """The catalog the connection was last saved with; the source may have moved on."""
+        stored = self._stored.get(cs.id)
+        if stored is None:
+            stored = self._stored[cs.id] = self._catalog(self._sources[cs.source])
+        return stored
 
     def _catalog(self, source: Source) -> list[StreamSchema]:
         return datagen.catalog(self.world, source, self._schema_fault(source))
@@ -714,6 +730,8 @@ class Engine:
                 entry["namespace"] = self._sources[cs.source].namespace
             entry["cursorField"] = list(s["cursor_field"])
             entry["primaryKey"] = [list(p) for p in s["primary_key"]]
+            if s.get("selected_fields"):
+                entry["selectedFields"] = [{"fieldPath": list(f)} for f in s["selected_fields"]]
             streams.append(entry)
         out: dict[str, Any] = {
             "connectionId": cs.id,
@@ -758,6 +776,7 @@ class Engine:
             cs = copy.deepcopy(self._conn(connection_id))
             if not isinstance(patch, dict):
                 raise BadRequest("The request body must be a JSON object")
+            check_patch_values(patch, self._catalog(self._sources[cs.source]))
             if "name" in patch and patch["name"] is not None:
                 if not isinstance(patch["name"], str) or not patch["name"].strip():
                     raise BadRequest("name must be a non-empty string")
@@ -792,6 +811,8 @@ class Engine:
             configs = patch.get("configurations")
             if configs is not None:
                 cs.streams = self._validate_stream_configs(cs, configs)
+                # saving the streams stores the source's current catalog, as Airbyte does
+                self._stored[cs.id] = self._catalog(self._sources[cs.source])
             self._connections[cs.id] = cs
             self._patched.add(cs.id)
             self._mark_dirty()
@@ -835,6 +856,7 @@ class Engine:
                     "sync_mode": mode,
                     "cursor_field": cursor or None,
                     "primary_key": pk or None,
+                    "selected_fields": selected_fields_of(s),
                 }
             )
         return out
@@ -1019,7 +1041,7 @@ class Engine:
             configured = {s["name"]: s for s in self._configured_streams(cs)}
             catalog = []
             src = self._sources[cs.source]
-            for schema in self._catalog(src):
+            for schema in self._stored_catalog(cs):
                 s = configured.get(schema.name)
                 mode = s["sync_mode"] if s else "full_refresh_overwrite"
                 sync_mode, dest_mode = _MODE_PAIRS[mode]
@@ -1233,7 +1255,9 @@ class Engine:
             return {"jobInfo": job}
         with self._lock:
             streams = []
-            for schema in self._catalog(src):
+            current = self._catalog(src)
+            self._discovers[src.name] = self._discovers.get(src.name, 0) + 1
+            for schema in current:
                 incr = schema.supports_incremental and bool(schema.default_cursor)
                 streams.append(
                     {

@@ -232,6 +232,9 @@ class SchemaFault(_Model):
     remove_streams: list[str] = Field(default_factory=list)
     add_columns: dict[str, list[Column]] = Field(default_factory=dict)
     remove_columns: dict[str, list[str]] = Field(default_factory=dict)
+    # The change appears only after this many discovers of the source: the source's schema
+    # then differs between two discover calls, as when a table is altered overnight.
+    after_discovers: int = Field(default=0, ge=0)
 
     @field_validator("add_columns", mode="before")
     @classmethod
