@@ -668,9 +668,14 @@ class SyncRunner:
                     self.settings.confirm_window,
                 )
                 continue
-            if job.job_id in known or (seen_max is not None and job.job_id <= seen_max):
+            if (
+                job.job_id in known
+                or (seen_max is not None and job.job_id <= seen_max)
+                or (job.start_time is not None and job.start_time < since)
+            ):
                 # Airbyte answered with a job that existed before we posted (a queued
-                # one, since mid-2026): ours by attachment, not by creation.
+                # one, since mid-2026): listed before the POST, or created before it by
+                # more than the clock skew. Ours by attachment, not by creation.
                 return self._adopt(job, "queued", connection_id, run_key, job_type, history)
             return self._adopt(job, "created", connection_id, run_key, job_type, history)
 
