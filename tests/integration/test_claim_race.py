@@ -16,7 +16,7 @@ from integration.claim_race import PHASES, run_race, start_race_sandbox
 from luigi_airbyte.sandbox import Sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
-from pg_server import PostgresServer, PostgresUnavailable  # noqa: E402
+from pg_server import PostgresServer, PostgresUnavailable
 
 LANES = 8
 
