@@ -87,8 +87,9 @@ _NULL_EMITTER = NullEmitter()
 _SYSTEM_CLOCK = SystemClock()
 _DEFAULT_SETTINGS = SyncSettings()
 
-#: Test-only hook: at the sync boundary named by this variable (``claim``, ``claimed``,
-#: ``posted``, ``reconciling``) the process touches the file named by
+#: Test-only hook: at the sync boundary named by this variable (``claim``: before the
+#: claim; ``claimed``: claim committed; ``intent``: create intent committed, POST not sent;
+#: ``posted``: POST answered, job not recorded; ``reconciling``: a reconcile listing failed) the process touches the file named by
 #: ``LUIGI_AIRBYTE_TEST_PAUSE_FILE`` and sleeps, so a test can kill -9 it exactly there.
 PAUSE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_AT"
 PAUSE_FILE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_FILE"
@@ -624,6 +625,7 @@ class SyncRunner:
             # Durable before the request leaves: a kill from here on leaves an intent
             # that the next holder reconciles instead of posting.
             self.ledger.mark_intent(run_key, self.holder, seen_max)
+            _pause_point("intent")
             since = self.clock.now() - timedelta(seconds=self.settings.clock_skew)
             try:
                 job = self.client.create_job(connection_id, job_type=job_type)
