@@ -89,8 +89,9 @@ _DEFAULT_SETTINGS = SyncSettings()
 
 #: Test-only hook: at the sync boundary named by this variable (``claim``: before the
 #: claim; ``claimed``: claim committed; ``intent``: create intent committed, POST not sent;
-#: ``posted``: POST answered, job not recorded; ``reconciling``: a reconcile listing failed) the process touches the file named by
-#: ``LUIGI_AIRBYTE_TEST_PAUSE_FILE`` and sleeps, so a test can kill -9 it exactly there.
+#: ``posted``: POST answered, job not recorded; ``reconciling``: a reconcile listing failed)
+#: the process touches the file named by ``LUIGI_AIRBYTE_TEST_PAUSE_FILE`` and sleeps, so
+#: a test can kill -9 it exactly there.
 PAUSE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_AT"
 PAUSE_FILE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_FILE"
 
