@@ -70,9 +70,10 @@ def start_race_sandbox(base: Path, lanes: int) -> Sandbox:
 
 
 class _Racer:
-    def __init__(self, sb: Sandbox, store_url: str, log: IO[bytes]) -> None:
+    def __init__(self, sb: Sandbox, store_url: str, log: IO[bytes], memo: bool) -> None:
         env = {
             **os.environ,
+            "CLAIM_RACE_MEMO": "1" if memo else "",
             "INTEGRATION_CLIENT_ID": sb.client_id,
             "INTEGRATION_CLIENT_SECRET": sb.client_secret,
         }
@@ -104,14 +105,18 @@ def run_race(
     seed: int,
     log_path: Path,
     racers: int = 4,
+    memo: bool = False,
 ) -> RaceReport:
-    """Run ``trials`` seeded trials over ``lanes`` connections; see the module docstring."""
+    """Run ``trials`` seeded trials over ``lanes`` connections; see the module docstring.
+
+    ``memo=True`` switches the ledger's lock off in the racers (the benchmark's baseline).
+    """
     started = time.monotonic()
     results: dict[int, queue.Queue[dict[str, Any]]] = collections.defaultdict(queue.Queue)
     plan: dict[int, tuple[int, str]] = {}  # trial -> (lane, run key)
     report = RaceReport()
     with log_path.open("ab") as log:
-        pool = [_Racer(sb, store_url, log) for _ in range(racers)]
+        pool = [_Racer(sb, store_url, log, memo) for _ in range(racers)]
 
         def read(racer: _Racer) -> None:
             assert racer.proc.stdout is not None

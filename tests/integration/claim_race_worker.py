@@ -8,6 +8,10 @@ in a thread of its own (several lanes at once, one connection per lane), sleeps 
 ``start_at`` (epoch seconds, so racers in different processes start together) and writes
 ``{"trial", "pid", "started", "job_id", "how", "finished_at_attach", "status"}`` (or
 ``{"trial", "error"}``) as one JSON line on stdout.
+
+With CLAIM_RACE_MEMO=1 the ledger's lock is switched off (every claim is granted, as
+before the claim existed: the ledger is only a memo). The benchmark uses it to measure,
+in the same run, what the lock prevents.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 from luigi_airbyte.airbyte import AirbyteClient, AirbyteClientCredentials, RetryPolicy
 from luigi_airbyte.store import Store
+from luigi_airbyte.store.ledger import Claim, ClaimResult, Holder, Ledger
 from luigi_airbyte.sync import FixedInterval, SyncRunner, SyncSettings
 
 _out = threading.Lock()
@@ -33,6 +38,30 @@ def _say(doc: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
+class MemoLedger:
+    """The SQL ledger without its lock: what the ledger was before the claim."""
+
+    def __init__(self, inner: Ledger) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def claim(
+        self, run_key: str, connection_id: str, job_type: str, holder: Holder, lease_s: float = 60
+    ) -> ClaimResult:
+        return ClaimResult("acquired", claim=Claim(run_key, connection_id, job_type, holder))
+
+    def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
+        return None
+
+    def renew(self, run_key: str, holder: Holder, lease_s: float = 60) -> bool:
+        return True
+
+    def release(self, run_key: str, holder: Holder) -> None:
+        return None
+
+
 def _race(client: AirbyteClient, store: Store, cmd: dict[str, Any]) -> None:
     settings = SyncSettings(
         poll_strategy=FixedInterval(0.05),
@@ -42,7 +71,8 @@ def _race(client: AirbyteClient, store: Store, cmd: dict[str, Any]) -> None:
         stuck_after=None,
         zero_rows="ignore",
     )
-    runner = SyncRunner(client, store.ledger, settings=settings, run_id=f"trial-{cmd['trial']}")
+    ledger: Any = MemoLedger(store.ledger) if os.environ.get("CLAIM_RACE_MEMO") else store.ledger
+    runner = SyncRunner(client, ledger, settings=settings, run_id=f"trial-{cmd['trial']}")
     time.sleep(max(0.0, float(cmd["start_at"]) - time.time()))
     started = time.time()
     try:
