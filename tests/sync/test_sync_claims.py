@@ -142,3 +142,24 @@ def test_settle_records_a_dead_holders_finished_job_and_posts_nothing(
     assert settled is not None and settled.job_id == job.job_id and settled.status == "succeeded"
     assert ledger.claims_held_by("run-1") == []
     assert fake.calls.count("create_job") == 0
+
+
+def test_the_keeper_renews_the_lease_until_stopped() -> None:
+    import time
+
+    from luigi_airbyte.sync.claim_keeper import ClaimKeeper
+
+    ledger = InMemoryLedger()
+    # A holder on another host: only its lease tells whether it is alive.
+    remote = replace(Holder.this_process(), host="elsewhere.example", pid=1)
+    assert ledger.claim(KEY, CONN, "sync", remote, lease_s=0.3).outcome == "acquired"
+    keeper = ClaimKeeper(ledger, KEY, remote, lease_s=0.3).start()
+    try:
+        time.sleep(0.8)  # more than two leases
+        assert ledger.claim(KEY, CONN, "sync", Holder.this_process()).outcome == "held"
+    finally:
+        keeper.stop()
+    assert not keeper.lost
+    time.sleep(0.5)
+    taken = ledger.claim(KEY, CONN, "sync", Holder.this_process())
+    assert taken.outcome == "acquired" and taken.previous_gone is not None

@@ -47,6 +47,7 @@ from luigi_airbyte.errors import (
     ConfigError,
     ConflictError,
     JobCreateUncertainError,
+    LuigiAirbyteError,
     NotFoundError,
     Problem,
     RateLimitedError,
@@ -258,9 +259,7 @@ class SyncRunner:
         keeper.stop()
         try:
             self.ledger.release(run_key, self.holder)
-        except AirbyteError:  # pragma: no cover - ledgers raise StoreError, not this
-            raise
-        except Exception as exc:  # noqa: BLE001 - the lease expires anyway
+        except LuigiAirbyteError as exc:  # the store is down: the lease expires anyway
             logger.warning("run key %s: could not release the claim (%s)", run_key, exc)
 
     def settle(self, run_key: str) -> LedgerEntry | None:
@@ -271,6 +270,9 @@ class SyncRunner:
         finished (or ``lost`` if Airbyte no longer knows it), adopt a job a lost create
         made, then release the claim. Returns the run key's newest ledger row, or
         ``None`` when there is none or the holder is still alive.
+
+        Raises ``AirbyteError`` when Airbyte cannot be read (the claim is released and
+        keeps its intent, so the next run reconciles), ``StoreError`` when the store fails.
         """
         claim = self.ledger.get_claim(run_key)
         if claim is None:
