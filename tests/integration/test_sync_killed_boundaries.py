@@ -138,3 +138,43 @@ def test_kill_at_a_boundary_then_rerun_makes_one_job(
         claim = store.ledger.get_claim(RUN_KEY)
         if boundary != "claim":
             assert claim is not None and claim.holder is None and claim.intent_at is None
+
+
+def test_a_waiter_takes_over_when_the_holder_dies_meanwhile(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """A second process finds a live claim and waits; the holder is killed after its intent
+    and before its POST: the waiter takes the claim over, reconciles, and posts once."""
+    sb = start_sandbox(job_seconds=0.3)
+    store_url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    holder_log, waiter_log = tmp_path / "holder.log", tmp_path / "waiter.log"
+    marker = tmp_path / "paused"
+    holder = _spawn(
+        sb,
+        store_url,
+        holder_log,
+        LUIGI_AIRBYTE_TEST_PAUSE_AT="intent",
+        LUIGI_AIRBYTE_TEST_PAUSE_FILE=str(marker),
+    )
+    waiter = None
+    try:
+        wait_for("the holder to pause after its intent", marker.exists, timeout=60)
+        waiter = _spawn(sb, store_url, waiter_log)
+        wait_for(
+            "the waiter to see the live claim",
+            lambda: "is claimed by" in waiter_log.read_text(errors="replace"),
+            timeout=60,
+        )
+        assert job_posts(sb) == [] and waiter.poll() is None  # it waits, it does not post
+        _kill(holder)
+        out, _ = waiter.communicate(timeout=120)
+    finally:
+        for proc in (holder, waiter):
+            if proc is not None and proc.poll() is None:
+                _kill(proc)
+    assert waiter.returncode == 0, waiter_log.read_text()
+    how, job_id, status = out.decode().split()
+    assert (how, status) == ("created", "succeeded")
+    assert "took over run key" in waiter_log.read_text()
+    assert [j["jobId"] for j in jobs_of(sb)] == [int(job_id)]
+    assert len(job_posts(sb)) == 1
