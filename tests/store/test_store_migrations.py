@@ -90,7 +90,7 @@ def test_upgrade_from_version_1_keeps_data(store_url: str) -> None:
     finally:
         engine.dispose()
     with Store(store_url) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == LATEST_VERSION
         run = store.get_run("r1").run
         assert run.status == "succeeded" and run.message is None
         store.finish_run("r1", "failed", 1, message="v2 column works")

@@ -267,7 +267,7 @@ def test_ledger_job_deleted_in_airbyte_is_closed_and_replaced(fake, clock, ledge
     result = SyncRunner(fake, ledger, clock=clock).run(CONN, "rk")
     assert result.attached_how == "created"
     statuses = {e.job_id: e.status for e in ledger.entries()}
-    assert statuses[42] == "missing"
+    assert statuses[42] == "lost"
 
 
 def test_several_running_jobs_attach_to_the_newest(fake, make_runner):

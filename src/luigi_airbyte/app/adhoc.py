@@ -143,6 +143,7 @@ def start_sync(
     runner = rt.executor().runner()
     with handle_termination():
         attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
+    runner.release(key)  # nobody waits here: the ledger row leads the next run to the job
     url = rt.client().job_url(attachment.job, conn)
     return AdhocSync(conn, key, job_type, attachment, url)
 

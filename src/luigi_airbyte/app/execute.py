@@ -247,6 +247,7 @@ class StepExecutor:
             self.rt.store().ledger,
             emitter=emitter,
             settings=self._sync_settings(step),
+            run_id=(ctx.run_id or "") if ctx is not None else "",
         )
 
     def sync_is_complete(self, ctx: StepContext, req: SyncRequest) -> bool:

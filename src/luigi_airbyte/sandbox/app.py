@@ -107,11 +107,14 @@ class SandboxApp:
         if decision is not None:
             entry["faults"] = decision.faults
             apply_latency(decision)
-            if decision.status is not None:
+            if decision.status is not None and not decision.after_apply:
                 return fault_response(decision)
         if route.auth and not self._authenticated(request):
             return problem("invalid-api-key")
         response = _run(route, call)
+        if decision is not None and decision.status is not None:  # after_apply
+            entry["applied_status"] = response.status_code
+            return fault_response(decision)
         if decision is not None and decision.drop_connection:
             entry["status"] = response.status_code  # what the client would have seen
             drop_connection(environ)

@@ -11,7 +11,10 @@ set. When it fires: sleep ``latency_ms``; answer ``status`` (503 when a fault gi
 no latency and no drop) (with ``Retry-After`` when
 ``retry_after`` is set); or, with ``drop_connection``, let the request take effect and then close
 the TCP connection without a response -- the ambiguous failure a client must reconcile.
-Faults never touch ``/_sandbox/``.
+``message`` puts Airbyte's own words in the problem body (``data.message``; a 409 is then a
+``state-conflict``, e.g. "Job is not currently running"), and ``after_apply`` lets the
+request take effect before the status is answered (a 500 "Timed out waiting for a sync job
+to be created" whose job exists anyway). Faults never touch ``/_sandbox/``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ from typing import Any, NoReturn
 
 from werkzeug.wrappers import Response
 
-_FIELDS = ("endpoint", "status", "rate", "nth", "retry_after", "latency_ms", "drop_connection")
+_FIELDS = (
+    "endpoint",
+    "status",
+    "rate",
+    "nth",
+    "retry_after",
+    "latency_ms",
+    "drop_connection",
+    "message",
+    "after_apply",
+)
 
 
 @dataclass
@@ -43,6 +56,8 @@ class HttpFault:
     latency_ms: float = 0
     drop_connection: bool = False
     seed: int | None = None
+    message: str | None = None
+    after_apply: bool = False
 
     @classmethod
     def from_any(cls, obj: Any) -> HttpFault:
@@ -106,6 +121,8 @@ class Decision:
     retry_after: float | None = None
     drop_connection: bool = False
     faults: list[int] = field(default_factory=list)
+    message: str | None = None
+    after_apply: bool = False
 
 
 @dataclass
@@ -153,6 +170,8 @@ class HttpFaultInjector:
                     if slot.fault.status is not None:
                         decision.status = slot.fault.status
                         decision.retry_after = slot.fault.retry_after
+                        decision.message = slot.fault.message
+                        decision.after_apply = slot.fault.after_apply
                     else:
                         decision.drop_connection = slot.fault.drop_connection
         return decision if decision.faults else None
@@ -219,7 +238,12 @@ def fault_response(decision: Decision) -> Response:
     type_, title, detail = _STATUS_BODIES.get(
         status, ("https://reference.airbyte.com/reference/errors", "injected-fault", "Injected.")
     )
-    problem = {"status": status, "type": type_, "title": title, "detail": detail}
+    if decision.message is not None and status == 409:
+        type_ = "https://reference.airbyte.com/reference/errors#409-state-conflict"
+        title, detail = "state-conflict", "State conflict"
+    problem: dict[str, Any] = {"status": status, "type": type_, "title": title, "detail": detail}
+    if decision.message is not None:
+        problem["data"] = {"message": decision.message}
     return Response(
         json.dumps(problem), status=status, headers=headers, content_type="application/json"
     )

@@ -2,7 +2,8 @@
 
 ``Store`` (SQLite file by default, PostgreSQL by URL) records runs, steps, the Airbyte
 job ledger, per-stream counts, check results and events; ``junit_xml``/``json_report``
-turn a recorded run into CI reports. Depends only on the stdlib and SQLAlchemy.
+turn a recorded run into CI reports. Depends only on the stdlib, SQLAlchemy and psutil
+(whether a claim holder is alive).
 """
 
 from luigi_airbyte.store.database import Store

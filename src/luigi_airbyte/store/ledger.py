@@ -1,17 +1,51 @@
-"""The job ledger: the durable memory that makes a retry re-attach instead of re-trigger.
+"""The job ledger: a lock on each run key, and the durable memory of its Airbyte jobs.
 
-``SyncRunner`` writes a job id here *before* it starts waiting, so a crash, a kill -9
-or a Luigi retry finds the job again. The metadata store implements this protocol
-(``luigi_airbyte.store.sql_ledger.SqlLedger``); ``InMemoryLedger`` serves tests and
-one-off CLI syncs.
+The ledger is a lock, not a memo. Before any ``POST /jobs`` a process *claims* the run
+key (``Ledger.claim``), atomically across processes: SQLite's ``BEGIN IMMEDIATE`` and
+PostgreSQL's ``INSERT ... ON CONFLICT DO NOTHING`` + ``SELECT ... FOR UPDATE`` make sure
+exactly one process holds a run key at a time. The rules:
+
+- A run key with a ``succeeded`` job is **complete**: no claim, no POST, whoever asks.
+- A claim held by a live holder means **wait and attach**: the caller polls the store
+  until the holder's job appears in the ledger, then attaches to it.
+- A claim that is free, or whose holder is **gone**, is taken: its lease expired, or the
+  holder ran on this host and its pid is dead (or reused: its start time differs). The
+  new holder reconciles first (see below).
+- The holder writes its **intent** (``mark_intent``: the time and the newest job id it
+  saw) and commits it *before* the request leaves. ``record_job`` clears the intent in
+  the same transaction that records the job. So an intent left behind means "a POST may
+  have reached Airbyte without its answer being recorded": whoever takes the claim over
+  lists the connection's jobs created since the intent and adopts what it finds; only a
+  listing that succeeded and shows no job allows a new POST.
+- A run key whose last job failed or was cancelled may get a new job (the recovery
+  re-run); within one claim the runner never posts twice except under the reconcile
+  rule of ``SyncRunner``.
+- The holder renews its lease while it waits and releases the claim when it is done.
+
+``record_job`` and every claim write are committed before they return. The metadata
+store implements this protocol (``luigi_airbyte.store.sql_ledger.SqlLedger``);
+``InMemoryLedger`` serves tests and one-off CLI syncs.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta, timezone
+from typing import Literal, Protocol
+
+import psutil
+
+from luigi_airbyte.errors import StoreError
+
+#: How long a claim stays live without a renewal; the holder renews every quarter of it.
+DEFAULT_LEASE_S = 60.0
+
+#: Ledger status of a job Airbyte no longer knows (404, or 409 "not currently running").
+LOST = "lost"
 
 
 @dataclass(frozen=True)
@@ -29,12 +63,112 @@ class LedgerEntry:
     bytes_committed: int | None = None
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    reason: str | None = None  # why the row was settled so (e.g. a lost job's error)
+
+
+def _process_start(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a claim: a run, a process on a host, and a random token of its own.
+
+    ``pid_started`` (the process start time) tells a live holder from a new process that
+    got the same pid after the holder died.
+    """
+
+    token: str
+    run_id: str
+    host: str
+    pid: int
+    pid_started: float | None
+
+    @classmethod
+    def this_process(cls, run_id: str = "") -> Holder:
+        pid = os.getpid()
+        return cls(
+            token=secrets.token_hex(16),
+            run_id=run_id,
+            host=socket.gethostname(),
+            pid=pid,
+            pid_started=_process_start(pid),
+        )
+
+    def describe(self) -> str:
+        run = f" of run {self.run_id}" if self.run_id else ""
+        return f"pid {self.pid} on {self.host}{run}"
+
+
+def holder_gone(holder: Holder, lease_until: datetime | None, now: datetime) -> str | None:
+    """Why the holder of a claim is gone, or ``None`` if it may still be alive."""
+    if lease_until is not None and lease_until < now:
+        return f"its lease expired at {lease_until.isoformat(timespec='seconds')}"
+    if holder.host != socket.gethostname():
+        return None  # another host: only the lease can tell
+    try:
+        proc = psutil.Process(holder.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return f"its process {holder.pid} has exited"
+        started = float(proc.create_time())
+    except psutil.NoSuchProcess:
+        return f"its process {holder.pid} is dead"
+    except (psutil.Error, OSError):
+        return None
+    if holder.pid_started is not None and abs(started - holder.pid_started) > 1.0:
+        return f"its pid {holder.pid} now belongs to another process"
+    return None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The claim row of a run key. ``holder`` is ``None`` when nobody holds it."""
+
+    run_key: str
+    connection_id: str
+    job_type: str
+    holder: Holder | None = None
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
+    intent_at: datetime | None = None  # a POST may have left at or after this time
+    intent_seen_max: int | None = None  # the newest job id listed before that POST
+
+    def gone_reason(self, now: datetime) -> str | None:
+        """Why this claim's holder is gone (``None``: free, or held by a live holder)."""
+        if self.holder is None:
+            return None
+        return holder_gone(self.holder, self.lease_until, now)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """What ``Ledger.claim`` found.
+
+    ``outcome``:
+      - ``"complete"``: the run key has a succeeded job (``succeeded``); nothing was claimed;
+      - ``"held"``: someone else holds a live claim (``claim``);
+      - ``"acquired"``: the caller now holds the claim (``claim``). ``previous`` is the row
+        as it was; ``previous_gone`` says why its holder was judged gone, if it had one.
+    """
+
+    outcome: Literal["complete", "held", "acquired"]
+    claim: Claim | None = None
+    succeeded: LedgerEntry | None = None
+    previous: Claim | None = None
+    previous_gone: str | None = None
+
+
+class ClaimLostError(StoreError):
+    """The caller no longer holds the claim (another process judged it gone)."""
 
 
 class Ledger(Protocol):
-    """Durable record of which Airbyte job belongs to which run key.
+    """Durable record of which Airbyte job belongs to which run key, and who may post one.
 
-    Implementations must make ``record_job`` durable (committed) before returning.
+    Implementations must make every write durable (committed) before returning.
     """
 
     def find_open(self, run_key: str) -> LedgerEntry | None:
@@ -46,7 +180,8 @@ class Ledger(Protocol):
         ...
 
     def record_job(self, entry: LedgerEntry) -> None:
-        """Remember that ``entry.job_id`` belongs to ``entry.run_key`` (idempotent)."""
+        """Remember that ``entry.job_id`` belongs to ``entry.run_key`` (idempotent), and
+        clear the run key's create intent in the same transaction."""
         ...
 
     def record_outcome(
@@ -58,8 +193,41 @@ class Ledger(Protocol):
         rows_committed: int | None,
         bytes_committed: int | None,
         finished_at: datetime,
+        reason: str | None = None,
     ) -> None:
         """Mark the job finished with its terminal status and totals."""
+        ...
+
+    def claim(
+        self,
+        run_key: str,
+        connection_id: str,
+        job_type: str,
+        holder: Holder,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> ClaimResult:
+        """Atomically: complete, held by someone alive, or acquired by ``holder``."""
+        ...
+
+    def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
+        """Commit "a POST may leave now" (keeps an earlier intent); raises
+        ``ClaimLostError`` if ``holder`` no longer holds the claim."""
+        ...
+
+    def renew(self, run_key: str, holder: Holder, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Extend the lease; False if ``holder`` no longer holds the claim."""
+        ...
+
+    def release(self, run_key: str, holder: Holder) -> None:
+        """Give the claim up (a no-op if ``holder`` no longer holds it)."""
+        ...
+
+    def get_claim(self, run_key: str) -> Claim | None:
+        """The claim row of the run key, if one was ever taken."""
+        ...
+
+    def claims_held_by(self, run_id: str) -> list[Claim]:
+        """Claims whose holder belongs to this run id (for marking abandoned runs)."""
         ...
 
 
@@ -68,6 +236,7 @@ class InMemoryLedger:
 
     def __init__(self) -> None:
         self._entries: list[LedgerEntry] = []
+        self._claims: dict[str, Claim] = {}
         self._lock = threading.Lock()
 
     def find_open(self, run_key: str) -> LedgerEntry | None:
@@ -79,13 +248,19 @@ class InMemoryLedger:
 
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         with self._lock:
-            for entry in reversed(self._entries):
-                if entry.run_key == run_key and entry.finished and entry.status == "succeeded":
-                    return entry
+            return self._last_succeeded(run_key)
+
+    def _last_succeeded(self, run_key: str) -> LedgerEntry | None:
+        for entry in reversed(self._entries):
+            if entry.run_key == run_key and entry.finished and entry.status == "succeeded":
+                return entry
         return None
 
     def record_job(self, entry: LedgerEntry) -> None:
         with self._lock:
+            claim = self._claims.get(entry.run_key)
+            if claim is not None:
+                self._claims[entry.run_key] = replace(claim, intent_at=None, intent_seen_max=None)
             for existing in self._entries:
                 if existing.run_key == entry.run_key and existing.job_id == entry.job_id:
                     return
@@ -100,6 +275,7 @@ class InMemoryLedger:
         rows_committed: int | None,
         bytes_committed: int | None,
         finished_at: datetime,
+        reason: str | None = None,
     ) -> None:
         with self._lock:
             for i, entry in enumerate(self._entries):
@@ -111,8 +287,99 @@ class InMemoryLedger:
                         rows_committed=rows_committed,
                         bytes_committed=bytes_committed,
                         finished_at=finished_at,
+                        reason=reason,
                     )
+
+    def claim(
+        self,
+        run_key: str,
+        connection_id: str,
+        job_type: str,
+        holder: Holder,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> ClaimResult:
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            existing = self._claims.get(run_key) or Claim(run_key, connection_id, job_type)
+            result = decide_claim(existing, self._last_succeeded(run_key), holder, now, lease_s)
+            if result.outcome == "acquired" and result.claim is not None:
+                self._claims[run_key] = result.claim
+            return result
+
+    def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
+        with self._lock:
+            claim = self._held(run_key, holder)
+            if claim.intent_at is None:
+                now = datetime.now(timezone.utc)
+                self._claims[run_key] = replace(claim, intent_at=now, intent_seen_max=seen_max)
+
+    def renew(self, run_key: str, holder: Holder, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        with self._lock:
+            try:
+                claim = self._held(run_key, holder)
+            except ClaimLostError:
+                return False
+            until = datetime.now(timezone.utc) + timedelta(seconds=lease_s)
+            self._claims[run_key] = replace(claim, lease_until=until)
+            return True
+
+    def release(self, run_key: str, holder: Holder) -> None:
+        with self._lock:
+            claim = self._claims.get(run_key)
+            if (
+                claim is not None
+                and claim.holder is not None
+                and claim.holder.token == holder.token
+            ):
+                self._claims[run_key] = replace(claim, holder=None, lease_until=None)
+
+    def get_claim(self, run_key: str) -> Claim | None:
+        with self._lock:
+            return self._claims.get(run_key)
+
+    def claims_held_by(self, run_id: str) -> list[Claim]:
+        with self._lock:
+            return [
+                c
+                for c in self._claims.values()
+                if c.holder is not None and c.holder.run_id == run_id
+            ]
+
+    def _held(self, run_key: str, holder: Holder) -> Claim:
+        claim = self._claims.get(run_key)
+        if claim is None or claim.holder is None or claim.holder.token != holder.token:
+            raise ClaimLostError(f"run key {run_key!r}: this process no longer holds the claim")
+        return claim
 
     def entries(self) -> list[LedgerEntry]:
         with self._lock:
             return list(self._entries)
+
+
+def decide_claim(
+    existing: Claim,
+    succeeded: LedgerEntry | None,
+    holder: Holder,
+    now: datetime,
+    lease_s: float,
+) -> ClaimResult:
+    """The claim rule, shared by every ledger: what ``claim`` answers and the row it writes.
+
+    Runs inside the implementation's lock or transaction.
+    """
+    if succeeded is not None:
+        return ClaimResult("complete", claim=existing, succeeded=succeeded)
+    current = existing.holder
+    gone: str | None = None
+    if current is not None and current.token != holder.token:
+        gone = existing.gone_reason(now)
+        if gone is None:
+            return ClaimResult("held", claim=existing)
+    mine = current is not None and current.token == holder.token
+    claimed = replace(
+        existing,
+        holder=holder,
+        claimed_at=existing.claimed_at if mine else now,
+        lease_until=now + timedelta(seconds=lease_s),
+    )
+    return ClaimResult("acquired", claim=claimed, previous=existing, previous_gone=gone)

@@ -150,6 +150,31 @@ def _v2_run_message_and_connection_index(conn: Connection) -> None:
     )
 
 
+def _v3_sync_claims(conn: Connection) -> None:
+    """Version 3: ``sync_claims`` (the lock on each run key) and ``airbyte_jobs.reason``."""
+    md = sa.MetaData()
+    sa.Table(
+        "sync_claims",
+        md,
+        sa.Column("run_key", sa.String(500), primary_key=True),
+        sa.Column("connection_id", sa.String(100), nullable=False),
+        sa.Column("job_type", sa.String(32), nullable=False),
+        sa.Column("holder_token", sa.String(64), nullable=True),
+        sa.Column("holder_run_id", sa.String(36), nullable=True),
+        sa.Column("holder_host", sa.String(255), nullable=True),
+        sa.Column("holder_pid", sa.Integer, nullable=True),
+        sa.Column("holder_started", sa.Float, nullable=True),
+        sa.Column("claimed_at", UTCDateTime, nullable=True),
+        sa.Column("lease_until", UTCDateTime, nullable=True),
+        sa.Column("intent_at", UTCDateTime, nullable=True),
+        sa.Column("intent_seen_max", sa.BigInteger, nullable=True),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Index("ix_sync_claims_holder_run_id", "holder_run_id"),
+    )
+    md.create_all(conn)
+    conn.execute(sa.text("ALTER TABLE airbyte_jobs ADD COLUMN reason TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -159,6 +184,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         "add runs.message and index airbyte_jobs by connection, status, finished_at",
         _v2_run_message_and_connection_index,
     ),
+    Migration(3, "add sync_claims (run key claims) and airbyte_jobs.reason", _v3_sync_claims),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -160,6 +160,7 @@ airbyte_jobs = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),  # migration 3: why it was settled so
     sa.UniqueConstraint("run_key", "job_id", name="uq_airbyte_jobs_run_key_job_id"),
     sa.Index("ix_airbyte_jobs_run_key_id", "run_key", "id"),
     # migration 2: last succeeded job of a connection
@@ -169,6 +170,26 @@ airbyte_jobs = sa.Table(
         "status",
         "finished_at",
     ),
+)
+
+# migration 3: the claim on each run key (see ledger.py, "the ledger is a lock").
+sync_claims = sa.Table(
+    "sync_claims",
+    metadata,
+    sa.Column("run_key", sa.String(500), primary_key=True),
+    sa.Column("connection_id", sa.String(100), nullable=False),
+    sa.Column("job_type", sa.String(32), nullable=False),
+    sa.Column("holder_token", sa.String(64), nullable=True),
+    sa.Column("holder_run_id", sa.String(36), nullable=True),
+    sa.Column("holder_host", sa.String(255), nullable=True),
+    sa.Column("holder_pid", sa.Integer, nullable=True),
+    sa.Column("holder_started", sa.Float, nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("intent_at", UTCDateTime, nullable=True),
+    sa.Column("intent_seen_max", sa.BigInteger, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_sync_claims_holder_run_id", "holder_run_id"),
 )
 
 stream_stats = sa.Table(

@@ -1,22 +1,37 @@
-"""The job ledger in the metadata store (table ``airbyte_jobs``).
+"""The job ledger in the metadata store (tables ``airbyte_jobs`` and ``sync_claims``).
 
 ``record_job`` is an ``INSERT ... ON CONFLICT (run_key, job_id) DO NOTHING`` committed
 before it returns: two workers that adopt the same job both succeed, one row results, and
-the row is on disk before the runner starts waiting.
+the row is on disk before the runner starts waiting. The same transaction clears the run
+key's create intent.
+
+``claim`` is the lock (rules in ``ledger.py``). One transaction: insert the run key's
+claim row if missing (``ON CONFLICT DO NOTHING``), read it (PostgreSQL: ``SELECT ... FOR
+UPDATE``, so a second claimant waits for the first to commit; SQLite: the transaction
+began with ``BEGIN IMMEDIATE`` and holds the write lock), read the run key's last success,
+decide, and write the new holder. Whoever commits first wins; the next one sees its row.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from luigi_airbyte.store.ledger import LedgerEntry
-from luigi_airbyte.store.schema import airbyte_jobs, ensure_utc, utcnow
+from luigi_airbyte.store.ledger import (
+    DEFAULT_LEASE_S,
+    Claim,
+    ClaimLostError,
+    ClaimResult,
+    Holder,
+    LedgerEntry,
+    decide_claim,
+)
+from luigi_airbyte.store.schema import airbyte_jobs, ensure_utc, sync_claims, utcnow
 
 if TYPE_CHECKING:
     from luigi_airbyte.store.database import Store
@@ -35,6 +50,7 @@ _COLUMNS = (
     airbyte_jobs.c.bytes_committed,
     airbyte_jobs.c.created_at,
     airbyte_jobs.c.finished_at,
+    airbyte_jobs.c.reason,
 )
 
 
@@ -51,7 +67,45 @@ def _entry(row: sa.RowMapping) -> LedgerEntry:
         bytes_committed=row["bytes_committed"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        reason=row["reason"],
     )
+
+
+def _claim(row: sa.RowMapping) -> Claim:
+    holder = None
+    if row["holder_token"] is not None:
+        holder = Holder(
+            token=row["holder_token"],
+            run_id=row["holder_run_id"] or "",
+            host=row["holder_host"] or "",
+            pid=int(row["holder_pid"] or 0),
+            pid_started=row["holder_started"],
+        )
+    seen = row["intent_seen_max"]
+    return Claim(
+        run_key=row["run_key"],
+        connection_id=row["connection_id"],
+        job_type=row["job_type"],
+        holder=holder,
+        claimed_at=row["claimed_at"],
+        lease_until=row["lease_until"],
+        intent_at=row["intent_at"],
+        intent_seen_max=None if seen is None else int(seen),
+    )
+
+
+def _holder_values(holder: Holder | None) -> dict[str, Any]:
+    return {
+        "holder_token": None if holder is None else holder.token,
+        "holder_run_id": None if holder is None else (holder.run_id or None),
+        "holder_host": None if holder is None else holder.host,
+        "holder_pid": None if holder is None else holder.pid,
+        "holder_started": None if holder is None else holder.pid_started,
+    }
+
+
+def _insert(conn: sa.Connection) -> Any:
+    return pg_dialect.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert
 
 
 class SqlLedger:
@@ -74,6 +128,11 @@ class SqlLedger:
 
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         """The newest job for this run key that finished with status succeeded."""
+        with self._store.read(f"look up the last success of run key {run_key!r}") as conn:
+            return self._last_succeeded(conn, run_key)
+
+    @staticmethod
+    def _last_succeeded(conn: sa.Connection, run_key: str) -> LedgerEntry | None:
         query = (
             sa.select(*_COLUMNS)
             .where(
@@ -84,8 +143,7 @@ class SqlLedger:
             .order_by(airbyte_jobs.c.id.desc())
             .limit(1)
         )
-        with self._store.read(f"look up the last success of run key {run_key!r}") as conn:
-            row = conn.execute(query).mappings().first()
+        row = conn.execute(query).mappings().first()
         return None if row is None else _entry(row)
 
     def record_job(self, entry: LedgerEntry) -> None:
@@ -114,15 +172,18 @@ class SqlLedger:
         }
         action = f"record job {entry.job_id} for run key {entry.run_key!r}"
         with self._store.begin(action) as conn:
-            insert = (
-                pg_dialect.insert(airbyte_jobs)
-                if conn.dialect.name == "postgresql"
-                else sqlite_dialect.insert(airbyte_jobs)
-            )
             conn.execute(
-                insert.values(values).on_conflict_do_nothing(
+                _insert(conn)(airbyte_jobs)
+                .values(values)
+                .on_conflict_do_nothing(
                     index_elements=[airbyte_jobs.c.run_key, airbyte_jobs.c.job_id]
                 )
+            )
+            # The job is known now: no POST of this run key is left unaccounted for.
+            conn.execute(
+                sync_claims.update()
+                .where(sync_claims.c.run_key == entry.run_key)
+                .values(intent_at=None, intent_seen_max=None, updated_at=utcnow())
             )
 
     def record_outcome(
@@ -134,6 +195,7 @@ class SqlLedger:
         rows_committed: int | None,
         bytes_committed: int | None,
         finished_at: datetime,
+        reason: str | None = None,
     ) -> None:
         """Mark the job finished with its terminal status and totals; committed on return.
 
@@ -153,6 +215,7 @@ class SqlLedger:
                     rows_committed=rows_committed,
                     bytes_committed=bytes_committed,
                     finished_at=finished_at,
+                    reason=None if reason is None else reason[:2000],
                 )
             )
         if result.rowcount == 0:
@@ -162,6 +225,105 @@ class SqlLedger:
                 job_id,
                 run_key,
             )
+
+    # --- the claim (see ledger.py) -------------------------------------------------------
+
+    def claim(
+        self,
+        run_key: str,
+        connection_id: str,
+        job_type: str,
+        holder: Holder,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> ClaimResult:
+        """Atomically: ``complete``, ``held`` by a live holder, or ``acquired``; committed."""
+        with self._store.begin(f"claim run key {run_key!r}") as conn:
+            now = utcnow()
+            conn.execute(
+                _insert(conn)(sync_claims)
+                .values(
+                    run_key=run_key,
+                    connection_id=connection_id,
+                    job_type=job_type,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=[sync_claims.c.run_key])
+            )
+            query = sa.select(sync_claims).where(sync_claims.c.run_key == run_key)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            existing = _claim(conn.execute(query).mappings().one())
+            now = utcnow()  # after the lock wait
+            result = decide_claim(
+                existing, self._last_succeeded(conn, run_key), holder, now, lease_s
+            )
+            if result.outcome == "acquired" and result.claim is not None:
+                conn.execute(
+                    sync_claims.update()
+                    .where(sync_claims.c.run_key == run_key)
+                    .values(
+                        **_holder_values(holder),
+                        connection_id=connection_id,
+                        job_type=job_type,
+                        claimed_at=result.claim.claimed_at,
+                        lease_until=result.claim.lease_until,
+                        updated_at=now,
+                    )
+                )
+            return result
+
+    def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
+        """Commit "a POST may leave now"; an earlier intent (and its job id) is kept."""
+        now = utcnow()
+        keep = sync_claims.c.intent_at.is_not(None)
+        with self._store.begin(f"record the create intent of run key {run_key!r}") as conn:
+            result = conn.execute(
+                sync_claims.update()
+                .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
+                .values(
+                    intent_at=sa.case((keep, sync_claims.c.intent_at), else_=now),
+                    intent_seen_max=sa.case((keep, sync_claims.c.intent_seen_max), else_=seen_max),
+                    updated_at=now,
+                )
+            )
+        if result.rowcount == 0:
+            raise ClaimLostError(f"run key {run_key!r}: this process no longer holds the claim")
+
+    def renew(self, run_key: str, holder: Holder, lease_s: float = DEFAULT_LEASE_S) -> bool:
+        """Extend the lease by ``lease_s`` from now; False if the claim is no longer ours."""
+        now = utcnow()
+        with self._store.begin(f"renew the claim of run key {run_key!r}") as conn:
+            result = conn.execute(
+                sync_claims.update()
+                .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
+                .values(lease_until=now + timedelta(seconds=lease_s), updated_at=now)
+            )
+        return bool(result.rowcount)
+
+    def release(self, run_key: str, holder: Holder) -> None:
+        """Give the claim up; its intent (if any) stays for the next holder to reconcile."""
+        with self._store.begin(f"release the claim of run key {run_key!r}") as conn:
+            conn.execute(
+                sync_claims.update()
+                .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
+                .values(**_holder_values(None), lease_until=None, updated_at=utcnow())
+            )
+
+    def get_claim(self, run_key: str) -> Claim | None:
+        query = sa.select(sync_claims).where(sync_claims.c.run_key == run_key)
+        with self._store.read(f"read the claim of run key {run_key!r}") as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _claim(row)
+
+    def claims_held_by(self, run_id: str) -> list[Claim]:
+        """Claims still held by a process of this run (for marking abandoned runs)."""
+        query = (
+            sa.select(sync_claims)
+            .where(sync_claims.c.holder_run_id == run_id, sync_claims.c.holder_token.is_not(None))
+            .order_by(sync_claims.c.run_key)
+        )
+        with self._store.read(f"list the claims of run {run_id}") as conn:
+            return [_claim(row) for row in conn.execute(query).mappings()]
 
     # --- beyond the protocol ------------------------------------------------------------
 

@@ -8,11 +8,12 @@ from typing import Literal
 
 from luigi_airbyte.airbyte.models import Job, JobStatus, JobType, StreamStats
 
-AttachHow = Literal["ledger", "running", "conflict", "created", "reconciled"]
+AttachHow = Literal["ledger", "running", "conflict", "created", "reconciled", "queued"]
 
 #: Ledger statuses besides Airbyte's own: finished, but never to be read as a success.
 REJECTED = "rejected"  # Airbyte said succeeded; an outcome rule set to fail rejected the data
-MISSING = "missing"  # the ledger's job no longer exists in Airbyte
+LOST = "lost"  # Airbyte no longer knows the ledger's job (404, or 409 "not currently running")
+MISSING = LOST  # the former name
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class Attachment:
     ``how``: ``"ledger"`` (this run key already had it), ``"running"`` (found running on
     the connection), ``"conflict"`` (Airbyte answered 409 and we found the running job),
     ``"created"`` (we posted it), ``"reconciled"`` (the create's answer was lost and we
-    found the job by listing).
+    found the job by listing), ``"queued"`` (our ``POST /jobs`` was answered with a job
+    already queued on the connection: Airbyte's early-returning create since mid-2026).
 
     ``history`` holds recent finished jobs of the same connection and type (newest first,
     this job excluded) when they were listed on the way; ``None`` means not loaded yet.

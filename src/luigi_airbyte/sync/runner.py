@@ -1,29 +1,53 @@
 """``SyncRunner``: one logical sync, exactly one Airbyte job, every outcome checked.
 
-The promise is that a retry never starts a second sync of the same data:
+The promise is that a retry, a second process or a re-run after a kill never starts a
+second sync of the same data. ``trigger_or_attach`` first *claims* the run key in the
+ledger (a lock across processes; rules in ``luigi_airbyte.store.ledger``):
 
-1. the ledger row for the run key names the job a previous attempt started → attach;
-2. else a job already running on the connection → attach (newest if several);
-3. else ``POST /jobs``, and the job id goes to the ledger before anything else.
+0. the run key has a succeeded job → it is complete: that job is returned, nothing is
+   posted, whichever process asks;
+   a live claim held by another process → poll the store until the holder's job is in
+   the ledger and attach to it (or take the claim over if the holder dies meanwhile);
+   otherwise the claim is ours, and we hold it (a ``ClaimKeeper`` renews its lease)
+   until ``wait`` ends;
+1. the ledger row for the run key names the job a previous attempt started → attach.
+   A row naming a job Airbyte no longer knows (404, or 409 "Job is not currently
+   running") is settled as ``lost`` with the reason, and we go on;
+2. a create intent left by a holder that died (its POST may have reached Airbyte
+   unrecorded) → list the connection's jobs created since that intent and adopt the
+   one found; only a listing that succeeded and shows no job lets us go on;
+3. a job already running on the connection → attach (newest if several);
+4. else commit the create intent, then ``POST /jobs``; the job id goes to the ledger
+   before anything else (which clears the intent).
 
-A 409 means "attach to the job that is running". An ambiguous create (the answer was
-lost) is reconciled by listing the connection's jobs created since the call; only if
-none appears within ``confirm_window`` is the create sent again, once.
+A 409 means "attach to the job that is running". A POST answered with a job that was
+already queued (listed before we posted) is an attach, ``how="queued"``. An ambiguous
+create (the answer was lost, or a 5xx such as "Timed out waiting for a sync job to be
+created") is reconciled by listing the connection's jobs created since the call; only
+if a listing that succeeded shows none within ``confirm_window`` is the create sent
+again, once. That is the only way one claim ever posts twice. A run key whose last job
+failed or was cancelled gets a new job on the next claim: that is the recovery re-run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
-from luigi_airbyte.airbyte.models import Job, JobType
+from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
 from luigi_airbyte.errors import (
     AirbyteError,
     AirbyteTransportError,
     ConfigError,
+    ConflictError,
     JobCreateUncertainError,
+    LuigiAirbyteError,
     NotFoundError,
     Problem,
     RateLimitedError,
@@ -31,12 +55,21 @@ from luigi_airbyte.errors import (
     SyncAlreadyRunningError,
 )
 from luigi_airbyte.observe.events import Emitter, Event, NullEmitter
-from luigi_airbyte.store.ledger import Ledger, LedgerEntry
+from luigi_airbyte.store.ledger import (
+    DEFAULT_LEASE_S,
+    Claim,
+    ClaimLostError,
+    ClaimResult,
+    Holder,
+    Ledger,
+    LedgerEntry,
+)
 from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI
+from luigi_airbyte.sync.claim_keeper import ClaimKeeper
 from luigi_airbyte.sync.clock import Clock, SystemClock
 from luigi_airbyte.sync.polling import MIN_POLL_DELAY
 from luigi_airbyte.sync.results import (
-    MISSING,
+    LOST,
     AttachHow,
     Attachment,
     ProgressCallback,
@@ -55,6 +88,36 @@ _NULL_EMITTER = NullEmitter()
 _SYSTEM_CLOCK = SystemClock()
 _DEFAULT_SETTINGS = SyncSettings()
 
+#: Test-only hook: at the sync boundary named by this variable (``claim``: before the
+#: claim; ``claimed``: claim committed; ``intent``: create intent committed, POST not sent;
+#: ``posted``: POST answered, job not recorded; ``reconciling``: a reconcile listing failed)
+#: the process touches the file named by ``LUIGI_AIRBYTE_TEST_PAUSE_FILE`` and sleeps, so
+#: a test can kill -9 it exactly there.
+PAUSE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "LUIGI_AIRBYTE_TEST_PAUSE_FILE"
+
+
+def _pause_point(boundary: str) -> None:
+    if os.environ.get(PAUSE_ENV) != boundary:
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        Path(marker).write_text(f"{os.getpid()} {boundary}\n", encoding="utf-8")
+    logger.warning("test pause hook: pid %s sleeping at %r", os.getpid(), boundary)
+    while True:
+        time.sleep(3600)
+
+
+def _is_unknown_job(exc: AirbyteError) -> bool:
+    """404, or Airbyte's 409 "Job is not currently running" for a job it does not know."""
+    if isinstance(exc, NotFoundError):
+        return True
+    return (
+        isinstance(exc, ConflictError)
+        and not isinstance(exc, SyncAlreadyRunningError)
+        and "not currently running" in (exc.server_message or str(exc)).lower()
+    )
+
 
 def _newest(jobs: Iterable[Job]) -> Job | None:
     # Airbyte job ids come from one increasing sequence, so the highest id is the newest,
@@ -71,6 +134,8 @@ class SyncRunner:
         emitter: receives ``sync.*`` events.
         clock: time source; inject ``FakeClock`` in tests.
         settings: deadlines, poll strategy, outcome rules.
+        run_id: the run this runner works for, recorded in the claims it holds.
+        lease_s: how long a claim stays live without renewal (renewed every quarter).
     """
 
     def __init__(
@@ -81,12 +146,18 @@ class SyncRunner:
         emitter: Emitter = _NULL_EMITTER,
         clock: Clock = _SYSTEM_CLOCK,
         settings: SyncSettings = _DEFAULT_SETTINGS,
+        run_id: str = "",
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.client = client
         self.ledger = ledger
         self.emitter = emitter
         self.clock = clock
         self.settings = settings
+        self.holder = Holder.this_process(run_id)
+        self.lease_s = lease_s
+        self._keepers: dict[str, ClaimKeeper] = {}
+        self._keepers_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
 
@@ -164,13 +235,142 @@ class SyncRunner:
         """Find or start the one job for this logical sync; see the module docstring.
 
         A job found through the ledger that already finished is returned as is (its
-        outcome recorded): ``wait`` then returns or raises at once.
+        outcome recorded): ``wait`` then returns or raises at once. When this call
+        claims the run key, the claim stays held (and its lease renewed) until ``wait``
+        on the returned attachment ends, or ``release`` is called.
         """
+        _pause_point("claim")
+        result = self._claim_or_wait(connection_id, run_key, job_type)
+        if isinstance(result, Attachment):
+            return result
+        self._hold(run_key)
+        try:
+            return self._as_holder(connection_id, run_key, job_type, result)
+        except BaseException:
+            self.release(run_key)
+            raise
+
+    def release(self, run_key: str) -> None:
+        """Give up this runner's claim on ``run_key`` (a no-op if it holds none)."""
+        with self._keepers_lock:
+            keeper = self._keepers.pop(run_key, None)
+        if keeper is None:
+            return
+        keeper.stop()
+        try:
+            self.ledger.release(run_key, self.holder)
+        except LuigiAirbyteError as exc:  # the store is down: the lease expires anyway
+            logger.warning("run key %s: could not release the claim (%s)", run_key, exc)
+
+    def settle(self, run_key: str) -> LedgerEntry | None:
+        """Settle the claim of a holder that is gone, against Airbyte; post nothing.
+
+        For marking abandoned runs: take the claim over (only if its holder is gone or
+        it is free), record the outcome of the job its ledger row names if that job has
+        finished (or ``lost`` if Airbyte no longer knows it), adopt a job a lost create
+        made, then release the claim. Returns the run key's newest ledger row, or
+        ``None`` when there is none or the holder is still alive.
+
+        Raises ``AirbyteError`` when Airbyte cannot be read (the claim is released and
+        keeps its intent, so the next run reconciles), ``StoreError`` when the store fails.
+        """
+        claim = self.ledger.get_claim(run_key)
+        if claim is None:
+            return self.ledger.find_open(run_key)
+        result = self.ledger.claim(
+            run_key, claim.connection_id, claim.job_type, self.holder, self.lease_s
+        )
+        if result.outcome == "complete":
+            return result.succeeded
+        if result.outcome == "held":
+            return None
+        job_type = JobType.parse(claim.job_type)
+        try:
+            entry = self.ledger.find_open(run_key)
+            if entry is not None:
+                self._attach_from_ledger(entry, claim.connection_id, run_key, job_type)
+            elif claim.intent_at is not None:
+                self._reconcile_intent(claim, claim.connection_id, run_key, job_type)
+        finally:
+            self.ledger.release(run_key, self.holder)
+        return self.ledger.find_open(run_key) or self.ledger.last_succeeded(run_key)
+
+    # ------------------------------------------------------------------ the claim
+
+    def _claim_or_wait(
+        self, connection_id: str, run_key: str, job_type: JobType
+    ) -> Attachment | ClaimResult:
+        """Claim the run key; or return the attachment when it is complete or held."""
+        deadline = (
+            None
+            if self.settings.timeout is None
+            else self.clock.monotonic() + self.settings.timeout
+        )
+        told = False
+        delay = 0.1
+        while True:
+            result = self.ledger.claim(
+                run_key, connection_id, job_type.value, self.holder, self.lease_s
+            )
+            if result.outcome == "complete" and result.succeeded is not None:
+                return self._complete(result.succeeded, connection_id, run_key, job_type)
+            if result.outcome == "acquired":
+                if result.previous_gone is not None and result.previous is not None:
+                    assert result.previous.holder is not None
+                    logger.warning(
+                        "connection %s: took over run key %s from %s: %s",
+                        connection_id,
+                        run_key,
+                        result.previous.holder.describe(),
+                        result.previous_gone,
+                    )
+                return result
+            # Held by someone alive: attach to its job as soon as the ledger names it.
+            entry = self.ledger.find_open(run_key)
+            if entry is not None:
+                attachment = self._attach_from_ledger(entry, connection_id, run_key, job_type)
+                if attachment is not None:
+                    return attachment
+            if not told:
+                told = True
+                holder = result.claim.holder if result.claim is not None else None
+                logger.info(
+                    "connection %s: run key %s is claimed by %s; waiting for its job",
+                    connection_id,
+                    run_key,
+                    holder.describe() if holder is not None else "another process",
+                )
+            if deadline is not None and self.clock.monotonic() >= deadline:
+                raise ClaimLostError(
+                    f"connection {connection_id}: run key {run_key} stayed claimed by another "
+                    f"live process for {self.settings.timeout:.0f}s without a job; find it "
+                    "with `ps`, or wait for it to finish"
+                )
+            self.clock.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def _hold(self, run_key: str) -> None:
+        keeper = ClaimKeeper(self.ledger, run_key, self.holder, self.lease_s).start()
+        with self._keepers_lock:
+            old = self._keepers.pop(run_key, None)
+            self._keepers[run_key] = keeper
+        if old is not None:
+            old.stop()
+
+    def _as_holder(
+        self, connection_id: str, run_key: str, job_type: JobType, result: ClaimResult
+    ) -> Attachment:
         entry = self.ledger.find_open(run_key)
         if entry is not None:
             attachment = self._attach_from_ledger(entry, connection_id, run_key, job_type)
             if attachment is not None:
                 return attachment
+        claim = result.claim
+        if claim is not None and claim.intent_at is not None:
+            found = self._reconcile_intent(claim, connection_id, run_key, job_type)
+            if found is not None:
+                return found
+        _pause_point("claimed")
 
         recent = self._list_recent(connection_id, job_type)
         history = tuple(j for j in recent if j.status.is_terminal)
@@ -189,6 +389,70 @@ class SyncRunner:
             return self._adopt(job, "running", connection_id, run_key, job_type, history)
 
         return self._create(connection_id, run_key, job_type, recent, history)
+
+    def _reconcile_intent(
+        self, claim: Claim, connection_id: str, run_key: str, job_type: JobType
+    ) -> Attachment | None:
+        """A holder committed a create intent and never recorded a job: find that job."""
+        assert claim.intent_at is not None
+        since = claim.intent_at - timedelta(seconds=self.settings.clock_skew)
+        logger.warning(
+            "connection %s job ?: a previous holder of run key %s may have posted a job "
+            "at %s without recording it; listing jobs created since %s",
+            connection_id,
+            run_key,
+            claim.intent_at.isoformat(timespec="seconds"),
+            since.isoformat(timespec="seconds"),
+        )
+        found, verified = self._reconcile(connection_id, job_type, since, claim.intent_seen_max)
+        if found is not None:
+            return self._adopt(found, "reconciled", connection_id, run_key, job_type, None)
+        if not verified:
+            logger.error(
+                "connection %s job ?: could not list jobs to check whether the previous "
+                "holder's create worked; not posting (a second job could duplicate the sync)",
+                connection_id,
+            )
+            raise JobCreateUncertainError(
+                f"connection {connection_id}: run key {run_key} has an unreconciled create "
+                f"from {claim.intent_at.isoformat(timespec='seconds')} and Airbyte's job list "
+                "could not be read; run again when Airbyte answers",
+                method="GET",
+                path="/jobs",
+            )
+        return None
+
+    def _complete(
+        self, entry: LedgerEntry, connection_id: str, run_key: str, job_type: JobType
+    ) -> Attachment:
+        """The run key already has a succeeded job: return it; nothing is posted."""
+        try:
+            job = self._retry_read(
+                lambda: self.client.get_job(entry.job_id), connection_id, entry.job_id, "get job"
+            )
+        except AirbyteError as exc:
+            if not _is_unknown_job(exc):
+                raise
+            job = Job(
+                job_id=entry.job_id,
+                status=JobStatus.SUCCEEDED,
+                job_type=JobType.parse(entry.job_type),
+                connection_id=entry.connection_id,
+                rows_synced=entry.rows_committed,
+                bytes_synced=entry.bytes_committed,
+            )
+        logger.info(
+            "connection %s job %s: run key %s already succeeded; nothing to start",
+            connection_id,
+            job.job_id,
+            run_key,
+        )
+        if job.job_type is not JobType.UNKNOWN:
+            job_type = job.job_type
+        self._emit_attach("sync.attached", "ledger", job, connection_id, run_key, job_type)
+        return Attachment(
+            job=job, how="ledger", connection_id=connection_id, run_key=run_key, job_type=job_type
+        )
 
     def wait(
         self,
@@ -230,7 +494,11 @@ class SyncRunner:
                 if target.job_type is not JobType.UNKNOWN
                 else JobType.SYNC,
             )
-        return Waiter(self, attachment, on_progress).run()
+        try:
+            return Waiter(self, attachment, on_progress).run()
+        finally:
+            if attachment.run_key:
+                self.release(attachment.run_key)
 
     # ------------------------------------------------------------------ attach helpers
 
@@ -251,14 +519,18 @@ class SyncRunner:
             job = self._retry_read(
                 lambda: self.client.get_job(entry.job_id), connection_id, entry.job_id, "get job"
             )
-        except NotFoundError:
+        except AirbyteError as exc:
+            if not _is_unknown_job(exc):
+                raise
+            reason = f"Airbyte does not know job {entry.job_id}: {exc}"
             logger.warning(
-                "connection %s job %s: the ledger's job no longer exists in Airbyte; "
-                "closing its ledger row and looking for another",
+                "connection %s job %s: the ledger's job is unknown to Airbyte (%s); "
+                "settling its ledger row as lost and going on",
                 connection_id,
                 entry.job_id,
+                exc,
             )
-            self._record_outcome(run_key, entry.job_id, MISSING, None, None)
+            self._record_outcome(run_key, entry.job_id, LOST, None, None, reason=reason)
             return None
         if job.status.is_terminal:
             logger.info(
@@ -313,6 +585,7 @@ class SyncRunner:
             "conflict": "attached after a 409 (a sync was already running)",
             "running": "attached to the job already running",
             "ledger": "re-attached",
+            "queued": "attached to the queued job Airbyte answered the create with",
         }[how]
         logger.info(
             "connection %s job %s: %s (%s, run key %s)",
@@ -348,12 +621,18 @@ class SyncRunner:
         # Job ids only grow, so any job with a higher id than the newest we just listed
         # appeared after that listing: it is ours (or one that blocked ours).
         seen_max = max((j.job_id for j in recent), default=None)
+        known = {j.job_id for j in recent}
         posts = 0
         while True:
             posts += 1
+            # Durable before the request leaves: a kill from here on leaves an intent
+            # that the next holder reconciles instead of posting.
+            self.ledger.mark_intent(run_key, self.holder, seen_max)
+            _pause_point("intent")
             since = self.clock.now() - timedelta(seconds=self.settings.clock_skew)
             try:
                 job = self.client.create_job(connection_id, job_type=job_type)
+                _pause_point("posted")
             except SyncAlreadyRunningError as exc:
                 return self._attach_after_conflict(
                     connection_id, run_key, job_type, exc, since, seen_max
@@ -394,6 +673,15 @@ class SyncRunner:
                     self.settings.confirm_window,
                 )
                 continue
+            if (
+                job.job_id in known
+                or (seen_max is not None and job.job_id <= seen_max)
+                or (job.start_time is not None and job.start_time < since)
+            ):
+                # Airbyte answered with a job that existed before we posted (a queued
+                # one, since mid-2026): listed before the POST, or created before it by
+                # more than the clock skew. Ours by attachment, not by creation.
+                return self._adopt(job, "queued", connection_id, run_key, job_type, history)
             return self._adopt(job, "created", connection_id, run_key, job_type, history)
 
     def _is_new(self, job: Job, connection_id: str, since: datetime, seen_max: int | None) -> bool:
@@ -437,6 +725,7 @@ class SyncRunner:
                     exc,
                 )
                 listed = None
+                _pause_point("reconciling")
             now = self.clock.monotonic()
             if listed is not None:
                 found = _newest(
@@ -609,6 +898,8 @@ class SyncRunner:
         status: str,
         rows: int | None,
         bytes_: int | None,
+        *,
+        reason: str | None = None,
     ) -> None:
         if not run_key:
             return
@@ -619,6 +910,7 @@ class SyncRunner:
             rows_committed=rows,
             bytes_committed=bytes_,
             finished_at=self.clock.now(),
+            reason=reason,
         )
 
     def _emit(self, name: str, level: str = "info", **fields: Any) -> None:
