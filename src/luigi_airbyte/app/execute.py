@@ -174,7 +174,13 @@ class StepExecutor:
             self._finish_adhoc(ctx, 0)
 
     def _alert(
-        self, ctx: StepContext, owner: str, kind: str, message: str, job_id: int | None
+        self,
+        ctx: StepContext,
+        owner: str,
+        kind: str,
+        message: str,
+        job_id: int | None,
+        links: Mapping[str, str] | None = None,
     ) -> None:
         next_steps = {
             "sync": "open the job in Airbyte (link above); rerun with the same date to attach",
@@ -191,13 +197,14 @@ class StepExecutor:
             pipeline=ctx.pipeline,
             kind=f"{kind}-failure",
             next_step=next_steps.get(kind, "read the step's output, fix it, rerun the date"),
+            links=dict(links or {}),
         )
         try:
             self.rt.router().alert(alert)
         except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
             logger.warning("could not route the alert for %s: %s", ctx.step, exc)
 
-    def alert_failed_steps(self, detail: RunDetail) -> None:
+    def alert_failed_steps(self, detail: RunDetail, links: Mapping[str, str] | None = None) -> None:
         """Alert the owner of each step that ended the run failed: once, with its last job.
 
         Called when a run ends. Alerting from inside the task would page the owner for
@@ -210,7 +217,7 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = split_failure(step.message)[1] or "failed"
-            self._alert(ctx, step.owner or "", step.kind, message, step.job_id)
+            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, links)
 
     # --- syncs ---------------------------------------------------------------------------
 

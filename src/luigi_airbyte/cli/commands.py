@@ -9,6 +9,7 @@ from luigi_airbyte.cli import (  # noqa: F401
     history_cmd,
     jobs_cmd,
     quickstart_cmd,
+    report_cmd,
     run_cmd,
     sandbox_cmd,
     sync_cmd,

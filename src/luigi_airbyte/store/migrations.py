@@ -150,6 +150,11 @@ def _v2_run_message_and_connection_index(conn: Connection) -> None:
     )
 
 
+def _v3_run_identity(conn: Connection) -> None:
+    """Version 3: ``runs.identity``, who the run acted as (client id or token subject)."""
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN identity VARCHAR(255)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -159,6 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         "add runs.message and index airbyte_jobs by connection, status, finished_at",
         _v2_run_message_and_connection_index,
     ),
+    Migration(3, "add runs.identity (client id or token subject)", _v3_run_identity),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
