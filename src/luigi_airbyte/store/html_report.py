@@ -133,16 +133,24 @@ class _Text:
 
     def __init__(self, redact: Redact | None) -> None:
         self.redact = redact
+        self._cache: dict[str, str] = {}
 
     def clean(self, value: object) -> str:
         text = "" if value is None else str(value)
-        text = _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
+        if "://" in text:
+            text = _URL_USERINFO.sub(r"\g<scheme>\g<user>:***@", text)
         if self.redact is not None:
             text = self.redact(text)
         return text
 
     def __call__(self, value: object) -> str:
-        return html.escape(self.clean(value), quote=True)
+        key = "" if value is None else str(value)
+        done = self._cache.get(key)
+        if done is None:
+            done = html.escape(self.clean(key), quote=True)
+            if len(self._cache) < 50_000:
+                self._cache[key] = done
+        return done
 
     def link(self, url: object, label: object) -> str:
         target = self.clean(url)
@@ -476,6 +484,9 @@ def _syncs(
     anchors: Mapping[str, str],
 ) -> str:
     syncs = [s for s in detail.steps if s.kind == "sync"]
+    by_step: dict[str, list[StreamStatRecord]] = {}
+    for stat in detail.stream_stats:
+        by_step.setdefault(stat.step_name, []).append(stat)
     out = ['<section id="syncs"><h2>Syncs</h2>']
     if not syncs:
         out.append('<p class="note">This run has no sync steps.</p>')
@@ -495,7 +506,7 @@ def _syncs(
             f"<dt>attempts</dt><dd>{e(_num(attempts))}</dd>"
             f"<dt>rows</dt><dd>{e(_num(s.rows))}</dd></dl>"
         )
-        for st in detail.streams_for(s.step_name):
+        for st in by_step.get(s.step_name, ()):
             prev = previous.get((s.step_name, _stream_name(st)), ())
             prev_txt = " · ".join(_num(r) for _, _, r in prev[:5]) or "—"
             prev_title = ", ".join(f"{rid[:8]} {at:%Y-%m-%d}: {r}" for rid, at, r in prev[:5])
@@ -511,7 +522,9 @@ def _syncs(
             rows.append(
                 f'<tr class="stream" data-step="{e(s.step_name)}" '
                 f'data-stream="{e(_stream_name(st))}"'
-                f' data-rows="{st.records_committed}"><td>{e(s.step_name)}</td>'
+                f' data-rows="{st.records_committed}"'
+                f' data-previous="{",".join(str(r) for _, _, r in prev[:5])}">'
+                f"<td>{e(s.step_name)}</td>"
                 f"<td>{e(_stream_name(st))}{flag}</td>"
                 f'<td class="num rows">{_num(st.records_committed)}</td>'
                 f'<td class="num">{_num(st.bytes_committed)}</td>'
@@ -651,6 +664,9 @@ def _lineage_svg(
         if d.get("table") and d.get("stream"):
             table_of[(c.step_name.split(":")[0], str(d["stream"]))] = str(d["table"])
     sync_tables: dict[str, list[str]] = {}
+    streams_of: dict[str, list[StreamStatRecord]] = {}
+    for stat in detail.stream_stats:
+        streams_of.setdefault(stat.step_name, []).append(stat)
     for s in detail.steps:
         if s.kind != "sync":
             continue
@@ -658,7 +674,7 @@ def _lineage_svg(
         label = plan.get(s.step_name, StepPlan()).connection or _sync_info(s, evs)[2] or s.step_name
         src = f"src:{s.step_name}"
         sources.append((src, label))
-        for st in detail.streams_for(s.step_name):
+        for st in streams_of.get(s.step_name, ()):
             sk = f"st:{s.step_name}:{_stream_name(st)}"
             streams.append((sk, _stream_name(st)))
             edges.append((src, sk))
