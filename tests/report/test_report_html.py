@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from tests.report.conftest import Browser, Dom
 
 from luigi_airbyte.app.identity import jwt_subject
 from luigi_airbyte.store import (
@@ -29,7 +30,6 @@ from luigi_airbyte.store.html_report import (
     render_trends_html,
     stream_events,
 )
-from tests.report.conftest import Browser, Dom
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
