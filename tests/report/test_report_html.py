@@ -143,7 +143,10 @@ def test_hostile_names_render_as_text_in_chromium(browser: Browser, tmp_path: Pa
 def test_no_secret_reaches_the_page() -> None:
     detail, events, plan = _hostile_run()
     secret = "s3cr3t-token-value"
-    step = replace(detail.steps[0], message=f"[exit 5] Authorization: Bearer {secret}")
+    step = replace(
+        detail.steps[0],
+        message=f"[exit 5] Authorization: Bearer {secret} to postgresql://u:hunter2@db/x",
+    )
     detail = replace(detail, steps=(step, *detail.steps[1:]))
     page = render_run_html(
         detail, events=events, plan=plan, redact=lambda t: t.replace(secret, "***")
