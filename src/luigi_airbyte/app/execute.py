@@ -26,6 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -84,7 +85,11 @@ class StepExecutor:
         run_id = self._adhoc_runs.get(key)
         if run_id is None:
             run_id = self.rt.store().start_run(
-                ctx.pipeline, ctx.run_date, argv=sys.argv, scheduler="luigi"
+                ctx.pipeline,
+                ctx.run_date,
+                argv=sys.argv,
+                scheduler="luigi",
+                identity=acting_identity(self.rt),
             )
             self._adhoc_runs[key] = run_id
         return replace(ctx, run_id=run_id)
