@@ -2,7 +2,8 @@
 
 Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` (about
 4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
-minute) and ``report_render.py`` (seconds; it appends its own section). Progress goes to stderr; the report to ``--output``.
+minute) and ``report_render.py`` (seconds; it appends its own section). Progress goes
+to stderr; the report to ``--output``.
 
 Usage: python benchmarks/run_all.py [--output benchmarks/RESULTS.md] [--quick]
 
