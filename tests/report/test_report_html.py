@@ -338,3 +338,16 @@ def test_report_location_links_through_base_url(tmp_path: Path) -> None:
     assert link == "https://ci.example/state/reports/r1.html"
     elsewhere, link = report_location(rt, "r1", tmp_path / "out.html")
     assert elsewhere == (tmp_path / "out.html").resolve() and link == str(elsewhere)
+
+
+def test_the_page_fetches_nothing_and_suits_dark_mode_and_print() -> None:
+    detail, events, plan = _hostile_run()
+    page = render_run_html(detail, events=events, plan=plan)
+    trends = render_trends_html([detail], pipeline="p", days=30)
+    for text in (page, trends):
+        dom = Dom(text)
+        assert {"script", "link", "img", "iframe"}.isdisjoint(dom.tags())
+        assert not any("src" in attrs for _, attrs in dom.elements)
+        assert "@import" not in text and "url(http" not in text
+        assert "@media (prefers-color-scheme:dark)" in text and "@media print" in text
+        assert "default-src 'none'" in text

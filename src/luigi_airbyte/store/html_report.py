@@ -54,6 +54,7 @@ _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:
 _EXIT_PREFIX = re.compile(r"^\[exit (\d+)\]\s*")
 _SAFE_LINK = re.compile(r"^https?://[^\s\"'<>]+$")
 _TRANSFORMS = ("dbt", "spark", "command")
+_BAD = ("failed", "upstream_failed", "not_run")
 
 _FIX = {
     "sync": "open the Airbyte job (link in the sync section), fix the source or destination, "
@@ -78,12 +79,12 @@ _STATUS_TEXT = {
 
 CSS = """
 :root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;
---panel:#f6f8fa;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--wait:#d0d7de;--queued:#afb8c1;
+--panel:#f6f8fa;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--wait:#e6eaef;--queued:#afb8c1;
 --sync:#0969da;--attached:#54aeff;--check:#8250df;--transform:#bf8700;--skip:#8c959f;
 --link:#0969da}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;
---line:#30363d;--panel:#161b22;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--wait:#30363d;
---queued:#484f58;--sync:#2f81f7;--attached:#79c0ff;--check:#a371f7;--transform:#e3b341;
+--line:#30363d;--panel:#161b22;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--wait:#262c36;
+--queued:#5a636e;--sync:#2f81f7;--attached:#79c0ff;--check:#a371f7;--transform:#e3b341;
 --skip:#6e7681;--link:#58a6ff}}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1200px;padding:16px 24px;background:var(--bg);color:var(--fg);
@@ -116,7 +117,7 @@ svg .t-bad{fill:var(--bad);font-weight:600}svg .t-ok{fill:var(--ok)}
 .edge{stroke:var(--muted);fill:none;stroke-width:1}.node{fill:var(--panel);stroke:var(--line)}
 .line{fill:none;stroke:var(--sync);stroke-width:1.5}.pt{fill:var(--sync)}
 .pt-bad{fill:var(--bad)}.pt-warn{fill:var(--warn)}
-details>summary{cursor:pointer}
+details>summary{cursor:pointer}.nw{white-space:nowrap}
 @media print{:root{--bg:#fff;--fg:#000;--muted:#333;--line:#999;--panel:#fff}
 body{max-width:none;padding:0;font-size:11px}a{color:#000}
 a[href^="http"]::after{content:" (" attr(href) ")";font-size:9px}
@@ -590,7 +591,8 @@ def _checks(detail: RunDetail, e: _Text) -> str:
             out.append(
                 f'<tr class="check" data-passed="{str(c.passed).lower()}"><td>{e(c.step_name)}</td>'
                 f"<td>{e(c.check)}</td><td>{e(exp)}</td><td>{e(act)}</td><td>{e(tol)}</td>"
-                f"<td>{verdict}</td><td>{e(c.severity)}</td><td>{e(c.message or '')}</td></tr>"
+                f'<td class="nw">{verdict}</td><td>{e(c.severity)}</td>'
+                f"<td>{e(c.message or '')}</td></tr>"
             )
         out.append("</tbody></table>")
     out.append("</section>")
@@ -768,7 +770,7 @@ def _steps_table(
         rows.append(
             f'<tr id="{anchors[s.step_name]}-row" class="step" data-step="{e(s.step_name)}">'
             f"<td>{e(s.step_name)}</td><td>{e(s.kind)}</td>"
-            f'<td class="{"bad" if s.status in ("failed", "upstream_failed", "not_run") else ""}">'
+            f'<td class="nw{" bad" if s.status in _BAD else ""}">'
             f"{e(_STATUS_TEXT.get(s.status, s.status))}</td>"
             f'<td class="num">{e("" if s.job_id is None else s.job_id)}</td>'
             f'<td class="num">{e(_num(s.rows) if s.rows is not None else "")}</td>'
