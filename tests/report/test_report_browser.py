@@ -127,11 +127,13 @@ def _failed_run(
     # the alert names the report
     alerts = [json.loads(line) for line in (target / "alerts.jsonl").read_text().splitlines()]
     failing = [a for a in alerts if a.get("step") == "users_loaded"]
-    assert failing and all(a["links"].get("report") == str(page) for a in failing), failing
+    link = f"{page}#failure-users_loaded"  # straight to the step's recap
+    assert failing and all(a["links"].get("report") == link for a in failing), failing
 
     dom = Dom(browser.dump_dom(page))
     recaps = dom.find("div", "recap")
     assert [r["data-step"] for r in recaps] == ["users_loaded"]
+    assert [r["id"] for r in recaps] == ["failure-users_loaded"]
     assert "✗ FAILED: users_loaded" in dom.text
     assert "Cause:" in dom.text and "Fix:" in dom.text and "query returned False" in dom.text
     bars = {a["data-step"]: a["data-status"] for a in dom.find("g", "bar")}

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
@@ -52,7 +53,8 @@ from luigi_airbyte.pipeline._steps import (
 )
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
-from luigi_airbyte.store import RunDetail
+from luigi_airbyte.store import RunDetail, StepRecord
+from luigi_airbyte.store.html_report import step_anchor
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -222,7 +224,7 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = split_failure(step.message)[1] or "failed"
-            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, links)
+            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, _at(links, step))
 
     # --- syncs ---------------------------------------------------------------------------
 
@@ -445,6 +447,14 @@ class _Lineage:
 
     def fail(self, error: str, outcome: Mapping[str, Any]) -> None:
         self._send("fail", outcome, error=error)
+
+
+def _at(links: Mapping[str, str] | None, step: StepRecord) -> dict[str, str]:
+    """The run's links, the HTML report's pointing at the step's failure recap."""
+    out = dict(links or {})
+    if out.get("report"):
+        out["report"] += "#" + quote(step_anchor(step.step_name, "failure"))
+    return out
 
 
 class _ContextEmitter:

@@ -33,6 +33,7 @@ from luigi_airbyte.store.runs import (
 
 __all__ = [
     "StepPlan",
+    "step_anchor",
     "render_run_html",
     "render_trends_html",
     "write_html",
@@ -482,7 +483,6 @@ def _syncs(
     plan: Mapping[str, StepPlan],
     previous: Mapping[tuple[str, str], Sequence[tuple[str, datetime, int]]],
     e: _Text,
-    anchors: Mapping[str, str],
 ) -> str:
     syncs = [s for s in detail.steps if s.kind == "sync"]
     by_step: dict[str, list[StreamStatRecord]] = {}
@@ -499,7 +499,7 @@ def _syncs(
         job = "—" if s.job_id is None else f"job {s.job_id}"
         job_html = e.link(url, job) if url else e(job)
         out.append(
-            f'<h3 id="{anchors[s.step_name]}">{e(s.step_name)} '
+            f'<h3 id="{e(step_anchor(s.step_name, "sync"))}">{e(s.step_name)} '
             f'<span class="muted">· {e(_STATUS_TEXT.get(s.status, s.status))}</span></h3>'
             f'<dl class="meta"><dt>connection</dt><dd>{e(connection)}</dd>'
             f'<dt>Airbyte job</dt><dd class="job">{job_html}</dd>'
@@ -621,7 +621,8 @@ def _failures(detail: RunDetail, plan: Mapping[str, StepPlan], e: _Text) -> str:
             f"<li>{e(c.check)}: {e(c.message or 'failed')}</li>" for c in bad_checks
         )
         out.append(
-            f'<div class="recap failure" data-step="{e(s.step_name)}">'
+            f'<div class="recap failure" id="{e(step_anchor(s.step_name, "failure"))}" '
+            f'data-step="{e(s.step_name)}">'
             f'<strong class="bad">✗ FAILED: {e(s.step_name)}</strong> '
             f'<span class="muted">({e(s.kind)}{", exit " + e(code) if code else ""}'
             f"{', owner ' + e(s.owner) if s.owner else ''})</span>"
@@ -760,15 +761,13 @@ def _lineage_svg(
     )
 
 
-def _steps_table(
-    detail: RunDetail, order: Sequence[int], e: _Text, anchors: Mapping[str, str]
-) -> str:
+def _steps_table(detail: RunDetail, order: Sequence[int], e: _Text) -> str:
     rows = []
     for i in order:
         s = detail.steps[i]
         _, text = (None, s.message or "")
         rows.append(
-            f'<tr id="{anchors[s.step_name]}-row" class="step" data-step="{e(s.step_name)}">'
+            f'<tr id="{e(step_anchor(s.step_name))}" class="step" data-step="{e(s.step_name)}">'
             f"<td>{e(s.step_name)}</td><td>{e(s.kind)}</td>"
             f'<td class="nw{" bad" if s.status in _BAD else ""}">'
             f"{e(_STATUS_TEXT.get(s.status, s.status))}</td>"
@@ -786,9 +785,11 @@ def _steps_table(
     )
 
 
-def step_anchor(index: int) -> str:
-    """The id of a step's section in the run report (``#step-3``), by its store order."""
-    return f"step-{index}"
+def step_anchor(step_name: str, section: str = "step") -> str:
+    """The id of a step's place in the run report: ``step-<name>`` (its row in the steps
+    table), ``failure-<name>`` (its failure recap) or ``sync-<name>`` (its sync section).
+    A link needs it percent-encoded: ``report.html#`` + ``urllib.parse.quote(anchor)``."""
+    return f"{section}-{step_name}"
 
 
 def render_run_html(
@@ -812,7 +813,6 @@ def render_run_html(
     run = detail.run
     per_step = _step_events(events)
     order = _dependency_order(detail.steps, plan)
-    anchors = {s.step_name: step_anchor(i) for i, s in enumerate(detail.steps)}
     times = [t for s in detail.steps for t in (s.started_at, s.finished_at) if t is not None]
     times += [ev.at for ev in events]
     t0 = min([run.started_at, *times])
@@ -857,12 +857,12 @@ def render_run_html(
         "".join(f'<p class="note">Note: {e(g)}.</p>' for g in gaps),
         "</section>",
         "" if any(s.status == "failed" for s in detail.steps) else _failures(detail, plan, e),
-        _syncs(detail, per_step, plan, prev_rows, e, anchors),
+        _syncs(detail, per_step, plan, prev_rows, e),
         _checks(detail, e),
         '<section id="lineage-section"><h2>Lineage</h2>',
         _lineage_svg(detail, plan, per_step, e),
         "</section>",
-        _steps_table(detail, order, e, {k: v + "-s" for k, v in anchors.items()}),
+        _steps_table(detail, order, e),
         f'<footer class="note"><p>luigi-airbyte run report · generated {e(_when(made))} '
         f"from the metadata store · run {e(run.run_id)}</p></footer>",
     ]
