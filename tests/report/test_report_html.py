@@ -351,3 +351,43 @@ def test_the_page_fetches_nothing_and_suits_dark_mode_and_print() -> None:
         assert "@import" not in text and "url(http" not in text
         assert "@media (prefers-color-scheme:dark)" in text and "@media print" in text
         assert "default-src 'none'" in text
+
+
+def test_luigi_tracking_url_points_at_the_steps_row(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from luigi_airbyte.app.report_links import served_step_link
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.app.step_context import StepContext
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\nstate_dir: st\n"
+        "reports: {html: true, base_url: 'https://ci.example/state/'}\n"
+        "owners: {x: {alerts: []}}\npipelines:\n  p:\n    owner: x\n    steps:\n"
+        f"      - command: {{argv: ['{sys.executable}', -c, 'pass']}}\n        name: a\n"
+    )
+
+    class Reporter:
+        def __init__(self) -> None:
+            self.urls: list[str] = []
+
+        def tracking_url(self, url: str) -> None:
+            self.urls.append(url)
+
+        def status(self, message: str) -> None: ...
+
+        def progress(self, percent: float) -> None: ...
+
+    rt = Runtime.load(path, env={})
+    try:
+        assert served_step_link(rt, "r1", "crm:counts") == (
+            "https://ci.example/state/reports/r1.html#step-crm%3Acounts"
+        )
+        reporter = Reporter()
+        node = rt.graph("p").node("a")
+        rt.executor().run(StepContext("p", "a", dt.date(2026, 1, 2)), node, reporter)
+        run_id = rt.store().history("p")[0].run_id
+        assert reporter.urls == [f"https://ci.example/state/reports/{run_id}.html#step-a"]
+    finally:
+        rt.close()

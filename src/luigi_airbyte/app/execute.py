@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -373,6 +374,9 @@ class StepExecutor:
         if node is None:
             raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
         ctx = self._ensure_run(ctx)
+        link = served_step_link(self.rt, ctx.run_id, ctx.step)
+        if link:  # luigid's UI links the step to its row in the run's report
+            reporter.tracking_url(link)
         with self._step(ctx, node, node.kind, node.owner) as outcome:
             if node.kind == "check":
                 results = self.run_check(ctx, node)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from luigi_airbyte.app.report_links import report_location
 from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, fail
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
@@ -22,6 +23,7 @@ from luigi_airbyte.store import Store, mask_url
 from luigi_airbyte.store.html_report import StepPlan, render_run_html, write_html
 
 _MAX_MODELS = 20
+__all__ = ["build_run_html", "plan_from_graph", "report_location", "write_run_html"]
 
 
 def plan_from_graph(graph: Graph, rt: Runtime | None = None) -> dict[str, StepPlan]:
@@ -42,31 +44,6 @@ def _plan_for(rt: Runtime, pipeline: str) -> dict[str, StepPlan]:
     if pf is None or pipeline not in pf.pipelines:
         return {}
     return plan_from_graph(rt.graph(pipeline), rt)
-
-
-def report_location(rt: Runtime, run_id: str, cli_path: Path | None) -> tuple[Path | None, str]:
-    """Where a run's HTML report goes and how alerts and JUnit name it: (path, link).
-
-    ``run --report-html PATH`` wins; else ``reports.html: true`` puts it in
-    ``<state_dir>/reports/<run id>.html``, linked as ``<reports.base_url>reports/<run
-    id>.html`` when the state folder is served. (None, "") when no report is wanted.
-    """
-    pf = rt.pipeline_file
-    reports = pf.reports if pf is not None else None
-    path = cli_path
-    if path is None and reports is not None and reports.html:
-        path = rt.state_dir / "reports" / f"{run_id}.html"
-    if path is None:
-        return None, ""
-    path = path.resolve()
-    link = str(path)
-    if reports is not None and reports.base_url:
-        try:
-            relative = path.relative_to(rt.state_dir.resolve())
-            link = reports.base_url.rstrip("/") + "/" + relative.as_posix()
-        except ValueError:
-            pass  # written outside the served state folder: the path is the only link
-    return path, link
 
 
 def build_run_html(rt: Runtime, store: Store, run_id: str, *, link: str = "") -> str:
