@@ -765,7 +765,7 @@ def _steps_table(detail: RunDetail, order: Sequence[int], e: _Text) -> str:
     rows = []
     for i in order:
         s = detail.steps[i]
-        _, text = (None, s.message or "")
+        text = s.message or ""
         rows.append(
             f'<tr id="{e(step_anchor(s.step_name))}" class="step" data-step="{e(s.step_name)}">'
             f"<td>{e(s.step_name)}</td><td>{e(s.kind)}</td>"
@@ -1037,7 +1037,8 @@ def render_trends_html(
         )
     body.append(
         '<section id="streams-trend"><h2>Rows per stream</h2>'
-        f'<p class="note">Marked: ● red = zero rows; ● amber = sharp drop (more than '
+        f'<p class="note">Marked: <span class="bad">● red = zero rows</span>; '
+        f'<span class="warn">● amber = sharp drop</span> (more than '
         f"{drop_threshold:.0%} below the median of the previous 7 runs).</p>"
         + (
             "<table><thead><tr><th>step</th><th>stream</th><th>rows committed over time</th>"
