@@ -1,8 +1,9 @@
 """Run every benchmark and rewrite ``benchmarks/RESULTS.md`` with the tables and a reading.
 
 Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` (about
-4-5 minutes: real jobs of up to 60 s, history first) and ``sandbox_scale.py`` (about a
-minute). Progress goes to stderr; the report to ``--output``.
+4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
+minute) and ``report_render.py`` (seconds; it appends its own section). Progress goes
+to stderr; the report to ``--output``.
 
 Usage: python benchmarks/run_all.py [--output benchmarks/RESULTS.md] [--quick]
 
@@ -497,6 +498,12 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
     else:
         output.write_text(text, encoding="utf-8")
+        # The HTML report benchmark appends its own section (with its load) to the file.
+        try:
+            run_script("report_render.py", ["--results", str(output)], timeout=600)
+        except RuntimeError as exc:
+            print(f"run_all: {exc}", file=sys.stderr)
+            return 1
         print(f"wrote {output}", file=sys.stderr)
     return 0
 

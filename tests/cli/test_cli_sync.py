@@ -69,8 +69,11 @@ def test_sync_human_output_then_history_and_show(invoke, sandbox, airbyte_args, 
         "started",
         "duration",
         "steps",
+        "by",
     ]
     assert plain.stdout.splitlines()[1].startswith(run["run_id"][:8])
+    # who ran it: the host, and the client id it acted as
+    assert plain.stdout.splitlines()[1].endswith(f"as client {sandbox.client_id}")
 
     junit = tmp_path / "report.xml"
     shown = invoke("show", run["run_id"][:8], "--json", "--junit", str(junit))

@@ -18,6 +18,11 @@ def test_quickstart_runs_then_skips_everything(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Airbyte jobs created across both runs: 2" in result.output
     assert "| customer | orders | revenue |" in (target / "report.md").read_text()
+    # `make demo` ends by printing the path of the demo run's HTML report
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Run report: ") and last.endswith(".html"), last
+    assert Path(last.removeprefix("Run report: ")).parent == target / "state" / "reports"
+    assert Path(last.removeprefix("Run report: ")).is_file()
 
     with Store(f"sqlite:///{target / 'state' / 'metadata.db'}") as store:
         first, second = sorted(store.history("demo"), key=lambda r: r.started_at)

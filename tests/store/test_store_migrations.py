@@ -92,7 +92,7 @@ def test_upgrade_from_version_1_keeps_data(store_url: str) -> None:
     with Store(store_url) as store:
         assert store.schema_version() == LATEST_VERSION
         run = store.get_run("r1").run
-        assert run.status == "succeeded" and run.message is None
+        assert run.status == "succeeded" and run.message is None and run.identity is None
         store.finish_run("r1", "failed", 1, message="v2 column works")
         assert store.get_run("r1").run.message == "v2 column works"
 
@@ -196,3 +196,17 @@ def test_processes_migrating_at_once(store_url: str, tmp_path: Path) -> None:
     with Store(store_url) as store, store.engine.connect() as conn:
         versions = conn.execute(sa.text("SELECT version FROM schema_version")).scalars().all()
     assert sorted(versions) == list(range(1, LATEST_VERSION + 1))
+
+
+def test_version_3_records_who_the_run_acted_as(store_url: str) -> None:
+    engine = _engine(store_url)
+    try:
+        assert migrate(engine, MIGRATIONS[:2]) == (2, [1, 2])
+    finally:
+        engine.dispose()
+    with Store(store_url) as store:
+        assert store.schema_version() >= 3
+        run_id = store.start_run("p", host="ci-7", identity="client-abc")
+        run = store.get_run(run_id).run
+        assert (run.host, run.identity) == ("ci-7", "client-abc")
+        assert store.history("p")[0].identity == "client-abc"

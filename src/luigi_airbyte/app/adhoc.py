@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from luigi_airbyte.airbyte import Connection, Job, JobType
 from luigi_airbyte.app.execute import StepContext, sync_run_key
+from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.step_context import failure_message
 from luigi_airbyte.errors import (
     AirbyteError,
@@ -174,7 +175,7 @@ def sync_connection(
     key = run_key or adhoc_run_key(conn.connection_id, job_type)
     store = rt.store()
     day = _today()
-    run_id = store.start_run(ADHOC_PIPELINE, day, argv=argv)
+    run_id = store.start_run(ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
     step = step_name(job_type, conn)
     ctx = StepContext(ADHOC_PIPELINE, step, day, run_id=run_id)
     store.upsert_step(

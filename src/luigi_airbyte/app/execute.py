@@ -24,8 +24,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -51,7 +54,8 @@ from luigi_airbyte.pipeline._steps import (
 )
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
-from luigi_airbyte.store import RunDetail
+from luigi_airbyte.store import RunDetail, StepRecord
+from luigi_airbyte.store.html_report import step_anchor
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -84,7 +88,11 @@ class StepExecutor:
         run_id = self._adhoc_runs.get(key)
         if run_id is None:
             run_id = self.rt.store().start_run(
-                ctx.pipeline, ctx.run_date, argv=sys.argv, scheduler="luigi"
+                ctx.pipeline,
+                ctx.run_date,
+                argv=sys.argv,
+                scheduler="luigi",
+                identity=acting_identity(self.rt),
             )
             self._adhoc_runs[key] = run_id
         return replace(ctx, run_id=run_id)
@@ -174,7 +182,13 @@ class StepExecutor:
             self._finish_adhoc(ctx, 0)
 
     def _alert(
-        self, ctx: StepContext, owner: str, kind: str, message: str, job_id: int | None
+        self,
+        ctx: StepContext,
+        owner: str,
+        kind: str,
+        message: str,
+        job_id: int | None,
+        links: Mapping[str, str] | None = None,
     ) -> None:
         next_steps = {
             "sync": "open the job in Airbyte (link above); rerun with the same date to attach",
@@ -191,13 +205,14 @@ class StepExecutor:
             pipeline=ctx.pipeline,
             kind=f"{kind}-failure",
             next_step=next_steps.get(kind, "read the step's output, fix it, rerun the date"),
+            links=dict(links or {}),
         )
         try:
             self.rt.router().alert(alert)
         except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
             logger.warning("could not route the alert for %s: %s", ctx.step, exc)
 
-    def alert_failed_steps(self, detail: RunDetail) -> None:
+    def alert_failed_steps(self, detail: RunDetail, links: Mapping[str, str] | None = None) -> None:
         """Alert the owner of each step that ended the run failed: once, with its last job.
 
         Called when a run ends. Alerting from inside the task would page the owner for
@@ -210,7 +225,7 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = split_failure(step.message)[1] or "failed"
-            self._alert(ctx, step.owner or "", step.kind, message, step.job_id)
+            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, _at(links, step))
 
     # --- syncs ---------------------------------------------------------------------------
 
@@ -360,6 +375,9 @@ class StepExecutor:
         if node is None:
             raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
         ctx = self._ensure_run(ctx)
+        link = served_step_link(self.rt, ctx.run_id, ctx.step)
+        if link:  # luigid's UI links the step to its row in the run's report
+            reporter.tracking_url(link)
         with self._step(ctx, node, node.kind, node.owner) as outcome:
             if node.kind == "check":
                 results = self.run_check(ctx, node)
@@ -434,6 +452,14 @@ class _Lineage:
 
     def fail(self, error: str, outcome: Mapping[str, Any]) -> None:
         self._send("fail", outcome, error=error)
+
+
+def _at(links: Mapping[str, str] | None, step: StepRecord) -> dict[str, str]:
+    """The run's links, the HTML report's pointing at the step's failure recap."""
+    out = dict(links or {})
+    if out.get("report"):
+        out["report"] += "#" + quote(step_anchor(step.step_name, "failure"))
+    return out
 
 
 class _ContextEmitter:

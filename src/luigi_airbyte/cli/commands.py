@@ -11,6 +11,7 @@ from luigi_airbyte.cli import (  # noqa: F401
     plan_cmd,
     preflight_cmd,
     quickstart_cmd,
+    report_cmd,
     run_cmd,
     sandbox_cmd,
     sync_cmd,

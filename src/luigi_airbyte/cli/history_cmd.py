@@ -42,6 +42,8 @@ def run_document(run: RunSummary) -> dict[str, Any]:
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
         "duration_s": run.duration_s,
+        "host": run.host,
+        "identity": run.identity,
         "steps_ok": sum(counts.get(s, 0) for s in _OK),
         "steps_failed": counts.get("failed", 0),
         "step_counts": counts,
@@ -58,9 +60,29 @@ def run_document(run: RunSummary) -> dict[str, Any]:
     show_default=True,
     help="At most this many runs, newest first.",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write trends (duration per step, rows per stream) as one HTML page here.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3650),
+    default=30,
+    show_default=True,
+    help="With --html: the runs of the last this many days.",
+)
 @store_options
 @json_option
-def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_json: bool) -> None:
+def history_command(
+    pipeline: str | None,
+    limit: int,
+    html_path: Path | None,
+    days: int,
+    airbyte: AirbyteFlags,
+    as_json: bool,
+) -> None:
     """List recent runs, newest first: status, exit code, duration, steps ok/failed.
 
     Runs are read from the metadata store configured by the pipeline file (-f),
@@ -71,6 +93,7 @@ def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_
     Example:
       luigi-airbyte history -f pipeline.yaml
       luigi-airbyte history -f pipeline.yaml -p nightly -n 5 --json
+      luigi-airbyte history -f pipeline.yaml --html trends.html --days 14
     """
     try:
         rt = airbyte.runtime()
@@ -78,6 +101,8 @@ def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_
             store = _store(rt)
             runs = store.history(pipeline, limit) if store is not None else []
             location = mask_url(rt.store_url())
+            if html_path is not None:
+                _write_trends(rt, store, html_path, pipeline, days)
         finally:
             rt.close()
     except LuigiAirbyteError as exc:
@@ -90,7 +115,7 @@ def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_
         note(f"no runs recorded in {location}")
         return
     table(
-        ("run", "pipeline", "date", "status", "exit", "started", "duration", "steps"),
+        ("run", "pipeline", "date", "status", "exit", "started", "duration", "steps", "by"),
         [
             (
                 r.run_id[:8],
@@ -101,11 +126,30 @@ def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_
                 when(r.started_at),
                 seconds(r.duration_s),
                 _steps(run_document(r)),
+                _by(r),
             )
             for r in runs
         ],
         numeric=("exit",),
     )
+
+
+def _write_trends(
+    rt: Runtime, store: Store | None, path: Path, pipeline: str | None, days: int
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from luigi_airbyte.store.html_report import render_trends_html, write_html
+
+    since = datetime.now(timezone.utc) - timedelta(days=days)
+    details = store.runs_since(since, pipeline) if store is not None else []
+    text = render_trends_html(details, pipeline=pipeline, days=days, redact=rt.redact)
+    note(f"wrote {write_html(text, path)}")
+
+
+def _by(run: RunSummary) -> str:
+    """Who ran it: host, and the identity it acted as towards Airbyte."""
+    return " as ".join(v for v in (run.host, run.identity) if v)
 
 
 def _steps(doc: dict[str, Any]) -> str:
@@ -181,6 +225,7 @@ def _render(detail: RunDetail) -> None:
             ("finished", when(run.finished_at)),
             ("duration", seconds(run.duration_s)),
             ("host", run.host),
+            ("acted as", run.identity),
             ("command", run.argv),
             ("message", run.message),
         ]

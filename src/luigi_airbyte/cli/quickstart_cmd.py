@@ -32,6 +32,7 @@ airbyte:
     client_id: {client_id}
     client_secret: file:{secret_file}      # a reference; never the secret itself
 state_dir: state                           # metadata store, events, artefacts
+reports: {{html: true}}                      # state/reports/<run id>.html after every run
 warehouses:
   warehouse: {{url: "duckdb:///warehouse.duckdb"}}
 owners:
@@ -218,7 +219,7 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
             os.chdir(directory)  # the demo's command steps read warehouse.duckdb from here
             try:
                 out.rule("first run: sync, check, transform, report")
-                first, _ = execute_run(pipeline, run_date=today, console=out)
+                first, first_doc = execute_run(pipeline, run_date=today, console=out)
                 out.rule("second run: same date, nothing to do")
                 second, _ = execute_run(pipeline, run_date=today, console=out)
             finally:
@@ -248,6 +249,7 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
                         time.sleep(3600)
                 except KeyboardInterrupt:
                     pass
+            out.print(f"Run report: {first_doc.get('html_report')}", soft_wrap=True, markup=False)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
         return

@@ -60,6 +60,12 @@ def _today() -> dt.date:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the JSON report here.",
 )
+@click.option(
+    "--report-html",
+    "report_html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML run report here (reports.html in the file: in the state folder).",
+)
 @click.option("--dry-run", is_flag=True, help="Show the graph and what would run or be skipped.")
 @click.option("--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first.")
 @click.option("--url", help="Airbyte public API URL (overrides the file).")
@@ -80,6 +86,7 @@ def run_command(
     interval: str,
     junit_path: Path | None,
     report_path: Path | None,
+    report_html: Path | None,
     dry_run: bool,
     skip_preflight: bool,
     url: str | None,
@@ -109,6 +116,7 @@ def run_command(
             interval=interval,
             junit_path=junit_path,
             report_path=report_path,
+            report_html=report_html,
             dry_run=dry_run,
             skip_preflight=skip_preflight,
             cli_settings={"airbyte.url": url, "store.url": store_url},
@@ -141,6 +149,7 @@ def execute_run(
     interval: str = "",
     junit_path: Path | None = None,
     report_path: Path | None = None,
+    report_html: Path | None = None,
     dry_run: bool = False,
     skip_preflight: bool = False,
     cli_settings: dict[str, Any] | None = None,
@@ -151,6 +160,8 @@ def execute_run(
 ) -> tuple[int, dict[str, Any]]:
     """The body of ``run``; returns (exit code, JSON document). Raises library errors."""
     # Luigi is imported only now: validation errors must not pay for it.
+    from luigi_airbyte.app.identity import acting_identity
+    from luigi_airbyte.cli.report_cmd import report_location, write_run_html
     from luigi_airbyte.tasks import PipelineTask, WorkerOptions, run_graph
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.outcome import exit_code_for, record_unrun_steps, task_ids_by_step
@@ -182,7 +193,9 @@ def execute_run(
             run_date,
             argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
             scheduler=scheduler_url or "local",
+            identity=acting_identity(rt),
         )
+        html_path, html_link = report_location(rt, run_id, report_html)
         install_runtime(str(path), rt)
         os.environ.setdefault("LUIGI_CONFIG_PARSER", "cfg")
         root = PipelineTask(
@@ -203,7 +216,9 @@ def execute_run(
             record_unrun_steps(store, run_id, graph, outcome, ids)
             detail = store.get_run(run_id)
             code = exit_code_for(detail, outcome)
-            rt.executor().alert_failed_steps(detail)
+            rt.executor().alert_failed_steps(
+                detail, links={"report": html_link} if html_link else None
+            )
             status = "succeeded" if code == 0 else "failed"
             store.finish_run(run_id, status, code, message=f"luigi: {outcome.status}")
         except BaseException:
@@ -214,10 +229,14 @@ def execute_run(
         detail = store.get_run(run_id)
         if junit_path is not None:
             junit_path.parent.mkdir(parents=True, exist_ok=True)
-            junit_path.write_text(junit_xml(detail), encoding="utf-8")
+            junit_path.write_text(
+                junit_xml(detail, html_report=html_link or None), encoding="utf-8"
+            )
         doc = {**json_report(detail), "exit_code": code, "luigi_status": outcome.status}
         if rotate:
             doc["credentials"] = _rotate_after_run(rt, run_id, pipeline.name, pipeline.owner, out)
+        if html_path is not None:
+            doc["html_report"] = str(write_run_html(rt, run_id, html_path, link=html_link))
         if report_path is not None:
             import json
 
@@ -225,6 +244,8 @@ def execute_run(
             report_path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
         if not as_json:
             render_summary(detail, code, out)
+            if html_path is not None:
+                out.print(f"HTML report: {html_path}")
         return code, doc
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads

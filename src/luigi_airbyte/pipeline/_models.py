@@ -119,6 +119,16 @@ class StoreSection(Model):
     """Database password (a reference) when the URL has none."""
 
 
+class ReportsSection(Model):
+    """Reports written for every run (see docs/reports.md)."""
+
+    html: bool = False
+    """Write a self-contained HTML report per run: <state_dir>/reports/<run id>.html."""
+    base_url: HttpUrl | None = None
+    """Where the state folder is served, e.g. https://ci.example.com/state/: alerts and
+    JUnit files link <base_url>reports/<run id>.html instead of the local path."""
+
+
 class PollSection(Model):
     """How a running Airbyte job is polled."""
 
@@ -216,6 +226,8 @@ class PipelineFile(Model):
     """Where every event of every run also goes, e.g. cloudwatch:/luigi-airbyte/events."""
     lineage: str | None = Field(default=None, pattern=r"^(console|file:.+)$")
     """OpenLineage run events per step: `file:/path/lineage.jsonl` or `console`."""
+    reports: ReportsSection = ReportsSection()
+    """Reports written for every run: `{html: true, base_url: https://...}`."""
     pipelines: Annotated[dict[Name, Pipeline], non_empty("pipelines")] = Field(
         json_schema_extra={"minProperties": 1}
     )

@@ -175,6 +175,11 @@ def _v3_sync_claims(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE airbyte_jobs ADD COLUMN reason TEXT"))
 
 
+def _v4_run_identity(conn: Connection) -> None:
+    """Version 4: ``runs.identity``, who the run acted as (client id or token subject)."""
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN identity VARCHAR(255)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -185,6 +190,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         _v2_run_message_and_connection_index,
     ),
     Migration(3, "add sync_claims (run key claims) and airbyte_jobs.reason", _v3_sync_claims),
+    Migration(4, "add runs.identity (client id or token subject)", _v4_run_identity),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -129,8 +129,11 @@ def _outcome(run: RunDetail, step: StepRecord) -> ET.Element | None:
     return None
 
 
-def junit_xml(run: RunDetail) -> str:
-    """The run as JUnit XML: ``<testsuites>`` holding one ``<testsuite>`` (the run)."""
+def junit_xml(run: RunDetail, *, html_report: str | None = None) -> str:
+    """The run as JUnit XML: ``<testsuites>`` holding one ``<testsuite>`` (the run).
+
+    ``html_report`` (a path or URL of the run's HTML report) becomes a property.
+    """
     pipeline = run.run.pipeline
     cases: list[ET.Element] = []
     failures = errors = skipped = 0
@@ -179,6 +182,7 @@ def junit_xml(run: RunDetail) -> str:
         ("started_at", _iso(run.run.started_at) or ""),
         ("finished_at", _iso(run.run.finished_at) or ""),
         ("scheduler", run.run.scheduler or ""),
+        *((("html_report", html_report),) if html_report else ()),
     ):
         ET.SubElement(props, "property", name=name, value=_xml_text(value))
     suite.extend(cases)
@@ -265,9 +269,9 @@ def json_report(run: RunDetail) -> dict[str, Any]:
     }
 
 
-def write_junit_xml(run: RunDetail, path: Path) -> Path:
+def write_junit_xml(run: RunDetail, path: Path, *, html_report: str | None = None) -> Path:
     """Write ``junit_xml(run)`` atomically (a reader never sees half a file)."""
-    return _atomic_write(path, junit_xml(run))
+    return _atomic_write(path, junit_xml(run, html_report=html_report))
 
 
 def write_json_report(run: RunDetail, path: Path) -> Path:

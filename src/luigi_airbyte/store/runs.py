@@ -65,6 +65,7 @@ class RunSummary:
     argv: str | None = None
     scheduler: str | None = None
     message: str | None = None
+    identity: str | None = None  # who the run acted as: client id or token subject
     step_counts: Mapping[str, int] = field(default_factory=dict)  # status -> number of steps
 
     @property
@@ -257,6 +258,21 @@ def _step_from_row(row: sa.RowMapping) -> StepRecord:
     )
 
 
+def _stat_from_row(r: sa.RowMapping) -> StreamStatRecord:
+    return StreamStatRecord(
+        run_id=r["run_id"],
+        step_name=r["step_name"],
+        job_id=r["job_id"],
+        stream=r["stream"],
+        namespace=r["namespace"],
+        records_emitted=r["records_emitted"],
+        records_committed=r["records_committed"],
+        bytes_emitted=r["bytes_emitted"],
+        bytes_committed=r["bytes_committed"],
+        records_rejected=r["records_rejected"],
+    )
+
+
 def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSummary:
     return RunSummary(
         run_id=row["run_id"],
@@ -270,6 +286,7 @@ def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSumma
         argv=row["argv"],
         scheduler=row["scheduler"],
         message=row["message"],
+        identity=row["identity"],
         step_counts=dict(counts),
     )
 
@@ -304,8 +321,12 @@ class RunRepository(ABC):
         host: str | None = None,
         argv: Sequence[str] | str | None = None,
         scheduler: str | None = None,
+        identity: str | None = None,
     ) -> str:
         """Record a new run as ``running`` and return its id (a UUID4 unless given).
+
+        ``identity`` is who the run acts as towards Airbyte (the client id, or the
+        subject of a JWT bearer token): never a secret.
 
         Passing the id of an existing run marks it ``running`` again (a resumed run)
         and keeps its original start time.
@@ -323,6 +344,7 @@ class RunRepository(ABC):
             "argv": clean_text(summarize_argv(argv)),
             "scheduler": clean_text(scheduler),
             "message": None,
+            "identity": clean_text(identity),
         }
         with self.begin(f"start run {run_id} of pipeline {pipeline!r}") as conn:
             stmt = _insert(conn, runs).values(values)
@@ -583,6 +605,54 @@ class RunRepository(ABC):
             full_id = self._resolve_run_id(conn, run_id)
             return self._detail(conn, full_id)
 
+    def previous_stream_rows(
+        self, pipeline: str, before: datetime, runs_back: int = 5
+    ) -> list[tuple[str, datetime, StreamStatRecord]]:
+        """Stream counts of the ``runs_back`` latest runs of ``pipeline`` started before
+        ``before`` that recorded any: (run id, run start, stats), newest run first."""
+        cutoff = ensure_utc(before, "before")
+        with_stats = sa.select(stream_stats.c.run_id).where(stream_stats.c.run_id == runs.c.run_id)
+        recent = (
+            sa.select(runs.c.run_id, runs.c.started_at)
+            .where(
+                (runs.c.pipeline == pipeline) & (runs.c.started_at < cutoff) & with_stats.exists()
+            )
+            .order_by(runs.c.started_at.desc(), runs.c.run_id)
+            .limit(runs_back)
+        )
+        with self.read(f"read earlier stream counts of {pipeline!r}") as conn:
+            starts = {rid: at for rid, at in conn.execute(recent).tuples()}
+            if not starts:
+                return []
+            rows = conn.execute(
+                sa.select(stream_stats)
+                .where(stream_stats.c.run_id.in_(list(starts)))
+                .order_by(stream_stats.c.id)
+            ).mappings()
+            out = [(r["run_id"], starts[r["run_id"]], _stat_from_row(r)) for r in rows]
+        out.sort(key=lambda item: item[1], reverse=True)
+        return out
+
+    def runs_since(
+        self, since: datetime, pipeline: str | None = None, limit: int = 1000
+    ) -> list[RunDetail]:
+        """Runs started at or after ``since`` (of one pipeline, if given), oldest first,
+        with their steps, stream counts and checks: what trend reports are drawn from."""
+        cutoff = ensure_utc(since, "since")
+        query = (
+            sa.select(runs.c.run_id)
+            .where(runs.c.started_at >= cutoff)
+            .order_by(runs.c.started_at.desc(), runs.c.run_id)
+            .limit(limit)
+        )
+        if pipeline is not None:
+            query = query.where(runs.c.pipeline == pipeline)
+        with self.read("read runs for trends") as conn:
+            ids: list[str] = list(conn.execute(query).scalars())
+            details = [self._detail(conn, rid) for rid in ids]
+        details.reverse()
+        return details
+
     def step_status(self, run_id: str, step_name: str) -> str | None:
         """The recorded status of one step of one run, or ``None`` if it has no row yet."""
         query = sa.select(steps.c.status).where(
@@ -678,18 +748,7 @@ class RunRepository(ABC):
         for s in step_rows:
             counts[s["status"]] = counts.get(s["status"], 0) + 1
         stats = tuple(
-            StreamStatRecord(
-                run_id=r["run_id"],
-                step_name=r["step_name"],
-                job_id=r["job_id"],
-                stream=r["stream"],
-                namespace=r["namespace"],
-                records_emitted=r["records_emitted"],
-                records_committed=r["records_committed"],
-                bytes_emitted=r["bytes_emitted"],
-                bytes_committed=r["bytes_committed"],
-                records_rejected=r["records_rejected"],
-            )
+            _stat_from_row(r)
             for r in conn.execute(
                 sa.select(stream_stats)
                 .where(stream_stats.c.run_id == run_id)

@@ -116,6 +116,7 @@ runs = sa.Table(
     sa.Column("argv", sa.Text, nullable=True),
     sa.Column("scheduler", sa.String(255), nullable=True),
     sa.Column("message", sa.Text, nullable=True),  # migration 2
+    sa.Column("identity", sa.String(255), nullable=True),  # migration 4
     sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
     sa.Index("ix_runs_started_at", "started_at"),
 )
