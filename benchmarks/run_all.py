@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
 TARGET_P50 = 0.5
+KEPT_BLOCK = re.compile(r"<!-- (?P<name>[\w-]+): begin -->.*?<!-- (?P=name): end -->", re.S)
 
 POLLING_QUICK = ["--jobs", "6", "--history", "2", "--max-duration", "10"]
 SCALE_QUICK = ["--levels", "100", "1000", "--requests", "300", "--repeat", "1"]
@@ -497,7 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     if output is None:
         print(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        # Sections other scripts write between markers (the hostile sweeps of `make
+        # hostile`, the report benchmark) are kept: this run does not regenerate them.
+        previous = output.read_text(encoding="utf-8") if output.exists() else ""
+        kept = [m.group(0) for m in KEPT_BLOCK.finditer(previous)]
+        output.write_text("\n\n".join([text.rstrip("\n"), *kept]) + "\n", encoding="utf-8")
         # The HTML report benchmark appends its own section (with its load) to the file.
         try:
             run_script("report_render.py", ["--results", str(output)], timeout=600)
