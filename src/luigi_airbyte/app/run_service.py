@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
@@ -397,6 +397,47 @@ class RunService:
                 rt.bus().flush()
             except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
                 logger.debug("could not flush events: %s", exc)
+
+    def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
+        """Rotate the API credential after a cycle (``run --rotate-credentials``).
+
+        A failure is reported (an event, one warning alert to the pipeline's owner), never
+        fatal: the rotation keeps the stored credential valid at every step, so the next
+        run still works. Returns ``{"rotated": bool, "client_id" | "error": str}``.
+        """
+        from luigi_airbyte.app.rotation import rotate_credentials
+        from luigi_airbyte.observe.events import Event
+
+        rt = self.rt
+        try:
+            result = rotate_credentials(rt)
+        except LuigiAirbyteError as exc:
+            message = rt.redact(str(exc))
+            rt.bus().emit(
+                Event(
+                    "credentials.rotation_failed",
+                    {"run_id": run_id, "error": message},
+                    level="error",
+                )
+            )
+            owner = self._pipeline_owner(rt.graph(pipeline)) if rt.pipeline_file else ""
+            rt.router().alert(
+                Alert(
+                    owner_role=owner,
+                    severity="warning",
+                    title=f"{pipeline}: credential rotation failed",
+                    text=message,
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    kind="rotation",
+                    next_step="run `luigi-airbyte credentials rotate` and read its message",
+                )
+            )
+            return {"rotated": False, "error": message}
+        rt.bus().emit(
+            Event("credentials.rotated", {"run_id": run_id, "client_id": result.new_client_id})
+        )
+        return {"rotated": True, "client_id": result.new_client_id}
 
     # --- the two ways a run ends before or outside Luigi ------------------------------
 

@@ -206,9 +206,12 @@ def execute_run(
         if not result.recorded:
             doc["error"] = {"type": "StoreError", "message": str(result.error), "exit_code": code}
         if rotate and result.recorded:
-            doc["credentials"] = _rotate_after_run(
-                rt, detail.run.run_id, detail.run.pipeline, pf.pipeline(pipeline_name).owner, out
-            )
+            rotation = RunService(rt).rotate_credentials(detail.run.run_id, detail.run.pipeline)
+            doc["credentials"] = rotation
+            if rotation["rotated"]:
+                out.print(f"credential rotated: new client id {rotation['client_id']}")
+            else:
+                out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
         if report_path is not None:
             import json
 
@@ -240,46 +243,6 @@ def _error_doc(error: BaseException, detail: RunDetail, code: int) -> dict[str, 
         "exit_code": code,
         "error": {"type": type(error).__name__, "message": str(error), "exit_code": code},
     }
-
-
-def _rotate_after_run(
-    rt: Runtime, run_id: str, pipeline: str, owner: str, out: Console
-) -> dict[str, Any]:
-    """Rotate the API credential after a cycle. A failure is reported, never fatal: the
-    rotation keeps the stored credential valid at every step, so the next run still works.
-    """
-    from luigi_airbyte.app.rotation import rotate_credentials
-    from luigi_airbyte.observe import Alert
-    from luigi_airbyte.observe.events import Event
-
-    try:
-        result = rotate_credentials(rt)
-    except LuigiAirbyteError as exc:
-        message = rt.redact(str(exc))
-        rt.bus().emit(
-            Event(
-                "credentials.rotation_failed", {"run_id": run_id, "error": message}, level="error"
-            )
-        )
-        rt.router().alert(
-            Alert(
-                owner_role=owner,
-                severity="warning",
-                title=f"{pipeline}: credential rotation failed",
-                text=message,
-                run_id=run_id,
-                pipeline=pipeline,
-                kind="rotation",
-                next_step="run `luigi-airbyte credentials rotate` and read its message",
-            )
-        )
-        out.print(f"[yellow]credential rotation failed[/yellow]: {message}")
-        return {"rotated": False, "error": message}
-    rt.bus().emit(
-        Event("credentials.rotated", {"run_id": run_id, "client_id": result.new_client_id})
-    )
-    out.print(f"credential rotated: new client id {result.new_client_id}")
-    return {"rotated": True, "client_id": result.new_client_id}
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
