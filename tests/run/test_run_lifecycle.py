@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -128,3 +129,40 @@ def test_exit_code_comes_from_the_step_column() -> None:
     detail = RunDetail(run=run, steps=steps)
     assert exit_code_for(detail, GraphOutcome("FAILED", False)) == 5
     assert counts_line(steps, 5) == "PASS=1 FAIL=2 SKIPPED=1 (exit 5)"
+
+
+def _record(exc: BaseException) -> logging.LogRecord:
+    try:
+        raise exc
+    except BaseException:
+        info = sys.exc_info()
+    return logging.LogRecord("luigi-interface", logging.ERROR, "w.py", 1, "failed", (), info)
+
+
+def test_luigi_is_quiet_about_expected_failures_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from luigi_airbyte.errors import SyncFailedError
+    from luigi_airbyte.tasks.build import _ExpectedFailureFilter
+
+    quiet = _ExpectedFailureFilter()
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    assert quiet.filter(_record(SyncFailedError("job 3 failed"))) is False
+    assert quiet.filter(_record(KeyError("bug"))) is True  # exit 1 keeps its traceback
+    warning = logging.LogRecord(
+        "luigi-interface",
+        logging.WARNING,
+        "w.py",
+        1,
+        "Will not run T or any dependencies due to error in complete() method:\n"
+        "Traceback (most recent call last):\n  File x\n"
+        "luigi_airbyte.errors.StoreError: metadata store sqlite:///m.db: could not read",
+        (),
+        None,
+    )
+    assert quiet.filter(warning) is True
+    assert warning.getMessage() == (
+        "Will not run T or any dependencies due to error in complete() method: "
+        "metadata store sqlite:///m.db: could not read"
+    )
+    monkeypatch.setattr(root, "level", logging.INFO)  # -v: Luigi's full account
+    assert quiet.filter(_record(SyncFailedError("job 3 failed"))) is True

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
-from luigi_airbyte.app.run_service import RunService
+from luigi_airbyte.app.run_service import RunService, one_line
 from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
@@ -202,7 +202,7 @@ def _render(detail: RunDetail) -> None:
                     "" if s.job_id is None else s.job_id,
                     number(s.rows),
                     seconds(s.duration_s),
-                    (s.message or "")[:120],
+                    one_line(s.message, 400),
                 )
                 for s in detail.steps
             ],
@@ -235,7 +235,7 @@ def _render(detail: RunDetail) -> None:
                     c.check,
                     "passed" if c.passed else "FAILED",
                     c.severity,
-                    (c.message or "")[:120],
+                    one_line(c.message, 400),
                 )
                 for c in detail.checks
             ],
