@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 import socket
 import sys
 import threading
@@ -54,7 +55,6 @@ LEASE_S = 60.0
 
 INTERRUPTED = 130
 
-_OK = ("succeeded", "fresh", "skipped")
 _NOT_RUN = ("skipped", "fresh", "upstream_failed", "not_run", "pending")
 _UPSTREAM = {
     "upstream_failure",
@@ -655,8 +655,6 @@ def rerun_command(request: RunRequest) -> str:
     parts += ["--date", request.run_date.isoformat()]
     if request.interval:
         parts += ["--interval", request.interval]
-    import shlex
-
     return shlex.join(parts)
 
 
