@@ -29,7 +29,7 @@ failure to exit code lives in one place (see docs/exit-codes.md).
     │   └── checks.WarehouseError                  the warehouse could not be queried
     ├── TransformError                     exit 7  dbt, Spark or a command failed
     │   └── transforms.TransformFailedError        carries the TransformResult
-    └── StoreError                         exit 1  the metadata store failed
+    └── StoreError                         exit 4  the metadata store failed, or was refused
 
 Messages never carry a secret: no headers, tokens, client secrets or request bodies.
 """
@@ -234,6 +234,6 @@ class TransformError(LuigiAirbyteError):
 
 
 class StoreError(LuigiAirbyteError):
-    """The metadata store could not be read or written."""
+    """The metadata store could not be read or written, or is not one to trust."""
 
-    exit_code = 1
+    exit_code = 4

@@ -55,7 +55,8 @@ def test_failed_command_exits_7(project: Project) -> None:
     assert got["users_loaded"]["status"] == "succeeded"
     assert got["downstream"]["status"] == "upstream_failed"
     assert not (project.root / "downstream-ran").exists()
-    assert got["report"]["message"].startswith("[exit 7]"), got["report"]
+    assert got["report"]["exit_code"] == 7, got["report"]
+    assert not got["report"]["message"].startswith("[exit"), got["report"]
     assert "exited with code 3" in got["report"]["message"]
     alerts = project.alert_lines()
     assert len(alerts) == 1 and alerts[0]["step"] == "report", alerts

@@ -79,7 +79,7 @@ def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
     assert "could not open and migrate the database" in text
     assert "running and reachable" in text
     assert SECRET not in _all_text(err)
-    assert isinstance(err, LuigiAirbyteError) and err.exit_code == 1
+    assert isinstance(err, LuigiAirbyteError) and err.exit_code == 4
 
 
 def test_wrong_database_name_says_so(pg_server: object, postgres_url: str) -> None:

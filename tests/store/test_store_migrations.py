@@ -87,14 +87,27 @@ def test_upgrade_from_version_1_keeps_data(store_url: str) -> None:
                     else "2024-01-01T00:00:00Z"
                 },
             )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO steps (run_id, step_name, kind, status, message) VALUES "
+                    "('r1', 'crm', 'sync', 'failed', '[exit 5] Airbyte job 7 failed'), "
+                    "('r1', 'note', 'check', 'succeeded', 'fine')"
+                )
+            )
     finally:
         engine.dispose()
     with Store(store_url) as store:
         assert store.schema_version() == LATEST_VERSION
-        run = store.get_run("r1").run
+        detail = store.get_run("r1")
+        run = detail.run
         assert run.status == "succeeded" and run.message is None and run.identity is None
         store.finish_run("r1", "failed", 1, message="v2 column works")
         assert store.get_run("r1").run.message == "v2 column works"
+        # v3: the [exit N] prefix became the step's exit_code column
+        crm, note = detail.steps
+        assert (crm.exit_code, crm.message) == (5, "Airbyte job 7 failed")
+        assert (note.exit_code, note.message) == (None, "fine")
+        assert run.heartbeat_at is None and run.pid is None
 
 
 def test_failing_migration_rolls_back_everything(store_url: str) -> None:
@@ -134,7 +147,7 @@ def test_newer_database_is_refused(store_url: str) -> None:
     assert "schema version 99" in message
     assert f"up to {LATEST_VERSION}" in message
     assert "Upgrade luigi-airbyte" in message
-    assert excinfo.value.exit_code == 1
+    assert excinfo.value.exit_code == 4
 
 
 def test_migration_sequence_is_validated(store_url: str) -> None:

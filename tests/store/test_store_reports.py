@@ -226,6 +226,7 @@ def test_json_report_shape(detail: RunDetail) -> None:
         "job_id",
         "rows",
         "message",
+        "exit_code",
         "streams",
         "checks",
     }

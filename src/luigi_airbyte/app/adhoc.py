@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from luigi_airbyte.airbyte import Connection, Job, JobType
 from luigi_airbyte.app.execute import StepContext, sync_run_key
 from luigi_airbyte.app.identity import acting_identity
-from luigi_airbyte.app.step_context import failure_message
+from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.errors import (
     AirbyteError,
     ConfigError,
@@ -174,8 +174,10 @@ def sync_connection(
     conn = rt.connection(connection)  # an unknown name fails before anything is recorded
     key = run_key or adhoc_run_key(conn.connection_id, job_type)
     store = rt.store()
+    reap_abandoned(store)
     day = _today()
-    run_id = store.start_run(ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
+    handle = open_run(store, ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
+    run_id = handle.run_id
     step = step_name(job_type, conn)
     ctx = StepContext(ADHOC_PIPELINE, step, day, run_id=run_id)
     store.upsert_step(
@@ -193,7 +195,7 @@ def sync_connection(
                 on_attach(attachment, url)
             result = runner.wait(attachment, on_progress=on_progress)
     except BaseException as exc:
-        _record_failure(rt, run_id, step, exc, attachment)
+        _record_failure(rt, handle, step, exc, attachment)
         raise
     finally:
         try:
@@ -215,12 +217,12 @@ def sync_connection(
         rows=result.rows_committed,
         message=message,
     )
-    store.finish_run(run_id, "succeeded", 0, message=f"{job_type.value} job {result.job_id}")
+    handle.finish("succeeded", 0, message=f"{job_type.value} job {result.job_id}")
     return AdhocSync(conn, key, job_type, attachment, result.job_url or url, result, run_id)
 
 
 def _record_failure(
-    rt: Runtime, run_id: str, step: str, exc: BaseException, attachment: Attachment | None
+    rt: Runtime, handle: RunHandle, step: str, exc: BaseException, attachment: Attachment | None
 ) -> None:
     if isinstance(exc, LuigiAirbyteError):
         code = exc.exit_code
@@ -238,16 +240,19 @@ def _record_failure(
     store = rt.store()
     try:
         store.upsert_step(
-            run_id,
+            handle.run_id,
             step,
             status="failed",
             finished_at=datetime.now(timezone.utc),
             job_id=attachment.job_id if attachment is not None else None,
-            message=failure_message(code, text),
+            message=text,
+            exit_code=code,
         )
-        store.finish_run(run_id, "failed", code, message=text)
+        handle.finish("failed", code, message=text)
     except LuigiAirbyteError as store_exc:  # the original error matters more
-        logger.warning("could not record the failed run %s: %s", run_id, store_exc)
+        logger.warning("could not record the failed run %s: %s", handle.run_id, store_exc)
+    finally:
+        handle.stop_heartbeat()
 
 
 @dataclass(frozen=True)

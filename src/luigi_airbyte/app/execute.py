@@ -29,14 +29,14 @@ from urllib.parse import quote
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.report_links import served_step_link
+from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
     StepContext,
     SyncRequest,
-    failure_message,
+    failure_text,
     human_age,
-    split_failure,
     sync_run_key,
     utcnow,
 )
@@ -77,33 +77,42 @@ class StepExecutor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._adhoc_runs: dict[tuple[str, date], str] = {}
+        self._adhoc_runs: dict[tuple[str, date], RunHandle] = {}
 
     def _ensure_run(self, ctx: StepContext) -> StepContext:
         """Give a step started outside ``luigi-airbyte run`` (plain ``luigi --module``) a run
-        record, one per pipeline and date in this process, so it is recorded and reported."""
+        record, one per pipeline and date in this process, so it is recorded and reported.
+        The run service opens it (heartbeat included), so a killed process's run closes."""
         if ctx.run_id:
             return ctx
         key = (ctx.pipeline, ctx.run_date)
-        run_id = self._adhoc_runs.get(key)
-        if run_id is None:
-            run_id = self.rt.store().start_run(
+        handle = self._adhoc_runs.get(key)
+        if handle is None or handle.finished:
+            store = self.rt.store()
+            reap_abandoned(store)
+            handle = open_run(
+                store,
                 ctx.pipeline,
                 ctx.run_date,
                 argv=sys.argv,
                 scheduler="luigi",
                 identity=acting_identity(self.rt),
             )
-            self._adhoc_runs[key] = run_id
-        return replace(ctx, run_id=run_id)
+            self._adhoc_runs[key] = handle
+        return replace(ctx, run_id=handle.run_id)
+
+    def _adhoc_handle(self, ctx: StepContext) -> RunHandle | None:
+        if not ctx.run_id:
+            return None
+        return next((h for h in self._adhoc_runs.values() if h.run_id == ctx.run_id), None)
 
     def _is_adhoc(self, ctx: StepContext) -> bool:
-        return bool(ctx.run_id) and ctx.run_id in self._adhoc_runs.values()
+        return self._adhoc_handle(ctx) is not None
 
     def _finish_adhoc(self, ctx: StepContext, code: int) -> None:
-        if self._is_adhoc(ctx):
-            status = "succeeded" if code == 0 else "failed"
-            self.rt.store().finish_run(ctx.run_id, status, code)
+        handle = self._adhoc_handle(ctx)
+        if handle is not None and not handle.finished:
+            handle.finish("succeeded" if code == 0 else "failed", code)
 
     # --- recording -----------------------------------------------------------------------
 
@@ -141,15 +150,15 @@ class StepExecutor:
         except BaseException as exc:
             lineage.fail(str(exc), outcome)
             finished = utcnow()
-            message = self.rt.redact(str(exc)) or type(exc).__name__
-            code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
+            code, message = failure_text(exc, self.rt.redact)
             interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
             self._record(
                 ctx,
                 kind,
                 status="failed",
                 finished_at=finished,
-                message=failure_message(code, message),
+                message=message,
+                exit_code=code,
                 job_id=outcome.get("job_id"),
             )
             self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
@@ -224,7 +233,7 @@ class StepExecutor:
             if step.status != "failed" or run.run_date is None:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
-            message = split_failure(step.message)[1] or "failed"
+            message = step.message or "failed"
             self._alert(ctx, step.owner or "", step.kind, message, step.job_id, _at(links, step))
 
     # --- syncs ---------------------------------------------------------------------------

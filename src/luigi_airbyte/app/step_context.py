@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -56,18 +56,10 @@ def human_age(delta: timedelta) -> str:
     return f"{seconds // 3600}h"
 
 
-_EXIT_PREFIX = re.compile(r"^\[exit (\d+)\]\s*")
+def failure_text(exc: BaseException, redact: Callable[[str], str]) -> tuple[int, str]:
+    """A failed step's exit code and message: the code goes to ``steps.exit_code``, the
+    message (redacted) to ``steps.message``; neither is written into the other."""
+    from luigi_airbyte.errors import LuigiAirbyteError
 
-
-def failure_message(code: int, text: str) -> str:
-    """A failed step's stored message carries its exit code: ``[exit 5] Airbyte job ...``."""
-    return f"[exit {code}] {text}"
-
-
-def split_failure(message: str | None) -> tuple[int | None, str]:
-    """``failure_message`` read back: (exit code or None, the text without the prefix)."""
-    text = message or ""
-    match = _EXIT_PREFIX.match(text)
-    if match is None:
-        return None, text
-    return int(match.group(1)), text[match.end() :]
+    code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
+    return code, redact(str(exc)) or type(exc).__name__

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.engine import make_url
 
+from luigi_airbyte.app.run_service import RunService, one_line
 from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
@@ -27,7 +28,11 @@ def _missing_sqlite(url: str) -> bool:
 
 
 def _store(rt: Runtime) -> Store | None:
-    return None if _missing_sqlite(rt.store_url()) else rt.store()
+    """The store (None if its file does not exist), with abandoned runs closed first: a run
+    whose process is gone shows as ``abandoned``, never as ``running`` for good."""
+    if _missing_sqlite(rt.store_url()):
+        return None
+    return RunService(rt).store()
 
 
 def run_document(run: RunSummary) -> dict[str, Any]:
@@ -242,7 +247,7 @@ def _render(detail: RunDetail) -> None:
                     "" if s.job_id is None else s.job_id,
                     number(s.rows),
                     seconds(s.duration_s),
-                    (s.message or "")[:120],
+                    one_line(s.message, 400),
                 )
                 for s in detail.steps
             ],
@@ -275,7 +280,7 @@ def _render(detail: RunDetail) -> None:
                     c.check,
                     "passed" if c.passed else "FAILED",
                     c.severity,
-                    (c.message or "")[:120],
+                    one_line(c.message, 400),
                 )
                 for c in detail.checks
             ],

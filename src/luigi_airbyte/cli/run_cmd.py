@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from luigi_airbyte.app.preflight import run_preflight
+from luigi_airbyte.app.run_service import (
+    RunOutcome,
+    RunRequest,
+    RunService,
+    default_argv,
+    one_line,
+    rerun_command,
+)
 from luigi_airbyte.app.runtime import Runtime
-from luigi_airbyte.app.step_context import split_failure
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.cli.progress import ProgressPrinter
@@ -158,14 +164,11 @@ def execute_run(
     runtime: Runtime | None = None,
     rotate: bool = False,
 ) -> tuple[int, dict[str, Any]]:
-    """The body of ``run``; returns (exit code, JSON document). Raises library errors."""
-    # Luigi is imported only now: validation errors must not pay for it.
-    from luigi_airbyte.app.identity import acting_identity
-    from luigi_airbyte.cli.report_cmd import report_location, write_run_html
-    from luigi_airbyte.tasks import PipelineTask, WorkerOptions, run_graph
-    from luigi_airbyte.tasks.context import install_runtime
-    from luigi_airbyte.tasks.outcome import exit_code_for, record_unrun_steps, task_ids_by_step
+    """The body of ``run``: the run service does the work, this prints it.
 
+    Returns (exit code, JSON document). Raises ``ConfigError`` (exit 3) and a refused
+    store's ``StoreError`` (exit 4) before anything is contacted.
+    """
     stream = sys.stderr if as_json else sys.stdout
     out = console or Console(file=stream, width=None if stream.isatty() else 160)
     settings = {k: v for k, v in (cli_settings or {}).items() if v is not None}
@@ -178,65 +181,55 @@ def execute_run(
     try:
         pf = rt.pipeline_file
         assert pf is not None
-        pipeline = pf.pipeline(pipeline_name)
-        graph = rt.graph(pipeline.name)
-
         if dry_run:
+            graph = rt.graph(pf.pipeline(pipeline_name).name)
             return _dry_run(rt, graph, path, run_date, interval, out, as_json)
+        # Luigi is imported only now: validation errors must not pay for it.
+        from luigi_airbyte.tasks.outcome import run_pipeline_graph
 
-        if not skip_preflight:
-            run_preflight(rt, graph)
-
-        store = rt.store()
-        run_id = store.start_run(
-            pipeline.name,
-            run_date,
-            argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
-            scheduler=scheduler_url or "local",
-            identity=acting_identity(rt),
-        )
-        html_path, html_link = report_location(rt, run_id, report_html)
-        install_runtime(str(path), rt)
-        os.environ.setdefault("LUIGI_CONFIG_PARSER", "cfg")
-        root = PipelineTask(
-            pipeline_file=str(path),
-            pipeline=pipeline.name,
+        request = RunRequest(
+            pipeline_file=path,
             run_date=run_date,
+            pipeline_name=pipeline_name,
             interval=interval,
-            run_id=run_id,
+            workers=workers,
+            scheduler_url=scheduler_url,
+            skip_preflight=skip_preflight,
+            argv=default_argv(),
+            report_html=report_html,
         )
-        options = WorkerOptions(resources={rt.airbyte_resource(): rt.settings.max_concurrent_syncs})
-        try:
-            outcome = run_graph(
-                [root], workers=workers, scheduler_url=scheduler_url, options=options
+        result = RunService(rt).run(request, run_pipeline_graph)
+        detail, code = result.detail, result.code
+        if result.error is not None and result.recorded:
+            # a preflight failure: recorded as a run, alerted; the message says the rest
+            click.secho(f"error: {result.error}", fg="red", err=True)
+            click.secho(
+                f"run {detail.run.run_id[:8]} recorded as failed (exit {code}); the owner "
+                f"was alerted. Fix the above, then rerun `{rerun_command(request)}`.",
+                err=True,
             )
-            ids = task_ids_by_step(
-                graph, pipeline_file=str(path), run_date=run_date, interval=interval
-            )
-            record_unrun_steps(store, run_id, graph, outcome, ids)
-            detail = store.get_run(run_id)
-            code = exit_code_for(detail, outcome)
-            rt.executor().alert_failed_steps(
-                detail, links={"report": html_link} if html_link else None
-            )
-            status = "succeeded" if code == 0 else "failed"
-            store.finish_run(run_id, status, code, message=f"luigi: {outcome.status}")
-        except BaseException:
-            store.finish_run(run_id, "failed", 1, message="interrupted or crashed")
-            raise
-        finally:
-            rt.bus().flush()
-        detail = store.get_run(run_id)
-        if junit_path is not None:
+            return code, _error_doc(result.error, detail, code)
+        if junit_path is not None and result.recorded:
             junit_path.parent.mkdir(parents=True, exist_ok=True)
             junit_path.write_text(
-                junit_xml(detail, html_report=html_link or None), encoding="utf-8"
+                junit_xml(detail, html_report=result.html_link or None), encoding="utf-8"
             )
-        doc = {**json_report(detail), "exit_code": code, "luigi_status": outcome.status}
-        if rotate:
-            doc["credentials"] = _rotate_after_run(rt, run_id, pipeline.name, pipeline.owner, out)
-        if html_path is not None:
-            doc["html_report"] = str(write_run_html(rt, run_id, html_path, link=html_link))
+        doc = {**json_report(detail), "exit_code": code, "luigi_status": result.luigi_status}
+        if not result.recorded:
+            doc["error"] = {"type": "StoreError", "message": str(result.error), "exit_code": code}
+        if rotate and result.recorded:
+            rotation = RunService(rt).rotate_credentials(detail.run.run_id, detail.run.pipeline)
+            doc["credentials"] = rotation
+            if rotation["rotated"]:
+                out.print(f"credential rotated: new client id {rotation['client_id']}")
+            else:
+                out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
+        if result.html_path is not None and result.recorded:
+            from luigi_airbyte.cli.report_cmd import write_run_html
+
+            doc["html_report"] = str(
+                write_run_html(rt, detail.run.run_id, result.html_path, link=result.html_link)
+            )
         if report_path is not None:
             import json
 
@@ -244,8 +237,17 @@ def execute_run(
             report_path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
         if not as_json:
             render_summary(detail, code, out)
-            if html_path is not None:
-                out.print(f"HTML report: {html_path}")
+            if not result.recorded:
+                out.print(
+                    f"[red]error:[/red] {escape(str(result.error))}",
+                    soft_wrap=True,
+                    highlight=False,
+                )
+            render_recap(result, out)
+            if "html_report" in doc:
+                out.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
+        elif not result.recorded:
+            click.secho(f"error: {result.error}", fg="red", err=True)
         return code, doc
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads
@@ -255,56 +257,26 @@ def execute_run(
             rt.close()
 
 
-def _rotate_after_run(
-    rt: Runtime, run_id: str, pipeline: str, owner: str, out: Console
-) -> dict[str, Any]:
-    """Rotate the API credential after a cycle. A failure is reported, never fatal: the
-    rotation keeps the stored credential valid at every step, so the next run still works.
-    """
-    from luigi_airbyte.app.rotation import rotate_credentials
-    from luigi_airbyte.observe import Alert
-    from luigi_airbyte.observe.events import Event
-
-    try:
-        result = rotate_credentials(rt)
-    except LuigiAirbyteError as exc:
-        message = rt.redact(str(exc))
-        rt.bus().emit(
-            Event(
-                "credentials.rotation_failed", {"run_id": run_id, "error": message}, level="error"
-            )
-        )
-        rt.router().alert(
-            Alert(
-                owner_role=owner,
-                severity="warning",
-                title=f"{pipeline}: credential rotation failed",
-                text=message,
-                run_id=run_id,
-                pipeline=pipeline,
-                kind="rotation",
-                next_step="run `luigi-airbyte credentials rotate` and read its message",
-            )
-        )
-        out.print(f"[yellow]credential rotation failed[/yellow]: {message}")
-        return {"rotated": False, "error": message}
-    rt.bus().emit(
-        Event("credentials.rotated", {"run_id": run_id, "client_id": result.new_client_id})
-    )
-    out.print(f"credential rotated: new client id {result.new_client_id}")
-    return {"rotated": True, "client_id": result.new_client_id}
+def _error_doc(error: BaseException, detail: RunDetail, code: int) -> dict[str, Any]:
+    return {
+        **json_report(detail),
+        "exit_code": code,
+        "error": {"type": type(error).__name__, "message": str(error), "exit_code": code},
+    }
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
-    """The end-of-run table: step, status, job id, rows, duration, note."""
+    """The end-of-run table: step, status, job id, rows, duration, note (wrapped, never
+    cut short: the recap below it repeats what failed, with the cause and the fix)."""
     run = detail.run
     table = Table(title=f"{run.pipeline} · {run.run_date} · run {run.run_id[:8]}", expand=False)
     for col in ("step", "kind", "status", "job", "rows", "duration"):
         table.add_column(col, no_wrap=True)
-    table.add_column("note", overflow="ellipsis", no_wrap=True, max_width=70)
+    table.add_column("note", overflow="fold", min_width=40, max_width=100)
     colours = {
         "succeeded": "green",
         "failed": "red",
+        "abandoned": "red",
         "fresh": "blue",
         "skipped": "blue",
         "upstream_failed": "yellow",
@@ -313,17 +285,35 @@ def render_summary(detail: RunDetail, code: int, out: Console) -> None:
     for s in detail.steps:
         colour = colours.get(s.status, "white")
         table.add_row(
-            s.step_name,
+            escape(s.step_name),
             s.kind,
             f"[{colour}]{s.status}[/{colour}]",
             str(s.job_id) if s.job_id is not None else "",
             str(s.rows) if s.rows is not None else "",
             f"{s.duration_s:.1f}s" if s.duration_s is not None else "",
-            split_failure(s.message)[1][:200],
+            escape(one_line(s.message, 300)),
         )
     out.print(table)
     verdict = "[green]succeeded[/green]" if code == 0 else f"[red]failed (exit {code})[/red]"
     out.print(f"run {run.run_id}: {verdict}")
+
+
+def render_recap(result: RunOutcome, out: Console) -> None:
+    """The last lines, like dbt's: each failed step with its connection, cause and fix,
+    then ``PASS=.. FAIL=.. SKIPPED=.. (exit N)``. One line each, never wrapped."""
+    if result.recap:
+        out.print(f"[red]Failed steps ({len(result.recap)}):[/red]", highlight=False)
+    for item in result.recap:
+        where = f"{item.kind}, connection {item.connection!r}" if item.connection else item.kind
+        out.print(
+            f"  [red]✗[/red] {escape(item.step)} ({escape(where)}, exit {item.exit_code}): "
+            f"{escape(item.cause)}",
+            soft_wrap=True,
+            highlight=False,
+        )
+        out.print(f"    fix: {escape(item.fix)}", soft_wrap=True, highlight=False)
+    colour = "green" if result.code == 0 else "red"
+    out.print(f"[{colour}]{escape(result.counts_line())}[/{colour}]", highlight=False)
 
 
 def _dry_run(

@@ -5,18 +5,29 @@ every method opens the store on first use. Each write method runs in its own
 transaction and commits before returning: the ledger row exists before the runner starts
 waiting on a job, so a killed process finds it on the rerun.
 
+The store defends itself (docs/architecture.md): an existing file that is empty, holds
+tables but no ``schema_version`` (not a luigi-airbyte store), or lacks the tables and
+columns of the latest schema is refused with a ``StoreError`` (exit 4) naming the file and
+the fix; it is never silently recreated. A SQLite file remembers the device and inode it
+was opened on, and every transaction checks them: a store deleted or replaced while a
+run uses it fails that run loudly instead of recording into a file nobody will read.
+``pin()`` extends the check to stores opened later by processes forked from this one.
+
 A ``Store`` may be shared by threads. After ``fork`` build a new one in the child (an
 engine's pooled connections must not cross processes).
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
 from luigi_airbyte.errors import StoreError
@@ -24,13 +35,29 @@ from luigi_airbyte.store.engine import (
     BEGIN_MODE_OPTION,
     DEFAULT_BUSY_TIMEOUT_S,
     create_store_engine,
+    is_memory_sqlite,
     mask_url,
     resolve_url,
     translate_errors,
 )
 from luigi_airbyte.store.migrations import LATEST_VERSION, current_version, migrate
 from luigi_airbyte.store.runs import RunRepository
+from luigi_airbyte.store.schema import metadata, schema_version
 from luigi_airbyte.store.sql_ledger import SqlLedger
+
+_EMPTY_GRACE_S = 2.0
+FileIdentity = tuple[int, int]  # (st_dev, st_ino)
+
+# SQLite files pinned by a running run: path -> identity. A process forked from the run
+# inherits this, so a worker opening the store after the file was replaced refuses it.
+_PINNED: dict[str, FileIdentity] = {}
+_PINNED_LOCK = threading.Lock()
+
+_RESTORE_FIX = (
+    "Restore the file from a backup, or point the store URL (store.url / --store-url) at "
+    "another file. Deleting the file starts an empty store: the next run then has no "
+    "history and syncs every connection again."
+)
 
 
 class Store(RunRepository):
@@ -55,6 +82,7 @@ class Store(RunRepository):
         self._opened = False
         self._lock = threading.Lock()
         self._ledger: SqlLedger | None = None
+        self._identity: FileIdentity | None = None
 
     # --- identity -----------------------------------------------------------------------
 
@@ -78,11 +106,129 @@ class Store(RunRepository):
         with self._lock:
             if self._opened:
                 return self
+            self._refuse_unusable_file()
             engine = self._get_engine()
             with translate_errors("open and migrate the database", self._url):
+                self._refuse_foreign(engine)
                 migrate(engine)
+                self._refuse_wrong_schema(engine)
+            self._identity = self._current_identity()
             self._opened = True
         return self
+
+    # --- the store defends itself -------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None (PostgreSQL, in-memory SQLite)."""
+        if self.dialect != "sqlite" or is_memory_sqlite(self._url):
+            return None
+        assert self._url.database is not None
+        return Path(self._url.database).expanduser().absolute()
+
+    def _current_identity(self) -> FileIdentity | None:
+        path = self.path
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _refuse(self, problem: str, fix: str = _RESTORE_FIX) -> StoreError:
+        return StoreError(f"metadata store {self.url}: {problem}. {fix}")
+
+    def _refuse_unusable_file(self) -> None:
+        path = self.path
+        if path is None:
+            return
+        pinned = _PINNED.get(str(path))
+        if pinned is not None and self._current_identity() != pinned:
+            raise self._replaced_error()
+        deadline = time.monotonic() + _EMPTY_GRACE_S
+        while True:
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                return  # a brand-new store: created and migrated below
+            except OSError:
+                return  # unreadable: SQLite says why, with a hint
+            # Another process creating the store leaves it empty for a few milliseconds
+            # (between its connect and its first write); a truncated store stays empty.
+            if size > 0 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        if size == 0:
+            raise self._refuse(
+                f"the file {path} is empty (0 bytes): it is not a luigi-airbyte store, and "
+                "its run history and job ledger are gone; refusing to start a new one "
+                "silently, which would sync every connection again"
+            )
+
+    def _refuse_foreign(self, engine: Engine) -> None:
+        tables = set(sa.inspect(engine).get_table_names())
+        if schema_version.name in tables:
+            return
+        ours = tables & set(metadata.tables)
+        foreign = {t for t in tables if not t.startswith("sqlite_")}
+        if ours or (self.dialect == "sqlite" and foreign):
+            where = f"the file {self.path}" if self.path is not None else "the database"
+            listed = ", ".join(sorted(foreign)[:5])
+            raise self._refuse(
+                f"{where} holds tables ({listed}) but no schema_version table: it is not a "
+                "luigi-airbyte store, and luigi-airbyte will not write into it",
+                "Point the store URL (store.url / --store-url) at a luigi-airbyte store or "
+                "at a new file or empty database.",
+            )
+
+    def _refuse_wrong_schema(self, engine: Engine) -> None:
+        inspector = sa.inspect(engine)
+        tables = set(inspector.get_table_names())
+        missing: list[str] = []
+        for table in metadata.tables.values():
+            if table.name not in tables:
+                missing.append(table.name)
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            missing += [f"{table.name}.{c.name}" for c in table.columns if c.name not in have]
+        if missing:
+            where = f"the file {self.path}" if self.path is not None else "the database"
+            raise self._refuse(
+                f"{where} says it is a luigi-airbyte store (schema version "
+                f"{LATEST_VERSION}) but lacks {', '.join(missing[:6])}: the schema is wrong",
+                "Restore the store from a backup, or point the store URL at another file "
+                "or database; do not edit its tables by hand.",
+            )
+
+    def _replaced_error(self) -> StoreError:
+        return self._refuse(
+            f"the file {self.path} was deleted or replaced while this run was using it; "
+            "nothing more is recorded, so the run stops here and is not reported as "
+            "succeeded",
+            "Find out what removed the state folder, restore it if you can, then rerun the "
+            "same date: Airbyte jobs already started are found again by their run key "
+            "only if the store survives, so check Airbyte for duplicates first.",
+        )
+
+    def check_identity(self) -> None:
+        """Raise ``StoreError`` if the SQLite file is not the one this store opened."""
+        if self._identity is not None and self._current_identity() != self._identity:
+            raise self._replaced_error()
+
+    def pin(self) -> None:
+        """Remember this file for processes forked from now on (see module docstring)."""
+        self._ensure_open()
+        path = self.path
+        if path is not None and self._identity is not None:
+            with _PINNED_LOCK:
+                _PINNED[str(path)] = self._identity
+
+    def unpin(self) -> None:
+        path = self.path
+        if path is not None:
+            with _PINNED_LOCK:
+                _PINNED.pop(str(path), None)
 
     def close(self) -> None:
         """Release pooled connections; the store reopens on next use."""
@@ -91,6 +237,7 @@ class Store(RunRepository):
                 self._engine.dispose()
             self._engine = None
             self._opened = False
+            self._identity = None
 
     def __enter__(self) -> Store:
         return self.open()
@@ -130,6 +277,7 @@ class Store(RunRepository):
         instead of failing with "database is locked" halfway through.
         """
         self._ensure_open()
+        self.check_identity()
         assert self._engine is not None
         with translate_errors(action, self._url), self._engine.connect() as conn:
             if self.dialect == "sqlite":
@@ -141,6 +289,7 @@ class Store(RunRepository):
     def read(self, action: str) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both backends)."""
         self._ensure_open()
+        self.check_identity()
         assert self._engine is not None
         with translate_errors(action, self._url), self._engine.connect() as conn:
             if self.dialect == "postgresql":

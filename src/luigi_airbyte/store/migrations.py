@@ -12,6 +12,7 @@ version, so the second process waits, sees the work done and applies nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -180,6 +181,33 @@ def _v4_run_identity(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE runs ADD COLUMN identity VARCHAR(255)"))
 
 
+def _v5_heartbeat_and_step_exit_code(conn: Connection) -> None:
+    """Version 5: a run's holder and heartbeat (``runs.heartbeat_at``, ``pid``,
+    ``pid_started_at``) so a killed run can be closed as abandoned, and ``steps.exit_code``
+    instead of an ``[exit N]`` prefix in the step's message (existing prefixes move over).
+    """
+    for column, type_ in (
+        ("heartbeat_at", sa.DateTime(timezone=True)),
+        ("pid", sa.Integer()),
+        ("pid_started_at", sa.Float()),
+    ):
+        kind = type_.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE runs ADD COLUMN {column} {kind}"))
+    conn.execute(sa.text("ALTER TABLE steps ADD COLUMN exit_code INTEGER"))
+    prefix = re.compile(r"^\[exit (\d+)\]\s*")
+    rows = conn.execute(
+        sa.text("SELECT id, message FROM steps WHERE message LIKE :p"), {"p": "[exit %"}
+    ).all()
+    for row_id, raw in rows:
+        message = str(raw or "")
+        match = prefix.match(message)
+        if match is not None:
+            conn.execute(
+                sa.text("UPDATE steps SET exit_code = :c, message = :m WHERE id = :i"),
+                {"c": int(match.group(1)), "m": message[match.end() :], "i": row_id},
+            )
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -191,6 +219,11 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
     ),
     Migration(3, "add sync_claims (run key claims) and airbyte_jobs.reason", _v3_sync_claims),
     Migration(4, "add runs.identity (client id or token subject)", _v4_run_identity),
+    Migration(
+        5,
+        "add runs.heartbeat_at, pid, pid_started_at and steps.exit_code",
+        _v5_heartbeat_and_step_exit_code,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -38,7 +38,7 @@ JSON_REPORT_KIND = "luigi-airbyte.run-report"
 JSON_SCHEMA_VERSION = 1
 
 _SKIPPED = ("fresh", "skipped", "upstream_failed")
-_ERRORS = ("not_run", "pending", "running")
+_ERRORS = ("not_run", "pending", "running", "abandoned")
 _MESSAGE_ATTR_MAX = 500
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -212,6 +212,7 @@ def json_report(run: RunDetail) -> dict[str, Any]:
                 "job_id": step.job_id,
                 "rows": step.rows,
                 "message": step.message,
+                "exit_code": step.exit_code,
                 "streams": [
                     {
                         "stream": s.stream,

@@ -67,6 +67,9 @@ class RunSummary:
     message: str | None = None
     identity: str | None = None  # who the run acted as: client id or token subject
     step_counts: Mapping[str, int] = field(default_factory=dict)  # status -> number of steps
+    heartbeat_at: datetime | None = None  # last sign of life of the process holding it
+    pid: int | None = None  # the process holding it (on ``host``)
+    pid_started_at: float | None = None  # that process's start time: a reused pid differs
 
     @property
     def duration_s(self) -> float | None:
@@ -90,6 +93,7 @@ class StepRecord:
     rows: int | None = None
     message: str | None = None  # failure reason, skip reason, or a note
     owner: str | None = None
+    exit_code: int | None = None  # a failed step's exit code (3-7, 4 store/Airbyte, 1)
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,7 @@ def _step_from_row(row: sa.RowMapping) -> StepRecord:
         rows=row["rows"],
         message=row["message"],
         owner=row["owner"],
+        exit_code=row["exit_code"],
     )
 
 
@@ -288,6 +293,9 @@ def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSumma
         message=row["message"],
         identity=row["identity"],
         step_counts=dict(counts),
+        heartbeat_at=row["heartbeat_at"],
+        pid=row["pid"],
+        pid_started_at=row["pid_started_at"],
     )
 
 
@@ -322,16 +330,19 @@ class RunRepository(ABC):
         argv: Sequence[str] | str | None = None,
         scheduler: str | None = None,
         identity: str | None = None,
+        pid: int | None = None,
+        pid_started_at: float | None = None,
     ) -> str:
         """Record a new run as ``running`` and return its id (a UUID4 unless given).
 
         ``identity`` is who the run acts as towards Airbyte (the client id, or the
-        subject of a JWT bearer token): never a secret.
-
-        Passing the id of an existing run marks it ``running`` again (a resumed run)
+        subject of a JWT bearer token): never a secret. ``pid`` and ``pid_started_at``
+        name the process that holds the run (with ``host``); the run's heartbeat starts
+        now. Passing the id of an existing run marks it ``running`` again (a resumed run)
         and keeps its original start time.
         """
         run_id = run_id or str(uuid.uuid4())
+        now = utcnow()
         values = {
             "run_id": run_id,
             "pipeline": pipeline,
@@ -345,16 +356,92 @@ class RunRepository(ABC):
             "scheduler": clean_text(scheduler),
             "message": None,
             "identity": clean_text(identity),
+            "heartbeat_at": now,
+            "pid": pid,
+            "pid_started_at": pid_started_at,
         }
         with self.begin(f"start run {run_id} of pipeline {pipeline!r}") as conn:
             stmt = _insert(conn, runs).values(values)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[runs.c.run_id],
-                    set_={"status": "running", "finished_at": None, "exit_code": None},
+                    set_={
+                        "status": "running",
+                        "finished_at": None,
+                        "exit_code": None,
+                        "heartbeat_at": now,
+                        "pid": pid,
+                        "pid_started_at": pid_started_at,
+                        "host": values["host"],
+                    },
                 )
             )
         return run_id
+
+    def heartbeat(self, run_id: str, at: datetime | None = None) -> bool:
+        """Renew the run's heartbeat; False when the run is no longer ``running``."""
+        with self.begin(f"renew the heartbeat of run {run_id}") as conn:
+            result = conn.execute(
+                runs.update()
+                .where((runs.c.run_id == run_id) & (runs.c.status == "running"))
+                .values(heartbeat_at=_aware(at, "heartbeat") or utcnow())
+            )
+            return bool(result.rowcount)
+
+    def running_runs(self) -> list[RunSummary]:
+        """Every run recorded as ``running``, oldest first (candidates for abandonment)."""
+        query = sa.select(runs).where(runs.c.status == "running").order_by(runs.c.started_at)
+        with self.read("read running runs") as conn:
+            return [_summary_from_row(r, {}) for r in conn.execute(query).mappings()]
+
+    def runs_with_running_steps(self) -> list[str]:
+        """Runs that ended (not ``running``) but still have a step marked ``running``."""
+        query = (
+            sa.select(steps.c.run_id)
+            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
+            .where((steps.c.status == "running") & (runs.c.status != "running"))
+            .distinct()
+        )
+        with self.read("read steps left running") as conn:
+            return [str(run_id) for (run_id,) in conn.execute(query).tuples()]
+
+    def abandon_run(
+        self, run_id: str, why: str, *, at: datetime | None = None, only_if_running: bool = True
+    ) -> bool:
+        """Close a run whose process is gone: the run and its ``running`` steps become
+        ``abandoned``, finished ``at`` (now), with ``why`` as the message.
+
+        With ``only_if_running`` the run is only touched while it is still ``running``
+        (two readers reaping at once close it once). Returns whether the run changed.
+        """
+        when = _aware(at, "at") or utcnow()
+        text = clean_text(why)
+        with self.begin(f"close abandoned run {run_id}") as conn:
+            changed = True
+            if only_if_running:
+                result = conn.execute(
+                    runs.update()
+                    .where((runs.c.run_id == run_id) & (runs.c.status == "running"))
+                    .values(status="abandoned", finished_at=when, message=text)
+                )
+                changed = bool(result.rowcount)
+            if changed:
+                self._abandon_steps(conn, run_id, when, text)
+            return changed
+
+    def abandon_running_steps(self, run_id: str, why: str, at: datetime | None = None) -> int:
+        """Mark the run's steps still ``running`` as ``abandoned`` (their process is gone)."""
+        when = _aware(at, "at") or utcnow()
+        with self.begin(f"close steps left running in run {run_id}") as conn:
+            return self._abandon_steps(conn, run_id, when, clean_text(why))
+
+    @staticmethod
+    def _abandon_steps(conn: Connection, run_id: str, when: datetime, why: str | None) -> int:
+        key = (steps.c.run_id == run_id) & steps.c.status.in_(("running", "pending"))
+        result = conn.execute(
+            steps.update().where(key).values(status="abandoned", finished_at=when, message=why)
+        )
+        return int(result.rowcount or 0)
 
     def finish_run(
         self,
@@ -396,6 +483,7 @@ class RunRepository(ABC):
         rows: int | _Unset | None = UNSET,
         message: str | _Unset | None = UNSET,
         owner: str | _Unset | None = UNSET,
+        exit_code: int | _Unset | None = UNSET,
     ) -> StepRecord:
         """Create the step or update only the fields given; returns the stored step.
 
@@ -416,6 +504,7 @@ class RunRepository(ABC):
                 ("rows", rows),
                 ("message", message),
                 ("owner", owner),
+                ("exit_code", exit_code),
             )
             if value is not UNSET
         }

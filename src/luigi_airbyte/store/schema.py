@@ -27,7 +27,9 @@ STEP_STATUSES = (
     "fresh",
     "not_run",
     "upstream_failed",
+    "abandoned",  # migration 5: its process died while it ran (see app.run_service)
 )
+RUN_STATUSES = ("running", "succeeded", "failed", "abandoned")
 
 
 def utcnow() -> datetime:
@@ -117,6 +119,10 @@ runs = sa.Table(
     sa.Column("scheduler", sa.String(255), nullable=True),
     sa.Column("message", sa.Text, nullable=True),  # migration 2
     sa.Column("identity", sa.String(255), nullable=True),  # migration 4
+    # migration 5: who holds a running run, and when it last said it was alive
+    sa.Column("heartbeat_at", UTCDateTime, nullable=True),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("pid_started_at", sa.Float, nullable=True),  # epoch seconds; a reused pid differs
     sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
     sa.Index("ix_runs_started_at", "started_at"),
 )
@@ -141,6 +147,7 @@ steps = sa.Table(
     sa.Column("rows", sa.BigInteger, nullable=True),
     sa.Column("message", sa.Text, nullable=True),
     sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),  # migration 5: a failed step's code
     sa.UniqueConstraint("run_id", "step_name", name="uq_steps_run_id_step_name"),
 )
 

@@ -21,9 +21,61 @@ import luigi.scheduler
 import luigi.worker
 from luigi.execution_summary import LuigiStatusCode
 
+from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.tasks._luigi_private import summary_partition
 
 logger = logging.getLogger(__name__)
+
+_LUIGI_LOGGERS = ("luigi-interface", "luigi", "luigi.scheduler", "luigi.server")
+_TRACEBACK = "Traceback (most recent call last)"
+
+
+class _ExpectedFailureFilter(logging.Filter):
+    """Keep Luigi quiet about failures we explain ourselves.
+
+    A step that fails with a library error (exit 3-7, or 4 for the store) is reported by
+    the step's own ✗ line and by the recap at the end of the run. Luigi would add an ERROR
+    line with a traceback for the same failure. Unless the CLI runs with ``-v`` (INFO or
+    lower), drop that record, and shorten "error in complete()" warnings to one line.
+    Unexpected exceptions (exit 1) keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, LuigiAirbyteError):
+            return False
+        if exc is None and record.exc_text and _ours(record.exc_text):
+            return False  # already rendered (and redacted) by an earlier filter
+        message = record.getMessage()
+        if _TRACEBACK in message:
+            last = message.strip().splitlines()[-1]
+            if _ours(message):
+                head = message.split("\n", 1)[0].rstrip(":")
+                record.msg = f"{head}: {last.split(': ', 1)[-1]}"
+                record.args = ()
+        return True
+
+
+def _ours(traceback_text: str) -> bool:
+    """Whether a rendered traceback ends in one of our errors (``luigi_airbyte.*Error``)."""
+    lines = traceback_text.strip().splitlines()
+    if not lines:
+        return False
+    name = lines[-1].split(":", 1)[0]
+    return name.startswith("luigi_airbyte.") and name.endswith("Error")
+
+
+_FILTER = _ExpectedFailureFilter()
+
+
+def quiet_expected_failures() -> None:
+    """Install the filter on Luigi's loggers (idempotent; inherited by forked workers)."""
+    for name in _LUIGI_LOGGERS:
+        lg = logging.getLogger(name)
+        if _FILTER not in lg.filters:
+            lg.filters.insert(0, _FILTER)  # before redaction turns exc_info into text
 
 
 @dataclass(frozen=True)
@@ -103,6 +155,7 @@ def run_graph(
     """Run ``tasks`` on the local scheduler or on luigid and report every task's fate."""
     # The CLI owns logging; without this Luigi adds its own handlers on every build.
     luigi.configuration.get_config().set("core", "no_configure_logging", "true")
+    quiet_expected_failures()
     env: dict[str, Any] = {"workers": workers, "no_lock": True}
     if scheduler_url:
         env["scheduler_url"] = scheduler_url

@@ -1,26 +1,25 @@
-"""After ``run_graph``: each step's final status and the run's exit code.
+"""The Luigi half of a run: build the pipeline's graph, run it, report per step.
 
-Steps that never ran have no row in the store; Luigi's summary says why (an upstream
-step failed, or the scheduler never got to them). We record those too, so the JUnit
-report lists every step of the pipeline.
+``run_pipeline_graph`` is the ``GraphRunner`` that ``luigi_airbyte.app.run_service``
+drives: the run service owns the run's life cycle and exit code, this module only knows
+how Luigi names tasks and partitions their fates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from luigi_airbyte.app.step_context import split_failure
+from luigi_airbyte.app.run_service import GraphOutcome
 from luigi_airbyte.pipeline.graph import Graph
-from luigi_airbyte.store import RunDetail, Store
-from luigi_airbyte.tasks.build import BuildOutcome
+from luigi_airbyte.tasks.build import BuildOutcome, WorkerOptions, run_graph
+from luigi_airbyte.tasks.context import install_runtime
 from luigi_airbyte.tasks.translator import task_for_node
 
-_UPSTREAM = {
-    "upstream_failure",
-    "upstream_missing_dependency",
-    "upstream_scheduling_error",
-    "upstream_run_by_other_worker",
-}
+if TYPE_CHECKING:
+    from luigi_airbyte.app.runtime import Runtime
 
 
 def task_ids_by_step(
@@ -35,50 +34,46 @@ def task_ids_by_step(
     }
 
 
-def record_unrun_steps(
-    store: Store, run_id: str, graph: Graph, outcome: BuildOutcome, ids: dict[str, str]
-) -> None:
-    """Give every step without a row a status from Luigi's partition of the tasks."""
-    detail = store.get_run(run_id)
-    recorded = {s.step_name for s in detail.steps}
+def partitions_by_step(outcome: BuildOutcome, ids: dict[str, str]) -> dict[str, str]:
+    """Step name → the first partition of Luigi's summary its task appears in."""
     by_step: dict[str, str] = {}
     for partition, task_ids in outcome.task_ids.items():
         for task_id in task_ids:
             step = ids.get(task_id)
             if step is not None:
                 by_step.setdefault(step, partition)
-    failed = {s.step_name for s in detail.steps if s.status == "failed"}
-    for node in graph:
-        if node.name in recorded:
-            continue
-        partition = by_step.get(node.name, "")
-        upstream_failed = partition in _UPSTREAM or bool(_ancestors(graph, node.name) & failed)
-        status = "upstream_failed" if upstream_failed else "not_run"
-        message = (
-            "not run: an upstream step failed"
-            if upstream_failed
-            else f"not run ({partition or 'the scheduler did not run it'})"
-        )
-        store.upsert_step(
-            run_id, node.name, kind=node.kind, status=status, owner=node.owner, message=message
-        )
+    return by_step
 
 
-def _ancestors(graph: Graph, name: str) -> set[str]:
-    found: set[str] = set()
-    frontier = list(graph.node(name).after)
-    while frontier:
-        current = frontier.pop()
-        if current not in found:
-            found.add(current)
-            frontier.extend(graph.node(current).after)
-    return found
+def run_pipeline_graph(
+    rt: Runtime,
+    graph: Graph,
+    *,
+    pipeline_file: Path,
+    run_date: dt.date,
+    interval: str,
+    run_id: str,
+    workers: int,
+    scheduler_url: str | None,
+) -> GraphOutcome:
+    """Run every step of ``graph`` for one run on Luigi (local scheduler or luigid)."""
+    from luigi_airbyte.tasks.steps import PipelineTask
 
-
-def exit_code_for(detail: RunDetail, outcome: BuildOutcome) -> int:
-    """0 on success; else the lowest code 3-7 among failed steps; else 1."""
-    if outcome.succeeded and not any(s.status == "failed" for s in detail.steps):
-        return 0
-    codes = [split_failure(s.message)[0] or 1 for s in detail.steps if s.status == "failed"]
-    specific = [c for c in codes if 3 <= c <= 7]
-    return min(specific) if specific else 1
+    path = str(pipeline_file)
+    install_runtime(path, rt)
+    os.environ.setdefault("LUIGI_CONFIG_PARSER", "cfg")
+    root = PipelineTask(
+        pipeline_file=path,
+        pipeline=graph.pipeline,
+        run_date=run_date,
+        interval=interval,
+        run_id=run_id,
+    )
+    options = WorkerOptions(resources={rt.airbyte_resource(): rt.settings.max_concurrent_syncs})
+    outcome = run_graph([root], workers=workers, scheduler_url=scheduler_url, options=options)
+    ids = task_ids_by_step(graph, pipeline_file=path, run_date=run_date, interval=interval)
+    return GraphOutcome(
+        status=outcome.status,
+        succeeded=outcome.succeeded,
+        partitions=partitions_by_step(outcome, ids),
+    )

@@ -25,7 +25,7 @@ from typing import Any
 import luigi
 
 from luigi_airbyte.app.execute import StepContext, SyncRequest
-from luigi_airbyte.app.step_context import failure_message, split_failure, sync_run_key
+from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.tasks.base import StepTask, _Reporter
@@ -167,7 +167,7 @@ class AirbyteSyncTask(StepTask):
             store = runtime_for(str(self.pipeline_file)).store()
             step = store.get_run(ctx.run_id).step(ctx.step)
             if step is not None and step.status == "failed" and step.job_id == last.job_id:
-                text = split_failure(step.message)[1] or text  # keep the job's own story
+                text = step.message or text  # keep the job's own story
             else:
                 store.upsert_step(
                     ctx.run_id,
@@ -176,7 +176,8 @@ class AirbyteSyncTask(StepTask):
                     status="failed",
                     finished_at=dt.datetime.now(dt.timezone.utc),
                     job_id=last.job_id,
-                    message=failure_message(SyncFailedError.exit_code, text),
+                    message=text,
+                    exit_code=SyncFailedError.exit_code,
                 )
         raise SyncFailedError(text, connection_id=last.connection_id, job_id=last.job_id)
 

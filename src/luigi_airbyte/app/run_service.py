@@ -1,0 +1,756 @@
+"""The run life cycle in one place: open the run record, heartbeat, preflight, build, run,
+summarise, close, exit code.
+
+``luigi-airbyte run``, ``quickstart``, ``sync`` and plain ``luigi --module`` runs all go
+through here; the CLI only parses, prints and exits. Luigi lives above this layer, so the
+graph is run by a ``GraphRunner`` the caller passes in (``luigi_airbyte.tasks.outcome``).
+
+Runs close, even when killed. The process holding a run renews its heartbeat
+(``runs.heartbeat_at``, with host, pid and the pid's start time) every few seconds from a
+daemon thread. Whoever reads runs (``run``, ``history``, ``show``) first closes every run
+whose holder is gone, as ``abandoned`` with when and why, and its ``running`` steps too:
+
+- the holder ran on this host and its pid is dead, or now belongs to another process;
+- or its heartbeat is older than the lease (another host, or a frozen process).
+
+The store can fail under a run: a SQLite file deleted or replaced, a PostgreSQL outage.
+The run then ends with one message naming the store, the summary of what is known (from
+Luigi's own account), one alert to the owner role, and exit 4. Nothing is recorded as
+``succeeded`` into a store nobody will read; the next run closes what was left open.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import psutil
+
+from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.report_links import report_location
+from luigi_airbyte.errors import LuigiAirbyteError, StoreError
+from luigi_airbyte.observe import Alert
+from luigi_airbyte.pipeline.graph import Graph, Node
+from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_S = 5.0
+"""How often a run renews its heartbeat."""
+
+LEASE_S = 60.0
+"""A run whose heartbeat is older than this is abandoned, wherever its holder ran."""
+
+INTERRUPTED = 130
+
+_NOT_RUN = ("skipped", "fresh", "upstream_failed", "not_run", "pending")
+_UPSTREAM = {
+    "upstream_failure",
+    "upstream_missing_dependency",
+    "upstream_scheduling_error",
+    "upstream_run_by_other_worker",
+}
+
+
+# --- who holds a run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A process that holds a run: host, pid and the pid's start time (epoch seconds)."""
+
+    host: str
+    pid: int
+    started_at: float | None
+
+
+def hostname() -> str:
+    try:
+        return socket.gethostname()
+    except OSError:  # pragma: no cover
+        return "unknown"
+
+
+def this_process() -> Holder:
+    pid = os.getpid()
+    return Holder(hostname(), pid, _pid_started_at(pid))
+
+
+def _pid_started_at(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return None
+
+
+def holder_gone(run: RunSummary, *, now: datetime, lease_s: float = LEASE_S) -> str | None:
+    """Why the process holding ``run`` is gone, or None while it may still be alive."""
+    if run.pid is not None and run.host == hostname():
+        if not psutil.pid_exists(run.pid):
+            return f"its process {run.pid} on {run.host} is gone"
+        started = _pid_started_at(run.pid)
+        if run.pid_started_at is not None and (
+            started is None or abs(started - run.pid_started_at) > 1.0
+        ):
+            return f"its process {run.pid} on {run.host} is gone (the pid now names another)"
+    last = run.heartbeat_at or run.started_at
+    age = (now - last).total_seconds()
+    if age > lease_s:
+        return f"no heartbeat for {age:.0f}s (lease {lease_s:.0f}s) from {run.host or '?'}"
+    return None
+
+
+def settle_claims_of(store: Store, run_id: str) -> int:
+    """Settle the ledger claims that an abandoned run held; returns how many.
+
+    The one call site for the ledger's claims (store/sql_ledger.py, sync/runner.py): once
+    claims have holders and leases, release or hand over the ones ``run_id`` held so the
+    next holder reconciles against Airbyte at once instead of waiting for the lease.
+    Today the ledger has no holders, so there is nothing to settle: a rerun's
+    ``trigger_or_attach`` already reconciles open rows against Airbyte.
+    """
+    del store, run_id
+    return 0
+
+
+def reap_abandoned(
+    store: Store, *, lease_s: float = LEASE_S, now: datetime | None = None
+) -> list[str]:
+    """Close every ``running`` run whose holder is gone, and steps left ``running`` in
+    runs that ended. Returns the ids of the runs closed now."""
+    when = now or utcnow()
+    closed: list[str] = []
+    for run in store.running_runs():
+        why = holder_gone(run, now=when, lease_s=lease_s)
+        if why is None:
+            continue
+        text = f"abandoned at {when:%Y-%m-%d %H:%M:%S} UTC: {why}"
+        if store.abandon_run(run.run_id, text, at=when):
+            settle_claims_of(store, run.run_id)
+            closed.append(run.run_id)
+            logger.info("run %s: %s", run.run_id, text)
+    for run_id in store.runs_with_running_steps():
+        store.abandon_running_steps(
+            run_id, "abandoned: the run ended while this step was still running", at=when
+        )
+    return closed
+
+
+# --- one open run: record, heartbeat, close ----------------------------------------------
+
+
+class RunHandle:
+    """An open run record kept alive by a heartbeat thread until ``finish``."""
+
+    def __init__(self, store: Store, run_id: str, *, heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.heartbeat_s = heartbeat_s
+        self.lost: str | None = None  # why the store's file was replaced under the run
+        self.finished = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def start_heartbeat(self) -> RunHandle:
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat-{self.run_id[:8]}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            if os.getpid() != self._pid:  # pragma: no cover - a forked copy never beats
+                return
+            try:
+                self.store.check_identity()
+            except StoreError as exc:  # the file is gone for good: said once, at the end
+                if self.lost is None:
+                    self.lost = str(exc)
+                    logger.info("run %s: %s", self.run_id, exc)
+                continue
+            try:
+                self.store.heartbeat(self.run_id)
+            except StoreError as exc:  # an outage may pass; the run's own writes decide
+                logger.info("run %s: heartbeat not renewed: %s", self.run_id, exc)
+            except Exception as exc:  # noqa: BLE001 - the heartbeat thread must not die
+                logger.debug("heartbeat of run %s failed: %s", self.run_id, exc)
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.heartbeat_s + 1)
+
+    def check(self) -> None:
+        """Raise ``StoreError`` if the store failed under the run (seen by the heartbeat)
+        or its file is no longer the one opened."""
+        if self.lost is not None:
+            raise StoreError(self.lost)
+        self.store.check_identity()
+
+    def finish(self, status: str, exit_code: int, message: str | None = None) -> None:
+        """Close the run: steps still ``running`` become ``abandoned``, then the run."""
+        self.stop_heartbeat()
+        if status == "succeeded":
+            self.check()  # never write success into a store that failed under the run
+        self.store.abandon_running_steps(
+            self.run_id, "abandoned: the run ended while this step was still running"
+        )
+        self.store.finish_run(self.run_id, status, exit_code, message=message)
+        self.finished = True
+        self.store.unpin()
+
+
+def open_run(
+    store: Store,
+    pipeline: str,
+    run_date: date | None,
+    *,
+    argv: Sequence[str] | str | None = None,
+    scheduler: str | None = None,
+    identity: str | None = None,
+    heartbeat_s: float = HEARTBEAT_S,
+) -> RunHandle:
+    """Record a new ``running`` run held by this process and start its heartbeat."""
+    me = this_process()
+    run_id = store.start_run(
+        pipeline,
+        run_date,
+        argv=argv,
+        scheduler=scheduler,
+        identity=identity,
+        host=me.host,
+        pid=me.pid,
+        pid_started_at=me.started_at,
+    )
+    store.pin()
+    return RunHandle(store, run_id, heartbeat_s=heartbeat_s).start_heartbeat()
+
+
+# --- running a pipeline ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphOutcome:
+    """What Luigi did: its status and, per step, the partition its task ended in."""
+
+    status: str
+    succeeded: bool
+    partitions: Mapping[str, str] = field(default_factory=dict)  # step -> partition
+
+
+class GraphRunner(Protocol):
+    """Builds and runs the Luigi graph of one run (``luigi_airbyte.tasks.outcome``)."""
+
+    def __call__(
+        self,
+        rt: Runtime,
+        graph: Graph,
+        *,
+        pipeline_file: Path,
+        run_date: date,
+        interval: str,
+        run_id: str,
+        workers: int,
+        scheduler_url: str | None,
+    ) -> GraphOutcome: ...
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    pipeline_file: Path
+    run_date: date
+    pipeline_name: str | None = None
+    interval: str = ""
+    workers: int = 1
+    scheduler_url: str | None = None
+    skip_preflight: bool = False
+    argv: Sequence[str] = ()
+    report_html: Path | None = None  # --report-html; else reports.html in the file decides
+
+
+@dataclass(frozen=True)
+class RecapItem:
+    """One failed step, as the last lines of a run explain it."""
+
+    step: str
+    kind: str
+    status: str
+    connection: str  # the connection's name for syncs and their checks, else ""
+    cause: str
+    fix: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: exit code, the run as recorded (or as known), and the recap."""
+
+    code: int
+    detail: RunDetail
+    luigi_status: str = ""
+    error: LuigiAirbyteError | None = None  # a preflight or store failure, to print
+    recap: tuple[RecapItem, ...] = ()
+    recorded: bool = True  # False: the store failed; ``detail`` is what Luigi knew
+    html_path: Path | None = None  # where the HTML report is to be written, if wanted
+    html_link: str = ""  # how people reach it (served URL or path), in alerts and JUnit
+
+    def counts_line(self) -> str:
+        return counts_line(self.detail.steps, self.code)
+
+
+class RunService:
+    """Runs pipelines for one ``Runtime``."""
+
+    def __init__(
+        self, rt: Runtime, *, heartbeat_s: float = HEARTBEAT_S, lease_s: float = LEASE_S
+    ) -> None:
+        self.rt = rt
+        self.heartbeat_s = heartbeat_s
+        self.lease_s = lease_s
+
+    def store(self) -> Store:
+        """The store, opened (refused with exit 4 if untrusted), abandoned runs closed."""
+        store = self.rt.store()
+        reap_abandoned(store, lease_s=self.lease_s)
+        return store
+
+    def run(self, request: RunRequest, graph_runner: GraphRunner) -> RunOutcome:
+        """The whole life cycle of one ``luigi-airbyte run``. Raises ``ConfigError`` (exit
+        3, nothing touched) and ``StoreError`` when the store is refused (exit 4, nothing
+        contacted); every later failure is a recorded run with its exit code."""
+        from luigi_airbyte.app.preflight import run_preflight
+
+        rt = self.rt
+        pf = rt.pipeline_file
+        assert pf is not None
+        pipeline = pf.pipeline(request.pipeline_name)
+        graph = rt.graph(pipeline.name)
+        store = self.store()
+        handle = open_run(
+            store,
+            pipeline.name,
+            request.run_date,
+            argv=request.argv,
+            scheduler=request.scheduler_url or "local",
+            identity=acting_identity(rt),
+            heartbeat_s=self.heartbeat_s,
+        )
+        html_path, html_link = report_location(rt, handle.run_id, request.report_html)
+        links = {"report": html_link} if html_link else None
+        outcome: GraphOutcome | None = None
+        try:
+            try:
+                if not request.skip_preflight:
+                    try:
+                        run_preflight(rt, graph)
+                    except StoreError:
+                        raise
+                    except LuigiAirbyteError as exc:
+                        return self._preflight_failed(handle, graph, exc)
+                outcome = graph_runner(
+                    rt,
+                    graph,
+                    pipeline_file=request.pipeline_file,
+                    run_date=request.run_date,
+                    interval=request.interval,
+                    run_id=handle.run_id,
+                    workers=request.workers,
+                    scheduler_url=request.scheduler_url,
+                )
+                handle.check()
+                record_unrun_steps(store, handle.run_id, graph, outcome)
+                detail = store.get_run(handle.run_id)
+                code = exit_code_for(detail, outcome)
+                rt.executor().alert_failed_steps(detail, links=links)
+                handle.finish(
+                    "succeeded" if code == 0 else "failed",
+                    code,
+                    message=f"luigi: {outcome.status}",
+                )
+                detail = store.get_run(handle.run_id)
+            except StoreError as exc:
+                return self._store_lost(handle, graph, request, exc, outcome)
+            return RunOutcome(
+                code=code,
+                detail=detail,
+                luigi_status=outcome.status,
+                recap=tuple(self.recap(detail, graph, request)),
+                html_path=html_path,
+                html_link=html_link,
+            )
+        except BaseException as exc:
+            if not handle.finished:
+                code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+                try:
+                    handle.finish("failed", code, message=f"interrupted or crashed: {exc!r}")
+                except LuigiAirbyteError as store_exc:
+                    logger.warning("could not close run %s: %s", handle.run_id, store_exc)
+            raise
+        finally:
+            handle.stop_heartbeat()
+            store.unpin()
+            try:
+                rt.bus().flush()
+            except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
+                logger.debug("could not flush events: %s", exc)
+
+    def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
+        """Rotate the API credential after a cycle (``run --rotate-credentials``).
+
+        A failure is reported (an event, one warning alert to the pipeline's owner), never
+        fatal: the rotation keeps the stored credential valid at every step, so the next
+        run still works. Returns ``{"rotated": bool, "client_id" | "error": str}``.
+        """
+        from luigi_airbyte.app.rotation import rotate_credentials
+        from luigi_airbyte.observe.events import Event
+
+        rt = self.rt
+        try:
+            result = rotate_credentials(rt)
+        except LuigiAirbyteError as exc:
+            message = rt.redact(str(exc))
+            rt.bus().emit(
+                Event(
+                    "credentials.rotation_failed",
+                    {"run_id": run_id, "error": message},
+                    level="error",
+                )
+            )
+            owner = self._pipeline_owner(rt.graph(pipeline)) if rt.pipeline_file else ""
+            rt.router().alert(
+                Alert(
+                    owner_role=owner,
+                    severity="warning",
+                    title=f"{pipeline}: credential rotation failed",
+                    text=message,
+                    run_id=run_id,
+                    pipeline=pipeline,
+                    kind="rotation",
+                    next_step="run `luigi-airbyte credentials rotate` and read its message",
+                )
+            )
+            return {"rotated": False, "error": message}
+        rt.bus().emit(
+            Event("credentials.rotated", {"run_id": run_id, "client_id": result.new_client_id})
+        )
+        return {"rotated": True, "client_id": result.new_client_id}
+
+    # --- the two ways a run ends before or outside Luigi ------------------------------
+
+    def _preflight_failed(
+        self, handle: RunHandle, graph: Graph, exc: LuigiAirbyteError
+    ) -> RunOutcome:
+        """A preflight failure is a run in the store, exit 4, one alert to the owner."""
+        text = self.rt.redact(str(exc))
+        code = exc.exit_code
+        handle.finish("failed", code, message=text)
+        self._alert_run(
+            graph,
+            handle.run_id,
+            title=f"{graph.pipeline}: preflight failed, no sync was started",
+            text=text,
+            kind="preflight-failure",
+            next_step="fix what the message names, then rerun the same command",
+        )
+        detail = handle.store.get_run(handle.run_id)
+        return RunOutcome(code=code, detail=detail, error=exc)
+
+    def _store_lost(
+        self,
+        handle: RunHandle,
+        graph: Graph,
+        request: RunRequest,
+        exc: StoreError,
+        outcome: GraphOutcome | None,
+    ) -> RunOutcome:
+        """The store failed under the run: say so once, show what Luigi knew, alert, exit 4."""
+        handle.stop_heartbeat()
+        text = self.rt.redact(str(exc))
+        code = exc.exit_code
+        try:  # an outage may be over already; a replaced file refuses this write
+            handle.store.finish_run(handle.run_id, "failed", code, message=text)
+        except LuigiAirbyteError as again:
+            logger.debug("could not record the end of run %s: %s", handle.run_id, again)
+        self._alert_run(
+            graph,
+            handle.run_id,
+            title=f"{graph.pipeline}: the metadata store failed during the run",
+            text=text,
+            kind="store-failure",
+            next_step="bring the store back (or restore it), then rerun the same date; "
+            "the rerun closes this run and attaches to jobs it left running",
+        )
+        steps = known_steps(graph, outcome, handle.run_id)
+        run = RunSummary(
+            run_id=handle.run_id,
+            pipeline=graph.pipeline,
+            run_date=request.run_date,
+            status="failed",
+            started_at=utcnow(),
+            exit_code=code,
+            message=text,
+        )
+        detail = RunDetail(run=run, steps=steps)
+        return RunOutcome(
+            code=code,
+            detail=detail,
+            luigi_status=outcome.status if outcome is not None else "",
+            error=exc,
+            recorded=False,
+        )
+
+    def _alert_run(
+        self, graph: Graph, run_id: str, *, title: str, text: str, kind: str, next_step: str
+    ) -> None:
+        owner = self._pipeline_owner(graph)
+        try:
+            self.rt.router().alert(
+                Alert(
+                    owner_role=owner or "default",
+                    severity="error",
+                    title=title,
+                    text=text,
+                    run_id=run_id,
+                    pipeline=graph.pipeline,
+                    kind=kind,
+                    next_step=next_step,
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
+            logger.warning("could not route the alert for run %s: %s", run_id, exc)
+
+    def _pipeline_owner(self, graph: Graph) -> str:
+        pf = self.rt.pipeline_file
+        if pf is not None:
+            try:
+                return str(pf.pipeline(graph.pipeline).owner or "")
+            except Exception:  # noqa: BLE001 - fall back to a step's owner
+                pass
+        return next((n.owner for n in graph if n.owner), "")
+
+    # --- the recap ----------------------------------------------------------------------
+
+    def recap(self, detail: RunDetail, graph: Graph, request: RunRequest) -> list[RecapItem]:
+        """Each failed (or abandoned) step: the connection's name, the cause, the fix."""
+        rerun = rerun_command(request)
+        items = []
+        for step in detail.steps:
+            if step.status not in ("failed", "abandoned"):
+                continue
+            node = _node(graph, step.step_name)
+            items.append(
+                RecapItem(
+                    step=step.step_name,
+                    kind=step.kind,
+                    status=step.status,
+                    connection=self._connection_name(graph, node),
+                    cause=one_line(step.message) or step.status,
+                    fix=fix_for(step, detail.run.run_id, rerun),
+                    exit_code=step.exit_code or 1,
+                )
+            )
+        return items
+
+    def _connection_name(self, graph: Graph, node: Node | None) -> str:
+        if node is None:
+            return ""
+        sync = node
+        if node.kind != "sync" and node.target_sync:
+            sync = _node(graph, node.target_sync) or node
+        name = sync.connection
+        if name and _looks_like_uuid(name):
+            try:
+                return self.rt.connection(name).name or name
+            except LuigiAirbyteError:
+                return name
+        return name
+
+
+# --- helpers shared with the ad-hoc runs and the CLI ---------------------------------------
+
+
+def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOutcome) -> None:
+    """Give every step without a row a status from Luigi's partition of the tasks."""
+    detail = store.get_run(run_id)
+    recorded = {s.step_name for s in detail.steps}
+    failed = {s.step_name for s in detail.steps if s.status in ("failed", "abandoned")}
+    for node in graph:
+        if node.name in recorded:
+            continue
+        partition = outcome.partitions.get(node.name, "")
+        upstream_failed = partition in _UPSTREAM or bool(_ancestors(graph, node.name) & failed)
+        status = "upstream_failed" if upstream_failed else "not_run"
+        message = (
+            "not run: an upstream step failed"
+            if upstream_failed
+            else f"not run ({partition or 'the scheduler did not run it'})"
+        )
+        store.upsert_step(
+            run_id, node.name, kind=node.kind, status=status, owner=node.owner, message=message
+        )
+
+
+def exit_code_for(detail: RunDetail, outcome: GraphOutcome) -> int:
+    """0 on success; else the lowest code 3-7 among failed steps; else 1."""
+    bad = [s for s in detail.steps if s.status in ("failed", "abandoned")]
+    if outcome.succeeded and not bad:
+        return 0
+    codes = [s.exit_code or 1 for s in bad]
+    specific = [c for c in codes if 3 <= c <= 7]
+    return min(specific) if specific else 1
+
+
+_PARTITION_STATUS = {
+    "completed": "succeeded",
+    "already_done": "skipped",
+    "failed": "failed",
+    "scheduling_error": "failed",
+    "not_run": "not_run",
+    "still_pending_ext": "not_run",
+    "still_pending_not_ext": "not_run",
+    "run_by_other_worker": "not_run",
+    "ever_failed": "failed",
+}
+
+
+def known_steps(graph: Graph, outcome: GraphOutcome | None, run_id: str) -> tuple[StepRecord, ...]:
+    """The steps as Luigi saw them, for when the store cannot say."""
+    found = []
+    for node in graph:
+        partition = outcome.partitions.get(node.name, "") if outcome is not None else ""
+        if partition in _UPSTREAM:
+            status = "upstream_failed"
+        else:
+            status = _PARTITION_STATUS.get(partition, "not_run")
+        found.append(
+            StepRecord(
+                run_id=run_id,
+                step_name=node.name,
+                kind=node.kind,
+                status=status,
+                message=f"as Luigi saw it ({partition or 'unknown'}); the store could not say",
+                owner=node.owner,
+            )
+        )
+    return tuple(found)
+
+
+def counts_line(steps: Iterable[StepRecord], code: int) -> str:
+    """``PASS=3 FAIL=1 SKIPPED=2 (exit 6)``: what the run's steps came to."""
+    steps = list(steps)
+    passed = sum(1 for s in steps if s.status == "succeeded")
+    failed = sum(1 for s in steps if s.status in ("failed", "abandoned"))
+    skipped = sum(1 for s in steps if s.status in _NOT_RUN)
+    return f"PASS={passed} FAIL={failed} SKIPPED={skipped} (exit {code})"
+
+
+def rerun_command(request: RunRequest) -> str:
+    parts = ["luigi-airbyte", "run", str(request.pipeline_file)]
+    if request.pipeline_name:
+        parts += ["-p", request.pipeline_name]
+    parts += ["--date", request.run_date.isoformat()]
+    if request.interval:
+        parts += ["--interval", request.interval]
+    return shlex.join(parts)
+
+
+def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
+    """What to do about a failed step, ending with the one command that recovers."""
+    code = step.exit_code or 1
+    show = f"luigi-airbyte show {run_id[:8]}"
+    if step.status == "abandoned":
+        first = "its process died mid-step"
+    elif code == 5:
+        first = (
+            f"open Airbyte job {step.job_id} for the cause"
+            if step.job_id is not None
+            else "read the Airbyte job's logs for the cause"
+        )
+    elif code == 6:
+        first = f"inspect the data ({show}); fix the source or the expectation"
+    elif code == 7:
+        first = f"read the step's output ({show}) and fix it"
+    elif code == 4:
+        first = "make Airbyte and the metadata store reachable"
+    elif code == 3:
+        first = "fix the pipeline file (luigi-airbyte validate)"
+    else:
+        first = "unexpected: rerun with -v for the traceback, and report it"
+    return f"{first}; then rerun `{rerun}` (finished steps are skipped)"
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def one_line(text: str | None, limit: int = 400) -> str:
+    """A message on one line, whitespace collapsed, cut at ``limit`` characters."""
+    flat = _SPACE.sub(" ", text or "").strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _node(graph: Graph, name: str) -> Node | None:
+    try:
+        return graph.node(name)
+    except KeyError:
+        return None
+
+
+def _ancestors(graph: Graph, name: str) -> set[str]:
+    found: set[str] = set()
+    frontier = list(graph.node(name).after)
+    while frontier:
+        current = frontier.pop()
+        if current not in found:
+            found.add(current)
+            frontier.extend(graph.node(current).after)
+    return found
+
+
+def _looks_like_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def default_argv() -> list[str]:
+    return [Path(sys.argv[0]).name, *sys.argv[1:]]
+
+
+__all__ = [
+    "HEARTBEAT_S",
+    "LEASE_S",
+    "GraphOutcome",
+    "GraphRunner",
+    "Holder",
+    "RecapItem",
+    "RunHandle",
+    "RunOutcome",
+    "RunRequest",
+    "RunService",
+    "counts_line",
+    "default_argv",
+    "exit_code_for",
+    "holder_gone",
+    "open_run",
+    "reap_abandoned",
+    "record_unrun_steps",
+    "settle_claims_of",
+]
