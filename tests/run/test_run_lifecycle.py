@@ -46,7 +46,7 @@ def test_a_run_whose_process_died_is_abandoned_with_its_running_step(store: Stor
     settled: list[str] = []
     run_id = _start(store, pid=_dead_pid(), pid_started_at=1.0)
     original = run_service.settle_claims_of
-    run_service.settle_claims_of = lambda s, rid: settled.append(rid) or 0  # type: ignore[assignment]
+    run_service.settle_claims_of = lambda s, rid, settle: settled.append(rid) or 0  # type: ignore[assignment]
     try:
         assert reap_abandoned(store) == [run_id]
     finally:
@@ -66,7 +66,7 @@ def test_a_run_whose_process_died_is_abandoned_with_its_running_step(store: Stor
 def test_a_reused_pid_does_not_keep_a_run_alive(store: Store) -> None:
     run_id = _start(store, pid=os.getpid(), pid_started_at=12345.0)  # not our start time
     assert reap_abandoned(store) == [run_id]
-    assert "names another" in (store.get_run(run_id).run.message or "")
+    assert "names another process" in (store.get_run(run_id).run.message or "")
 
 
 def test_a_live_holder_keeps_its_run(store: Store) -> None:
@@ -166,3 +166,29 @@ def test_luigi_is_quiet_about_expected_failures_only(monkeypatch: pytest.MonkeyP
     )
     monkeypatch.setattr(root, "level", logging.INFO)  # -v: Luigi's full account
     assert quiet.filter(_record(SyncFailedError("job 3 failed"))) is True
+
+
+def test_the_claims_an_abandoned_run_held_are_settled_one_by_one(store: Store) -> None:
+    from luigi_airbyte.errors import AirbyteError
+    from luigi_airbyte.store.ledger import Holder
+
+    run_id = _start(store, pid=_dead_pid(), pid_started_at=1.0)
+    dead = Holder(token="t", run_id=run_id, host=hostname(), pid=_dead_pid(), pid_started=1.0)
+    other = Holder(
+        token="u", run_id="other-run", host=hostname(), pid=os.getpid(), pid_started=None
+    )
+    for key in ("sync:a:2026-12-05", "sync:b:2026-12-05"):
+        assert store.ledger.claim(key, "conn", "sync", dead).outcome == "acquired"
+    store.ledger.claim("sync:c:2026-12-05", "conn", "sync", other)
+
+    asked: list[str] = []
+
+    def settle(run_key: str) -> None:
+        asked.append(run_key)
+        if run_key.startswith("sync:b"):
+            raise AirbyteError("Airbyte is down")
+
+    assert reap_abandoned(store, settle=settle) == [run_id]
+    assert asked == ["sync:a:2026-12-05", "sync:b:2026-12-05"]  # only the dead run's claims
+    # without a way to reach Airbyte (history, show) nothing is contacted
+    assert run_service.settle_claims_of(store, run_id, None) == 0

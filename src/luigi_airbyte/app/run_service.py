@@ -25,17 +25,14 @@ import logging
 import os
 import re
 import shlex
-import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-
-import psutil
 
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.report_links import report_location
@@ -43,6 +40,7 @@ from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.pipeline.graph import Graph, Node
 from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
+from luigi_airbyte.store.liveness import hostname, process_gone, process_started
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
@@ -78,35 +76,16 @@ class Holder:
     started_at: float | None
 
 
-def hostname() -> str:
-    try:
-        return socket.gethostname()
-    except OSError:  # pragma: no cover
-        return "unknown"
-
-
 def this_process() -> Holder:
     pid = os.getpid()
-    return Holder(hostname(), pid, _pid_started_at(pid))
-
-
-def _pid_started_at(pid: int) -> float | None:
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, OSError):
-        return None
+    return Holder(hostname(), pid, process_started(pid))
 
 
 def holder_gone(run: RunSummary, *, now: datetime, lease_s: float = LEASE_S) -> str | None:
     """Why the process holding ``run`` is gone, or None while it may still be alive."""
-    if run.pid is not None and run.host == hostname():
-        if not psutil.pid_exists(run.pid):
-            return f"its process {run.pid} on {run.host} is gone"
-        started = _pid_started_at(run.pid)
-        if run.pid_started_at is not None and (
-            started is None or abs(started - run.pid_started_at) > 1.0
-        ):
-            return f"its process {run.pid} on {run.host} is gone (the pid now names another)"
+    gone = process_gone(run.host, run.pid, run.pid_started_at)
+    if gone is not None:
+        return gone
     last = run.heartbeat_at or run.started_at
     age = (now - last).total_seconds()
     if age > lease_s:
@@ -114,24 +93,49 @@ def holder_gone(run: RunSummary, *, now: datetime, lease_s: float = LEASE_S) -> 
     return None
 
 
-def settle_claims_of(store: Store, run_id: str) -> int:
-    """Settle the ledger claims that an abandoned run held; returns how many.
+Settle = Callable[[str], object]
+"""Settles one run key's claim against Airbyte (``SyncRunner.settle``); posts nothing."""
 
-    The one call site for the ledger's claims (store/sql_ledger.py, sync/runner.py): once
-    claims have holders and leases, release or hand over the ones ``run_id`` held so the
-    next holder reconciles against Airbyte at once instead of waiting for the lease.
-    Today the ledger has no holders, so there is nothing to settle: a rerun's
-    ``trigger_or_attach`` already reconciles open rows against Airbyte.
+
+def settle_claims_of(store: Store, run_id: str, settle: Settle | None = None) -> int:
+    """Settle the ledger claims that an abandoned run held; returns how many were settled.
+
+    With ``settle`` (``run`` passes ``SyncRunner.settle``), each claim is taken over,
+    its job's outcome recorded (or ``lost``, or the job a lost create made adopted) and
+    released, so the ledger agrees with Airbyte at once. Without it (``history`` and
+    ``show`` have no Airbyte credential), nothing is contacted: the claim's holder is
+    gone, so the next ``trigger_or_attach`` on the run key takes it over and reconciles
+    before it could post. A claim that cannot be settled now is left for that takeover.
     """
-    del store, run_id
-    return 0
+    claims = store.ledger.claims_held_by(run_id)
+    if settle is None:
+        return 0
+    settled = 0
+    for claim in claims:
+        try:
+            settle(claim.run_key)
+        except LuigiAirbyteError as exc:
+            logger.warning(
+                "run %s: claim on %s left for the next run to reconcile (%s)",
+                run_id,
+                claim.run_key,
+                exc,
+            )
+            continue
+        settled += 1
+    return settled
 
 
 def reap_abandoned(
-    store: Store, *, lease_s: float = LEASE_S, now: datetime | None = None
+    store: Store,
+    *,
+    lease_s: float = LEASE_S,
+    now: datetime | None = None,
+    settle: Settle | None = None,
 ) -> list[str]:
     """Close every ``running`` run whose holder is gone, and steps left ``running`` in
-    runs that ended. Returns the ids of the runs closed now."""
+    runs that ended; settle the claims they held (see ``settle_claims_of``). Returns the
+    ids of the runs closed now."""
     when = now or utcnow()
     closed: list[str] = []
     for run in store.running_runs():
@@ -140,7 +144,7 @@ def reap_abandoned(
             continue
         text = f"abandoned at {when:%Y-%m-%d %H:%M:%S} UTC: {why}"
         if store.abandon_run(run.run_id, text, at=when):
-            settle_claims_of(store, run.run_id)
+            settle_claims_of(store, run.run_id, settle)
             closed.append(run.run_id)
             logger.info("run %s: %s", run.run_id, text)
     for run_id in store.runs_with_running_steps():
@@ -325,10 +329,16 @@ class RunService:
         self.lease_s = lease_s
 
     def store(self) -> Store:
-        """The store, opened (refused with exit 4 if untrusted), abandoned runs closed."""
+        """The store, opened (refused with exit 4 if untrusted), abandoned runs closed and
+        the claims they held settled against Airbyte."""
         store = self.rt.store()
-        reap_abandoned(store, lease_s=self.lease_s)
+        reap_abandoned(store, lease_s=self.lease_s, settle=self._settle)
         return store
+
+    def _settle(self, run_key: str) -> object:
+        from luigi_airbyte.sync import SyncRunner
+
+        return SyncRunner(self.rt.client(), self.rt.store().ledger).settle(run_key)
 
     def run(self, request: RunRequest, graph_runner: GraphRunner) -> RunOutcome:
         """The whole life cycle of one ``luigi-airbyte run``. Raises ``ConfigError`` (exit

@@ -31,15 +31,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, Protocol
 
-import psutil
-
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store.liveness import hostname, process_gone, process_started
 
 #: How long a claim stays live without a renewal; the holder renews every quarter of it.
 DEFAULT_LEASE_S = 60.0
@@ -66,13 +64,6 @@ class LedgerEntry:
     reason: str | None = None  # why the row was settled so (e.g. a lost job's error)
 
 
-def _process_start(pid: int) -> float | None:
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, OSError):
-        return None
-
-
 @dataclass(frozen=True)
 class Holder:
     """Who holds a claim: a run, a process on a host, and a random token of its own.
@@ -93,9 +84,9 @@ class Holder:
         return cls(
             token=secrets.token_hex(16),
             run_id=run_id,
-            host=socket.gethostname(),
+            host=hostname(),
             pid=pid,
-            pid_started=_process_start(pid),
+            pid_started=process_started(pid),
         )
 
     def describe(self) -> str:
@@ -107,20 +98,7 @@ def holder_gone(holder: Holder, lease_until: datetime | None, now: datetime) -> 
     """Why the holder of a claim is gone, or ``None`` if it may still be alive."""
     if lease_until is not None and lease_until < now:
         return f"its lease expired at {lease_until.isoformat(timespec='seconds')}"
-    if holder.host != socket.gethostname():
-        return None  # another host: only the lease can tell
-    try:
-        proc = psutil.Process(holder.pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return f"its process {holder.pid} has exited"
-        started = float(proc.create_time())
-    except psutil.NoSuchProcess:
-        return f"its process {holder.pid} is dead"
-    except (psutil.Error, OSError):
-        return None
-    if holder.pid_started is not None and abs(started - holder.pid_started) > 1.0:
-        return f"its pid {holder.pid} now belongs to another process"
-    return None
+    return process_gone(holder.host, holder.pid, holder.pid_started)
 
 
 @dataclass(frozen=True)
