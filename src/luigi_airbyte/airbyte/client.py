@@ -572,6 +572,10 @@ class AirbyteClient:
         self._connections[connection.connection_id] = connection
         return connection
 
+    def cached_connection(self, connection_id: str) -> Connection | None:
+        """The connection as last read by this client (listing or get), without a request."""
+        return self._connections.get(connection_id)
+
     def resolve_connection(
         self,
         name_or_id: str,

@@ -1615,7 +1615,9 @@ class Engine:
                 raise _AttemptFailed(_failure("source", "config_error", str(exc))) from None
             if faults.zero_records:
                 records = []
-            work.append((p, schema, records[p.position :]))
+            work.append((p, schema, records))
+        # every stream's whole read; a retry resumes incremental streams at their checkpoint
+        work = self._restart_full_refresh(job, work, writer, retry=attempt.number > 0)
 
         total = sum(len(r) for _, _, r in work)
         duration, rps = self._pace(cs)
@@ -1673,6 +1675,11 @@ class Engine:
                     processed += len(batch)
                 if budget is not None and processed >= budget:
                     self._wait(per_chunk, job.id, honour_cancel)
+                    # The batch in flight when the attempt dies was emitted, never committed.
+                    in_flight = records[start + len(batch) : start + len(batch) + chunk]
+                    with self._lock:
+                        counters.emitted += len(in_flight)
+                        counters.bytes_emitted += sum(datagen.record_bytes(r) for r in in_flight)
                     raise _AttemptFailed(_fault_failure(faults, attempt))
                 if rps and batch:
                     self._wait(max(per_chunk, len(batch) / rps), job.id, honour_cancel)
@@ -1702,6 +1709,35 @@ class Engine:
                     raise _AttemptFailed(
                         _failure("destination", "system_error", str(exc))
                     ) from None
+
+    def _restart_full_refresh(
+        self,
+        job: Job,
+        work: list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]],
+        writer: Writer,
+        *,
+        retry: bool,
+    ) -> list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]]:
+        """A retried attempt reads full-refresh streams again from the start, as Airbyte
+        does, and drops what the failed attempt wrote: that is why Airbyte counts a
+        full-refresh stream by its final attempt only. Incremental streams resume from
+        their last checkpoint, and their attempts sum."""
+        out = []
+        for p, schema, records in work:
+            if not retry or not p.sync_mode.startswith("full_refresh") or p.position == 0:
+                out.append((p, schema, records[p.position :]))
+                continue
+            try:
+                if _WRITE_KIND[p.sync_mode].startswith("overwrite"):
+                    writer.truncate(TableRef(self._staging_name(job, p), p.schema))
+                else:
+                    writer.delete_sync(TableRef(p.table, p.schema), job.id)
+            except DestinationWriteError as exc:
+                raise _AttemptFailed(_failure("destination", "system_error", str(exc))) from None
+            with self._lock:
+                p.position = 0
+            out.append((p, schema, records))
+        return out
 
     @staticmethod
     def _cursor_of(schema: StreamSchema) -> str | None:

@@ -10,7 +10,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from luigi_airbyte.airbyte.models import Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus, JobType
 from luigi_airbyte.errors import (
     AirbyteError,
     OutcomeRuleError,
@@ -77,6 +77,7 @@ class Waiter:
         self.last_details = self.start
         self.records: int | None = None
         self.bytes: int | None = None
+        self._modes: dict[str, str | None] | None = None
         # stuck detection
         self.signature: tuple[Any, ...] = ()
         self.last_change = self.start
@@ -215,10 +216,33 @@ class Waiter:
         details = self._details()
         if details is None:
             return
-        totals = totals_from_details(details)
+        totals = totals_from_details(details, self._stream_modes())
         self.records = totals.records_emitted
         self.bytes = totals.bytes_emitted
         self._observe(self.job)
+
+    def _stream_modes(self) -> dict[str, str | None] | None:
+        """Each stream's sync mode, for Airbyte's counting rules (``stream_totals``).
+
+        The client's cached connection is used when it has one (the run resolved it);
+        else one ``GET /connections/{id}``. ``None`` when neither is available.
+        """
+        if self._modes is not None:
+            return self._modes
+        conn: Connection | None = None
+        cached = getattr(self.client, "cached_connection", None)
+        if callable(cached):
+            conn = cached(self.cid)
+        fetch = getattr(self.client, "get_connection", None)
+        if conn is None and callable(fetch):
+            try:
+                conn = fetch(self.cid)
+            except AirbyteError as exc:
+                logger.info("connection %s: stream modes unavailable (%s)", self.cid, exc)
+        if not isinstance(conn, Connection):
+            return None
+        self._modes = {s.name: s.sync_mode for s in conn.streams}
+        return self._modes
 
     def _details(self) -> JobDetails | None:
         if not self.details_available:
@@ -489,7 +513,12 @@ class Waiter:
         self.job = job
         details = self._details()
         totals = (
-            totals_from_details(details)
+            totals_from_details(
+                details,
+                self._stream_modes(),
+                rows_synced=job.rows_synced,
+                bytes_synced=job.bytes_synced,
+            )
             if details is not None
             else Totals(
                 records_emitted=None,
