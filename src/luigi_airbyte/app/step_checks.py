@@ -20,9 +20,10 @@ from luigi_airbyte.checks import (
     reconcile_counts,
     run_sql_check,
 )
-from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError
+from luigi_airbyte.errors import AirbyteError, CheckFailedError, LuigiAirbyteError
 from luigi_airbyte.pipeline._steps import CheckStep, SyncStep
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.sync.outcome import totals_from_details
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
@@ -135,12 +136,24 @@ class CheckSteps:
                     details={"job_id": job_id},
                 )
             ]
-        committed = {s.name: s.records_committed for s in details.stats.streams}
+        live = self._live_connection(conn)
+        modes = {s.name: s.sync_mode for s in live.streams}
+        totals = totals_from_details(details, modes)
+        committed = {s.name: s.records_committed for s in totals.streams}
         tables = {
             s.name: (spec.tables.get(s.name) if spec else None) or f"{conn.prefix or ''}{s.name}"
             for s in conn.streams
         }
+        # Duplicate keys matter in append modes; deduped modes keep one row per key.
+        keys = {
+            s.name: [k[0] for k in s.primary_key]
+            for s in live.streams
+            if s.primary_key
+            and all(len(k) == 1 for k in s.primary_key)  # top-level columns only
+            and (s.sync_mode or "").endswith("_append")
+        }
         tolerance = spec.tolerance if spec is not None and spec.tolerance is not None else 0
+        on_lost = spec.on_lost_records if spec is not None else "fail"
         return reconcile_counts(
             committed,
             self.rt.warehouse_url(spec.warehouse if spec else None),
@@ -148,7 +161,17 @@ class CheckSteps:
             tolerance=_tolerance_value(tolerance),
             mode="sync",
             sync_id=job_id,
+            final_attempt=totals.final_streams if totals.attempts else None,
+            on_lost_records=on_lost,
+            primary_keys=keys,
         )
+
+    def _live_connection(self, conn: Connection) -> Connection:
+        """The connection's stream modes and keys as Airbyte has them now (one GET)."""
+        try:
+            return self.rt.client().get_connection(conn.connection_id)
+        except AirbyteError:
+            return conn
 
     def _last_succeeded_job(self, conn: Connection) -> int | None:
         for job in self.rt.client().list_jobs(

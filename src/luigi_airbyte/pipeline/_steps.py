@@ -76,6 +76,10 @@ class Counts(Model):
     """Allowed difference: rows (0, 10) or a percentage string ("1%"). Default 0."""
     tables: dict[str, str] = {}
     """Warehouse table per stream when it is not the stream name, e.g. {users: raw.users}."""
+    on_lost_records: Literal["fail", "warn"] = "fail"
+    """What records lost inside Airbyte mean (the final attempt committed fewer than it
+    emitted, less rejected and filtered out) and duplicate primary keys in an append
+    mode: fail the check (exit 6, downstream blocked) or only warn."""
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -162,6 +166,8 @@ class CountsCheck(Model):
     warehouse: Name | None = None
     tolerance: ToleranceField | None = None
     tables: dict[str, str] = {}
+    on_lost_records: Literal["fail", "warn"] = "fail"
+    """See the sync step's ``counts.on_lost_records``."""
 
 
 class CheckStep(Step):
