@@ -99,3 +99,31 @@ def test_a_retried_job_reports_airbytes_totals_and_no_lost_records(
     assert not [e for e in emitter.events if e.name == "sync.outcome_warning"]
     assert sb.engine.destination_counts(CONNECTION_ID) == {"users": 40, "orders": 60}
     assert len(jobs_of(sb)) == 1
+
+
+def test_both_config_api_url_forms_work_against_the_sandbox(
+    start_sandbox: StartSandbox, tmp_path: Path
+) -> None:
+    sb = start_sandbox(two_stream_world(tmp_path))
+    job = sb.engine.create_job(CONNECTION_ID, "sync")
+    forms = {
+        "documented …/api/v1": sb.config_api_url,
+        "spec …/api": sb.config_api_root,
+        "…/api/v1/ with a slash": sb.config_api_url + "/",
+        "auto": "auto",
+    }
+    assert sb.config_api_url.endswith("/api/v1") and sb.config_api_root.endswith("/api")
+    for what, form in forms.items():
+        client = AirbyteClient(url=sb.url, auth=_auth(sb), config_api_url=form, timeout=10.0)
+        with client:
+            details = client.get_job_details(job["jobId"])
+            assert details is not None, what
+            assert details.job.job_id == job["jobId"], what
+    calls = [r["path"] for r in sb.requests() if "/jobs/get" in r["path"]]
+    assert calls and all(p.startswith("/api/v1/jobs/") for p in calls), calls
+
+
+def _auth(sb: Sandbox) -> Any:
+    from luigi_airbyte.airbyte import AirbyteClientCredentials
+
+    return AirbyteClientCredentials(sb.client_id, sb.client_secret)

@@ -95,6 +95,19 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def config_api_root(url: str) -> str:
+    """The Config API base whose paths start with ``/v1/`` (the spec's ``servers`` form).
+
+    Accepts both ``http://host:8000/api`` (the spec) and ``http://host:8000/api/v1``
+    (Airbyte's docs, dagster-airbyte): a trailing ``/v1`` is dropped, so neither form
+    ends up calling ``/api/v1/v1/...``.
+    """
+    base = url.strip().rstrip("/")
+    if base.endswith("/v1"):
+        base = base[: -len("/v1")]
+    return base
+
+
 def _seg(value: str) -> str:
     """An id as one URL path segment: ``../x`` or ``a?b`` cannot change the route."""
     return quote(str(value), safe="")
@@ -133,7 +146,9 @@ class AirbyteClient:
         auth: an ``httpx.Auth``, usually ``AirbyteClientCredentials``; None for
             deployments without auth.
         config_api_url: ``"auto"`` derives ``<root>/api`` from a ``/api/public/v1`` url
-            and probes it on first use; a URL uses that; None disables the config API.
+            and probes it on first use; a URL uses that, in either form: the spec's
+            ``http://host:8000/api`` or the ``http://host:8000/api/v1`` that Airbyte's docs
+            and dagster-airbyte write; None disables the config API.
         timeout: seconds, or an ``httpx.Timeout``.
         retry: the retry policy (default ``RetryPolicy()``).
         transport: an httpx transport; ``httpx.MockTransport`` in tests.
@@ -427,7 +442,7 @@ class AirbyteClient:
                 self._config_known = True
                 return None
             if setting != "auto":
-                self._config_url = setting.rstrip("/")
+                self._config_url = config_api_root(setting)
                 self._config_known = True
                 return self._config_url
             if self._cloud or self._root is None:
