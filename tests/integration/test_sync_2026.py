@@ -19,7 +19,7 @@ from integration.integration_helpers import (
     jobs_of,
     runner_for,
 )
-from luigi_airbyte.airbyte import AirbyteClient, JobStatus
+from luigi_airbyte.airbyte import AirbyteClient, JobStatus, RetryPolicy
 from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.sandbox import Sandbox
 
@@ -127,3 +127,26 @@ def _auth(sb: Sandbox) -> Any:
     from luigi_airbyte.airbyte import AirbyteClientCredentials
 
     return AirbyteClientCredentials(sb.client_id, sb.client_secret)
+
+
+def test_polling_through_operator_throttling_is_reported_as_throttling(
+    start_sandbox: StartSandbox, make_client: MakeClient, tmp_path: Path
+) -> None:
+    sb = start_sandbox(two_stream_world(tmp_path))
+    # 429s without Retry-After on every poll for a while: more than max_attempts (5)
+    sb.set_faults(
+        http=[{"endpoint": "GET /jobs/{jobId}", "status": 429, "nth": list(range(1, 12))}]
+    )
+    policy = RetryPolicy(
+        base_delay=0.01, max_delay=0.05, throttle_base_delay=0.02, throttle_max_delay=0.1
+    )
+    client = make_client(sb, retry=policy)
+    emitter = ListEmitter()
+
+    result = runner_for(client, emitter=emitter).run(CONNECTION_ID, RUN_KEY)
+
+    assert result.status is JobStatus.SUCCEEDED
+    throttled = [r for r in sb.requests(endpoint="GET /jobs/{jobId}") if r["status"] == 429]
+    assert len(throttled) == 11
+    assert client.throttled_count == 11
+    assert len(jobs_of(sb)) == 1

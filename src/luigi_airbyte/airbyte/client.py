@@ -203,6 +203,8 @@ class AirbyteClient:
         self._config_known = False
         self._config_lock = threading.Lock()
         self._connections: dict[str, Connection] = {}
+        #: 429s without Retry-After (operator throttling) this client has met.
+        self.throttled_count = 0
 
     # -- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
@@ -272,6 +274,7 @@ class AirbyteClient:
         started = policy.clock()
         started_wall = datetime.now(timezone.utc)
         attempt = 0
+        throttled = 0
         while True:
             attempt += 1
             request = self._http.build_request(
@@ -327,8 +330,28 @@ class AirbyteClient:
             )
             if response.is_success:
                 return response
-            if policy.is_retryable_status(status, idempotent=idempotent):
-                wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429 and wait is None and idempotent:
+                # Throttling: an operator limits this user, with no hint how long.
+                throttled += 1
+                self.throttled_count += 1
+                delay = policy.next_throttle_delay(throttled, started)
+                if delay is not None:
+                    logger.warning(
+                        "throttled by Airbyte: %s %s answered 429 without Retry-After "
+                        "(%d in a row); backing off %.1f s (ceiling %.0f s per wait, "
+                        "%.0f s in all)",
+                        method,
+                        path,
+                        throttled,
+                        delay,
+                        policy.throttle_max_delay,
+                        policy.throttle_max_elapsed,
+                    )
+                    response.close()
+                    policy.sleep(delay)
+                    continue
+            elif policy.is_retryable_status(status, idempotent=idempotent):
                 delay = policy.next_delay(attempt, started, wait)
                 if delay is not None:
                     self._log_retry(method, path, attempt, policy, f"HTTP {status}", delay)
@@ -343,6 +366,7 @@ class AirbyteClient:
                 hints=hints,
                 auth_hint=self._auth_hint(),
                 attempts=attempt,
+                throttled=throttled,
             )
             if create_job_for is not None and status >= 500:
                 raise self._uncertain(

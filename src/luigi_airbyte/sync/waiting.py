@@ -14,6 +14,7 @@ from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus,
 from luigi_airbyte.errors import (
     AirbyteError,
     OutcomeRuleError,
+    RateLimitedError,
     StateConflictError,
     SyncCancelledError,
     SyncFailedError,
@@ -152,6 +153,21 @@ class Waiter:
             job = self.client.get_job(self.job.job_id)
         except TRANSIENT_ERRORS as exc:
             self.errors += 1
+            if isinstance(exc, RateLimitedError):
+                # Throttling (429): the client already backed off; we poll less often.
+                logger.warning(
+                    "connection %s job %s: throttled by Airbyte (429%s, %d in a row); "
+                    "polling less often, still waiting",
+                    self.cid,
+                    self.job.job_id,
+                    " without Retry-After" if exc.throttled else "",
+                    self.errors,
+                )
+                if self.errors == 1:
+                    self._emit(
+                        "sync.throttled", level="warning", retry_after_given=not exc.throttled
+                    )
+                return
             logger.warning(
                 "connection %s job %s: polling failed (%s; %d in a row); still waiting",
                 self.cid,
