@@ -116,7 +116,11 @@ class SyncStep(Step):
     freshness: Duration | None = None
     """Skip the sync when Airbyte's last successful job ended within this window."""
     timeout: Duration | None = None
-    """Give up waiting after this long (default: airbyte.timeout)."""
+    """Give up waiting after this long running (default: airbyte.timeout); time spent
+    queued for Airbyte capacity does not count."""
+    queue_timeout: Duration | None = None
+    """Give up waiting after this long queued (default: airbyte.queue_timeout, 8h). A
+    queued job is never cancelled for waiting: it is left to Airbyte."""
     expect: Expect | None = None
     """Expected stream configuration (drift check, run before the sync)."""
     counts: Counts | None = None
