@@ -106,6 +106,7 @@ class Job:
     enabled_streams: list[str] = field(default_factory=list)
     planned: bool = False
     cancel_requested: bool = False
+    replaces: int | None = None  # the queued job this scheduled job replaced
 
     @property
     def config_type(self) -> str:
