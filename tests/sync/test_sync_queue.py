@@ -128,3 +128,19 @@ def test_a_job_cancelled_after_it_ran_is_not_followed(
     fake.add_job(CONN, script=[("running", 60.0), ("succeeded", None)], created=400.0)
     with pytest.raises(SyncCancelledError):
         runner.wait(attachment)
+
+
+def test_a_replacement_that_is_listed_late_is_still_found(
+    clock: FakeClock, ledger: InMemoryLedger
+) -> None:
+    fake = FakeAirbyte(clock, script=lambda: [("queued", 900.0), ("cancelled", None)])
+    runner = runner_for(fake, ledger, clock, confirm_window=30.0)
+    attachment = runner.trigger_or_attach(CONN, "rk")
+    replacement = fake.add_job(
+        CONN,
+        script=[("running", 600.0), ("succeeded", None)],
+        created=clock.monotonic() + 900.0,
+        visible_after=10.0,  # listed 10 s after it was created
+    )
+    result = runner.wait(attachment)
+    assert result.job_id == replacement.job_id

@@ -193,6 +193,32 @@ class Waiter:
             job_id=job.job_id,
         )
 
+    def _find_replacement(self, cancelled: Job) -> Job | None:
+        """The next job on the connection after ``cancelled``, looked for during
+        ``confirm_window`` (Airbyte's listing may lag behind the cancel)."""
+        deadline = self.clock.monotonic() + self.settings.confirm_window
+        while True:
+            try:
+                recent = list(
+                    self.client.list_jobs(
+                        self.cid,
+                        job_type=self.att.job_type,
+                        order_by="createdAt|DESC",
+                        page_size=5,
+                        max_items=5,
+                    )
+                )
+            except AirbyteError as exc:
+                logger.info("connection %s: cannot look for a replacement job (%s)", self.cid, exc)
+                recent = []
+            newer = [j for j in recent if j.job_id > cancelled.job_id]
+            if newer:
+                return min(newer, key=lambda j: j.job_id)
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                return None
+            self.clock.sleep(min(1.0, remaining))
+
     def _follow_replacement(self) -> bool:
         """Airbyte cancelled our queued job and replaced it with a newer one (a scheduled
         run replaces a queued manual one): attach to the replacement, keep both ids.
@@ -202,23 +228,9 @@ class Waiter:
         job = self.job
         if job.status is not JobStatus.CANCELLED or self.ran:
             return False
-        try:
-            recent = list(
-                self.client.list_jobs(
-                    self.cid,
-                    job_type=self.att.job_type,
-                    order_by="createdAt|DESC",
-                    page_size=5,
-                    max_items=5,
-                )
-            )
-        except AirbyteError as exc:
-            logger.info("connection %s: cannot look for a replacement job (%s)", self.cid, exc)
+        successor = self._find_replacement(job)
+        if successor is None:
             return False
-        newer = [j for j in recent if j.job_id > job.job_id]
-        if not newer:
-            return False
-        successor = min(newer, key=lambda j: j.job_id)
         run_key = self.att.run_key
         if run_key:
             self.r._record_outcome(run_key, job.job_id, "cancelled", None, None)
