@@ -85,6 +85,7 @@ class Waiter:
         self.records: int | None = None
         self.bytes: int | None = None
         self._modes: dict[str, str | None] | None = None
+        self._modes_tried = False
         # stuck detection
         self.signature: tuple[Any, ...] = ()
         self.last_change = self.start
@@ -391,8 +392,9 @@ class Waiter:
         The client's cached connection is used when it has one (the run resolved it);
         else one ``GET /connections/{id}``. ``None`` when neither is available.
         """
-        if self._modes is not None:
+        if self._modes is not None or self._modes_tried:
             return self._modes
+        self._modes_tried = True
         conn: Connection | None = None
         cached = getattr(self.client, "cached_connection", None)
         if callable(cached):
