@@ -253,3 +253,34 @@ def test_reset_and_clear_skip_row_rules(fake, make_runner):
     fake.job_defaults = {"rows": 0}
     result = make_runner(zero_rows="fail", on_drop="fail").clear(CONN, "clear-1", confirm=True)
     assert result.warnings == () and result.job_type is JobType.CLEAR
+
+
+def test_a_stream_of_unknown_mode_keeps_airbytes_own_aggregate() -> None:
+    job = _two_attempt_job()
+    server = (_stream("users", 1000, 1000), _stream("orders", 550, 500))
+    details = JobDetails(
+        job=job.job,
+        stats=JobStats(attempts=job.stats.attempts, streams=server, streams_from_server=True),
+    )
+    t = totals_from_details(details, {"orders": "incremental_append"})
+    assert {s.name: s.records_committed for s in t.streams} == {"users": 1000, "orders": 500}
+
+
+def test_filtered_out_records_are_read_from_attempt_stats() -> None:
+    attempt = AttemptInfo.from_api(
+        {
+            "id": 0,
+            "status": "succeeded",
+            "streamStats": [
+                {
+                    "streamName": "users",
+                    "stats": {
+                        "recordsEmitted": 10,
+                        "recordsCommitted": 7,
+                        "additionalStats": {"recordsFilteredOut": 3},
+                    },
+                }
+            ],
+        }
+    )
+    assert attempt.streams[0].records_filtered_out == 3
