@@ -152,7 +152,10 @@ class StateConflictError(ConflictError):
 
 
 class RateLimitedError(AirbyteAPIError):
-    """Too many requests (429)."""
+    """Too many requests (429). ``throttled``: it carried no ``Retry-After`` (an operator
+    throttles this user) and the client already backed off to its throttle ceiling."""
+
+    throttled: bool = False
 
 
 class ServerError(AirbyteAPIError):

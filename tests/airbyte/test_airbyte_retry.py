@@ -76,14 +76,57 @@ def test_retry_after_http_date(fake: FakeAirbyte, client: AirbyteClient, sleeps:
     assert len(sleeps) == 1 and 3.0 <= sleeps[0] <= 5.0
 
 
-def test_429_without_retry_after_still_backs_off(
-    fake: FakeAirbyte, client: AirbyteClient, sleeps: Sleeps
+def test_429_without_retry_after_is_throttling_with_its_own_slower_backoff(
+    fake: FakeAirbyte, client: AirbyteClient, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake.on("GET", JOB, reply(429), reply(429), reply(429), reply(200, job_body()))
-    client.get_job(1)
-    assert len(sleeps) == 3
-    for attempt, delay in enumerate(sleeps, start=1):
-        assert 0.0 <= delay <= min(8.0, 0.5 * 2 ** (attempt - 1))
+    # Operator throttling (2026): 429s without Retry-After, more than max_attempts of them.
+    fake.on("GET", JOB, *[reply(429)] * 6, reply(200, job_body()))
+    with caplog.at_level(logging.WARNING, logger="luigi_airbyte.airbyte"):
+        client.get_job(1)
+    assert len(sleeps) == 6  # not cut off at max_attempts=4: throttling has its own budget
+    for n, delay in enumerate(sleeps, start=1):
+        ceiling = min(16.0, 2.0 * 2 ** (n - 1))  # 4x base_delay, at most 2x max_delay
+        assert ceiling / 2 <= delay <= ceiling  # equal jitter: never an instant retry
+    assert len(set(sleeps)) == len(sleeps)  # jittered
+    assert client.throttled_count == 6
+    assert "throttled by Airbyte" in caplog.text and "without Retry-After" in caplog.text
+
+
+def test_throttling_gives_up_at_its_ceiling_and_says_so(
+    fake: FakeAirbyte, make_client: MakeClient
+) -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    policy = RetryPolicy(
+        max_attempts=3,
+        base_delay=0.5,
+        max_delay=8,
+        sleep=sleep,
+        clock=lambda: now[0],
+        rng=random.Random(3),
+        throttle_max_delay=10,
+        throttle_max_elapsed=60,
+    )
+    fake.on("GET", JOB, reply(429))
+    with pytest.raises(RateLimitedError) as info:
+        make_client(retry=policy).get_job(1)
+    assert info.value.throttled
+    assert sum(sleeps) <= 60 and max(sleeps) <= 10
+    assert sum(sleeps) + 10 > 60 - 10  # it used its budget, not max_attempts=3
+    assert "throttling this credential" in str(info.value)
+
+
+def test_throttle_backoff_is_documented_and_bounded() -> None:
+    policy = RetryPolicy(rng=random.Random(1))
+    assert (policy.throttle_base_delay, policy.throttle_max_delay) == (2.0, 60.0)
+    assert policy.throttle_max_elapsed == 300.0
+    for n in range(1, 30):
+        assert 0 < policy.throttle_backoff(n) <= 60.0
 
 
 def test_max_attempts_then_the_error(

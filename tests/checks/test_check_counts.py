@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+from luigi_airbyte.airbyte.models import StreamStats
 from luigi_airbyte.checks import reconcile_counts
-from luigi_airbyte.checks.counts import allowed_difference
+from luigi_airbyte.checks.counts import allowed_difference, lost_records
 
 # conftest: sync 100 wrote 5 rows, sync 101 wrote 3, sync 1010 wrote 2; 10 in total.
 
@@ -130,3 +133,68 @@ def test_argument_errors_are_raised_before_touching_the_warehouse() -> None:
     with pytest.raises(ValueError):
         allowed_difference(10, -1)
     assert allowed_difference(200, "1.5%") == pytest.approx(3.0)
+
+
+# --- records lost or duplicated inside Airbyte (issue 8, item 3) ---------------------------
+
+
+def _final(name: str, emitted: int, committed: int, **more: int) -> StreamStats:
+    return StreamStats(name=name, records_emitted=emitted, records_committed=committed, **more)
+
+
+def test_a_shortfall_on_the_final_attempt_fails_with_both_numbers() -> None:
+    [result] = lost_records([_final("orders", 500, 450)])
+    assert result.name == "lost:orders" and result.blocking
+    assert result.details["expected"] == 500 and result.details["committed"] == 450
+    assert result.details["lost"] == 50
+    assert "on_lost_records" in result.message
+
+
+def test_rejected_and_filtered_out_records_are_not_lost() -> None:
+    [result] = lost_records(
+        [_final("orders", 500, 450, records_rejected=20, records_filtered_out=30)]
+    )
+    assert result.passed, result.message
+
+
+def test_on_lost_records_warn_reports_without_blocking(warehouse_url: str) -> None:
+    results = reconcile_counts(
+        {"orders": 3},
+        warehouse_url,
+        {"orders": "orders"},
+        sync_id=101,
+        final_attempt=[_final("orders", 4, 3)],
+        on_lost_records="warn",
+    )
+    lost = next(r for r in results if r.name == "lost:orders")
+    assert not lost.passed and lost.severity == "warning" and not lost.blocking
+
+
+def _append_table(path: Path, ids: list[int], sync_id: int) -> str:
+    con = sqlite3.connect(path)
+    con.execute("create table orders (id integer, _airbyte_meta text)")
+    meta = json.dumps({"sync_id": sync_id, "changes": []})
+    con.executemany("insert into orders values (?, ?)", [(i, meta) for i in ids])
+    con.execute("insert into orders values (1, ?)", (json.dumps({"sync_id": sync_id - 1}),))
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def test_duplicate_keys_among_this_syncs_rows_fail(tmp_path: Path) -> None:
+    url = _append_table(tmp_path / "w.sqlite", [1, 2, 3, 1, 2], sync_id=9)
+    results = reconcile_counts(
+        {"orders": 5}, url, {"orders": "orders"}, sync_id=9, primary_keys={"orders": ["id"]}
+    )
+    dup = next(r for r in results if r.name == "duplicates:orders")
+    assert dup.blocking and dup.details["duplicates"] == 2
+    counts = next(r for r in results if r.name == "counts:orders")
+    assert counts.passed  # the count alone cannot see it: 5 committed, 5 rows
+
+
+def test_distinct_keys_pass_and_an_older_syncs_row_is_not_a_duplicate(tmp_path: Path) -> None:
+    url = _append_table(tmp_path / "w.sqlite", [1, 2, 3], sync_id=9)
+    results = reconcile_counts(
+        {"orders": 3}, url, {"orders": "orders"}, sync_id=9, primary_keys={"orders": ["id"]}
+    )
+    assert all(r.passed for r in results), [r.message for r in results]

@@ -41,7 +41,15 @@ def test_successful_run_reports_every_step(project: Project) -> None:
     assert {k.removeprefix("crm_"): v for k, v in landed.items()} == per_stream
     events_streams = steps["events"]["streams"]
     assert steps["events"]["rows"] == sum(s["records_committed"] for s in events_streams) > 0
-    assert {c["check"] for c in steps["crm:counts"]["checks"]} == {"counts:users", "counts:orders"}
+    # counts against the warehouse, records lost on the final attempt, and duplicate keys
+    # for orders (incremental_append with a primary key; users is deduped by Airbyte)
+    assert {c["check"] for c in steps["crm:counts"]["checks"]} == {
+        "counts:users",
+        "counts:orders",
+        "lost:users",
+        "lost:orders",
+        "duplicates:orders",
+    }
     assert all(c["passed"] for c in steps["crm:counts"]["checks"])
 
     tree = ET.parse(junit)

@@ -227,3 +227,39 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
         "agg",
         "report",
     ]
+
+
+def test_queue_timeout_and_on_lost_records_are_validated_fields() -> None:
+    def data(sync: dict[str, object]) -> dict[str, object]:
+        return {
+            "version": 1,
+            "owners": {"ops": {}},
+            "airbyte": {"queue_timeout": "12h"},
+            "warehouses": {"main": {"url": "duckdb:///w.duckdb"}},
+            "pipelines": {
+                "p": {"owner": "ops", "steps": [{"sync": "a", "connection": "A", **sync}]}
+            },
+        }
+
+    pf = validate_pipeline_data(
+        data({"queue_timeout": "2h", "counts": {"on_lost_records": "warn"}})
+    )
+    step = pf.pipeline().step("a")
+    assert isinstance(step, SyncStep) and step.counts is not None
+    assert step.queue_timeout == timedelta(hours=2)
+    assert step.counts.on_lost_records == "warn"
+    assert pf.airbyte.queue_timeout == timedelta(hours=12)
+    assert (
+        validate_pipeline_data(data({"counts": {}})).pipeline().step("a").counts.on_lost_records
+        == "fail"
+    )  # type: ignore[union-attr]
+
+    with pytest.raises(ConfigError) as info:
+        validate_pipeline_data(
+            data({"queue_timeout": "soon", "counts": {"on_lost_records": "ignore"}}), source="x"
+        )
+    fields = {p.field for p in info.value.problems}
+    assert fields == {
+        "pipelines.p.steps[0].queue_timeout",
+        "pipelines.p.steps[0].counts.on_lost_records",
+    }

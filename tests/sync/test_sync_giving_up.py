@@ -111,7 +111,7 @@ def test_progress_in_records_resets_the_stuck_timer(clock, ledger, emitter):
 
 
 def test_stuck_job_cancel_mode_cancels_and_raises(clock, ledger, emitter):
-    fake = FakeAirbyte(clock, script=lambda: [("queued", None)])
+    fake = FakeAirbyte(clock, script=lambda: [("running", None)])
     runner = runner_for(fake, ledger, clock, emitter, stuck_after=600.0, on_stuck="cancel")
     with pytest.raises(SyncTimeoutError, match="no progress for"):
         runner.run(CONN, "rk")

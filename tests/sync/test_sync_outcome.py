@@ -82,35 +82,96 @@ def test_evaluate_without_counts_warns_and_skips():
     assert verdict.failures == () and len(verdict.warnings) == 1
 
 
-def test_totals_sum_attempts_when_job_totals_only_saw_the_last_attempt():
+def _stream(name: str, emitted: int, committed: int) -> StreamStats:
+    return StreamStats(name=name, records_emitted=emitted, records_committed=committed)
+
+
+def _two_attempt_job(rows_synced: int | None = None) -> JobDetails:
+    """Issue 9's job: attempt 0 fails part way, attempt 1 succeeds.
+
+    ``users`` is full refresh: the retry reads it again from the start (400 + 1000).
+    ``orders`` is incremental: the retry resumes at the checkpoint (300 + 200). Attempt 0
+    also emitted a batch in flight (50 per stream) that it never committed.
+    """
     job = Job(job_id=1, status=JobStatus.SUCCEEDED, job_type=JobType.SYNC, connection_id=CONN)
     attempts = (
         AttemptInfo(
             number=0,
             status="failed",
-            records_emitted=80,
-            records_committed=70,
-            streams=(StreamStats(name="users", records_committed=70),),
+            records_emitted=800,
+            records_committed=700,
+            streams=(_stream("users", 450, 400), _stream("orders", 350, 300)),
         ),
         AttemptInfo(
             number=1,
             status="succeeded",
-            records_emitted=30,
-            records_committed=30,
-            streams=(
-                StreamStats(name="users", records_committed=20),
-                StreamStats(name="orders", records_committed=10),
-            ),
+            records_emitted=1200,
+            records_committed=1200,
+            streams=(_stream("users", 1000, 1000), _stream("orders", 200, 200)),
         ),
     )
-    # A buggy total that reflects only the last attempt (airbyte#17293).
-    details = JobDetails(
-        job=job, stats=JobStats(records_emitted=30, records_committed=30, attempts=attempts)
+    return JobDetails(
+        job=job,
+        stats=JobStats(
+            records_emitted=2000, records_committed=1900, attempts=attempts, rows_synced=rows_synced
+        ),
     )
-    t = totals_from_details(details)
-    assert t.records_committed == 100 and t.records_emitted == 110 and t.attempts == 2
-    by_name = {s.name: s.records_committed for s in t.streams}
-    assert by_name == {"users": 90, "orders": 10}
+
+
+MODES = {"users": "full_refresh_overwrite", "orders": "incremental_append"}
+
+
+def test_totals_follow_airbyte_rules_full_refresh_final_attempt_incremental_sum():
+    t = totals_from_details(_two_attempt_job(), MODES)
+    by_name = {s.name: (s.records_emitted, s.records_committed) for s in t.streams}
+    # users: final attempt only; orders: summed over both attempts (emitted the same way)
+    assert by_name == {"users": (1000, 1000), "orders": (550, 500)}
+    assert t.records_committed == 1500 and t.records_emitted == 1550 and t.attempts == 2
+
+
+def test_totals_never_exceed_airbytes_rows_synced():
+    t = totals_from_details(_two_attempt_job(), MODES, rows_synced=1400)
+    assert t.records_committed == 1400
+    # without modes every stream is summed, and Airbyte's own total is the ceiling
+    t = totals_from_details(_two_attempt_job(rows_synced=1500))
+    assert t.records_committed == 1500
+
+
+def test_a_retried_job_raises_no_lost_records_warning():
+    t = totals_from_details(_two_attempt_job(), MODES)
+    verdict = evaluate_outcome(t, [1500, 1500], zero_rows="fail", on_drop="fail")
+    assert verdict.findings == ()
+
+
+def test_lost_records_judged_on_the_final_attempt_per_stream():
+    job = _two_attempt_job()
+    last = job.stats.attempts[-1]
+    shorted = AttemptInfo(
+        number=1,
+        status="succeeded",
+        streams=(_stream("users", 1000, 900), _stream("orders", 200, 200)),
+        records_emitted=last.records_emitted,
+    )
+    details = JobDetails(job=job.job, stats=JobStats(attempts=(job.stats.attempts[0], shorted)))
+    t = totals_from_details(details, MODES)
+    verdict = evaluate_outcome(t, [], zero_rows="ignore")
+    assert [f.rule for f in verdict.findings] == ["lost_records"]
+    assert "100 of 1000" in verdict.warnings[0] and "users (900 of 1000)" in verdict.warnings[0]
+
+
+def test_rejected_and_filtered_records_are_not_lost():
+    s = StreamStats(
+        name="users",
+        records_emitted=100,
+        records_committed=90,
+        records_rejected=4,
+        records_filtered_out=6,
+    )
+    job = Job(job_id=1, status=JobStatus.SUCCEEDED, job_type=JobType.SYNC, connection_id=CONN)
+    details = JobDetails(
+        job=job, stats=JobStats(attempts=(AttemptInfo(number=0, status="succeeded", streams=(s,)),))
+    )
+    assert evaluate_outcome(totals_from_details(details), [], zero_rows="ignore").findings == ()
 
 
 def test_totals_prefer_job_level_streams_when_present():
@@ -192,3 +253,34 @@ def test_reset_and_clear_skip_row_rules(fake, make_runner):
     fake.job_defaults = {"rows": 0}
     result = make_runner(zero_rows="fail", on_drop="fail").clear(CONN, "clear-1", confirm=True)
     assert result.warnings == () and result.job_type is JobType.CLEAR
+
+
+def test_a_stream_of_unknown_mode_keeps_airbytes_own_aggregate() -> None:
+    job = _two_attempt_job()
+    server = (_stream("users", 1000, 1000), _stream("orders", 550, 500))
+    details = JobDetails(
+        job=job.job,
+        stats=JobStats(attempts=job.stats.attempts, streams=server, streams_from_server=True),
+    )
+    t = totals_from_details(details, {"orders": "incremental_append"})
+    assert {s.name: s.records_committed for s in t.streams} == {"users": 1000, "orders": 500}
+
+
+def test_filtered_out_records_are_read_from_attempt_stats() -> None:
+    attempt = AttemptInfo.from_api(
+        {
+            "id": 0,
+            "status": "succeeded",
+            "streamStats": [
+                {
+                    "streamName": "users",
+                    "stats": {
+                        "recordsEmitted": 10,
+                        "recordsCommitted": 7,
+                        "additionalStats": {"recordsFilteredOut": 3},
+                    },
+                }
+            ],
+        }
+    )
+    assert attempt.streams[0].records_filtered_out == 3

@@ -148,6 +148,7 @@ def error_from_response(
     auth_hint: str = "",
     attempts: int = 1,
     cls: type[AirbyteAPIError] | None = None,
+    throttled: int = 0,
 ) -> AirbyteAPIError:
     """Build the right ``AirbyteAPIError`` subclass for an error response.
 
@@ -162,6 +163,8 @@ def error_from_response(
         auth_hint: the next step for 401s (where the credential is read from).
         attempts: how many tries were made, mentioned when more than one.
         cls: force this class instead of choosing one by status.
+        throttled: how many 429s without ``Retry-After`` (operator throttling) were met;
+            a 429 then says it was throttled and how long the client backed off.
     """
     status = response.status_code
     # the error class adds ". <hint>" after the message: avoid a double period
@@ -195,7 +198,15 @@ def error_from_response(
             return StateConflictError(hint=hint or _HINTS[409], **kwargs)
         return ConflictError(hint=hint or _HINTS[409], **kwargs)
     if status == 429:
-        return RateLimitedError(hint=hint or _HINTS[429], **kwargs)
+        if throttled:
+            hint = (
+                f"Airbyte is throttling this credential (429 without Retry-After, {throttled} "
+                "in a row, backed off up to the retry policy's throttle ceiling); ask the "
+                "Airbyte operator to lift the limit, or run fewer syncs at once"
+            )
+        error = RateLimitedError(hint=hint or _HINTS[429], **kwargs)
+        error.throttled = throttled > 0
+        return error
     if status >= 500:
         return ServerError(hint=hint or _SERVER_HINT, **kwargs)
     return AirbyteAPIError(hint=hint or _HINTS.get(status, ""), **kwargs)

@@ -6,7 +6,13 @@ Retrying is only safe when a resend cannot do the work twice. So:
 * 429, 500/502/503/504 and read timeouts are retried only for idempotent requests
   (GET and the config API's read-only POSTs), never for ``POST /jobs``;
 * waits are capped exponential backoff with full jitter, and a server's
-  ``Retry-After`` (seconds or an HTTP-date) is honoured, capped at ``max_delay``.
+  ``Retry-After`` (seconds or an HTTP-date) is honoured, capped at ``max_delay``;
+* a 429 *without* ``Retry-After`` is throttling (since mid-2026 an Airbyte operator can
+  throttle one user that way): it backs off on its own, slower schedule, exponential
+  from ``throttle_base_delay`` (2 s) with equal jitter (half the ceiling fixed, half
+  random), each wait at most ``throttle_max_delay`` (60 s), for at most
+  ``throttle_max_elapsed`` (300 s) in all. That is the documented ceiling: after it the
+  request fails with ``RateLimitedError`` saying it was throttled.
 
 The policy only decides and sleeps; the client's send loop applies it (a transport
 hack could not tell a ``POST /jobs`` from a GET).
@@ -77,6 +83,9 @@ class RetryPolicy:
         sleep: injectable for fast tests.
         rng: random source for the jitter; injectable for deterministic tests.
         clock: monotonic clock for ``max_elapsed``.
+        throttle_base_delay / throttle_max_delay / throttle_max_elapsed: the schedule
+            for a 429 without ``Retry-After`` (see the module docstring); by default
+            4x ``base_delay``, 2x ``max_delay`` and 2.5x ``max_elapsed``.
     """
 
     def __init__(
@@ -89,6 +98,9 @@ class RetryPolicy:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        throttle_base_delay: float | None = None,
+        throttle_max_delay: float | None = None,
+        throttle_max_elapsed: float | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -104,6 +116,17 @@ class RetryPolicy:
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
         self.clock = clock
+        self.throttle_base_delay = (
+            4 * base_delay if throttle_base_delay is None else throttle_base_delay
+        )
+        self.throttle_max_delay = (
+            2 * max_delay if throttle_max_delay is None else throttle_max_delay
+        )
+        self.throttle_max_elapsed = (
+            2.5 * max_elapsed if throttle_max_elapsed is None else throttle_max_elapsed
+        )
+        if min(self.throttle_base_delay, self.throttle_max_delay, self.throttle_max_elapsed) < 0:
+            raise ValueError("throttle delays must not be negative")
 
     def __repr__(self) -> str:
         return (
@@ -147,6 +170,25 @@ class RetryPolicy:
         if not sent:
             return True
         return idempotent and isinstance(exc, httpx.TransportError)
+
+    def throttle_backoff(self, throttled: int) -> float:
+        """Seconds to wait after the ``throttled``-th 429 without ``Retry-After`` in a row.
+
+        Equal jitter: at least half the ceiling, so a throttled client never retries at
+        once, and never more than ``throttle_max_delay``.
+        """
+        exponent = min(max(throttled - 1, 0), 62)
+        ceiling = min(self.throttle_max_delay, self.throttle_base_delay * (2.0**exponent))
+        if self.jitter == "none":
+            return ceiling
+        return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
+
+    def next_throttle_delay(self, throttled: int, started: float) -> float | None:
+        """The wait before retrying a throttled request, or None past the ceiling."""
+        delay = self.throttle_backoff(throttled)
+        if self.max_attempts <= 1 or self.clock() - started + delay > self.throttle_max_elapsed:
+            return None
+        return delay
 
     def next_delay(
         self, attempt: int, started: float, retry_after: float | None = None

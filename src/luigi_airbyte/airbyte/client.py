@@ -96,6 +96,19 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def config_api_root(url: str) -> str:
+    """The Config API base whose paths start with ``/v1/`` (the spec's ``servers`` form).
+
+    Accepts both ``http://host:8000/api`` (the spec) and ``http://host:8000/api/v1``
+    (Airbyte's docs, dagster-airbyte): a trailing ``/v1`` is dropped, so neither form
+    ends up calling ``/api/v1/v1/...``.
+    """
+    base = url.strip().rstrip("/")
+    if base.endswith("/v1"):
+        base = base[: -len("/v1")]
+    return base
+
+
 def _seg(value: str) -> str:
     """An id as one URL path segment: ``../x`` or ``a?b`` cannot change the route."""
     return quote(str(value), safe="")
@@ -134,7 +147,9 @@ class AirbyteClient:
         auth: an ``httpx.Auth``, usually ``AirbyteClientCredentials``; None for
             deployments without auth.
         config_api_url: ``"auto"`` derives ``<root>/api`` from a ``/api/public/v1`` url
-            and probes it on first use; a URL uses that; None disables the config API.
+            and probes it on first use; a URL uses that, in either form: the spec's
+            ``http://host:8000/api`` or the ``http://host:8000/api/v1`` that Airbyte's docs
+            and dagster-airbyte write; None disables the config API.
         timeout: seconds, or an ``httpx.Timeout``.
         retry: the retry policy (default ``RetryPolicy()``).
         transport: an httpx transport; ``httpx.MockTransport`` in tests.
@@ -189,6 +204,8 @@ class AirbyteClient:
         self._config_known = False
         self._config_lock = threading.Lock()
         self._connections: dict[str, Connection] = {}
+        #: 429s without Retry-After (operator throttling) this client has met.
+        self.throttled_count = 0
 
     # -- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
@@ -258,6 +275,7 @@ class AirbyteClient:
         started = policy.clock()
         started_wall = datetime.now(timezone.utc)
         attempt = 0
+        throttled = 0
         while True:
             attempt += 1
             request = self._http.build_request(
@@ -313,8 +331,28 @@ class AirbyteClient:
             )
             if response.is_success:
                 return response
-            if policy.is_retryable_status(status, idempotent=idempotent):
-                wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if status == 429 and wait is None and idempotent:
+                # Throttling: an operator limits this user, with no hint how long.
+                throttled += 1
+                self.throttled_count += 1
+                delay = policy.next_throttle_delay(throttled, started)
+                if delay is not None:
+                    logger.warning(
+                        "throttled by Airbyte: %s %s answered 429 without Retry-After "
+                        "(%d in a row); backing off %.1f s (ceiling %.0f s per wait, "
+                        "%.0f s in all)",
+                        method,
+                        path,
+                        throttled,
+                        delay,
+                        policy.throttle_max_delay,
+                        policy.throttle_max_elapsed,
+                    )
+                    response.close()
+                    policy.sleep(delay)
+                    continue
+            elif policy.is_retryable_status(status, idempotent=idempotent):
                 delay = policy.next_delay(attempt, started, wait)
                 if delay is not None:
                     self._log_retry(method, path, attempt, policy, f"HTTP {status}", delay)
@@ -329,6 +367,7 @@ class AirbyteClient:
                 hints=hints,
                 auth_hint=self._auth_hint(),
                 attempts=attempt,
+                throttled=throttled,
             )
             if create_job_for is not None and status >= 500:
                 raise self._uncertain(
@@ -428,7 +467,7 @@ class AirbyteClient:
                 self._config_known = True
                 return None
             if setting != "auto":
-                self._config_url = setting.rstrip("/")
+                self._config_url = config_api_root(setting)
                 self._config_known = True
                 return self._config_url
             if self._cloud or self._root is None:
@@ -616,6 +655,10 @@ class AirbyteClient:
         if not isinstance(streams, list):
             return None
         return [StoredStream.from_api(s) for s in streams if isinstance(s, Mapping)]
+
+    def cached_connection(self, connection_id: str) -> Connection | None:
+        """The connection as last read by this client (listing or get), without a request."""
+        return self._connections.get(connection_id)
 
     def resolve_connection(
         self,

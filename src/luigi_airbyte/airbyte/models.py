@@ -224,12 +224,21 @@ class StreamStats:
     bytes_emitted: int = 0
     bytes_committed: int = 0
     records_rejected: int = 0
+    records_filtered_out: int = 0
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> StreamStats:
-        """Accept both the flat ``StreamStats`` and the nested ``AttemptStreamStats`` shapes."""
+        """Accept both the flat ``StreamStats`` and the nested ``AttemptStreamStats`` shapes.
+
+        Records a mapper filtered out are read from ``recordsFilteredOut`` or from
+        ``additionalStats.recordsFilteredOut`` (``AttemptStats.additionalStats``).
+        """
         stats = data.get("stats") if isinstance(data.get("stats"), Mapping) else data
         assert isinstance(stats, Mapping)
+        extra = stats.get("additionalStats")
+        filtered = _int_or_none(stats.get("recordsFilteredOut"))
+        if filtered is None and isinstance(extra, Mapping):
+            filtered = _int_or_none(extra.get("recordsFilteredOut"))
         return cls(
             name=str(data.get("streamName", "")),
             namespace=data.get("streamNamespace"),
@@ -238,6 +247,7 @@ class StreamStats:
             bytes_emitted=_int_or_none(stats.get("bytesEmitted")) or 0,
             bytes_committed=_int_or_none(stats.get("bytesCommitted")) or 0,
             records_rejected=_int_or_none(stats.get("recordsRejected")) or 0,
+            records_filtered_out=filtered or 0,
         )
 
     @property
@@ -257,6 +267,7 @@ class StreamStats:
             bytes_emitted=self.bytes_emitted + other.bytes_emitted,
             bytes_committed=self.bytes_committed + other.bytes_committed,
             records_rejected=self.records_rejected + other.records_rejected,
+            records_filtered_out=self.records_filtered_out + other.records_filtered_out,
         )
 
 
@@ -350,6 +361,13 @@ class JobStats:
     records_rejected: int = 0
     streams: tuple[StreamStats, ...] = ()
     attempts: tuple[AttemptInfo, ...] = ()
+    #: Airbyte's own job-level committed counts (``aggregatedStats``), None when the
+    #: server did not send them: the ceiling for totals computed from the attempts.
+    rows_synced: int | None = None
+    bytes_synced: int | None = None
+    #: True when ``streams`` came from the server's ``streamAggregatedStats`` (already
+    #: counted by Airbyte's rules), False when summed here from the attempts.
+    streams_from_server: bool = False
 
     @classmethod
     def from_api(cls, job: Mapping[str, Any], attempts: Iterable[AttemptInfo]) -> JobStats:
@@ -361,6 +379,7 @@ class JobStats:
         """
         attempts = tuple(attempts)
         raw_streams = job.get("streamAggregatedStats")
+        from_server = isinstance(raw_streams, list) and bool(raw_streams)
         if isinstance(raw_streams, list) and raw_streams:
             streams = _sum_streams(
                 [[StreamStats.from_api(s) for s in raw_streams if isinstance(s, Mapping)]]
@@ -368,6 +387,10 @@ class JobStats:
         else:
             streams = _sum_streams(a.streams for a in attempts)
         agg = job.get("aggregatedStats")
+        rows_synced = bytes_synced = None
+        if isinstance(agg, Mapping):
+            rows_synced = _int_or_none(agg.get("recordsCommitted"))
+            bytes_synced = _int_or_none(agg.get("bytesCommitted"))
         if isinstance(agg, Mapping):
 
             def total(key: str, attr: str) -> int:
@@ -387,6 +410,9 @@ class JobStats:
             records_rejected=total("recordsRejected", "records_rejected"),
             streams=streams,
             attempts=attempts,
+            rows_synced=rows_synced,
+            bytes_synced=bytes_synced,
+            streams_from_server=from_server,
         )
 
 

@@ -247,9 +247,13 @@ class StepExecutor:
             else AdaptivePolling(max_delay=interval)
         )
         timeout = step.timeout if step is not None and step.timeout else s.timeout
+        queue_timeout = (
+            step.queue_timeout if step is not None and step.queue_timeout else s.queue_timeout
+        )
         kwargs: dict[str, Any] = {
             "poll_strategy": strategy,
             "timeout": timeout.total_seconds(),
+            "queue_timeout": queue_timeout.total_seconds(),
             "on_interrupt": s.on_interrupt,
             "zero_rows": step.on_zero_rows if step is not None else "warn",
         }
@@ -332,13 +336,24 @@ class StepExecutor:
 
                 result = runner.wait(attachment, on_progress=on_progress)
             outcome["rows"] = result.rows_committed
+            outcome["job_id"] = result.job_id  # a replacement of a queued job, if any
             if self.rt.lineage() is not None:
                 outcome["lineage"] = self._sync_lineage(conn)
             streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
             outcome["message"] = "; ".join(
                 filter(
                     None,
-                    [f"job {result.job_id} ({result.attached_how})", streams, *result.warnings],
+                    [
+                        f"job {result.job_id} ({result.attached_how})",
+                        *(
+                            [f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}"]
+                            if result.replaced_job_ids
+                            else []
+                        ),
+                        *([f"queued {result.queued_s:.0f}s"] if result.queued_s else []),
+                        streams,
+                        *result.warnings,
+                    ],
                 )
             )
             if ctx.run_id and result.streams:

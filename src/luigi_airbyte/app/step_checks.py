@@ -6,10 +6,11 @@ the pipeline file, Airbyte and the warehouse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from luigi_airbyte.airbyte import Connection, JobStatus, JobType
+from luigi_airbyte.airbyte import Connection, JobDetails, JobStatus, JobType
 from luigi_airbyte.app.plan import apply_command, drift_expectations
 from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
@@ -20,9 +21,11 @@ from luigi_airbyte.checks import (
     reconcile_counts,
     run_sql_check,
 )
-from luigi_airbyte.errors import CheckFailedError, LuigiAirbyteError
+from luigi_airbyte.checks.counts import LostMode
+from luigi_airbyte.errors import AirbyteError, CheckFailedError, LuigiAirbyteError
 from luigi_airbyte.pipeline._steps import CheckStep, SyncStep
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.sync.outcome import totals_from_details
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
@@ -136,20 +139,28 @@ class CheckSteps:
                     details={"job_id": job_id},
                 )
             ]
-        committed = {s.name: s.records_committed for s in details.stats.streams}
+        live = self._live_connection(conn)
         tables = {
             s.name: (spec.tables.get(s.name) if spec else None) or f"{conn.prefix or ''}{s.name}"
             for s in conn.streams
         }
         tolerance = spec.tolerance if spec is not None and spec.tolerance is not None else 0
-        return reconcile_counts(
-            committed,
+        return reconcile_sync_counts(
+            details,
+            live,
             self.rt.warehouse_url(spec.warehouse if spec else None),
             tables,
-            tolerance=_tolerance_value(tolerance),
-            mode="sync",
             sync_id=job_id,
+            tolerance=_tolerance_value(tolerance),
+            on_lost_records=spec.on_lost_records if spec is not None else "fail",
         )
+
+    def _live_connection(self, conn: Connection) -> Connection:
+        """The connection's stream modes and keys as Airbyte has them now (one GET)."""
+        try:
+            return self.rt.client().get_connection(conn.connection_id)
+        except AirbyteError:
+            return conn
 
     def _last_succeeded_job(self, conn: Connection) -> int | None:
         for job in self.rt.client().list_jobs(
@@ -159,6 +170,45 @@ class CheckSteps:
         return None
 
     # transforms --------------------------------------------------------------------------
+
+
+def reconcile_sync_counts(
+    details: JobDetails,
+    connection: Connection,
+    warehouse_url: str,
+    tables: Mapping[str, str],
+    *,
+    sync_id: int,
+    tolerance: int | float | str = 0,
+    on_lost_records: LostMode = "fail",
+) -> list[CheckResult]:
+    """The ``:counts`` check of one sync: lost records on the final attempt, committed
+    (Airbyte's counting rules) against the warehouse, and duplicate keys in append modes.
+
+    ``connection`` gives each stream's sync mode and primary key, as Airbyte has them now.
+    """
+    modes = {s.name: s.sync_mode for s in connection.streams}
+    totals = totals_from_details(details, modes)
+    committed = {s.name: s.records_committed for s in totals.streams}
+    # Duplicate keys matter in append modes; deduped modes keep one row per key.
+    keys = {
+        s.name: [k[0] for k in s.primary_key]
+        for s in connection.streams
+        if s.primary_key
+        and all(len(k) == 1 for k in s.primary_key)  # top-level columns only
+        and (s.sync_mode or "").endswith("_append")
+    }
+    return reconcile_counts(
+        committed,
+        warehouse_url,
+        tables,
+        tolerance=tolerance,
+        mode="sync",
+        sync_id=sync_id,
+        final_attempt=totals.final_streams if totals.attempts else None,
+        on_lost_records=on_lost_records,
+        primary_keys=keys,
+    )
 
 
 def _tolerance_value(tolerance: Any) -> int | float | str:

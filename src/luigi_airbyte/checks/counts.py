@@ -11,19 +11,37 @@ Two modes:
   or reconcile the raw tables).
 * ``total``: compare the table's row count with an expected total (``committed`` is then
   read as the expected total per stream), e.g. after a full-refresh overwrite.
+
+Two more reconciliations catch records lost or duplicated inside Airbyte itself:
+
+* ``lost:<stream>``: on the final, succeeded attempt, the records the source emitted
+  less those the destination rejected and those a mapper filtered out must all have
+  been committed. Only the final attempt is judged: an earlier failed attempt emits
+  records it never commits, and the next attempt reads them again (Airbyte's own
+  counting; see docs/transforms-and-checks.md). ``on_lost_records: warn`` reports a
+  shortfall as a warning instead of failing.
+* ``duplicates:<stream>``: where a stream has a primary key and an append mode, no key
+  may appear twice among this sync's rows (a retried attempt that re-sent rows).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from luigi_airbyte.airbyte.models import StreamStats
 from luigi_airbyte.checks.result import CheckResult, Severity
-from luigi_airbyte.checks.warehouse import Warehouse, WarehouseError, open_warehouse
+from luigi_airbyte.checks.warehouse import (
+    Warehouse,
+    WarehouseError,
+    open_warehouse,
+    quote_identifier,
+)
 from luigi_airbyte.masking import mask_url
 
 Mode = Literal["sync", "total"]
+LostMode = Literal["fail", "warn"]
 Tolerance = int | float | str
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
@@ -60,13 +78,105 @@ def reconcile_counts(
     sync_id: int | None = None,
     meta_column: str = "_airbyte_meta",
     severity: Severity = "error",
+    final_attempt: Sequence[StreamStats] | None = None,
+    on_lost_records: LostMode = "fail",
+    primary_keys: Mapping[str, Sequence[str]] | None = None,
 ) -> list[CheckResult]:
     """One ``counts:<stream>`` result per stream of ``committed`` and ``tables``.
 
     A stream without a table mapping is looked up under its own name; a mapped stream
     missing from ``committed`` is expected to have 0 rows. Warehouse problems (missing
     table, missing ``_airbyte_meta``, unreachable database) are failed results, not errors.
+
+    ``final_attempt`` (the final attempt's per-stream stats) adds one ``lost:<stream>``
+    result per stream; ``primary_keys`` (streams in an append mode with a primary key,
+    ``mode='sync'`` only) adds one ``duplicates:<stream>`` result each.
     """
+    if on_lost_records not in ("fail", "warn"):
+        raise ValueError("on_lost_records must be 'fail' or 'warn'")
+    lost = (
+        lost_records(final_attempt, severity if on_lost_records == "fail" else "warning")
+        if final_attempt is not None
+        else []
+    )
+    counted = _reconcile_tables(
+        committed,
+        warehouse_url,
+        tables,
+        tolerance=tolerance,
+        mode=mode,
+        sync_id=sync_id,
+        meta_column=meta_column,
+        severity=severity,
+        primary_keys=primary_keys or {},
+    )
+    return lost + counted
+
+
+def lost_records(
+    final_attempt: Sequence[StreamStats], severity: Severity = "error"
+) -> list[CheckResult]:
+    """Emitted against committed on the final attempt, one ``lost:<stream>`` each.
+
+    Expected committed = emitted - rejected - filtered out. A shortfall is a failed
+    result carrying both numbers; more committed than expected passes (a destination
+    may write a record it was sent twice; the duplicates rule looks at that).
+    """
+    out = []
+    for s in sorted(final_attempt, key=lambda s: s.name):
+        expected = s.records_emitted - s.records_rejected - s.records_filtered_out
+        short = expected - s.records_committed
+        details = {
+            "stream": s.name,
+            "emitted": s.records_emitted,
+            "rejected": s.records_rejected,
+            "filtered_out": s.records_filtered_out,
+            "expected": expected,
+            "committed": s.records_committed,
+            "lost": max(0, short),
+        }
+        if short <= 0:
+            out.append(
+                CheckResult(
+                    f"lost:{s.name}",
+                    "counts",
+                    True,
+                    severity,
+                    f"{s.name}: the final attempt committed {s.records_committed} of "
+                    f"{expected} records it emitted (less rejected and filtered out)",
+                    details,
+                )
+            )
+            continue
+        out.append(
+            CheckResult(
+                f"lost:{s.name}",
+                "counts",
+                False,
+                severity,
+                f"{s.name}: {short} records lost: the final attempt emitted {expected} "
+                f"(less rejected and filtered out) but committed {s.records_committed}. "
+                "Look at the job's destination logs in Airbyte and re-sync the stream; set "
+                "counts.on_lost_records: warn in the pipeline file only if this loss is "
+                "expected.",
+                details,
+            )
+        )
+    return out
+
+
+def _reconcile_tables(
+    committed: Mapping[str, int],
+    warehouse_url: str,
+    tables: Mapping[str, str],
+    *,
+    tolerance: Tolerance,
+    mode: Mode,
+    sync_id: int | None,
+    meta_column: str,
+    severity: Severity,
+    primary_keys: Mapping[str, Sequence[str]],
+) -> list[CheckResult]:
     if mode not in ("sync", "total"):
         raise ValueError("mode must be 'sync' or 'total'")
     if mode == "sync" and sync_id is None:
@@ -89,7 +199,7 @@ def reconcile_counts(
             for s in sorted(streams)
         ]
     with wh:
-        return [
+        results = [
             _reconcile_one(
                 wh,
                 stream,
@@ -104,6 +214,83 @@ def reconcile_counts(
             )
             for stream in sorted(streams)
         ]
+        if mode == "sync":
+            for stream in sorted(primary_keys):
+                if stream in streams and primary_keys[stream]:
+                    results.append(
+                        _duplicates_one(
+                            wh,
+                            stream,
+                            streams[stream],
+                            tuple(primary_keys[stream]),
+                            sync_id=sync_id,
+                            meta=meta_column,
+                            severity=severity,
+                        )
+                    )
+        return results
+
+
+def _duplicates_one(
+    wh: Warehouse,
+    stream: str,
+    table: str,
+    key: tuple[str, ...],
+    *,
+    sync_id: int | None,
+    meta: str,
+    severity: Severity,
+) -> CheckResult:
+    """Rows of this sync whose primary key appears more than once (append modes)."""
+    name = f"duplicates:{stream}"
+    details: dict[str, object] = {
+        "stream": stream,
+        "table": table,
+        "primary_key": list(key),
+        "sync_id": sync_id,
+    }
+    cols = ", ".join(quote_identifier(c) for c in key)
+    sql = (
+        f"SELECT COALESCE(SUM(n - 1), 0), COUNT(*) FROM (SELECT COUNT(*) AS n "
+        f"FROM {wh.quote_table(table)} WHERE {wh.json_text(meta, 'sync_id')} = :sync_id "
+        f"GROUP BY {cols} HAVING COUNT(*) > 1) dup"
+    )
+    try:
+        if not wh.table_exists(table):
+            raise WarehouseError(f"table {table} not found")
+        extra = int(wh.scalar(sql, {"sync_id": str(sync_id)}) or 0)
+    except WarehouseError as exc:
+        return CheckResult(
+            name,
+            "counts",
+            False,
+            severity,
+            f"{stream}: cannot look for duplicate keys in {table}: {exc}",
+            details,
+        )
+    details["duplicates"] = extra
+    key_text = ", ".join(key)
+    if extra == 0:
+        return CheckResult(
+            name,
+            "counts",
+            True,
+            severity,
+            f"{stream}: no primary key ({key_text}) appears twice among the rows of sync "
+            f"{sync_id} in {table}",
+            details,
+        )
+    return CheckResult(
+        name,
+        "counts",
+        False,
+        severity,
+        f"{stream}: {extra} duplicate rows by primary key ({key_text}) among the rows of sync "
+        f"{sync_id} in {table}: a retried attempt re-sent records in an append mode. "
+        "Deduplicate the table (or switch the stream to a deduped mode in Airbyte) before "
+        "anything reads it.",
+        details,
+    )
 
 
 def _reconcile_one(

@@ -37,10 +37,11 @@ def sandbox_group() -> None:
 def serve_command(world: Path | None, host: str, port: int, state: Path | None) -> None:
     """Serve an Airbyte-compatible API (public and config API) until Ctrl-C or SIGTERM.
 
-    The first line on stdout is one JSON object with url, config_api_url, client_id,
-    client_secret and workspace_id; logs go to stderr. Syncs move real rows into the
-    world's destinations (DuckDB by default), and faults can be injected from the
-    world file. The demo world has the connections "Postgres CRM → Warehouse" and
+    The first line on stdout is one JSON object with url, config_api_url (the
+    …/api/v1 form), config_api_root (…/api), client_id, client_secret and
+    workspace_id; logs go to stderr. Syncs move real rows into the world's
+    destinations (DuckDB by default), and faults can be injected from the world
+    file. The demo world has the connections "Postgres CRM → Warehouse" and
     "Events API → Warehouse".
 
     \b

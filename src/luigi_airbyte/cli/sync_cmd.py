@@ -178,6 +178,8 @@ def outcome_document(outcome: AdhocSync) -> dict[str, Any]:
             "records_emitted": result.records_emitted,
             "attempts": result.attempts,
             "duration_s": result.duration_s,
+            "queued_s": result.queued_s,
+            "replaced_job_ids": list(result.replaced_job_ids),
             "streams": [
                 {
                     "stream": s.name,

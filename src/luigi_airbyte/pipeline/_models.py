@@ -105,7 +105,10 @@ class AirbyteSection(Model):
     resource: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
     """Luigi resource name for this Airbyte instance (declare it in luigid's [resources])."""
     timeout: Duration | None = None
-    """Default time limit for one sync."""
+    """Default time limit for one sync (time spent queued does not count)."""
+    queue_timeout: Duration | None = None
+    """How long a sync may wait queued for Airbyte capacity before the step gives up
+    (the job is left queued, never cancelled). Default 8h, Airbyte's own auto-cancel."""
     allow_insecure_http: bool | None = None
     """Allow plain http to a non-loopback host (the credential travels unencrypted)."""
 

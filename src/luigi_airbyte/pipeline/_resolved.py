@@ -83,6 +83,11 @@ class ResolvedSettings:
         return value
 
     @property
+    def queue_timeout(self) -> timedelta:
+        value: timedelta = self["airbyte.queue_timeout"]
+        return value
+
+    @property
     def config_api_url(self) -> str | None:
         """``"auto"``, a URL, or None when the config API is switched off (``none``)."""
         value = str(self["airbyte.config_api_url"])

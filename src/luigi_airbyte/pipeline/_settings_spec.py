@@ -127,6 +127,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Config API base: auto (detect), none (Cloud) or a URL",
     ),
     _S("airbyte.timeout", parse_duration, timedelta(hours=6), "Default time limit for one sync"),
+    _S(
+        "airbyte.queue_timeout",
+        parse_duration,
+        timedelta(hours=8),
+        "How long a sync may wait queued (apart from timeout)",
+    ),
     _S("airbyte.max_concurrent_syncs", _int_range(1, 100), 4, "Syncs running at once"),
     _S("airbyte.resource", _resource_name, "airbyte", "Luigi resource name for this Airbyte"),
     _S("airbyte.allow_insecure_http", _bool, False, "Allow http:// to a non-loopback host"),

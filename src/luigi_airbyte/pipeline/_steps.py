@@ -118,6 +118,10 @@ class Counts(Model):
     """Allowed difference: rows (0, 10) or a percentage string ("1%"). Default 0."""
     tables: dict[str, str] = {}
     """Warehouse table per stream when it is not the stream name, e.g. {users: raw.users}."""
+    on_lost_records: Literal["fail", "warn"] = "fail"
+    """What records lost inside Airbyte mean (the final attempt committed fewer than it
+    emitted, less rejected and filtered out) and duplicate primary keys in an append
+    mode: fail the check (exit 6, downstream blocked) or only warn."""
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -154,7 +158,11 @@ class SyncStep(Step):
     freshness: Duration | None = None
     """Skip the sync when Airbyte's last successful job ended within this window."""
     timeout: Duration | None = None
-    """Give up waiting after this long (default: airbyte.timeout)."""
+    """Give up waiting after this long running (default: airbyte.timeout); time spent
+    queued for Airbyte capacity does not count."""
+    queue_timeout: Duration | None = None
+    """Give up waiting after this long queued (default: airbyte.queue_timeout, 8h). A
+    queued job is never cancelled for waiting: it is left to Airbyte."""
     expect: Expect | None = None
     """Expected stream configuration (drift check, run before the sync)."""
     counts: Counts | None = None
@@ -204,6 +212,8 @@ class CountsCheck(Model):
     warehouse: Name | None = None
     tolerance: ToleranceField | None = None
     tables: dict[str, str] = {}
+    on_lost_records: Literal["fail", "warn"] = "fail"
+    """See the sync step's ``counts.on_lost_records``."""
 
 
 class CheckStep(Step):

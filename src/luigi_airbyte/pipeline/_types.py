@@ -199,14 +199,25 @@ def parse_config_api_url(value: Any) -> str:
         raise fail(
             "url",
             f"expected auto, none or a URL, got {describe(value)}",
-            "write auto (detect), none (Airbyte Cloud) or e.g. http://localhost:8000/api",
+            "write auto (detect), none (Airbyte Cloud) or e.g. http://localhost:8000/api/v1 "
+            "(http://localhost:8000/api works too)",
         ) from None
 
 
 ConfigApiUrl = Annotated[
     str,
     PlainValidator(parse_config_api_url),
-    WithJsonSchema({"type": "string", "examples": ["auto", "none", "http://localhost:8000/api"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "examples": [
+                "auto",
+                "none",
+                "http://localhost:8000/api/v1",
+                "http://localhost:8000/api",
+            ],
+        }
+    ),
 ]
 
 HttpUrl = Annotated[

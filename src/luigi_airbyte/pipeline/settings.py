@@ -131,6 +131,7 @@ def _file_values(pf: PipelineFile) -> Iterator[tuple[str, Any]]:
         "workspace",
         "config_api_url",
         "timeout",
+        "queue_timeout",
         "max_concurrent_syncs",
         "resource",
         "allow_insecure_http",

@@ -153,6 +153,17 @@ class Writer(ABC):
             with self._transaction() as run:
                 run(f"DELETE FROM {_qualified(ref)}")
 
+    def delete_sync(self, ref: TableRef, sync_id: int) -> None:
+        """Delete the rows one sync wrote (a full-refresh retry starts the stream again)."""
+        with self.lock:
+            if self._columns(ref) is None:
+                return
+            with self._transaction() as run:
+                run(
+                    f"DELETE FROM {_qualified(ref)} WHERE {quote('_airbyte_meta')} LIKE "
+                    f"'%\"sync_id\": {int(sync_id)},%'"
+                )
+
     def drop(self, ref: TableRef) -> None:
         with self.lock, self._transaction() as run:
             run(f"DROP TABLE IF EXISTS {_qualified(ref)}")

@@ -46,6 +46,7 @@ from luigi_airbyte.sandbox.destinations import (
 from luigi_airbyte.sandbox.errors import (
     BadRequest,
     Conflict,
+    CreateTimedOut,
     NotFound,
     SandboxError,
     Unprocessable,
@@ -505,6 +506,7 @@ class Engine:
                         if job.status == "pending":
                             job.status = "queued"
                             self._dirty = True
+                        self._maybe_replace_queued(job)
                         continue
                     self._waiting.discard(jid)
                     t = threading.Thread(
@@ -522,6 +524,21 @@ class Engine:
                 last_flush = time.monotonic()
                 with contextlib.suppress(OSError):
                     self.flush()
+
+    def _maybe_replace_queued(self, job: Job) -> None:
+        """Fault ``replace_queued_after``: a scheduled run replaces a job left queued that
+        long; the queued one shows ``cancelled`` (caller holds the lock)."""
+        cs = self._connections.get(job.connection_id)
+        if cs is None or job.status != "queued" or job.attempts or job.replaces is not None:
+            return
+        after = self._job_faults(cs).replace_queued_after
+        if after is None or time.time() - job.created_at < after:
+            return
+        self._finish(job, "cancelled", time.time())
+        self._waiting.discard(job.id)
+        successor = self._new_job(cs.id, job.job_type)
+        successor.status = "queued"
+        successor.replaces = job.id
 
     # ------------------------------------------------------------------ lookups
     def _conn(self, connection_id: str) -> ConnState:
@@ -919,9 +936,40 @@ class Engine:
         return job
 
     def create_job(self, connection_id: str, job_type: str) -> dict[str, Any]:
+        with self._lock:
+            queued = self._queued_before_first_attempt(connection_id, job_type)
+            if queued is not None:
+                return job_response(queued)
         job = self._new_job(connection_id, job_type)
         with self._lock:
+            cs = self._connections.get(job.connection_id)
+            if cs is not None and self._take_create_timeout(cs):
+                raise CreateTimedOut()
             return job_response(job)
+
+    def _queued_before_first_attempt(self, connection_id: str, job_type: str) -> Job | None:
+        """With ``settings.queued_dedupe``: the connection's job still queued before its
+        first attempt, which a second POST answers with (Airbyte since mid-2026)."""
+        if not self.settings.queued_dedupe or job_type != "sync":
+            return None
+        cs = self._conn(connection_id)
+        for j in self._jobs.values():
+            if (
+                j.connection_id == cs.id
+                and j.job_type == "sync"
+                and j.status in ("pending", "queued")
+                and not j.attempts
+            ):
+                return j
+        return None
+
+    def _take_create_timeout(self, cs: ConnState) -> bool:
+        """Use up one of the connection's ``create_timeouts`` faults (caller holds the lock)."""
+        faults = self._job_faults(cs)
+        if faults.create_timeouts <= 0:
+            return False
+        faults.create_timeouts -= 1
+        return True
 
     def _flush_new_job(self) -> None:
         """A client holds the id as soon as it is returned: persist it before answering."""
@@ -931,11 +979,21 @@ class Engine:
 
     def get_job(self, job_id: int) -> dict[str, Any]:
         with self._lock:
-            return job_response(self._job(job_id))
+            return job_response(self._known_job(job_id))
+
+    def _known_job(self, job_id: int) -> Job:
+        """A job by id for the public API; an unknown id is a 404, or with
+        ``settings.unknown_job_status: 409`` the 409 "Job is not currently running"."""
+        try:
+            return self._job(job_id)
+        except NotFound:
+            if self.settings.unknown_job_status == 409:
+                raise Conflict("state-conflict", "Job is not currently running") from None
+            raise
 
     def _cancel(self, job_id: int) -> Job:
         with self._lock:
-            job = self._job(job_id)
+            job = self._known_job(job_id)
             if job.terminal:
                 raise Conflict("state-conflict", "Job is not currently running")
             job.cancel_requested = True
@@ -1639,7 +1697,9 @@ class Engine:
                 raise _AttemptFailed(_failure("source", "config_error", str(exc))) from None
             if faults.zero_records:
                 records = []
-            work.append((p, schema, records[p.position :]))
+            work.append((p, schema, records))
+        # every stream's whole read; a retry resumes incremental streams at their checkpoint
+        work = self._restart_full_refresh(job, work, writer, retry=attempt.number > 0)
 
         total = sum(len(r) for _, _, r in work)
         duration, rps = self._pace(cs)
@@ -1697,6 +1757,11 @@ class Engine:
                     processed += len(batch)
                 if budget is not None and processed >= budget:
                     self._wait(per_chunk, job.id, honour_cancel)
+                    # The batch in flight when the attempt dies was emitted, never committed.
+                    in_flight = records[start + len(batch) : start + len(batch) + chunk]
+                    with self._lock:
+                        counters.emitted += len(in_flight)
+                        counters.bytes_emitted += sum(datagen.record_bytes(r) for r in in_flight)
                     raise _AttemptFailed(_fault_failure(faults, attempt))
                 if rps and batch:
                     self._wait(max(per_chunk, len(batch) / rps), job.id, honour_cancel)
@@ -1726,6 +1791,35 @@ class Engine:
                     raise _AttemptFailed(
                         _failure("destination", "system_error", str(exc))
                     ) from None
+
+    def _restart_full_refresh(
+        self,
+        job: Job,
+        work: list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]],
+        writer: Writer,
+        *,
+        retry: bool,
+    ) -> list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]]:
+        """A retried attempt reads full-refresh streams again from the start, as Airbyte
+        does, and drops what the failed attempt wrote: that is why Airbyte counts a
+        full-refresh stream by its final attempt only. Incremental streams resume from
+        their last checkpoint, and their attempts sum."""
+        out = []
+        for p, schema, records in work:
+            if not retry or not p.sync_mode.startswith("full_refresh") or p.position == 0:
+                out.append((p, schema, records[p.position :]))
+                continue
+            try:
+                if _WRITE_KIND[p.sync_mode].startswith("overwrite"):
+                    writer.truncate(TableRef(self._staging_name(job, p), p.schema))
+                else:
+                    writer.delete_sync(TableRef(p.table, p.schema), job.id)
+            except DestinationWriteError as exc:
+                raise _AttemptFailed(_failure("destination", "system_error", str(exc))) from None
+            with self._lock:
+                p.position = 0
+            out.append((p, schema, records))
+        return out
 
     @staticmethod
     def _cursor_of(schema: StreamSchema) -> str | None:

@@ -54,6 +54,14 @@ class Unprocessable(SandboxError):
         super().__init__(message)
 
 
+class CreateTimedOut(SandboxError):
+    """``POST /jobs`` found no job id in time (Airbyte's ``IllegalStateException``: a 500)."""
+
+    def __init__(self, message: str = "Timed out waiting for a sync job to be created") -> None:
+        self.message = message
+        super().__init__(message)
+
+
 class BadRequest(SandboxError):
     """The request is malformed (Airbyte answers 400)."""
 

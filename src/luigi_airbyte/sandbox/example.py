@@ -70,7 +70,9 @@ settings:
   job_duration_seconds: 1.5            # default duration of a job
   max_attempts: 3                      # attempts per job before it fails
   attempt_backoff_seconds: 0           # wait between attempts
-  max_concurrent_jobs: 16
+  max_concurrent_jobs: 16              # more jobs than this wait as "queued"
+  queued_dedupe: false                 # true: a POST while a job is queued returns that job
+  unknown_job_status: 404              # 409: "Job is not currently running" for unknown ids
   airbyte_version: 1.7.0
 
 faults:                                # inject failures to test how your pipeline copes
@@ -79,6 +81,8 @@ faults:                                # inject failures to test how your pipeli
       fail_attempts: 0                 # this many attempts fail before one succeeds
       zero_records: false              # succeed without moving a row
       never_finish: false              # the job runs until cancelled
+      create_timeouts: 0               # N POSTs create the job but answer a 500 timeout
+      replace_queued_after: null       # seconds queued before a scheduled job replaces it
   schema: {}                           # per source: add_streams, remove_streams, add_columns...
   http: []                             # HTTP-level faults; for example:
   # http:
@@ -88,7 +92,7 @@ faults:                                # inject failures to test how your pipeli
   #   - endpoint: "*"
   #     status: 429
   #     rate: 0.1                      # or fail a share of requests at random (seed:)
-  #     retry_after: 2
+  #     retry_after: 2                 # leave it out: throttling with no Retry-After
 """
 
 __all__ = ["EXAMPLE_WORLD_YAML"]

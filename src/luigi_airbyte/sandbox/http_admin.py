@@ -3,8 +3,9 @@
 It is deliberately outside every Airbyte path so a client under test can never reach it by
 accident. Errors are ``{"error": "..."}`` with a 4xx status.
 
-- ``GET /_sandbox/info``: ``{url, config_api_url, base_url, client_id, client_secret,
-  workspace_id}``
+- ``GET /_sandbox/info``: ``{url, config_api_url, config_api_root, base_url, client_id,
+  client_secret, workspace_id}``; ``config_api_url`` is Airbyte's documented ``…/api/v1``
+  form, ``config_api_root`` the spec's ``…/api`` form
 - ``GET /_sandbox/requests?path=&method=&endpoint=``: ``{"requests": [{method, path, query,
   endpoint, api, status, dropped, faults?, time, durationMs}]}``; ``DELETE`` clears it and
   answers ``{"cleared": n}``

@@ -106,6 +106,7 @@ class Job:
     enabled_streams: list[str] = field(default_factory=list)
     planned: bool = False
     cancel_requested: bool = False
+    replaces: int | None = None  # the queued job this scheduled job replaced
 
     @property
     def config_type(self) -> str:
@@ -115,17 +116,34 @@ class Job:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    def full_refresh(self, stream: str) -> bool:
+        """Whether Airbyte counts this stream by its final attempt (full-refresh modes)."""
+        for p in self.streams:
+            if p.name == stream:
+                return p.sync_mode.startswith("full_refresh")
+        return self.job_type != "sync"
+
     def stream_totals(self) -> dict[str, StreamCounters]:
+        """Per stream by Airbyte's rules: a full-refresh stream counts its final attempt
+        only; an incremental stream sums every attempt (StatsAggregationHelper)."""
         out: dict[str, StreamCounters] = {name: StreamCounters() for name in self.enabled_streams}
+        names = list(out)
         for a in self.attempts:
-            for name, c in a.streams.items():
-                out.setdefault(name, StreamCounters()).add(c)
+            names.extend(n for n in a.streams if n not in out and n not in names)
+        for name in names:
+            total = StreamCounters()
+            attempts = self.attempts[-1:] if self.full_refresh(name) else self.attempts
+            for a in attempts:
+                if name in a.streams:
+                    total.add(a.streams[name])
+            out[name] = total
         return out
 
     def totals(self) -> StreamCounters:
+        """Job totals: the sum of ``stream_totals`` (what ``rowsSynced`` reports)."""
         total = StreamCounters()
-        for a in self.attempts:
-            total.add(a.totals())
+        for c in self.stream_totals().values():
+            total.add(c)
         return total
 
     # ---------------------------------------------------------------- persistence

@@ -158,7 +158,13 @@ class Sandbox:
 
     @property
     def config_api_url(self) -> str:
-        """The Config API base (its paths start with ``/v1/``)."""
+        """The Config API base in Airbyte's documented form (``…/api/v1``), as
+        dagster-airbyte's ``AirbyteWorkspace`` and Airbyte's docs write it."""
+        return f"{self.base_url}/api/v1"
+
+    @property
+    def config_api_root(self) -> str:
+        """The Config API base in the spec's form (``…/api``; paths start with ``/v1/``)."""
         return f"{self.base_url}/api"
 
     @property
@@ -195,6 +201,7 @@ class Sandbox:
         return {
             "url": self.url,
             "config_api_url": self.config_api_url,
+            "config_api_root": self.config_api_root,
             "base_url": self.base_url,
             "client_id": self.client_id,
             "client_secret": self.client_secret,

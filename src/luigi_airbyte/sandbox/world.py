@@ -210,6 +210,12 @@ class Settings(_Model):
     chunk_size: int = Field(default=500, ge=1)
     max_concurrent_jobs: int = Field(default=16, ge=1)
     airbyte_version: str = "1.7.0"
+    # Airbyte since mid-2026: a POST /jobs while the connection has a job queued before
+    # its first attempt answers 200 with that job's id (no 409, no second job).
+    queued_dedupe: bool = False
+    # How a job id Airbyte does not know is answered on GET/DELETE /jobs/{id}: 404, or the
+    # 409 "Job is not currently running" of Airbyte's ConfigClientErrorHandler path.
+    unknown_job_status: Literal[404, 409] = 404
 
 
 class JobFaults(_Model):
@@ -223,6 +229,12 @@ class JobFaults(_Model):
     duplicate_on_retry: bool = False
     never_finish: bool = False
     ignore_cancel: bool = False
+    # The next N POST /jobs time out: the job is created, but the answer is a 500
+    # "Timed out waiting for a sync job to be created" (Airbyte's IllegalStateException).
+    create_timeouts: int = Field(default=0, ge=0)
+    # A job still queued (no worker slot) this many seconds after it was created is
+    # cancelled and replaced by a newer, scheduled job, as Airbyte's scheduler does.
+    replace_queued_after: float | None = Field(default=None, ge=0)
 
 
 class SchemaFault(_Model):

@@ -60,6 +60,7 @@ class Progress:
     records: int | None  # records emitted so far (config API), None when unknown
     bytes: int | None
     job_url: str
+    queued_s: float = 0.0  # time spent queued for capacity, apart from elapsed_s
 
     @property
     def message(self) -> str:
@@ -67,6 +68,8 @@ class Progress:
         parts = [f"job {self.job_id} {self.status.value}", f"{self.elapsed_s:.0f}s"]
         if self.expected_s is not None:
             parts[-1] += f" of ~{self.expected_s:.0f}s"
+        if self.queued_s >= 1:
+            parts.append(f"queued {self.queued_s:.0f}s")
         if self.records is not None:
             parts.append(f"{self.records:,} records")
         if self.job_url:
@@ -78,9 +81,15 @@ class Progress:
 class SyncResult:
     """A finished, succeeded job that passed the outcome rules (warnings included).
 
-    ``rows_committed``/``bytes_committed`` are summed over every attempt when the config
-    API gave details, else Airbyte's ``rowsSynced``/``bytesSynced``; ``None`` when Airbyte
-    reported no counts. ``attempts`` is 0 when unknown.
+    ``rows_committed``/``bytes_committed`` follow Airbyte's counting rules when the
+    config API gave details (a full-refresh stream's final attempt, an incremental
+    stream's sum over attempts, never above ``rowsSynced``), else Airbyte's
+    ``rowsSynced``/``bytesSynced``; ``None`` when Airbyte reported no counts.
+    ``attempts`` is 0 when unknown.
+
+    ``queued_s`` is the time the job waited queued for capacity (not part of
+    ``duration_s``'s running time budget); ``replaced_job_ids`` are queued jobs Airbyte
+    cancelled and replaced with this one (oldest first).
     """
 
     job: Job
@@ -97,6 +106,8 @@ class SyncResult:
     job_url: str
     job_type: JobType = JobType.SYNC
     records_emitted: int | None = None
+    queued_s: float = 0.0
+    replaced_job_ids: tuple[int, ...] = ()
 
     @property
     def job_id(self) -> int:

@@ -20,8 +20,13 @@ class SyncSettings:
 
     Args:
         poll_strategy: when to poll; ``AdaptivePolling`` uses recent job durations.
-        timeout: overall wait deadline in seconds, counted from the start of ``wait``;
-            ``None`` waits forever (not recommended: stuck jobs exist, airbyte#7806).
+        timeout: wait deadline in seconds, counted from the start of ``wait`` less the
+            time the job spent queued; ``None`` waits forever (not recommended: stuck
+            jobs exist, airbyte#7806).
+        queue_timeout: how long a job may stay ``pending``/``queued`` before its first
+            attempt (Airbyte waiting for capacity) before the wait gives up, leaving the
+            job queued: it is never cancelled for waiting. Default 8 h, when Airbyte
+            itself cancels a manual sync still queued. ``None`` waits forever.
         on_timeout: ``"cancel"`` the job (and confirm it stopped) or ``"detach"``,
             leaving it running with the ledger row open so the next run re-attaches.
         on_interrupt: what Ctrl-C / SIGTERM does to the job; see ``SyncRunner.wait``.
@@ -44,6 +49,7 @@ class SyncSettings:
 
     poll_strategy: PollStrategy = field(default_factory=AdaptivePolling)
     timeout: float | None = 6 * HOUR
+    queue_timeout: float | None = 8 * HOUR
     on_timeout: Literal["cancel", "detach"] = "cancel"
     on_interrupt: Literal["detach", "cancel"] = "detach"
     stuck_after: float | None = 30 * MINUTE
@@ -75,6 +81,7 @@ class SyncSettings:
                 bad(name, f"must be > 0, got {value!r}", "give a positive number of seconds")
 
         positive("timeout", self.timeout, optional=True)
+        positive("queue_timeout", self.queue_timeout, optional=True)
         positive("stuck_after", self.stuck_after, optional=True)
         for name in (
             "confirm_window",

@@ -10,15 +10,17 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from luigi_airbyte.airbyte.models import Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus, JobType
 from luigi_airbyte.errors import (
     AirbyteError,
     OutcomeRuleError,
+    RateLimitedError,
     StateConflictError,
     SyncCancelledError,
     SyncFailedError,
     SyncTimeoutError,
 )
+from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.sync.api import TRANSIENT_ERRORS
 from luigi_airbyte.sync.outcome import Totals, Verdict, evaluate_outcome, totals_from_details
 from luigi_airbyte.sync.polling import (
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _ERROR_BACKOFF_CAP = 60.0  # seconds between polls at most while Airbyte keeps failing
+_QUEUED = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
 
 
 class Waiter:
@@ -60,10 +63,14 @@ class Waiter:
         self.cid = attachment.connection_id
         self.on_progress = on_progress
         self.start = self.clock.monotonic()
-        timeout = self.settings.timeout
-        self.deadline = None if timeout is None else self.start + timeout
+        # Time queued for capacity (pending/queued before the first attempt) is kept
+        # apart: it does not eat the sync's timeout nor count as being stuck.
+        self.queued_s = 0.0
+        self.ran = self.job.status not in _QUEUED
+        self.tick = self.start
+        self.replaced: list[int] = []
         self.offset = 0.0  # seconds the job had been running when we started waiting
-        if self.job.start_time is not None:
+        if self.job.start_time is not None and self.job.status not in _QUEUED:
             age = (self.clock.now() - self.job.start_time).total_seconds()
             self.offset = max(0.0, age)
         self.polls = 0
@@ -77,6 +84,8 @@ class Waiter:
         self.last_details = self.start
         self.records: int | None = None
         self.bytes: int | None = None
+        self._modes: dict[str, str | None] | None = None
+        self._modes_tried = False
         # stuck detection
         self.signature: tuple[Any, ...] = ()
         self.last_change = self.start
@@ -108,23 +117,161 @@ class Waiter:
                 "unknown" if self._durations is None else f"{self._durations.expected:.0f}s",
             )
         self._observe(self.job)
-        while not self.job.status.is_terminal:
+        while True:
+            if self.job.status.is_terminal:
+                if not self._follow_replacement():
+                    return self.job
+                continue
             now = self.clock.monotonic()
-            if self.deadline is not None and now >= self.deadline:
-                return self._deadline_passed()
-            stuck = self._check_stuck(now)
-            if stuck is not None:
-                return stuck
+            self._account(now)
+            if self.queued:
+                queue_deadline = self._queue_deadline()
+                if queue_deadline is not None and now >= queue_deadline:
+                    self._queue_timeout()
+            else:
+                deadline = self.deadline
+                if deadline is not None and now >= deadline:
+                    return self._deadline_passed()
+                stuck = self._check_stuck(now)
+                if stuck is not None:
+                    return stuck
             self._maybe_fetch_details(now)
             self._maybe_progress(now)
             self.clock.sleep(self._next_delay(now))
             self._poll()
-        return self.job
+
+    # ------------------------------------------------------------------ the queue
+
+    @property
+    def queued(self) -> bool:
+        """Waiting for capacity: ``pending`` or ``queued`` before any attempt ran, as last
+        seen by a poll that worked (a job we cannot see is not known to be queued)."""
+        return not self.ran and self.job.status in _QUEUED and self.errors == 0
+
+    @property
+    def deadline(self) -> float | None:
+        """When the sync's timeout passes: queued time does not count."""
+        timeout = self.settings.timeout
+        return None if timeout is None else self.start + self.queued_s + timeout
+
+    def _queue_deadline(self) -> float | None:
+        limit = self.settings.queue_timeout
+        return None if limit is None else self.clock.monotonic() + (limit - self.queued_s)
+
+    def _account(self, now: float) -> None:
+        """Add the time since the last tick to the queue time while queued.
+
+        Only while polling works: a job we cannot see is not known to be queued, and
+        its time counts against the sync's timeout.
+        """
+        if self.queued:
+            self.queued_s += max(0.0, now - self.tick)
+        self.tick = now
+
+    def _queue_timeout(self) -> NoReturn:
+        """Queued past ``queue_timeout``: give up waiting, never cancel (Airbyte decides)."""
+        job = self.job
+        limit = self.settings.queue_timeout or 0.0
+        logger.error(
+            "connection %s job %s: still %s after %.0fs queued (queue_timeout %.0fs); "
+            "leaving it queued: the next run with run key %s re-attaches",
+            self.cid,
+            job.job_id,
+            job.status.value,
+            self.queued_s,
+            limit,
+            self.att.run_key,
+        )
+        self._emit("sync.queue_timeout", level="warning", queued_s=self.queued_s)
+        raise SyncTimeoutError(
+            f"Airbyte job {job.job_id} on connection {self.cid} waited {self.queued_s:.0f}s "
+            f"queued for capacity (queue_timeout {limit:.0f}s) and never started. It was left "
+            "queued, not cancelled (Airbyte cancels a manual sync queued for 8h itself); the "
+            "next run with the same date re-attaches to it. Free capacity in Airbyte (fewer "
+            "concurrent syncs, more workers) or raise queue_timeout in the pipeline file. "
+            f"See {self.job_url or 'the Airbyte UI'}",
+            connection_id=self.cid,
+            job_id=job.job_id,
+        )
+
+    def _find_replacement(self, cancelled: Job) -> Job | None:
+        """The next job on the connection after ``cancelled``, looked for during
+        ``confirm_window`` (Airbyte's listing may lag behind the cancel)."""
+        deadline = self.clock.monotonic() + self.settings.confirm_window
+        while True:
+            try:
+                recent = list(
+                    self.client.list_jobs(
+                        self.cid,
+                        job_type=self.att.job_type,
+                        order_by="createdAt|DESC",
+                        page_size=5,
+                        max_items=5,
+                    )
+                )
+            except AirbyteError as exc:
+                logger.info("connection %s: cannot look for a replacement job (%s)", self.cid, exc)
+                recent = []
+            newer = [j for j in recent if j.job_id > cancelled.job_id]
+            if newer:
+                return min(newer, key=lambda j: j.job_id)
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                return None
+            self.clock.sleep(min(1.0, remaining))
+
+    def _follow_replacement(self) -> bool:
+        """Airbyte cancelled our queued job and replaced it with a newer one (a scheduled
+        run replaces a queued manual one): attach to the replacement, keep both ids.
+
+        Only for a job we saw queued and never running; anything else stays cancelled.
+        """
+        job = self.job
+        if job.status is not JobStatus.CANCELLED or self.ran:
+            return False
+        successor = self._find_replacement(job)
+        if successor is None:
+            return False
+        run_key = self.att.run_key
+        if run_key:
+            self.r._record_outcome(run_key, job.job_id, "cancelled", None, None)
+            self.r.ledger.record_job(
+                LedgerEntry(
+                    run_key=run_key,
+                    connection_id=self.cid,
+                    job_id=successor.job_id,
+                    job_type=self.att.job_type.value,
+                    attached=True,
+                    status=successor.status.value,
+                    created_at=self.clock.now(),
+                )
+            )
+        logger.warning(
+            "connection %s job %s: Airbyte cancelled it while queued and replaced it with "
+            "job %s; waiting for the replacement",
+            self.cid,
+            job.job_id,
+            successor.job_id,
+        )
+        self._emit(
+            "sync.replaced",
+            level="warning",
+            replaced_job_id=job.job_id,
+            new_job_id=successor.job_id,
+        )
+        self.replaced.append(job.job_id)
+        self.job = successor
+        self.job_url = self.r._job_url(successor)
+        self.ran = successor.status not in _QUEUED and not successor.status.is_terminal
+        self.tick = self.clock.monotonic()
+        self._observe(successor)
+        return True
 
     # ------------------------------------------------------------------ polling
 
     def _elapsed(self) -> float:
-        return self.offset + (self.clock.monotonic() - self.start)
+        """Seconds the job has been running (time queued for capacity left out)."""
+        return max(0.0, self.offset + (self.clock.monotonic() - self.start) - self.queued_s)
 
     def _next_delay(self, now: float) -> float:
         durations = self._durations
@@ -140,9 +287,10 @@ class Waiter:
             delay = 1.0
         delay = max(MIN_POLL_DELAY, delay)
         if self.errors:
-            delay = max(delay, min(0.5 * 2**self.errors, _ERROR_BACKOFF_CAP))
-        if self.deadline is not None:
-            delay = min(delay, max(0.0, self.deadline - now))
+            delay = max(delay, min(0.5 * 2 ** min(self.errors, 16), _ERROR_BACKOFF_CAP))
+        limit = self._queue_deadline() if self.queued else self.deadline
+        if limit is not None:
+            delay = min(delay, max(0.0, limit - now))
         return delay
 
     def _poll(self) -> None:
@@ -151,6 +299,21 @@ class Waiter:
             job = self.client.get_job(self.job.job_id)
         except TRANSIENT_ERRORS as exc:
             self.errors += 1
+            if isinstance(exc, RateLimitedError):
+                # Throttling (429): the client already backed off; we poll less often.
+                logger.warning(
+                    "connection %s job %s: throttled by Airbyte (429%s, %d in a row); "
+                    "polling less often, still waiting",
+                    self.cid,
+                    self.job.job_id,
+                    " without Retry-After" if exc.throttled else "",
+                    self.errors,
+                )
+                if self.errors == 1:
+                    self._emit(
+                        "sync.throttled", level="warning", retry_after_given=not exc.throttled
+                    )
+                return
             logger.warning(
                 "connection %s job %s: polling failed (%s; %d in a row); still waiting",
                 self.cid,
@@ -169,6 +332,9 @@ class Waiter:
         self.errors = 0
         previous = self.job.status
         self.job = job
+        if job.status not in _QUEUED and not job.status.is_terminal and not self.ran:
+            self.ran = True
+            self.last_change = self.clock.monotonic()  # the stuck timer starts now
         if job.status is JobStatus.UNKNOWN and not self.unknown_warned:
             self.unknown_warned = True
             logger.warning(
@@ -215,10 +381,34 @@ class Waiter:
         details = self._details()
         if details is None:
             return
-        totals = totals_from_details(details)
+        totals = totals_from_details(details, self._stream_modes())
         self.records = totals.records_emitted
         self.bytes = totals.bytes_emitted
         self._observe(self.job)
+
+    def _stream_modes(self) -> dict[str, str | None] | None:
+        """Each stream's sync mode, for Airbyte's counting rules (``stream_totals``).
+
+        The client's cached connection is used when it has one (the run resolved it);
+        else one ``GET /connections/{id}``. ``None`` when neither is available.
+        """
+        if self._modes is not None or self._modes_tried:
+            return self._modes
+        self._modes_tried = True
+        conn: Connection | None = None
+        cached = getattr(self.client, "cached_connection", None)
+        if callable(cached):
+            conn = cached(self.cid)
+        fetch = getattr(self.client, "get_connection", None)
+        if conn is None and callable(fetch):
+            try:
+                conn = fetch(self.cid)
+            except AirbyteError as exc:
+                logger.info("connection %s: stream modes unavailable (%s)", self.cid, exc)
+        if not isinstance(conn, Connection):
+            return None
+        self._modes = {s.name: s.sync_mode for s in conn.streams}
+        return self._modes
 
     def _details(self) -> JobDetails | None:
         if not self.details_available:
@@ -271,6 +461,7 @@ class Waiter:
             records=self.records,
             bytes=self.bytes,
             job_url=self.job_url,
+            queued_s=self.queued_s,
         )
         try:
             self.on_progress(progress)
@@ -489,7 +680,12 @@ class Waiter:
         self.job = job
         details = self._details()
         totals = (
-            totals_from_details(details)
+            totals_from_details(
+                details,
+                self._stream_modes(),
+                rows_synced=job.rows_synced,
+                bytes_synced=job.bytes_synced,
+            )
             if details is not None
             else Totals(
                 records_emitted=None,
@@ -595,6 +791,8 @@ class Waiter:
             rows_committed=rows,
             bytes_committed=bytes_,
             duration_s=duration,
+            queued_s=self.queued_s,
+            replaced_job_ids=list(self.replaced),
             attempts=totals.attempts,
             warnings=list(verdict.warnings),
             streams={s.name: s.records_committed for s in totals.streams},
@@ -615,6 +813,8 @@ class Waiter:
             job_url=self.job_url,
             job_type=self.att.job_type,
             records_emitted=totals.records_emitted,
+            queued_s=self.queued_s,
+            replaced_job_ids=tuple(self.replaced),
         )
 
     def _emit(self, name: str, level: str = "info", **fields: Any) -> None:

@@ -54,5 +54,5 @@ def client(sb: Sandbox, validated: Callable[..., httpx.Client]) -> Iterator[http
 def config_client(sb: Sandbox, validated: Callable[..., httpx.Client]) -> Iterator[httpx.Client]:
     """Config API client (``/api/v1``) with a bearer token; responses spec-validated."""
     headers = {"Authorization": f"Bearer {token_for(sb)}"}
-    with validated(base_url=f"{sb.config_api_url}/v1", headers=headers) as c:
+    with validated(base_url=f"{sb.config_api_root}/v1", headers=headers) as c:
         yield c

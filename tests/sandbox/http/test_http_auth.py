@@ -125,7 +125,7 @@ def test_token_expires_after_its_ttl(sb: Sandbox, validated: Callable[..., httpx
 
 def test_config_api_token_has_only_the_access_token(sb: Sandbox) -> None:
     r = HTTP.post(
-        f"{sb.config_api_url}/v1/applications/token",
+        f"{sb.config_api_root}/v1/applications/token",
         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
     )
     assert r.status_code == 200

@@ -91,7 +91,7 @@ def test_500_and_503_are_airbyte_problems(
     with authed(sb, validated) as c:
         r = c.get("/connections")
         assert (r.status_code, r.json()["title"]) == (500, "unexpected-problem")
-    r = HTTP.post(f"{sb.config_api_url}/v1/jobs/list", json={"configTypes": ["sync"]})
+    r = HTTP.post(f"{sb.config_api_root}/v1/jobs/list", json={"configTypes": ["sync"]})
     assert (r.status_code, r.json()["title"]) == (503, "service-unavailable")
 
 

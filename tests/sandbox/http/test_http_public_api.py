@@ -183,7 +183,7 @@ def test_wrong_method_is_a_micronaut_405(sb: Sandbox) -> None:
     assert r.json()["_embedded"]["errors"][0]["message"] == (
         "Method [PUT] not allowed for URI [/api/public/v1/jobs]. Allowed methods: [GET, HEAD, POST]"
     )
-    r = HTTP.get(f"{sb.config_api_url}/v1/jobs/get")
+    r = HTTP.get(f"{sb.config_api_root}/v1/jobs/get")
     assert (r.status_code, r.headers["Allow"]) == (405, "POST")
     assert r.json()["message"] == "Method [GET] not allowed for URI [/api/v1/jobs/get]"
 

@@ -23,7 +23,11 @@ REPO = Path(__file__).resolve().parents[3]
 def test_sandbox_context_manager(tmp_path: Path) -> None:
     with Sandbox(fast_world(tmp_path)) as sb:
         assert sb.url == f"http://127.0.0.1:{sb.port}/api/public/v1"
-        assert sb.config_api_url == f"http://127.0.0.1:{sb.port}/api"
+        # Airbyte's documented form, and the spec's form beside it (issue 9)
+        assert sb.config_api_url == f"http://127.0.0.1:{sb.port}/api/v1"
+        assert sb.config_api_root == f"http://127.0.0.1:{sb.port}/api"
+        assert HTTP.get(f"{sb.config_api_url}/health").status_code == 200
+        assert sb.info()["config_api_root"] == sb.config_api_root
         assert sb.base_url == f"http://127.0.0.1:{sb.port}"
         assert sb.port > 0
         assert (sb.client_id, sb.client_secret) == ("http-tests-client", "http-tests-secret")
@@ -127,7 +131,16 @@ def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"url", "config_api_url", "client_id", "client_secret", "workspace_id"}
+        assert set(info) == {
+            "url",
+            "config_api_url",
+            "config_api_root",
+            "client_id",
+            "client_secret",
+            "workspace_id",
+        }
+        assert info["config_api_url"].endswith("/api/v1")
+        assert info["config_api_root"] + "/v1" == info["config_api_url"]
         assert info["url"].startswith("http://127.0.0.1:")
         assert info["url"].endswith("/api/public/v1")
         assert HTTP.get(f"{info['url']}/health").status_code == 200

@@ -242,8 +242,8 @@ def test_tour_of_every_endpoint(
         sb.set_faults(http=[])
 
     with (
-        validated(base_url=f"{sb.config_api_url}/v1", headers=auth) as cfg,
-        validated(base_url=f"{sb.config_api_url}/v1") as cfg_anon,
+        validated(base_url=f"{sb.config_api_root}/v1", headers=auth) as cfg,
+        validated(base_url=f"{sb.config_api_root}/v1") as cfg_anon,
     ):
         cfg.post("/connections/get", json={"connectionId": fast})
         cfg.post("/connections/get", json={"connectionId": missing})
