@@ -98,7 +98,7 @@ def test_schema_changes_between_two_discovers(
     conn = connection_id(sb, FAST_CONNECTION)
     headers = {"Authorization": f"Bearer {token_for(sb)}"}
     with (
-        httpx.Client(base_url=f"{sb.config_api_url}/v1", headers=headers) as c,
+        httpx.Client(base_url=f"{sb.config_api_root}/v1", headers=headers) as c,
         httpx.Client(base_url=sb.url, headers=headers) as public,
     ):
         source = c.post("/connections/get", json={"connectionId": conn}).json()["sourceId"]
@@ -145,7 +145,7 @@ def test_connector_checks_report_failures(
     world["destinations"][0]["path"] = str(tmp_path / "dir.duckdb")
     sb = airbyte_sandbox_factory(world)
     headers = {"Authorization": f"Bearer {token_for(sb)}"}
-    with httpx.Client(base_url=f"{sb.config_api_url}/v1", headers=headers) as c:
+    with httpx.Client(base_url=f"{sb.config_api_root}/v1", headers=headers) as c:
         conn = c.post(
             "/connections/get", json={"connectionId": connection_id(sb, FAST_CONNECTION)}
         ).json()
