@@ -88,7 +88,7 @@ _PIPELINE_FILE = (
     click.option(
         "-f",
         "--pipeline-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),  # a directory or FIFO is the loader's exit 3
         help="Pipeline file to take settings from (optional).",
     ),
 )
