@@ -26,6 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app.step_alerts import failure_alert
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -43,7 +44,6 @@ from luigi_airbyte.checks import (
     raise_for,
 )
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.observe import Alert
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
 from luigi_airbyte.pipeline._steps import (
@@ -174,25 +174,18 @@ class StepExecutor:
             self._finish_adhoc(ctx, 0)
 
     def _alert(
-        self, ctx: StepContext, owner: str, kind: str, message: str, job_id: int | None
+        self,
+        ctx: StepContext,
+        owner: str,
+        kind: str,
+        message: str,
+        job_id: int | None,
+        detail: RunDetail | None = None,
     ) -> None:
-        next_steps = {
-            "sync": "open the job in Airbyte (link above); rerun with the same date to attach",
-            "check": "inspect the data; fix the connection or the expectation, then rerun",
-        }
-        alert = Alert(
-            owner_role=owner or "default",
-            severity="error",
-            title=f"{ctx.pipeline}/{ctx.step} failed",
-            text=message,
-            run_id=ctx.run_id,
-            step=ctx.step,
-            job_id=job_id,
-            pipeline=ctx.pipeline,
-            kind=f"{kind}-failure",
-            next_step=next_steps.get(kind, "read the step's output, fix it, rerun the date"),
-        )
+        """Alert the owner role: connection, job link, Airbyte's reason, what it blocked,
+        and the one command that recovers (see ``step_alerts``)."""
         try:
+            alert = failure_alert(self.rt, ctx, owner, kind, message, job_id, detail)
             self.rt.router().alert(alert)
         except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
             logger.warning("could not route the alert for %s: %s", ctx.step, exc)
@@ -210,7 +203,7 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = split_failure(step.message)[1] or "failed"
-            self._alert(ctx, step.owner or "", step.kind, message, step.job_id)
+            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, detail)
 
     # --- syncs ---------------------------------------------------------------------------
 
