@@ -33,6 +33,19 @@ class PreflightCheck:
     detail: str
 
 
+# What to do about a connection that cannot sync, by its status.
+_STATUS_FIX: dict[ConnectionStatus | None, str] = {
+    ConnectionStatus.DEPRECATED: (
+        "it was deleted in Airbyte and cannot be enabled again: point the step at a live "
+        "connection (luigi-airbyte connections list -f FILE shows them) or remove the step"
+    ),
+    ConnectionStatus.LOCKED: (
+        "Airbyte locked it (see the reason); resolve that in Airbyte or remove the step"
+    ),
+    None: "enable it in Airbyte or remove the step",
+}
+
+
 def _refs(value: Any) -> Iterator[SecretRef]:
     if isinstance(value, SecretRef):
         yield value
@@ -120,7 +133,7 @@ def run_preflight(runtime: Runtime, graph: Graph) -> list[PreflightCheck]:
                 f"connection {node.connection!r}",
                 active,
                 f"{conn.connection_id} is {conn.status.value}{reason}"
-                + ("" if active else "; enable it in Airbyte or remove the step"),
+                + ("" if active else f"; {_STATUS_FIX.get(conn.status, _STATUS_FIX[None])}"),
             )
 
     # 4. warehouses used by checks are reachable

@@ -89,6 +89,7 @@ _PIPELINE_FILE = (
         "-f",
         "--pipeline-file",
         type=click.Path(path_type=Path),  # a directory or FIFO is the loader's exit 3
+        metavar="FILE",
         help="Pipeline file to take settings from (optional).",
     ),
 )
@@ -146,16 +147,20 @@ store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 def duration_callback(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> timedelta | None:
-    """Parse ``90s``, ``30m``, ``6h``, ``1h30m`` (a bare number is refused) → timedelta.
+    """Parse ``90s``, ``30m``, ``6h``, ``1h30m``, or a bare number of seconds → timedelta.
 
+    On the command line ``--timeout 60`` means 60 seconds, as with timeout(1); the
+    pipeline file keeps asking for a unit, where a bare number is more often a mistake.
     Used as an option ``callback`` (with ``metavar="DURATION"``) rather than a
     ``ParamType``, whose typing differs between click versions.
     """
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, bare_seconds=True)
     except ValueError as exc:  # pydantic_core's PydanticCustomError is a ValueError
         message = getattr(exc, "message", None)
         text = message() if callable(message) else str(exc)
-        raise click.BadParameter(f"{text}; write e.g. 90s, 30m, 6h or 1h30m") from None
+        raise click.BadParameter(
+            f"{text}; write e.g. 60 (seconds), 90s, 30m, 6h or 1h30m"
+        ) from None

@@ -71,8 +71,14 @@ DURATION_PATTERN = r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
 DURATION_FIX = "write a number with a unit: 90s, 30m, 6h, 1d, or combined like 1h30m"
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``30m``/``6h``/``1d``/``1h30m`` (or a timedelta) -> timedelta; bare numbers are refused."""
+def parse_duration(value: Any, *, bare_seconds: bool = False) -> timedelta:
+    """``30m``/``6h``/``1d``/``1h30m`` (or a timedelta) -> timedelta.
+
+    A bare number is refused, unless ``bare_seconds`` (command-line options, where
+    ``--timeout 60`` means 60 seconds).
+    """
+    if bare_seconds and isinstance(value, str) and value.strip().isdigit():
+        value = f"{value.strip()}s"
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
