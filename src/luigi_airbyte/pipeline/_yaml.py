@@ -157,13 +157,51 @@ def parse_yaml(text: str, source: str) -> Any:
         raise _problem(source, "YAML syntax error", "fix the YAML syntax") from None
 
 
-class _Budget:
-    """Counts the values copied so far: an alias copies its anchor's whole value."""
+def _expanded_size(node: Any, memo: dict[int, int], limit: int) -> int:
+    """How many values ``node`` becomes once copied: an alias counts its anchor's whole value.
 
-    def __init__(self, source: str, limit: int) -> None:
-        self.source = source
-        self.limit = limit
-        self.count = 0
+    Memoised by node identity, so an alias bomb (an anchor used nine times, each of those
+    nine times, ...) is measured in microseconds without being expanded.
+    """
+    if not isinstance(node, (CommentedMap, CommentedSeq)):
+        return 1
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    children = node.values() if isinstance(node, CommentedMap) else node
+    for child in children:
+        total += _expanded_size(child, memo, limit)
+        if total > limit:
+            break  # the answer is "too big"; do not look further
+    memo[id(node)] = total
+    return total
+
+
+def check_expansion(raw: Any, source: str, limit: int = MAX_VALUES) -> None:
+    """Refuse a document that expands past ``limit`` values, naming the top-level key."""
+    memo: dict[int, int] = {}
+    if _expanded_size(raw, memo, limit) <= limit:
+        return
+    field, line, running = "(file)", None, 1
+    if isinstance(raw, CommentedMap):
+        for key in raw:
+            running += 1 + _expanded_size(raw[key], memo, limit)
+            if running > limit:
+                field = render_path((key if isinstance(key, (str, int)) else str(key),))
+                try:
+                    line = raw.lc.key(key)[0] + 1
+                except (KeyError, TypeError, AttributeError):
+                    line = None
+                break
+    raise _problem(
+        source,
+        f"the file expands to more than {limit} values (YAML anchors and aliases "
+        "copied inside each other, an 'alias bomb'?)",
+        "write the values out, or use an anchor only for a small shared block",
+        line,
+        field,
+    )
 
 
 def _tag_name(tag: str) -> str:
@@ -184,32 +222,17 @@ def _tag_of(node: Any) -> str | None:
 
 
 def to_plain(
-    node: Any,
-    path: tuple[Segment, ...],
-    lines: dict[str, int],
-    budget: _Budget | None = None,
+    node: Any, path: tuple[Segment, ...], lines: dict[str, int], source: str = "<data>"
 ) -> Any:
     """Copy ruamel nodes into dict/list/scalars, recording each key's and item's line.
 
-    Raises `YamlProblem` for an unknown tag, or a document that expands past the budget
-    (``MAX_VALUES`` values). ruamel turns an alias to an unfinished anchor into null, so
-    a value never contains itself.
+    Raises `YamlProblem` for an unknown tag. Call `check_expansion` first: an alias is
+    copied in full each time it is used.
     """
-    budget = budget or _Budget("<data>", MAX_VALUES)
-    budget.count += 1
-    if budget.count > budget.limit:
-        raise _problem(
-            budget.source,
-            f"the file expands to more than {budget.limit} values (YAML anchors and aliases "
-            "copied inside each other, an 'alias bomb'?)",
-            "write the values out, or use an anchor only for a small shared block",
-            lines.get(render_path(path[:1])),
-            render_path(path[:1]) or "(file)",
-        )
     tag = _tag_of(node)
     if tag is not None and tag not in _PLAIN_TAGS:
         raise _problem(
-            budget.source,
+            source,
             f"YAML tag {_tag_name(tag)!r} is not allowed (a pipeline file holds plain "
             "mappings, lists, strings, numbers and booleans)",
             f"remove {_tag_name(tag)!r}; quote the value if it is meant as text",
@@ -219,7 +242,7 @@ def to_plain(
     if isinstance(node, TaggedScalar):
         return str(node.value)  # !!str 1 and friends: a core tag, keep the text
     if isinstance(node, (CommentedMap, CommentedSeq)):
-        return _copy_container(node, path, lines, budget)
+        return _copy_container(node, path, lines, source)
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
@@ -237,7 +260,7 @@ def _copy_container(
     node: CommentedMap | CommentedSeq,
     path: tuple[Segment, ...],
     lines: dict[str, int],
-    budget: _Budget,
+    source: str,
 ) -> Any:
     if isinstance(node, CommentedMap):
         out: dict[Any, Any] = {}
@@ -248,7 +271,7 @@ def _copy_container(
             except (KeyError, TypeError, AttributeError):
                 pass
             out[key if isinstance(key, (str, int, float, bool)) or key is None else str(key)] = (
-                to_plain(node[key], child, lines, budget)
+                to_plain(node[key], child, lines, source)
             )
         return out
     items: list[Any] = []
@@ -257,12 +280,13 @@ def _copy_container(
             lines[render_path((*path, i))] = node.lc.item(i)[0] + 1
         except (KeyError, TypeError, AttributeError):
             pass
-        items.append(to_plain(item, (*path, i), lines, budget))
+        items.append(to_plain(item, (*path, i), lines, source))
     return items
 
 
 def load_yaml(path: Path, source: str) -> tuple[Any, dict[str, int]]:
     """Plain data and the line map for ``path``; raises `YamlProblem` for unreadable files."""
     raw = parse_yaml(read_text(path, source), source)
+    check_expansion(raw, source)
     lines: dict[str, int] = {}
-    return to_plain(raw, (), lines, _Budget(source, MAX_VALUES)), lines
+    return to_plain(raw, (), lines, source), lines
