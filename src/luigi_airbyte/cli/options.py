@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from luigi_airbyte.app.runtime import Runtime
-from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.errors import AuthenticationError, ConfigError, LuigiAirbyteError, Problem
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
 
@@ -54,6 +54,31 @@ class AirbyteFlags:
             values["airbyte.auth.client_id"] = self.client_id
             values["airbyte.auth.client_secret"] = self._secret_ref()
         return {key: value for key, value in values.items() if value is not None}
+
+    def explain(self, error: LuigiAirbyteError) -> LuigiAirbyteError:
+        """``error``, with a hint added when Airbyte refused a request sent with no credential
+        because none was given: the usual cause is a forgotten ``-f pipeline.yaml``."""
+        given = (self.pipeline_file, self.client_id, self.client_secret_ref)
+        if not isinstance(error, AuthenticationError) or any(v is not None for v in given):
+            return error
+        try:
+            auth_type = Runtime.load("", cli=self.settings()).settings.get("airbyte.auth.type")
+        except LuigiAirbyteError:
+            return error
+        if auth_type not in (None, "none"):
+            return error  # a credential came from the environment or luigi.cfg
+        hint = (
+            "No credential was given: add -f pipeline.yaml to use the pipeline file's "
+            "airbyte: url and auth, or pass --client-id and --client-secret-ref"
+        )
+        return AuthenticationError(
+            status_code=error.status_code,
+            method=error.method,
+            path=error.path,
+            server_message=error.server_message,
+            problem_type=error.problem_type,
+            hint=f"{error.hint}. {hint}" if error.hint else hint,
+        )
 
     def _secret_ref(self) -> str | None:
         text = self.client_secret_ref
