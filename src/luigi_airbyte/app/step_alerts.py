@@ -57,17 +57,18 @@ def _next_step(kind: str, command: str) -> str:
     if kind == "sync":
         return (
             "read Airbyte's reason and the job's logs (link below), fix the source or "
-            "destination, then " + rerun.format(what="sync (a new Airbyte job)")
+            "destination, then " + rerun.format(what="sync")
         )
     if kind == "check":
         return "inspect the data, fix the connection or the expectation, then " + rerun.format(
             what="check"
         )
     if kind in _TRANSFORMS:
-        return f"read the step's output above, fix the {kind} step, then " + rerun.format(
+        return f"read the error above, fix the {kind} step, then " + rerun.format(
             what="step"
         )
-    return "fix the cause, then " + rerun.format(what="step")
+    # not a step of the graph (e.g. a run that failed before its steps): run it again
+    return f"fix the cause, then `{command}` runs the pipeline again; finished steps are skipped"
 
 
 def _node(rt: Runtime, ctx: StepContext) -> tuple[Graph | None, Node | None]:
