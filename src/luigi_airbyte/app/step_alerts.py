@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,21 @@ def recovery_command(rt: Runtime, ctx: StepContext) -> str:
     return shlex.join(parts)
 
 
+def interval_from_argv(argv: str | None) -> str:
+    """The ``--interval`` a run was started with, read back from its stored command line
+    (the run record keeps the date, not the interval)."""
+    try:
+        words = shlex.split(argv or "")
+    except ValueError:
+        return ""
+    for i, word in enumerate(words):
+        if word == "--interval" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--interval="):
+            return word.partition("=")[2]
+    return ""
+
+
 def _next_step(kind: str, command: str) -> str:
     rerun = (
         f"`{command}` re-runs the failed {{what}} and what depends on it; "
@@ -64,9 +79,7 @@ def _next_step(kind: str, command: str) -> str:
             what="check"
         )
     if kind in _TRANSFORMS:
-        return f"read the error above, fix the {kind} step, then " + rerun.format(
-            what="step"
-        )
+        return f"read the error above, fix the {kind} step, then " + rerun.format(what="step")
     # not a step of the graph (e.g. a run that failed before its steps): run it again
     return f"fix the cause, then `{command}` runs the pipeline again; finished steps are skipped"
 
@@ -162,6 +175,8 @@ def failure_alert(
     detail: RunDetail | None = None,
 ) -> Alert:
     """The alert for a step that ended failed; ``detail`` (the run) names what it blocked."""
+    if not ctx.interval and detail is not None:
+        ctx = replace(ctx, interval=interval_from_argv(detail.run.argv))
     facts = _facts(rt, ctx, kind, job_id, detail)
     command = recovery_command(rt, ctx)
     return Alert(
