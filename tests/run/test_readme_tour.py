@@ -102,6 +102,8 @@ def test_the_tour_has_the_commands_we_expect() -> None:
     assert programs.count("luigi-airbyte") >= 9 and "luigid" in programs and "luigi" in programs
 
 
+@pytest.mark.slow
+@pytest.mark.luigid
 def test_every_tour_command_runs_as_written(quickstart: tuple[Path, Sandbox]) -> None:
     directory, sandbox = quickstart
     commands = tour_commands((ROOT / "README.md").read_text(encoding="utf-8"))
