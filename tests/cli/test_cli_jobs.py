@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 CRM = "Postgres CRM → Warehouse"
 EVENTS = "Events API → Warehouse"
 
@@ -100,3 +102,27 @@ def test_cancel_not_confirmed_exits_4(invoke, start_sandbox, airbyte_args) -> No
     result = invoke("jobs", "cancel", job_id, *args, "--timeout", "1s")
     assert result.exit_code == 4
     assert "not confirmed within 1s" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["list", "Postgres CRM → Warehouse"], ["show", "1"], ["cancel", "1"]]
+)
+def test_no_credential_401_hints_at_the_pipeline_file(invoke, sandbox, args) -> None:
+    """README's `jobs list "..."` without -f reaches Airbyte with no credential: the 401
+    says to pass the pipeline file (or a credential)."""
+    result = invoke("jobs", *args, "--url", sandbox.url)
+
+    assert result.exit_code == 4, result.output
+    assert "returned 401" in result.stderr
+    assert "add -f pipeline.yaml" in result.stderr
+    assert "--client-id and --client-secret-ref" in result.stderr
+
+
+def test_a_refused_credential_gets_no_pipeline_file_hint(invoke, sandbox, airbyte_args) -> None:
+    """With a credential given, a 401 is about that credential, not a missing -f."""
+    result = invoke(
+        "jobs", "list", *airbyte_args(sandbox), env={"CLI_TEST_AIRBYTE_SECRET": "wrong"}
+    )
+
+    assert result.exit_code == 4, result.output
+    assert "add -f pipeline.yaml" not in result.stderr

@@ -155,9 +155,11 @@ def test_failing_sync_exits_5_and_is_recorded(invoke, start_sandbox, airbyte_arg
     assert report["steps"][0]["exit_code"] == 5
 
 
-def test_timeout_cancels_and_exits_5(invoke, start_sandbox, airbyte_args) -> None:
+@pytest.mark.parametrize("timeout", ["1s", "1"], ids=["with_unit", "bare_seconds"])
+def test_timeout_cancels_and_exits_5(invoke, start_sandbox, airbyte_args, timeout) -> None:
+    """``--timeout 1`` means one second, like ``--timeout 1s`` (and like timeout(1))."""
     sb = start_sandbox(job_seconds=30)
-    result = invoke("sync", CRM, *airbyte_args(sb), "--timeout", "1s")
+    result = invoke("sync", CRM, *airbyte_args(sb), "--timeout", timeout)
     assert result.exit_code == 5, result.output
     assert "within 1s" in result.stderr
     assert len(sb.requests("/jobs/1", method="DELETE")) >= 1
@@ -186,9 +188,9 @@ def test_unreachable_airbyte_exits_4(invoke) -> None:
     [
         (["--clear"], 3, "--confirm-clear"),
         (["--reset", "--clear"], 2, "not both"),
-        (["--timeout", "3600"], 2, "invalid duration '3600'"),
+        (["--timeout", "60x"], 2, "invalid duration '60x'"),
     ],
-    ids=["clear_needs_confirmation", "reset_and_clear_conflict", "timeout_needs_a_unit"],
+    ids=["clear_needs_confirmation", "reset_and_clear_conflict", "timeout_unknown_unit"],
 )
 def test_refusals(invoke, sandbox, airbyte_args, args, code, text) -> None:
     result = invoke("sync", CRM, *airbyte_args(sandbox), *args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -113,3 +114,36 @@ def test_invalid_file_through_the_real_entry_point(
     assert proc.stdout == ""
     assert sandbox.requests() == []
     assert not (tmp_path / ".luigi-airbyte").exists(), "no state is written for a bad file"
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "device"])
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_not_a_regular_file_exits_3_at_once(
+    kind: str, command: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A directory, FIFO or device is a bad pipeline file (exit 3), not a usage error, and a
+    FIFO with no writer must not hang the command."""
+    if kind == "directory":
+        path, expect = tmp_path / "pipelines", "is a directory"
+        path.mkdir()
+    elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("needs FIFOs")
+        path, expect = tmp_path / "pipeline.yaml", "is a named pipe (FIFO)"
+        os.mkfifo(path)
+    else:
+        path, expect = Path("/dev/zero"), "is a character device"
+        if not path.exists():
+            pytest.skip("needs /dev/zero")
+    args = [CLI, command, str(path)] + (["--url", sandbox.url] if command == "run" else [])
+    work = tmp_path / "cwd"
+    work.mkdir()
+
+    proc = subprocess.run(
+        args, cwd=work, env=clean_env(), capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert proc.returncode == 3, proc.stderr
+    assert str(path) in proc.stderr and expect in proc.stderr, proc.stderr
+    assert sandbox.requests() == []
+    assert not (work / ".luigi-airbyte").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from e2e.e2e_helpers import (
     CRM,
     Project,
@@ -10,6 +12,7 @@ from e2e.e2e_helpers import (
     default_steps,
     free_port,
     job_posts,
+    world_data,
 )
 
 
@@ -60,3 +63,20 @@ def test_missing_secret_file_names_the_reference(project: Project) -> None:
     project.write(client_secret="file:/nonexistent/airbyte_secret")
 
     _assert_preflight_failure(project, "/nonexistent/airbyte_secret")
+
+
+def test_deleted_connection_gets_its_own_hint(make_project: Callable[..., Project]) -> None:
+    """Airbyte marks a deleted connection ``deprecated``: it cannot be enabled again, so
+    the hint points at a live connection instead of "enable it"."""
+    world = world_data()
+    for conn in world["connections"]:
+        if conn["name"] == CRM:
+            conn["status"] = "deprecated"
+    project = make_project(world)
+    steps = default_steps()
+    steps[0]["connection"] = connection_id(project.sandbox, CRM)  # deleted: found by id
+    project.write(steps)
+
+    result = _assert_preflight_failure(project, "is deprecated", "was deleted in Airbyte")
+    assert "connections list" in result.stderr
+    assert "enable it" not in result.stderr

@@ -7,7 +7,11 @@ Airbyte is never contacted.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,70 @@ def test_missing_file_is_one_problem(tmp_path: Path) -> None:
 def test_directory_is_one_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         load_pipeline_file(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """Opening a FIFO with no writer blocks forever; the loader must stat it first."""
+    fifo = tmp_path / "pipeline.yaml"
+    os.mkfifo(fifo)
+    code = (
+        "import sys\n"
+        "from luigi_airbyte.errors import ConfigError\n"
+        "from luigi_airbyte.pipeline import load_pipeline_file\n"
+        "try:\n"
+        "    load_pipeline_file(sys.argv[1])\n"
+        "except ConfigError as exc:\n"
+        "    print(exc.problems[0].message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=30
+    )
+    assert "is a named pipe (FIFO), not a regular file" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="needs /dev/null")
+def test_device_is_one_problem() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_pipeline_file("/dev/null")
+    (problem,) = info.value.problems
+    assert problem.message == "is a character device, not a regular file"
+    assert problem.fix and info.value.exit_code == 3
+
+
+def test_alias_bomb_is_refused_fast_in_bounded_memory() -> None:
+    """The fixture would expand to 9**9 strings; it is refused before it is copied.
+
+    Measured in a fresh process: wall time of the load and the process's peak RSS
+    (VmHWM, which belongs to the new program; ru_maxrss would carry the forking pytest's
+    peak across exec on Linux).
+    """
+    code = (
+        "import json, resource, sys, time\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))  # never eat the machine\n"
+        "from luigi_airbyte.errors import ConfigError\n"
+        "from luigi_airbyte.pipeline import load_pipeline_file\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        "    load_pipeline_file(sys.argv[1])\n"
+        "    message = ''\n"
+        "except ConfigError as exc:\n"
+        "    message = exc.problems[0].message\n"
+        "seconds = time.perf_counter() - start\n"
+        "try:\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    rss_mb = int(status.split('VmHWM:')[1].split()[0]) / 1024\n"
+        "except (OSError, IndexError):\n"
+        "    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps({'seconds': seconds, 'rss_mb': rss_mb, 'message': message}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(INVALID / "alias_bomb.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "expands to more than" in result["message"]
+    assert result["seconds"] < 1.0, result
+    assert result["rss_mb"] < 100, result

@@ -30,6 +30,7 @@ from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
+from luigi_airbyte.app.step_alerts import failure_alert
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -46,7 +47,6 @@ from luigi_airbyte.checks import (
     raise_for,
 )
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.observe import Alert
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
 from luigi_airbyte.pipeline._steps import (
@@ -197,26 +197,13 @@ class StepExecutor:
         kind: str,
         message: str,
         job_id: int | None,
+        detail: RunDetail | None = None,
         links: Mapping[str, str] | None = None,
     ) -> None:
-        next_steps = {
-            "sync": "open the job in Airbyte (link above); rerun with the same date to attach",
-            "check": "inspect the data; fix the connection or the expectation, then rerun",
-        }
-        alert = Alert(
-            owner_role=owner or "default",
-            severity="error",
-            title=f"{ctx.pipeline}/{ctx.step} failed",
-            text=message,
-            run_id=ctx.run_id,
-            step=ctx.step,
-            job_id=job_id,
-            pipeline=ctx.pipeline,
-            kind=f"{kind}-failure",
-            next_step=next_steps.get(kind, "read the step's output, fix it, rerun the date"),
-            links=dict(links or {}),
-        )
+        """Alert the owner role: connection, job link, Airbyte's reason, what it blocked,
+        and the one command that recovers (see ``step_alerts``)."""
         try:
+            alert = failure_alert(self.rt, ctx, owner, kind, message, job_id, detail, links)
             self.rt.router().alert(alert)
         except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
             logger.warning("could not route the alert for %s: %s", ctx.step, exc)
@@ -234,7 +221,9 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = step.message or "failed"
-            self._alert(ctx, step.owner or "", step.kind, message, step.job_id, _at(links, step))
+            self._alert(
+                ctx, step.owner or "", step.kind, message, step.job_id, detail, _at(links, step)
+            )
 
     # --- syncs ---------------------------------------------------------------------------
 

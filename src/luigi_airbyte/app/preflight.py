@@ -66,6 +66,19 @@ def preflight_exit_code(checks: Sequence[PreflightCheck]) -> int:
     return 6 if all(c.kind == "drift" for c in failed) else 4
 
 
+# What to do about a connection that cannot sync, by its status.
+_STATUS_FIX: dict[ConnectionStatus | None, str] = {
+    ConnectionStatus.DEPRECATED: (
+        "it was deleted in Airbyte and cannot be enabled again: point the step at a live "
+        "connection (luigi-airbyte connections list -f FILE shows them) or remove the step"
+    ),
+    ConnectionStatus.LOCKED: (
+        "Airbyte locked it (see the reason); resolve that in Airbyte or remove the step"
+    ),
+    None: "enable it in Airbyte or remove the step",
+}
+
+
 def _refs(value: Any) -> Iterator[SecretRef]:
     if isinstance(value, SecretRef):
         yield value
@@ -198,7 +211,7 @@ class _Checks:
                 name,
                 active,
                 f"{conn.connection_id} is {conn.status.value}{reason}"
-                + ("" if active else "; enable it in Airbyte or remove the step"),
+                + ("" if active else f"; {_STATUS_FIX.get(conn.status, _STATUS_FIX[None])}"),
                 "connection",
             )
 

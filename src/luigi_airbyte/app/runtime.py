@@ -282,7 +282,8 @@ class Runtime:
         scheme, _, rest = uri.partition(":")
         if rest.startswith(("env:", "file:", "aws-sm:", "vault:")):
             uri = f"{scheme}:{self.secret(SecretRef.parse(rest))}"
-        return sink_from_uri(uri, redactor=self.redactor)
+        base = self.pipeline_file.base_dir if self.pipeline_file is not None else None
+        return sink_from_uri(uri, redactor=self.redactor, base_dir=base)
 
     def router(self) -> AlertRouter:
         with self._lock:

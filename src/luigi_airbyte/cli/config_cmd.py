@@ -25,7 +25,7 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.argument("pipeline_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("pipeline_file", required=False, type=click.Path(path_type=Path))
 @connection_options
 @click.option(
     "--show-references",

@@ -99,7 +99,7 @@ def list_command(
         finally:
             rt.close()
     except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+        fail(airbyte.explain(exc), as_json=as_json)
         return
     if as_json:
         emit_json({"jobs": [job_document(j, names.get(j.connection_id)) for j in jobs]})
@@ -190,7 +190,7 @@ def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
         finally:
             rt.close()
     except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+        fail(airbyte.explain(exc), as_json=as_json)
         return
     doc = {**job_document(job, name), "url": url, **details_document(details)}
     if as_json:
@@ -275,7 +275,7 @@ def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_js
         finally:
             rt.close()
     except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+        fail(airbyte.explain(exc), as_json=as_json)
         return
     job = outcome.job
     if as_json:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from luigi_airbyte.app.runtime import Runtime
-from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.errors import AuthenticationError, ConfigError, LuigiAirbyteError, Problem
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
 
@@ -55,6 +55,31 @@ class AirbyteFlags:
             values["airbyte.auth.client_secret"] = self._secret_ref()
         return {key: value for key, value in values.items() if value is not None}
 
+    def explain(self, error: LuigiAirbyteError) -> LuigiAirbyteError:
+        """``error``, with a hint added when Airbyte refused a request sent with no credential
+        because none was given: the usual cause is a forgotten ``-f pipeline.yaml``."""
+        given = (self.pipeline_file, self.client_id, self.client_secret_ref)
+        if not isinstance(error, AuthenticationError) or any(v is not None for v in given):
+            return error
+        try:
+            auth_type = Runtime.load("", cli=self.settings()).settings.get("airbyte.auth.type")
+        except LuigiAirbyteError:
+            return error
+        if auth_type not in (None, "none"):
+            return error  # a credential came from the environment or luigi.cfg
+        hint = (
+            "No credential was given: add -f pipeline.yaml to use the pipeline file's "
+            "airbyte: url and auth, or pass --client-id and --client-secret-ref"
+        )
+        return AuthenticationError(
+            status_code=error.status_code,
+            method=error.method,
+            path=error.path,
+            server_message=error.server_message,
+            problem_type=error.problem_type,
+            hint=f"{error.hint}. {hint}" if error.hint else hint,
+        )
+
     def _secret_ref(self) -> str | None:
         text = self.client_secret_ref
         if text is None:
@@ -88,7 +113,8 @@ _PIPELINE_FILE = (
     click.option(
         "-f",
         "--pipeline-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),  # a directory or FIFO is the loader's exit 3
+        metavar="FILE",
         help="Pipeline file to take settings from (optional).",
     ),
 )
@@ -146,16 +172,20 @@ store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 def duration_callback(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> timedelta | None:
-    """Parse ``90s``, ``30m``, ``6h``, ``1h30m`` (a bare number is refused) → timedelta.
+    """Parse ``90s``, ``30m``, ``6h``, ``1h30m``, or a bare number of seconds → timedelta.
 
+    On the command line ``--timeout 60`` means 60 seconds, as with timeout(1); the
+    pipeline file keeps asking for a unit, where a bare number is more often a mistake.
     Used as an option ``callback`` (with ``metavar="DURATION"``) rather than a
     ``ParamType``, whose typing differs between click versions.
     """
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, bare_seconds=True)
     except ValueError as exc:  # pydantic_core's PydanticCustomError is a ValueError
         message = getattr(exc, "message", None)
         text = message() if callable(message) else str(exc)
-        raise click.BadParameter(f"{text}; write e.g. 90s, 30m, 6h or 1h30m") from None
+        raise click.BadParameter(
+            f"{text}; write e.g. 60 (seconds), 90s, 30m, 6h or 1h30m"
+        ) from None

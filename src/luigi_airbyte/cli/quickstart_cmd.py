@@ -236,7 +236,7 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
                       cat {directory / "report.md"}
                       luigi-airbyte history -f {pipeline}
                       luigi-airbyte sandbox serve --world {directory / "world.yaml"} --port 8000 &
-                      # point airbyte.url in pipeline.yaml at it, then: luigi-airbyte run {pipeline}
+                      luigi-airbyte run {pipeline} --url http://127.0.0.1:8000/api/public/v1
                     """
                 )
             )

@@ -34,7 +34,7 @@ def _today() -> dt.date:
 
 
 @cli.command("run")
-@click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("pipeline_file", type=click.Path(path_type=Path))
 @click.option(
     "-p", "--pipeline", "pipeline_name", help="Pipeline to run (when the file has several)."
 )

@@ -66,7 +66,8 @@ class _ProgressLines:
     "--timeout",
     callback=duration_callback,
     metavar="DURATION",
-    help="Give up (and cancel the job) after this long, e.g. 30m. Default: airbyte.timeout.",
+    help="Give up (and cancel the job) after this long, e.g. 30m, or 60 (seconds). "
+    "Default: airbyte.timeout.",
 )
 @click.option(
     "--run-key",

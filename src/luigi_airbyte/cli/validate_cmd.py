@@ -20,7 +20,7 @@ def _plural(count: int, word: str) -> str:
 
 
 @cli.command("validate")
-@click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("pipeline_file", type=click.Path(path_type=Path))
 @json_option
 def validate_command(pipeline_file: Path, as_json: bool) -> None:
     """Check a pipeline file and the settings it implies. Never contacts Airbyte.

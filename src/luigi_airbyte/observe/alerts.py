@@ -51,6 +51,10 @@ class Alert:
     kind: str = "failure"  # failure | sla | drift | rotation | ...: part of the dedup key
     airbyte_message: str = ""
     next_step: str = ""
+    connection: str = ""  # the Airbyte connection's name
+    connection_id: str = ""
+    blocked: tuple[str, ...] = ()  # downstream steps that did not run because of this
+    command: str = ""  # the one command that recovers; also quoted in next_step
 
     @property
     def dedup_key(self) -> str:
@@ -74,8 +78,14 @@ class Alert:
         lines = [f"[{self.severity.upper()}] {self.title}", self.text]
         if ids:
             lines.append(" · ".join(ids))
+        if self.connection or self.connection_id:
+            both = self.connection and self.connection_id and self.connection != self.connection_id
+            shown = f"{self.connection} ({self.connection_id})" if both else self.connection
+            lines.append(f"Connection: {shown or self.connection_id}")
         if self.airbyte_message:
             lines.append(f"Airbyte said: {self.airbyte_message}")
+        if self.blocked:
+            lines.append(f"Blocked downstream: {', '.join(self.blocked)}")
         if self.next_step:
             lines.append(f"Next step: {self.next_step}")
         lines.extend(f"{label}: {url}" for label, url in self.links.items())
@@ -95,6 +105,12 @@ class Alert:
                 "run_id": self.run_id,
                 "job_id": self.job_id,
                 "kind": self.kind,
+                "connection": self.connection,
+                "connection_id": self.connection_id,
+                "airbyte_message": self.airbyte_message,
+                "blocked": list(self.blocked),
+                "next_step": self.next_step,
+                "command": self.command,
                 "links": dict(self.links),
                 "dedup_key": self.dedup_key,
             },

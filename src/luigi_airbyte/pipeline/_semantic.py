@@ -13,9 +13,11 @@ from typing import Any
 
 from luigi_airbyte.pipeline._errors import Finding
 from luigi_airbyte.pipeline._steps import CHECK_KINDS, step_kind_of
-from luigi_airbyte.pipeline._suggest import Segment, did_you_mean
+from luigi_airbyte.pipeline._suggest import Segment, did_you_mean, mistyped_scheme
 from luigi_airbyte.pipeline._types import NAME_PATTERN
 from luigi_airbyte.secrets import (
+    REFERENCE_HELP,
+    SCHEMES,
     is_secret_key,
     literal_secret_reason,
     looks_like_reference_attempt,
@@ -64,7 +66,15 @@ def _literal_secrets(node: Any, path: Path, key: str = "") -> Iterator[Finding]:
             yield from _literal_secrets(item, (*path, i), key)
     else:
         reason = literal_secret_reason(key, node)
-        if reason:
+        typo = mistyped_scheme(node, SCHEMES) if reason else None
+        if typo:
+            written, meant = typo
+            yield Finding(
+                path,
+                f"unknown secret reference scheme {written!r}; did you mean '{meant}:'?",
+                f"write {meant}: instead of {written}: ({REFERENCE_HELP})",
+            )
+        elif reason:
             yield Finding(
                 path,
                 f"literal secret in {key!r}: {reason}; secrets must be references",

@@ -29,3 +29,24 @@ def render_path(segments: Sequence[Segment]) -> str:
         else:
             out += '["' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"]'
     return out
+
+
+_SCHEME_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,7}):(?!//)\S")
+
+
+def mistyped_scheme(value: object, schemes: Iterable[str]) -> tuple[str, str] | None:
+    """``("envv", "env")`` when ``value`` starts with a near miss of one of ``schemes``.
+
+    Only the scheme is returned: what follows it may be a secret and is never shown.
+    """
+    if not isinstance(value, str):
+        return None
+    match = _SCHEME_LIKE.match(value)
+    if match is None:
+        return None
+    written = match.group(1)
+    pool = list(schemes)
+    if written in pool:
+        return None
+    close = did_you_mean(written, pool)
+    return (written, close) if close else None

@@ -15,8 +15,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from luigi_airbyte.observe.sinks.uri import SinkURIError, parse_sink_uri
+from luigi_airbyte.pipeline._suggest import mistyped_scheme
 from luigi_airbyte.secrets import (
     REFERENCE_HELP,
+    SCHEMES,
     InvalidSecretRef,
     SecretRef,
     looks_like_reference_attempt,
@@ -68,8 +71,14 @@ DURATION_PATTERN = r"^(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
 DURATION_FIX = "write a number with a unit: 90s, 30m, 6h, 1d, or combined like 1h30m"
 
 
-def parse_duration(value: Any) -> timedelta:
-    """``30m``/``6h``/``1d``/``1h30m`` (or a timedelta) -> timedelta; bare numbers are refused."""
+def parse_duration(value: Any, *, bare_seconds: bool = False) -> timedelta:
+    """``30m``/``6h``/``1d``/``1h30m`` (or a timedelta) -> timedelta.
+
+    A bare number is refused, unless ``bare_seconds`` (command-line options, where
+    ``--timeout 60`` means 60 seconds).
+    """
+    if bare_seconds and isinstance(value, str) and value.strip().isdigit():
+        value = f"{value.strip()}s"
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -120,6 +129,19 @@ _REF_SCHEMA = {
 }
 
 
+def mistyped_reference(value: Any) -> PydanticCustomError | None:
+    """A did-you-mean error for ``envv:NAME`` and the like, or None."""
+    typo = mistyped_scheme(value, SCHEMES)
+    if typo is None:
+        return None
+    written, meant = typo
+    return fail(
+        "secret_reference",
+        f"unknown secret reference scheme {written!r}; did you mean '{meant}:'?",
+        f"write {meant}: instead of {written}: ({REFERENCE_HELP})",
+    )
+
+
 def _parse_ref(value: str) -> SecretRef:
     try:
         return SecretRef.parse(value)
@@ -133,6 +155,9 @@ def parse_secret_ref(value: Any) -> SecretRef:
         return value
     if isinstance(value, str) and looks_like_reference_attempt(value):
         return _parse_ref(value)
+    typo = mistyped_reference(value)
+    if typo is not None:
+        raise typo
     if value is None or value == "":
         raise fail(
             "secret_reference", "a secret reference is required here", f"write {REFERENCE_HELP}"
@@ -150,6 +175,9 @@ def parse_maybe_secret(value: Any) -> SecretRef | str:
         return value
     if isinstance(value, str) and looks_like_reference_attempt(value):
         return _parse_ref(value)
+    typo = mistyped_reference(value)
+    if typo is not None:
+        raise typo
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise fail("string_type", f"expected a string, got {describe(value)}", "write a string")
     return str(value)
@@ -394,7 +422,11 @@ _LOG_GROUP = re.compile(r"[./#A-Za-z0-9_-]{1,512}")
 
 def parse_alert_route(value: Any) -> str:
     """``webhook:<URL or reference>``, ``slack:<reference>``, ``cloudwatch:<group>``,
-    ``jsonl:<path>``, ``console``."""
+    ``jsonl:<path>``, ``console``.
+
+    A route without a reference is checked by `parse_sink_uri`, the same code that builds
+    the route at run time, so a route that validates is a route that ``run`` accepts.
+    """
     fix = (
         "write webhook:https://..., webhook:env:NAME, cloudwatch:/log/group, jsonl:/path or console"
     )
@@ -408,29 +440,43 @@ def parse_alert_route(value: Any) -> str:
             "route the owner role to a team webhook or log group, e.g. webhook:env:TEAM_WEBHOOK",
         )
     if scheme not in ALERT_SCHEMES:
-        raise fail("alert_route", f"unknown alert route {describe(value)}", fix)
+        close = mistyped_scheme(value, ALERT_SCHEMES)
+        hint = f"; did you mean '{close[1]}:'?" if close else ""
+        raise fail("alert_route", f"unknown alert route {describe(value)}{hint}", fix)
     if scheme == "console":
+        _check_sink(value)
         return value
     if not target:
         raise fail("alert_route", f"{scheme}: needs a target", fix)
     is_ref = looks_like_reference_attempt(target)
+    if scheme in ("webhook", "slack") and not is_ref:
+        typo = mistyped_reference(target)
+        if typo is not None:
+            raise typo
     if scheme == "webhook" and not is_ref and not re.fullmatch(r"https?://\S+", target):
         raise fail("alert_route", "webhook: needs an http(s) URL or a secret reference", fix)
-    if scheme == "webhook" and is_ref:
+    if scheme in ("webhook", "slack") and is_ref:
         _parse_ref(target)
+        return value  # the URL is known only at run time, where the same check runs
     if scheme == "slack":
-        if not is_ref:
-            raise fail(
-                "alert_route",
-                "a Slack webhook URL embeds a secret, so slack: takes a reference",
-                "write slack:env:SLACK_WEBHOOK_URL (or file:/aws-sm:/vault:)",
-            )
-        _parse_ref(target)
-    if scheme == "cloudwatch" and not _LOG_GROUP.fullmatch(target):
+        raise fail(
+            "alert_route",
+            "a Slack webhook URL embeds a secret, so slack: takes a reference",
+            "write slack:env:SLACK_WEBHOOK_URL (or file:/aws-sm:/vault:)",
+        )
+    if scheme == "cloudwatch" and not _LOG_GROUP.fullmatch(target.partition("?")[0]):
         raise fail(
             "alert_route", "cloudwatch: needs a log group name like /luigi-airbyte/alerts", fix
         )
+    _check_sink(value)
     return value
+
+
+def _check_sink(value: str) -> None:
+    try:
+        parse_sink_uri(value)
+    except SinkURIError as exc:
+        raise fail("alert_route", exc.message, exc.fix) from None
 
 
 AlertRoute = Annotated[
@@ -451,10 +497,47 @@ AlertRoute = Annotated[
 
 _CRON_FIELD = re.compile(r"[\d*/,?LW#A-Za-z-]+")
 _CRON_MACROS = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@midnight")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# (name, lowest, highest, names usable instead of numbers)
+_CRON_RANGES: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+
+
+def _cron_field_problem(text: str, name: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    """Why one cron field is wrong ("" when it is fine): values in range, steps above zero."""
+    for item in text.split(","):
+        base, slash, step = item.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            return f"{name} step {step!r} must be a whole number above zero"
+        if base in ("*", "?"):
+            continue
+        ends = base.split("-")
+        if len(ends) > 2 or not all(ends):
+            return f"{name} {item!r} is not a value or a range like 1-5"
+        for end in ends:
+            word = end.upper().rstrip("LW").split("#")[0] or end.upper()
+            if word in names:
+                continue
+            if word.isdigit():
+                if not low <= int(word) <= high:
+                    return f"{name} {int(word)} is out of range {low}-{high}"
+                continue
+            if word in ("L", "W", "LW"):
+                continue
+            return f"{name} {end!r} is not a number" + (
+                f" or one of {', '.join(names)}" if names else ""
+            )
+    return ""
 
 
 def parse_cron(value: Any) -> str:
-    """Five cron fields or a macro. Only a hint (shown in docs/dry-run), so checks are light."""
+    """Five cron fields (each value in its range) or a macro like @daily."""
     fix = 'write five fields "minute hour day month weekday", e.g. "0 2 * * *", or @daily'
     if not isinstance(value, str):
         raise fail("cron", f"expected a cron expression, got {describe(value)}", fix)
@@ -464,6 +547,17 @@ def parse_cron(value: Any) -> str:
     fields = text.split()
     if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
         raise fail("cron", f"invalid cron expression {describe(value)}", fix)
+    wrong = [
+        problem
+        for field, spec in zip(fields, _CRON_RANGES, strict=True)
+        if (problem := _cron_field_problem(field, *spec))
+    ]
+    if wrong:
+        raise fail(
+            "cron",
+            f"invalid cron expression {describe(value)}: {'; '.join(wrong)}",
+            'minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7; e.g. "0 2 * * *"',
+        )
     return text
 
 

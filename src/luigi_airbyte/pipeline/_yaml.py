@@ -4,23 +4,41 @@ ruamel.yaml's round-trip loader records where every key and list item was; we co
 those positions into ``{"pipelines.nightly.steps[2].after[0]": 14, ...}`` and hand
 pydantic plain dicts and lists. YAML 1.2 rules apply (``yes``/``no`` are strings).
 Problems never quote the file's content, which may hold a secret.
+
+Hostile input is bounded: the path is stat-ed before it is opened (a FIFO or a device is
+refused instead of read), explicit tags other than YAML's core ones (``!!python/...``,
+``!custom``) are refused by name, and aliases may not expand the document past
+``MAX_VALUES`` values (an "alias bomb" is refused while it is being copied, in bounded
+memory).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import (
+    CommentedMap,
+    CommentedOrderedMap,
+    CommentedSeq,
+    CommentedSet,
+    TaggedScalar,
+)
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from luigi_airbyte.errors import Problem
 from luigi_airbyte.pipeline._suggest import Segment, render_path
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_VALUES = 100_000
+"""The most keys, items and scalars a file may expand to once its aliases are copied."""
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "map", "seq"))
 _DUP_KEY = re.compile(r'found duplicate key "([^"]{0,80})"')
 
 
@@ -32,14 +50,49 @@ class YamlProblem(Exception):
         super().__init__(str(problem))
 
 
-def _problem(source: str, message: str, fix: str, line: int | None = None) -> YamlProblem:
-    return YamlProblem(Problem(source=source, field="(file)", message=message, fix=fix, line=line))
+def _problem(
+    source: str, message: str, fix: str, line: int | None = None, field: str = "(file)"
+) -> YamlProblem:
+    return YamlProblem(Problem(source=source, field=field, message=message, fix=fix, line=line))
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular_file(path: Path, source: str) -> None:
+    """Refuse anything but a regular file before opening it: a FIFO would block forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise _problem(
+            source, "file not found", "check the path (relative to the current directory)"
+        ) from None
+    except OSError as exc:
+        raise _problem(
+            source, f"cannot be read ({exc.strerror})", "check the path and permissions"
+        ) from None
+    if stat.S_ISDIR(mode):
+        raise _problem(source, "is a directory, not a file", "give the pipeline YAML file's path")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise _problem(
+            source,
+            f"is {kind}, not a regular file",
+            "give the path of the pipeline YAML file itself",
+        )
 
 
 def read_text(path: Path, source: str) -> str:
     """The file's text; missing, unreadable, huge or non-UTF-8 files become a `YamlProblem`."""
+    _check_regular_file(path, source)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _problem(
             source, "file not found", "check the path (relative to the current directory)"
@@ -54,7 +107,9 @@ def read_text(path: Path, source: str) -> str:
         ) from None
     if len(data) > MAX_FILE_BYTES:
         raise _problem(
-            source, f"is {len(data)} bytes; a pipeline file is far smaller", "check the path"
+            source,
+            f"is over {MAX_FILE_BYTES} bytes; a pipeline file is far smaller",
+            "check the path",
         )
     try:
         return data.decode("utf-8-sig")
@@ -102,29 +157,92 @@ def parse_yaml(text: str, source: str) -> Any:
         raise _problem(source, "YAML syntax error", "fix the YAML syntax") from None
 
 
-def to_plain(node: Any, path: tuple[Segment, ...], lines: dict[str, int]) -> Any:
-    """Copy ruamel nodes into dict/list/scalars, recording each key's and item's line."""
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key in node:
-            child = (*path, key if isinstance(key, (str, int)) else str(key))
-            try:
-                lines[render_path(child)] = node.lc.key(key)[0] + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
-            out[key if isinstance(key, (str, int, float, bool)) or key is None else str(key)] = (
-                to_plain(node[key], child, lines)
-            )
-        return out
-    if isinstance(node, CommentedSeq):
-        items: list[Any] = []
-        for i, item in enumerate(node):
-            try:
-                lines[render_path((*path, i))] = node.lc.item(i)[0] + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
-            items.append(to_plain(item, (*path, i), lines))
-        return items
+def _expanded_size(node: Any, memo: dict[int, int], limit: int) -> int:
+    """How many values ``node`` becomes once copied: an alias counts its anchor's whole value.
+
+    Memoised by node identity, so an alias bomb (an anchor used nine times, each of those
+    nine times, ...) is measured in microseconds without being expanded.
+    """
+    if not isinstance(node, (CommentedMap, CommentedSeq)):
+        return 1
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    children = node.values() if isinstance(node, CommentedMap) else node
+    for child in children:
+        total += _expanded_size(child, memo, limit)
+        if total > limit:
+            break  # the answer is "too big"; do not look further
+    memo[id(node)] = total
+    return total
+
+
+def check_expansion(raw: Any, source: str, limit: int = MAX_VALUES) -> None:
+    """Refuse a document that expands past ``limit`` values, naming the top-level key."""
+    memo: dict[int, int] = {}
+    if _expanded_size(raw, memo, limit) <= limit:
+        return
+    field, line, running = "(file)", None, 1
+    if isinstance(raw, CommentedMap):
+        for key in raw:
+            running += 1 + _expanded_size(raw[key], memo, limit)
+            if running > limit:
+                field = render_path((key if isinstance(key, (str, int)) else str(key),))
+                try:
+                    line = raw.lc.key(key)[0] + 1
+                except (KeyError, TypeError, AttributeError):
+                    line = None
+                break
+    raise _problem(
+        source,
+        f"the file expands to more than {limit} values (YAML anchors and aliases "
+        "copied inside each other, an 'alias bomb'?)",
+        "write the values out, or use an anchor only for a small shared block",
+        line,
+        field,
+    )
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+def _tag_of(node: Any) -> str | None:
+    """The explicit tag of a node, if any (``!!python/object:...``, ``!foo``)."""
+    if isinstance(node, CommentedOrderedMap):
+        return _CORE + "omap"
+    if isinstance(node, CommentedSet):
+        return _CORE + "set"
+    if isinstance(node, (bytes, bytearray)):
+        return _CORE + "binary"
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", None)
+    return value if isinstance(value, str) else None
+
+
+def to_plain(
+    node: Any, path: tuple[Segment, ...], lines: dict[str, int], source: str = "<data>"
+) -> Any:
+    """Copy ruamel nodes into dict/list/scalars, recording each key's and item's line.
+
+    Raises `YamlProblem` for an unknown tag. Call `check_expansion` first: an alias is
+    copied in full each time it is used.
+    """
+    tag = _tag_of(node)
+    if tag is not None and tag not in _PLAIN_TAGS:
+        raise _problem(
+            source,
+            f"YAML tag {_tag_name(tag)!r} is not allowed (a pipeline file holds plain "
+            "mappings, lists, strings, numbers and booleans)",
+            f"remove {_tag_name(tag)!r}; quote the value if it is meant as text",
+            lines.get(render_path(path)),
+            render_path(path) or "(file)",
+        )
+    if isinstance(node, TaggedScalar):
+        return str(node.value)  # !!str 1 and friends: a core tag, keep the text
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        return _copy_container(node, path, lines, source)
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
@@ -138,8 +256,37 @@ def to_plain(node: Any, path: tuple[Segment, ...], lines: dict[str, int]) -> Any
     return node
 
 
+def _copy_container(
+    node: CommentedMap | CommentedSeq,
+    path: tuple[Segment, ...],
+    lines: dict[str, int],
+    source: str,
+) -> Any:
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key in node:
+            child = (*path, key if isinstance(key, (str, int)) else str(key))
+            try:
+                lines[render_path(child)] = node.lc.key(key)[0] + 1
+            except (KeyError, TypeError, AttributeError):
+                pass
+            out[key if isinstance(key, (str, int, float, bool)) or key is None else str(key)] = (
+                to_plain(node[key], child, lines, source)
+            )
+        return out
+    items: list[Any] = []
+    for i, item in enumerate(node):
+        try:
+            lines[render_path((*path, i))] = node.lc.item(i)[0] + 1
+        except (KeyError, TypeError, AttributeError):
+            pass
+        items.append(to_plain(item, (*path, i), lines, source))
+    return items
+
+
 def load_yaml(path: Path, source: str) -> tuple[Any, dict[str, int]]:
     """Plain data and the line map for ``path``; raises `YamlProblem` for unreadable files."""
     raw = parse_yaml(read_text(path, source), source)
+    check_expansion(raw, source)
     lines: dict[str, int] = {}
-    return to_plain(raw, (), lines), lines
+    return to_plain(raw, (), lines, source), lines

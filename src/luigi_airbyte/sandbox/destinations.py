@@ -13,6 +13,7 @@ SQLite's file lock from failing attempts at random.
 
 from __future__ import annotations
 
+import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -191,6 +192,23 @@ class Writer(ABC):
             with self._transaction() as run:
                 rows = run(f"SELECT COUNT(*) FROM {_qualified(ref)}")
                 return int(rows[0][0])
+
+    def max_sync_id(self, ref: TableRef) -> int:
+        """The highest ``sync_id`` in a table's ``_airbyte_meta`` (0 for none or no table)."""
+        with self.lock:
+            cols = self._columns(ref)
+            if cols is None or "_airbyte_meta" not in cols:
+                return 0
+            with self._transaction() as run:
+                metas = [r[0] for r in run(f"SELECT DISTINCT _airbyte_meta FROM {_qualified(ref)}")]
+        best = 0
+        for meta in metas:
+            try:
+                data = json.loads(meta) if isinstance(meta, (str, bytes)) else meta
+                best = max(best, int(data.get("sync_id") or 0))
+            except (TypeError, ValueError, AttributeError):
+                continue
+        return best
 
     def select(self, ref: TableRef, sql_tail: str = "") -> list[tuple[Any, ...]]:
         """Rows of a table (tests and debugging); ``sql_tail`` is appended, e.g. ORDER BY."""

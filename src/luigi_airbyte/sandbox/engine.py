@@ -19,6 +19,7 @@ import contextlib
 import copy
 import hmac
 import json
+import logging
 import math
 import os
 import secrets
@@ -78,6 +79,8 @@ from luigi_airbyte.sandbox.world import (
     Source,
     World,
 )
+
+logger = logging.getLogger(__name__)
 
 MASK = "**********"
 _SECRET_WORDS = (
@@ -294,6 +297,10 @@ class Engine:
 
         self._jobs: dict[int, Job] = {}
         self._next_job_id = 1
+        # Job ids start past the highest sync id the destinations already hold (see
+        # _seed_job_ids): a restart without --state must not reuse them.
+        self._job_ids_seeded = False
+        self._seed_lock = threading.Lock()
         # source id -> stream -> times at which each epoch of the generated table was read
         self._epochs: dict[str, dict[str, list[float]]] = {}
         # connection id -> stream -> {"cursor": encoded cursor | None, "generation": int}
@@ -905,11 +912,47 @@ class Engine:
             return out
 
     # ------------------------------------------------------------------ jobs: public API
+    def _seed_job_ids(self) -> None:
+        """Start job ids past every ``sync_id`` already in the destinations, once.
+
+        Rows carry their job id as ``_airbyte_meta.sync_id``, and checks count a sync's
+        rows by it. A sandbox restarted without its state file would otherwise start at
+        job 1 again, and rows from the earlier life would count as this job's. Runs
+        before the first job, outside the engine lock (it reads the destinations).
+        """
+        if self._job_ids_seeded:
+            return
+        with self._seed_lock:
+            if self._job_ids_seeded:
+                return
+            tables: list[tuple[str, TableRef]] = []
+            with self._lock:
+                for cs in self._connections.values():
+                    try:
+                        streams = self._configured_streams(cs)
+                    except Exception as exc:  # noqa: BLE001 - e.g. a source that cannot be read
+                        logger.debug("cannot list the streams of %s: %s", cs.name, exc)
+                        continue
+                    tables += [(cs.destination, self._table_ref(cs, s["name"])) for s in streams]
+            highest = 0
+            for destination_id, ref in dict.fromkeys(tables):
+                dst = self._destination(destination_id)
+                if dst.path and not self.world.resolve_path(dst.path).exists():
+                    continue  # no file yet: no rows, and reading would create it
+                try:
+                    highest = max(highest, self._writer(destination_id).max_sync_id(ref))
+                except Exception as exc:  # noqa: BLE001 - an unreachable destination fails later
+                    logger.debug("cannot read sync ids of %s: %s", ref.name, exc)
+            with self._lock:
+                self._next_job_id = max(self._next_job_id, highest + 1)
+            self._job_ids_seeded = True
+
     def _new_job(self, connection_id: str, job_type: str) -> Job:
         if job_type == "refresh":
             raise Unprocessable("Refreshes are not supported in the public API")
         if job_type not in CONFIG_TYPES:
             raise BadRequest(f"Invalid jobType: {job_type!r}")
+        self._seed_job_ids()
         with self._lock:
             cs = self._conn(connection_id)
             for j in self._jobs.values():

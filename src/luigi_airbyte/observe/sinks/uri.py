@@ -170,13 +170,18 @@ def sink_from_uri(
     *,
     redactor: Redactor | None = None,
     headers_ref: HeadersRef | None = None,
+    base_dir: Path | None = None,
 ) -> Sink:
     """Build the sink a URI names. Network clients are created lazily where possible.
 
     ``headers_ref`` (webhook and slack only) supplies extra headers at send time, e.g. a
-    bearer token resolved by the secrets layer; a URI never carries one.
+    bearer token resolved by the secrets layer; a URI never carries one. ``base_dir`` is
+    where a relative ``jsonl:`` path starts (the pipeline file's folder for its routes);
+    without it, the current directory.
     """
     spec = parse_sink_uri(uri)
+    if spec.kind == "jsonl" and base_dir is not None and not Path(spec.target).is_absolute():
+        spec = SinkURI("jsonl", str(base_dir / spec.target))
     if spec.kind == "console":
         from luigi_airbyte.observe.sinks.console import ConsoleSink
 
