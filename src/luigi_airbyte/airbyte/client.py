@@ -14,6 +14,7 @@ discover. It is found lazily and its absence degrades those features to None.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -122,6 +123,31 @@ def _sent(exc: httpx.HTTPError, request: httpx.Request) -> bool:
     if failed is not None and failed is not request:
         return False
     return not isinstance(exc, NOT_SENT_ERRORS)
+
+
+def _check_complete(response: httpx.Response, request: httpx.Request) -> None:
+    """Raise a transport error for a success answer whose JSON body was cut short.
+
+    httpx already fails an answer that ends before its ``Content-Length`` or its last
+    chunk. An answer framed only by the connection's end (no length, not chunked: an
+    HTTP/1.0 hop) cannot be checked that way, so its JSON is: a cut body then counts as a
+    lost answer (retried when safe, "uncertain" for ``POST /jobs``), never as a bad one.
+    """
+    if not response.is_success or response.status_code == 204:
+        return
+    headers = response.headers
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+        return
+    if "json" not in headers.get("content-type", "").lower():
+        return
+    try:
+        json.loads(response.content)
+    except ValueError:
+        raise httpx.RemoteProtocolError(
+            f"the connection closed after {len(response.content)} bytes of an answer with no "
+            "length, before its JSON was complete",
+            request=request,
+        ) from None
 
 
 class AirbyteClient:
@@ -269,6 +295,7 @@ class AirbyteClient:
             t0 = time.perf_counter()
             try:
                 response = self._http.send(request)
+                _check_complete(response, request)
             except httpx.HTTPError as exc:
                 sent = _sent(exc, request)
                 if policy.is_retryable_error(exc, sent=sent, idempotent=idempotent):
@@ -608,10 +635,11 @@ class AirbyteClient:
         Raises:
             SyncAlreadyRunningError: a sync is running on the connection (attach to it).
             StateConflictError: the connection cannot sync now (inactive, for example).
-            JobCreateUncertainError: the request was sent but the answer was lost or
-                was a 5xx: a job may exist; reconcile with ``list_jobs``.
+            JobCreateUncertainError: the request was sent but the answer was lost, cut
+                short, unreadable or a 5xx: a job may exist; reconcile with ``list_jobs``.
         """
         body = {"connectionId": connection_id, "jobType": JobType(job_type).value}
+        started = datetime.now(timezone.utc)
         response = self._send(
             "POST",
             self._url + "/jobs",
@@ -624,8 +652,14 @@ class AirbyteClient:
                 422: "The public API does not accept this job type for this connection",
             },
         )
-        job = self._parse(response, Job.from_api, self._object(response))
-        return job
+        try:
+            return self._parse(response, Job.from_api, self._object(response))
+        except AirbyteAPIError as exc:
+            # Airbyte said yes (2xx): a job exists even if its description is unreadable.
+            path = response.request.url.path
+            raise self._uncertain(
+                path, connection_id, started, f"unreadable answer: {exc}"
+            ) from exc
 
     def get_job(self, job_id: int) -> Job:
         """One job by id."""

@@ -1,0 +1,90 @@
+"""Seeded 3-sync pipeline runs through the fault proxy end in the true state, one job per key.
+
+``make test`` runs a fast subset (``HOSTILE_SEEDS`` unset: 12 seeds in one block);
+``make hostile`` runs 500 seeds in blocks spread over pytest-xdist workers and writes one JSON
+summary per block to ``HOSTILE_REPORT_DIR`` (``tests/hostile/summarize.py`` adds them up).
+See ``hostile_helpers`` for what a trial is and how it is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hostile.hostile_helpers import FAULTS, Trial, run_trial
+from luigi_airbyte.sync.runner import SyncRunner
+
+SEEDS = int(os.environ.get("HOSTILE_SEEDS", "12"))
+BLOCKS = int(os.environ.get("HOSTILE_BLOCKS", "1"))
+FIRST_SEED = int(os.environ.get("HOSTILE_FIRST_SEED", "0"))
+REPORT_DIR = os.environ.get("HOSTILE_REPORT_DIR", "")
+
+
+def _block_seeds(block: int) -> list[int]:
+    return [FIRST_SEED + s for s in range(SEEDS) if s % BLOCKS == block]
+
+
+def _report(block: int, trials: list[Trial], seconds: float) -> None:
+    if not REPORT_DIR:
+        return
+    out = Path(REPORT_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "block": block,
+        "seconds": seconds,
+        "faults": FAULTS,
+        "trials": [
+            {
+                "seed": t.seed,
+                "verdict": t.verdict,
+                "failing": t.failing,
+                "exit_codes": t.exit_codes,
+                "stats": t.stats,
+                "jobs": t.jobs,
+                "problems": t.problems,
+                "seconds": t.seconds,
+            }
+            for t in trials
+        ],
+    }
+    (out / f"block-{block:03d}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("block", range(BLOCKS))
+def test_seeded_runs_through_the_fault_proxy_end_in_the_true_state(
+    block: int, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    trials = [run_trial(seed, tmp_path) for seed in _block_seeds(block)]
+    _report(block, trials, time.monotonic() - started)
+
+    bugs = [t.describe() for t in trials if t.verdict == "bug"]
+    assert not bugs, "\n".join(bugs)
+    assert all(t.verdict in ("direct", "rerun") for t in trials)
+    # The proxy did break things, at every kind, and POST /jobs too (over the whole block).
+    injected = sum(t.stats.get("injected", 0) for t in trials)
+    assert injected >= len(trials), [t.stats for t in trials]
+    kinds = {k for t in trials for k in t.stats.get("by_kind", {})}
+    assert kinds == set(FAULTS), kinds
+    assert sum(t.stats.get("on_create", 0) for t in trials) > 0
+
+
+def test_the_judge_sees_a_duplicate_when_reconciling_is_broken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oracle bites: a runner that never finds the job an unanswered POST created posts
+    again, and the trial must then be judged a bug (a duplicate job), not a success."""
+
+    def blind(self: SyncRunner, *args: object, **kwargs: object) -> tuple[None, bool]:
+        return None, True
+
+    monkeypatch.setattr(SyncRunner, "_reconcile", blind)
+    # Only answers lost *after* the server acted: every POST /jobs is reset after it.
+    only_after = {"reset": 1.0}
+    trial = run_trial(3, tmp_path, faults=only_after, create_only=True)
+    assert trial.verdict == "bug", trial.describe()
+    assert any("duplicate" in p or "jobs" in p for p in trial.problems), trial.describe()
