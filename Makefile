@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test lint fmt bench clean
+.PHONY: install demo test lint fmt bench hostile clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,20 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
+# Hostile sweeps, too long for `make test` (which runs a 12-seed subset):
+# 500 seeded 3-sync pipeline runs through the fault proxy (tests/faultproxy.py), in blocks
+# spread over 4 pytest workers (the trials mostly wait on I/O), then the summary table.
+HOSTILE_SEEDS  ?= 500
+HOSTILE_OUT    ?= .hostile
+hostile: $(STAMP)
+	rm -rf $(HOSTILE_OUT)
+	start=$$(date +%s); \
+	HOSTILE_SEEDS=$(HOSTILE_SEEDS) HOSTILE_BLOCKS=20 HOSTILE_REPORT_DIR=$(HOSTILE_OUT) \
+		$(PY) -m pytest -n 4 -q tests/hostile/test_fault_sweep.py \
+		-k seeded_runs; status=$$?; \
+	$(PY) tests/hostile/summarize.py $(HOSTILE_OUT) $$(( $$(date +%s) - start )) || status=1; \
+	exit $$status
+
 fmt: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
@@ -33,4 +47,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .hostile .pytest_cache .mypy_cache .ruff_cache

@@ -56,6 +56,15 @@ HTTP_TIMEOUT = 1.0  # the client's read timeout in the in-process runs
 STALL_SECONDS = 1.5  # a stall outlasts it
 #: Per-request fault probabilities: about one request in eight is broken somehow.
 FAULTS = {"reset": 0.05, "truncate": 0.04, "stall": 0.015, "slow_close": 0.03}
+#: Every fifth seed is a storm: three times the rates, to outlast the retry budget now and
+#: then and exercise the fault-free re-run.
+STORM_SCALE = 3.0
+
+
+def is_storm(seed: int) -> bool:
+    return seed % 5 == 4
+
+
 #: Fast, fault-tolerant settings for the in-process runs (the CLI runs use the defaults).
 SYNC_OVERRIDES: dict[str, Any] = {
     "poll_strategy": FixedInterval(0.1),
@@ -387,7 +396,10 @@ def run_trial(
         narrow: dict[str, Any] = {}
         if create_only:  # answers to POST /jobs lost after the server acted, nothing else
             narrow = {"only": ("POST", "/jobs"), "points": {"reset": ("after_upstream",)}}
-        proxy.configure(**narrow, **(faults if faults is not None else FAULTS))
+        if faults is None:
+            scale = STORM_SCALE if is_storm(seed) else 1.0
+            faults = {kind: p * scale for kind, p in FAULTS.items()}
+        proxy.configure(**narrow, **faults)
         root = tmp / f"seed{seed}" / "project"
         root.mkdir()
         pipeline = write_pipeline(root, proxy.base_url + "/api/public/v1")

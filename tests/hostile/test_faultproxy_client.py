@@ -148,3 +148,22 @@ def test_an_unreadable_yes_to_post_jobs_is_uncertain_not_a_hard_error() -> None:
     with client, pytest.raises(JobCreateUncertainError) as caught:
         client.create_job("c0ffee00-0000-4000-8000-000000000000")
     assert isinstance(caught.value.__cause__, AirbyteAPIError)
+
+
+def test_a_token_answer_cut_short_without_a_length_is_retried_not_a_bad_credential(
+    sandbox: Sandbox, proxy: FaultProxy
+) -> None:
+    """Before the fix the auth flow called the cut answer "no access_token" (an
+    AuthenticationError: wrong token URL), and preflight failed the run with exit 4."""
+    proxy.configure(
+        seed=4,
+        only=("POST", "/applications/token"),
+        truncate=1.0,
+        points={"truncate": ("unframed",)},
+    )
+    with _client(sandbox, proxy) as client:
+        with pytest.raises(AirbyteTransportError):
+            client.list_workspaces()
+        assert proxy.stats()["by_point"] == {"truncate@unframed": 3}
+        proxy.configure(truncate=0.0)
+        assert client.list_workspaces()

@@ -14,7 +14,6 @@ discover. It is found lazily and its absence degrades those features to None.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -35,6 +34,7 @@ from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
     make_redactor,
+    raise_if_cut_short,
     transport_error,
 )
 from luigi_airbyte.airbyte._pagination import FetchPage, check_page_size, paginate
@@ -123,31 +123,6 @@ def _sent(exc: httpx.HTTPError, request: httpx.Request) -> bool:
     if failed is not None and failed is not request:
         return False
     return not isinstance(exc, NOT_SENT_ERRORS)
-
-
-def _check_complete(response: httpx.Response, request: httpx.Request) -> None:
-    """Raise a transport error for a success answer whose JSON body was cut short.
-
-    httpx already fails an answer that ends before its ``Content-Length`` or its last
-    chunk. An answer framed only by the connection's end (no length, not chunked: an
-    HTTP/1.0 hop) cannot be checked that way, so its JSON is: a cut body then counts as a
-    lost answer (retried when safe, "uncertain" for ``POST /jobs``), never as a bad one.
-    """
-    if not response.is_success or response.status_code == 204:
-        return
-    headers = response.headers
-    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
-        return
-    if "json" not in headers.get("content-type", "").lower():
-        return
-    try:
-        json.loads(response.content)
-    except ValueError:
-        raise httpx.RemoteProtocolError(
-            f"the connection closed after {len(response.content)} bytes of an answer with no "
-            "length, before its JSON was complete",
-            request=request,
-        ) from None
 
 
 class AirbyteClient:
@@ -295,7 +270,7 @@ class AirbyteClient:
             t0 = time.perf_counter()
             try:
                 response = self._http.send(request)
-                _check_complete(response, request)
+                raise_if_cut_short(response, request)
             except httpx.HTTPError as exc:
                 sent = _sent(exc, request)
                 if policy.is_retryable_error(exc, sent=sent, idempotent=idempotent):
