@@ -29,13 +29,15 @@ test: $(STAMP)
 # 500 seeded 3-sync pipeline runs through the fault proxy (tests/faultproxy.py), in blocks
 # spread over 4 pytest workers (the trials mostly wait on I/O), then the summary table.
 HOSTILE_SEEDS  ?= 500
+HOSTILE_CLI_SEEDS ?= 20
 HOSTILE_OUT    ?= .hostile
 hostile: $(STAMP)
 	rm -rf $(HOSTILE_OUT)
 	start=$$(date +%s); \
-	HOSTILE_SEEDS=$(HOSTILE_SEEDS) HOSTILE_BLOCKS=20 HOSTILE_REPORT_DIR=$(HOSTILE_OUT) \
+	HOSTILE_SEEDS=$(HOSTILE_SEEDS) HOSTILE_BLOCKS=20 HOSTILE_CLI_SEEDS=$(HOSTILE_CLI_SEEDS) \
+		HOSTILE_REPORT_DIR=$(HOSTILE_OUT) \
 		$(PY) -m pytest -n 4 -q tests/hostile/test_fault_sweep.py \
-		-k seeded_runs; status=$$?; \
+		-k "seeded_runs or real_cli"; status=$$?; \
 	$(PY) tests/hostile/summarize.py $(HOSTILE_OUT) $$(( $$(date +%s) - start )) || status=1; \
 	exit $$status
 

@@ -364,26 +364,35 @@ class FaultProxy:
                 self._threads.append(thread)
             thread.start()
 
+    def planned(self, n: int) -> list[Fault]:
+        """The faults the first ``n`` requests will meet (ignoring ``only``), from the seed."""
+        rng = random.Random(self.seed)
+        return [self._choose(rng) for _ in range(n)]
+
+    def _choose(self, rng: random.Random) -> Fault:
+        # Always draw the same three numbers, so request i's fault depends on i alone.
+        roll, pick, fraction = rng.random(), rng.random(), rng.random()
+        edge = 0.0
+        for kind in KINDS:
+            edge += self.probabilities[kind]
+            if roll < edge:
+                points = self.points[kind]
+                point = points[min(int(pick * len(points)), len(points) - 1)]
+                return Fault(kind, point, fraction)
+        return Fault("")
+
     def _draw(self, method: str, path: str) -> tuple[int, Fault]:
         with self._lock:
             index = self.requests
             self.requests += 1
-            # Always draw the same three numbers, so request i's fault depends on i alone.
-            roll, pick, fraction = self._rng.random(), self._rng.random(), self._rng.random()
+            fault = self._choose(self._rng)
             if not self.enabled:
                 return index, Fault("")
             if self.only is not None and (
                 method != self.only[0] or not path.endswith(self.only[1])
             ):
                 return index, Fault("")
-            edge = 0.0
-            for kind in KINDS:
-                edge += self.probabilities[kind]
-                if roll < edge:
-                    points = self.points[kind]
-                    point = points[min(int(pick * len(points)), len(points) - 1)]
-                    return index, Fault(kind, point, fraction)
-            return index, Fault("")
+            return index, fault
 
     def _record(self, index: int, fault: Fault, method: str, path: str, cut: int | None) -> None:
         with self._lock:

@@ -16,13 +16,14 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[1])
     wall = float(argv[2]) if len(argv) > 2 else None
     trials = []
-    for path in sorted(folder.glob("block-*.json")):
+    for path in sorted(folder.glob("*.json")):
         trials.extend(json.loads(path.read_text(encoding="utf-8"))["trials"])
+    cli = sum(1 for t in trials if t.get("cli"))
     verdicts = collections.Counter(t["verdict"] for t in trials)
     kinds: collections.Counter[str] = collections.Counter()
     points: collections.Counter[str] = collections.Counter()
     requests = swallowed = on_create = 0
-    duplicates = 0
+    duplicates = retried = 0
     for t in trials:
         stats = t["stats"]
         kinds.update(stats.get("by_kind", {}))
@@ -30,16 +31,20 @@ def main(argv: list[str]) -> int:
         requests += stats.get("requests", 0)
         swallowed += stats.get("swallowed", 0)
         on_create += stats.get("on_create", 0)
+        retried += len(t.get("retried_failed", []))
         duplicates += sum(max(len(js) - 1, 0) for js in t["jobs"].values())
+    duplicates -= retried
     failing = sum(1 for t in trials if t["failing"])
     loadavg = Path("/proc/loadavg").read_text().split()[:3]
     rows = [
         ("seeded runs (3-sync pipeline)", len(trials)),
+        ("  of which through the real CLI (no stalls)", cli),
         ("  of which one connection's job truly fails", failing),
         ("ended in the true state directly", verdicts["direct"]),
         ("ended in error, converged on a fault-free re-run", verdicts["rerun"]),
         ("bugs (duplicate job, wrong state, store disagrees)", verdicts["bug"]),
-        ("duplicate Airbyte jobs (jobs beyond one per run key)", duplicates),
+        ("duplicate Airbyte jobs (beyond one per run key)", duplicates),
+        ("re-runs that retried a truly failed job (by design)", retried),
         ("requests through the proxy", requests),
         ("faults injected", sum(kinds.values())),
         *((f"  {k}", n) for k, n in sorted(kinds.items())),

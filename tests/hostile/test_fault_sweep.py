@@ -15,20 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from hostile.hostile_helpers import FAULTS, Trial, run_trial
+from hostile.hostile_helpers import EARLY, FAULTS, Trial, run_trial
 from luigi_airbyte.sync.runner import SyncRunner
 
 SEEDS = int(os.environ.get("HOSTILE_SEEDS", "12"))
 BLOCKS = int(os.environ.get("HOSTILE_BLOCKS", "1"))
 FIRST_SEED = int(os.environ.get("HOSTILE_FIRST_SEED", "0"))
 REPORT_DIR = os.environ.get("HOSTILE_REPORT_DIR", "")
+# The real CLI in a subprocess (~2 s a run, plus its 30 s confirm window when a POST /jobs
+# never arrived): a couple of seeds in `make test`, more in `make hostile`.
+CLI_SEEDS = int(os.environ.get("HOSTILE_CLI_SEEDS", "1"))
 
 
 def _block_seeds(block: int) -> list[int]:
     return [FIRST_SEED + s for s in range(SEEDS) if s % BLOCKS == block]
 
 
-def _report(block: int, trials: list[Trial], seconds: float) -> None:
+def _report(block: int, trials: list[Trial], seconds: float, *, cli: bool = False) -> None:
     if not REPORT_DIR:
         return
     out = Path(REPORT_DIR)
@@ -47,11 +50,14 @@ def _report(block: int, trials: list[Trial], seconds: float) -> None:
                 "jobs": t.jobs,
                 "problems": t.problems,
                 "seconds": t.seconds,
+                "retried_failed": t.retried_failed,
+                "cli": cli,
             }
             for t in trials
         ],
     }
-    (out / f"block-{block:03d}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    name = f"cli-{block:03d}" if cli else f"block-{block:03d}"
+    (out / f"{name}.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 @pytest.mark.parametrize("block", range(BLOCKS))
@@ -92,3 +98,17 @@ def test_the_judge_sees_a_duplicate_when_reconciling_is_broken(
     trial = run_trial(3, tmp_path, faults=only_after, create_only=True)
     assert trial.verdict == "bug", trial.describe()
     assert any("duplicate" in p or "jobs" in p for p in trial.problems), trial.describe()
+
+
+@pytest.mark.parametrize("seed", [10_005 + s for s in range(CLI_SEEDS)])
+def test_the_real_cli_through_the_fault_proxy_ends_in_the_true_state(
+    seed: int, tmp_path: Path
+) -> None:
+    trial = run_trial(seed, tmp_path, cli=True)
+    _report(seed, [trial], trial.seconds, cli=True)
+    assert trial.verdict in ("direct", "rerun"), trial.describe()
+    # Faults planned for the first requests are met (the first seed, make test's, has some).
+    if trial.stats["requests"] >= EARLY:
+        assert trial.stats["injected"] >= trial.early_faults, trial.describe()
+    if seed == 10_005:
+        assert trial.early_faults > 0
