@@ -455,6 +455,19 @@ def render(
     return "\n".join(lines)
 
 
+#: Sections after this line are written by other sweeps (``make hostile``): kept as they are.
+KEEP_MARKER = "<!-- kept by run_all.py: the sections below come from other make targets -->"
+
+
+def kept_sections(output: Path) -> str:
+    """The report's hand-kept tail (from ``KEEP_MARKER`` on), or "" if there is none."""
+    if not output.exists():
+        return ""
+    old = output.read_text(encoding="utf-8")
+    at = old.find(KEEP_MARKER)
+    return "\n" + old[at:] if at >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--output", type=Path, help=f"report file (default {DEFAULT_OUTPUT})")
@@ -496,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     if output is None:
         print(text)
     else:
+        text += kept_sections(output)
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0

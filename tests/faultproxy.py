@@ -43,6 +43,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -240,6 +241,9 @@ class FaultProxy:
         self.stall_seconds = stall_seconds
         self.slow_close_seconds = slow_close_seconds
         self.enabled = True
+        #: ``script(index, method, path) -> Fault | None`` replaces the random draw: for
+        #: tests that need one exact sequence of faults.
+        self.script: Callable[[int, str, str], Fault | None] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
@@ -388,6 +392,8 @@ class FaultProxy:
             fault = self._choose(self._rng)
             if not self.enabled:
                 return index, Fault("")
+            if self.script is not None:
+                return index, self.script(index, method, path) or Fault("")
             if self.only is not None and (
                 method != self.only[0] or not path.endswith(self.only[1])
             ):

@@ -231,9 +231,9 @@ class Truth:
         self.admin.close()
 
     def jobs(self, name: str) -> list[dict[str, Any]]:
-        """Every job of the connection: ``{"id", "status"}``, oldest first."""
+        """Every job of the connection: ``{"id", "status", "rows"}``, oldest first."""
         listed = self.client.list_jobs(connection_id(name), order_by="createdAt|ASC")
-        return [{"id": j.job_id, "status": j.status.value} for j in listed]
+        return [{"id": j.job_id, "status": j.status.value, "rows": j.rows_synced} for j in listed]
 
     def posts(self) -> int:
         """``POST /jobs`` that reached the server, from the admin API's request journal."""
@@ -268,7 +268,8 @@ def read_store(state_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, An
         ledger = [
             dict(r)
             for r in con.execute(
-                "select run_key, job_id, status, finished from airbyte_jobs order by id"
+                "select run_key, job_id, status, finished, rows_committed from airbyte_jobs "
+                "order by id"
             )
         ]
         steps = [
@@ -353,6 +354,11 @@ def _agreement(
                 problems.append(
                     f"{name}: ledger's last row says job {last['job_id']} {last['status']}, "
                     f"the sandbox says job {job['id']} {job['status']}"
+                )
+            elif job["status"] == "succeeded" and last["rows_committed"] != job["rows"]:
+                problems.append(
+                    f"{name}: ledger says job {job['id']} committed {last['rows_committed']} "
+                    f"rows, the sandbox says {job['rows']}"
                 )
         s = run_steps.get(step)
         if s is None:
