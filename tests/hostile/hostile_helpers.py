@@ -31,7 +31,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from faultproxy import FaultProxy
+from faultproxy import Fault, FaultProxy
 from luigi_airbyte.airbyte import AirbyteClient, AirbyteClientCredentials, RetryPolicy
 from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.sandbox import Sandbox, world_from_dict
@@ -396,6 +396,7 @@ def run_trial(
     faults: dict[str, float] | None = None,
     cli: bool = False,
     create_only: bool = False,
+    script: Callable[[int, str, str], Fault | None] | None = None,
 ) -> Trial:
     """One seeded trial; see the module docstring for the verdicts."""
     started = time.monotonic()
@@ -415,6 +416,7 @@ def run_trial(
             faults = {k: p * scale for k, p in FAULTS.items() if not (cli and k == "stall")}
         proxy.configure(**narrow, **faults)
         trial.early_faults = sum(1 for f in proxy.planned(EARLY) if f.kind)
+        proxy.script = script
         root = tmp / f"seed{seed}" / "project"
         root.mkdir()
         pipeline = write_pipeline(root, proxy.base_url + "/api/public/v1")
