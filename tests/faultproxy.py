@@ -22,9 +22,11 @@ stream, whether and where to break it:
     with a FIN: the keep-alive race every pooled HTTP client meets in the wild.
 
 The draw for request number *i* depends only on the seed and *i*, so a run that sends its
-requests in the same order meets the same faults. ``stats()`` counts what was injected, by
-kind, by kind and point, and on ``POST /jobs`` in particular. Set ``enabled = False`` (or
-call ``configure``) to forward everything untouched.
+requests in the same order meets the same faults (``planned(n)`` lists them in advance).
+``stats()`` counts what was injected, by kind, by kind and point, and on ``POST /jobs`` in
+particular. ``configure`` sets the seed, the probabilities, and optionally narrows faults to
+one endpoint (``only``) or to some points (``points``); ``script`` replaces the draw with an
+exact sequence; ``enabled = False`` forwards everything untouched.
 
 Usage::
 
@@ -267,7 +269,9 @@ class FaultProxy:
         """Set the seed and/or fault probabilities; restarts the draw stream and counters.
 
         ``only=("POST", "/jobs")`` breaks only requests of that method whose path ends so;
-        ``points={"reset": ("after_upstream",)}`` narrows where a kind strikes.
+        ``points={"reset": ("after_upstream",)}`` narrows where a kind strikes. Both apply
+        to this call: left out, every request and every point may be hit. Probabilities
+        left out keep their current values.
         """
         for kind, where in (points or {}).items():
             if kind not in POINTS or not set(where) <= set(POINTS[kind]) or not where:

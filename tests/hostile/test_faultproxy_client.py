@@ -167,3 +167,18 @@ def test_a_token_answer_cut_short_without_a_length_is_retried_not_a_bad_credenti
         assert proxy.stats()["by_point"] == {"truncate@unframed": 3}
         proxy.configure(truncate=0.0)
         assert client.list_workspaces()
+
+
+def test_the_same_seed_breaks_the_same_requests(sandbox: Sandbox, proxy: FaultProxy) -> None:
+    proxy.configure(seed=9, reset=0.2, truncate=0.2, slow_close=0.1)
+    with _client(sandbox, proxy, attempts=8) as client:
+        for _ in range(15):
+            client.list_workspaces()
+    stats = proxy.stats()
+    planned = proxy.planned(stats["requests"])
+    hit = [i for i, fault in enumerate(planned) if fault.kind]
+    assert [i.index for i in proxy.injected] == hit
+    assert [(i.kind, i.point) for i in proxy.injected] == [
+        (planned[i].kind, planned[i].point) for i in hit
+    ]
+    assert stats["injected"] >= 5  # about half of 15+ requests
