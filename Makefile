@@ -33,12 +33,13 @@ HOSTILE_CLI_SEEDS ?= 20
 HOSTILE_OUT    ?= .hostile
 hostile: $(STAMP)
 	rm -rf $(HOSTILE_OUT)
-	start=$$(date +%s); \
+	start=$$(date +%s); load=$$(cut -d' ' -f1-3 /proc/loadavg); \
 	HOSTILE_SEEDS=$(HOSTILE_SEEDS) HOSTILE_BLOCKS=20 HOSTILE_CLI_SEEDS=$(HOSTILE_CLI_SEEDS) \
 		HOSTILE_REPORT_DIR=$(HOSTILE_OUT) \
 		$(PY) -m pytest -n 4 -q tests/hostile/test_fault_sweep.py \
 		-k "seeded_runs or real_cli"; status=$$?; \
-	$(PY) tests/hostile/summarize.py $(HOSTILE_OUT) $$(( $$(date +%s) - start )) || status=1; \
+	$(PY) tests/hostile/summarize.py $(HOSTILE_OUT) $$(( $$(date +%s) - start )) "$$load" \
+		|| status=1; \
 	exit $$status
 
 fmt: $(STAMP)

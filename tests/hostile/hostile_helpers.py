@@ -5,7 +5,7 @@ connections, a ``FaultProxy`` in front of it, a fresh project (pipeline file, st
 SQLite store), and a 3-sync pipeline run for one date with the client talking *only* to the
 proxy. The seed also decides each job's true outcome: in about one trial in four, one
 connection's jobs fail every attempt in the sandbox, so "the true final state" is not always
-"succeeded".
+"succeeded". Every fifth seed is a storm (three times the fault rates).
 
 After the run, the truth is read from the sandbox *directly* (not through the proxy): every
 job of each connection through a fault-free client, and every ``POST /jobs`` that reached the
@@ -15,7 +15,7 @@ The verdict of a trial:
 
 * ``direct``: the run ended with the true exit code, each run key has exactly one job, each
   job ended in its true state, and the store agrees (the sync step's status and job id, the
-  ledger rows' job ids and statuses);
+  ledger rows' job ids, statuses and committed rows);
 * ``rerun``: the run ended in an error the faults caused (they outlasted the retry budget),
   with no duplicate job; a fault-free re-run of the same date then converged to the true
   state with still one job per run key (or, for a key whose job legitimately failed, one more
@@ -375,7 +375,7 @@ def _agreement(
 
 
 @contextmanager
-def _world(tmp: Path, seed: int, failing: str | None) -> Iterator[tuple[Sandbox, FaultProxy]]:
+def trial_world(tmp: Path, seed: int, failing: str | None) -> Iterator[tuple[Sandbox, FaultProxy]]:
     base = tmp / f"seed{seed}"
     base.mkdir(parents=True)
     sb = Sandbox(world_from_dict(world(base, failing), source="<hostile>", base_dir=base))
@@ -405,7 +405,7 @@ def run_trial(
     date = dt.date(2026, 1, 1) + dt.timedelta(days=seed % 3000)
     trial = Trial(seed, failing=failing)
     run = run_cli if cli else run_in_process
-    with _world(tmp, seed, failing) as (sb, proxy):
+    with trial_world(tmp, seed, failing) as (sb, proxy):
         narrow: dict[str, Any] = {}
         if create_only:  # answers to POST /jobs lost after the server acted, nothing else
             narrow = {"only": ("POST", "/jobs"), "points": {"reset": ("after_upstream",)}}

@@ -1,7 +1,7 @@
 """Add up the JSON block reports of ``make hostile`` and print the table for RESULTS.md.
 
-Usage: ``python tests/hostile/summarize.py REPORT_DIR [WALL_SECONDS]``; exits 1 if any trial
-was judged a bug (its seed and what disagreed are printed).
+Usage: ``python tests/hostile/summarize.py REPORT_DIR [WALL_SECONDS [LOAD_AT_START]]``; exits
+1 if any trial was judged a bug (its seed and what disagreed are printed).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     folder = Path(argv[1])
     wall = float(argv[2]) if len(argv) > 2 else None
+    load_start = argv[3] if len(argv) > 3 else "-"
     trials = []
     for path in sorted(folder.glob("*.json")):
         trials.extend(json.loads(path.read_text(encoding="utf-8"))["trials"])
-    cli = sum(1 for t in trials if t.get("cli"))
+    cli = [t for t in trials if t.get("cli")]
+    cli_verdicts = collections.Counter(t["verdict"] for t in cli)
     verdicts = collections.Counter(t["verdict"] for t in trials)
     kinds: collections.Counter[str] = collections.Counter()
     points: collections.Counter[str] = collections.Counter()
@@ -38,7 +40,11 @@ def main(argv: list[str]) -> int:
     loadavg = Path("/proc/loadavg").read_text().split()[:3]
     rows = [
         ("seeded runs (3-sync pipeline)", len(trials)),
-        ("  of which through the real CLI (no stalls)", cli),
+        ("  of which through the real CLI (no stalls)", len(cli)),
+        (
+            "    CLI runs direct / re-run / bug",
+            "{direct} / {rerun} / {bug}".format_map(cli_verdicts),
+        ),
         ("  of which one connection's job truly fails", failing),
         ("ended in the true state directly", verdicts["direct"]),
         ("ended in error, converged on a fault-free re-run", verdicts["rerun"]),
@@ -53,6 +59,7 @@ def main(argv: list[str]) -> int:
         ("requests swallowed by a slow close", swallowed),
         ("wall time (s)", f"{wall:.0f}" if wall is not None else "-"),
         ("summed trial time (s)", f"{sum(t['seconds'] for t in trials):.0f}"),
+        ("load average at the start (1/5/15 min)", load_start),
         ("load average at the end (1/5/15 min)", " ".join(loadavg)),
     ]
     width = max(len(name) for name, _ in rows)

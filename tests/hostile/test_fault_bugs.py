@@ -17,10 +17,10 @@ from faultproxy import Fault
 from hostile.hostile_helpers import (
     CONNECTIONS,
     Truth,
-    _world,
     read_store,
     run_in_process,
     run_key,
+    trial_world,
     write_pipeline,
 )
 
@@ -63,7 +63,7 @@ def _lost_create_then_no_listing() -> Callable[[int, str, str], Fault | None]:
 def test_a_lost_create_that_cannot_be_reconciled_is_not_posted_again_by_the_rerun(
     tmp_path: Path,
 ) -> None:
-    with _world(tmp_path, 0, None) as (sb, proxy):
+    with trial_world(tmp_path, 0, None) as (sb, proxy):
         proxy.script = _lost_create_then_no_listing()
         root = tmp_path / "project"
         root.mkdir()
