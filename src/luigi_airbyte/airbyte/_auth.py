@@ -30,7 +30,7 @@ from urllib.parse import quote_plus
 
 import httpx
 
-from luigi_airbyte.airbyte._errors import error_from_response, make_redactor
+from luigi_airbyte.airbyte._errors import error_from_response, make_redactor, raise_if_cut_short
 from luigi_airbyte.errors import AuthenticationError, ConfigError, SecretError
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
@@ -274,6 +274,7 @@ class _TokenAuth(AirbyteAuth):
                 redact=self._redactor(),
                 hint=f"The token endpoint {url} failed; retry later",
             )
+        raise_if_cut_short(response, response.request)  # a lost answer, retried
         try:
             body = response.json()
         except ValueError:

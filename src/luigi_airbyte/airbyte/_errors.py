@@ -231,3 +231,28 @@ def transport_error(
     else:
         text += f". Check that Airbyte is reachable at {target}"
     return AirbyteTransportError(text, method=method, path=path)
+
+
+def raise_if_cut_short(response: httpx.Response, request: httpx.Request) -> None:
+    """Raise a transport error for a success answer whose JSON body was cut short.
+
+    httpx already fails an answer that ends before its ``Content-Length`` or its last
+    chunk. An answer framed only by the connection's end (no length, not chunked: an
+    HTTP/1.0 hop) cannot be checked that way, so its JSON is: a cut body then counts as a
+    lost answer (retried when safe, "uncertain" for ``POST /jobs``), never as a bad one.
+    """
+    if not response.is_success or response.status_code == 204:
+        return
+    headers = response.headers
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", "").lower():
+        return
+    if "json" not in headers.get("content-type", "").lower():
+        return
+    try:
+        json.loads(response.content)
+    except ValueError:
+        raise httpx.RemoteProtocolError(
+            f"the connection closed after {len(response.content)} bytes of an answer with no "
+            "length, before its JSON was complete",
+            request=request,
+        ) from None

@@ -35,6 +35,7 @@ from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
     make_redactor,
+    raise_if_cut_short,
     transport_error,
 )
 from luigi_airbyte.airbyte._pagination import FetchPage, check_page_size, paginate
@@ -288,6 +289,7 @@ class AirbyteClient:
             t0 = time.perf_counter()
             try:
                 response = self._http.send(request)
+                raise_if_cut_short(response, request)
             except httpx.HTTPError as exc:
                 sent = _sent(exc, request)
                 if policy.is_retryable_error(exc, sent=sent, idempotent=idempotent):
@@ -696,10 +698,11 @@ class AirbyteClient:
         Raises:
             SyncAlreadyRunningError: a sync is running on the connection (attach to it).
             StateConflictError: the connection cannot sync now (inactive, for example).
-            JobCreateUncertainError: the request was sent but the answer was lost or
-                was a 5xx: a job may exist; reconcile with ``list_jobs``.
+            JobCreateUncertainError: the request was sent but the answer was lost, cut
+                short, unreadable or a 5xx: a job may exist; reconcile with ``list_jobs``.
         """
         body = {"connectionId": connection_id, "jobType": JobType(job_type).value}
+        started = datetime.now(timezone.utc)
         response = self._send(
             "POST",
             self._url + "/jobs",
@@ -712,8 +715,14 @@ class AirbyteClient:
                 422: "The public API does not accept this job type for this connection",
             },
         )
-        job = self._parse(response, Job.from_api, self._object(response))
-        return job
+        try:
+            return self._parse(response, Job.from_api, self._object(response))
+        except AirbyteAPIError as exc:
+            # Airbyte said yes (2xx): a job exists even if its description is unreadable.
+            path = response.request.url.path
+            raise self._uncertain(
+                path, connection_id, started, f"unreadable answer: {exc}"
+            ) from exc
 
     def get_job(self, job_id: int) -> Job:
         """One job by id."""
