@@ -3,9 +3,10 @@
     python faulty_faker.py FAKER_EXE MODE MARKER <connector args...>
 
 spec / check / discover go straight to faker. The first ``read`` (MARKER absent) relays
-faker's messages until the second STATE of ``users``, then relays three more ``users``
+faker's messages until the first STATE of ``users``, then relays three more ``users``
 records (which no STATE covers) and then: ``crash`` exits 3, ``hang`` sleeps, ``garbage``
 prints a line that is not a protocol message and sleeps. Later reads are plain faker.
+Every read appends the state it was given to MARKER.reads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ import sys
 import time
 
 exe, mode, marker, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+if args[0] == "read":  # MARKER.reads: the state each read was given, one JSON line per read
+    state = None
+    if "--state" in args:
+        with open(args[args.index("--state") + 1]) as fh:
+            state = json.load(fh)
+    with open(marker + ".reads", "a") as fh:
+        fh.write(json.dumps(state) + "\n")
 if args[0] != "read" or os.path.exists(marker):
     os.execv(exe, [exe, *args])
 open(marker, "w").close()
@@ -25,7 +33,7 @@ assert proc.stdout is not None
 states = extra = 0
 for line in proc.stdout:
     msg = json.loads(line)
-    if states >= 2:
+    if states >= 1:
         if msg["type"] == "RECORD" and msg["record"]["stream"] == "users":
             sys.stdout.write(line)
             extra += 1

@@ -72,16 +72,18 @@ class ConnectorSource:
         self.src = src
         self.base_dir = world.base_dir
         self.timeout = src.timeout_seconds
+        self._spec_cache: Path | None = None
         self.argv = self._argv(world, src)
         self.config: dict[str, Any] = resolve_refs(src.config)
         self.spec: dict[str, Any] = {}
         self._catalog: list[DiscoveredStream] | None = None
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _argv(world: World, src: Source) -> list[str]:
+    def _argv(self, world: World, src: Source) -> list[str]:
         if src.pip:
             env = ensure_env(src.pip, log=_log)
+            # a pinned install answers spec the same way every time: ask it once per machine
+            self._spec_cache = env.path / f"{src.connector}.spec.json"
             return [str(env.executable(str(src.connector)))]
         if src.executable:
             return [str(world.resolve_path(src.executable))]
@@ -102,14 +104,22 @@ class ConnectorSource:
         """Run ``spec`` and check the config against it; the problems, field by field."""
         import jsonschema  # type: ignore[import-untyped]
 
-        try:
-            messages = self.run("spec", config=False)
-        except (ConnectorExit, ConnectorTimeout, ProtocolError, OSError) as exc:
-            return [f"spec: the connector did not answer spec: {exc}"]
-        specs = [m["spec"] for m in messages if m.get("type") == "SPEC"]
-        if not specs:
-            return ["spec: the connector printed no SPEC message"]
-        self.spec = specs[0]
+        cached = self._spec_cache
+        if cached is not None and cached.is_file():
+            self.spec = json.loads(cached.read_text(encoding="utf-8"))
+        else:
+            try:
+                messages = self.run("spec", config=False)
+            except (ConnectorExit, ConnectorTimeout, ProtocolError, OSError) as exc:
+                return [f"spec: the connector did not answer spec: {exc}"]
+            specs = [m["spec"] for m in messages if m.get("type") == "SPEC"]
+            if not specs:
+                return ["spec: the connector printed no SPEC message"]
+            self.spec = specs[0]
+            if cached is not None:
+                tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(self.spec), encoding="utf-8")
+                tmp.replace(cached)
         schema = self.spec.get("connectionSpecification") or {}
         validator = jsonschema.Draft7Validator(schema)
         problems = []

@@ -41,6 +41,7 @@ class ConnectorExit(Exception):
 
 
 _EOF = object()
+STARTUP_TIMEOUT = 300.0  # seconds a connector may take to print its first line
 
 
 class ConnectorProcess:
@@ -55,11 +56,15 @@ class ConnectorProcess:
         catalog: dict[str, Any] | None = None,
         state: list[dict[str, Any]] | None = None,
         timeout: float = 600.0,
+        startup_timeout: float = STARTUP_TIMEOUT,
         cwd: Path | None = None,
     ) -> None:
         self.argv = list(argv)
         self.command = command
         self.timeout = timeout
+        # Until its first line a connector is starting (imports can take seconds on a busy
+        # machine); the heartbeat timeout applies between messages after that.
+        self.startup_timeout = max(startup_timeout, timeout)
         self.returncode: int | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=20)
         self._tmp = tempfile.TemporaryDirectory(prefix="lab-connector-")
@@ -112,7 +117,8 @@ class ConnectorProcess:
         (cancel). The process is killed on every early exit.
         """
         try:
-            deadline = time.monotonic() + self.timeout
+            deadline = time.monotonic() + self.startup_timeout
+            limit = self.startup_timeout
             while True:
                 try:
                     item = self._lines.get(timeout=0.1)
@@ -120,8 +126,9 @@ class ConnectorProcess:
                     if poll is not None:
                         poll()
                     if time.monotonic() > deadline:
-                        raise ConnectorTimeout(self.timeout) from None
+                        raise ConnectorTimeout(limit) from None
                     continue
+                limit = self.timeout
                 if item is _EOF:
                     break
                 deadline = time.monotonic() + self.timeout
@@ -161,8 +168,12 @@ def run_collect(
     timeout: float = 600.0,
     cwd: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Run a short command (spec, check, discover) and return all its messages."""
-    proc = ConnectorProcess(argv, command, config=config, timeout=timeout, cwd=cwd)
+    """Run a short command (spec, check, discover) and return all its messages.
+
+    These are not reads: no heartbeat, the startup allowance covers the whole command.
+    """
+    long = max(timeout, STARTUP_TIMEOUT)
+    proc = ConnectorProcess(argv, command, config=config, timeout=long, cwd=cwd)
     return list(proc.messages())
 
 
