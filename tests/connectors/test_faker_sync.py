@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.connectors.helpers import (
+
+from connectors.helpers import (
     attempts,
     committed_per_stream,
     conn_id,
@@ -13,7 +14,6 @@ from tests.connectors.helpers import (
     rows_of_sync,
     run_sync,
 )
-
 from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.sandbox.world import world_from_dict

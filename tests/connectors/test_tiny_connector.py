@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.connectors.helpers import attempts, conn_id, run_sync
 
+from connectors.helpers import attempts, conn_id, run_sync
 from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.sandbox.errors import WorldError
 from luigi_airbyte.sandbox.world import world_from_dict

@@ -1,7 +1,8 @@
 """A tiny connector speaking the Airbyte protocol, for the fast tests (no virtualenv needed).
 
-One stream ``items`` (id, api_key); config: ``api_key`` (required), ``rows`` (int),
-``behaviour``: ok | trace_error | garbage | exit_after_state.
+One stream ``items`` (id, api_key, updated_at; cursor updated_at); config: ``api_key``
+(required), ``rows`` (int), ``behaviour``: ok | trace_error | garbage, ``drop_columns``
+(columns the catalog and the records leave out: a config that changes the catalog).
 """
 
 from __future__ import annotations
@@ -25,17 +26,22 @@ SPEC = {
         "api_key": {"type": "string", "airbyte_secret": True},
         "rows": {"type": "integer", "minimum": 0},
         "behaviour": {"type": "string", "enum": ["ok", "trace_error", "garbage"]},
+        "drop_columns": {"type": "array", "items": {"type": "string"}},
     },
 }
 STREAM = {
     "name": "items",
     "json_schema": {
         "type": "object",
-        "properties": {"id": {"type": "integer"}, "api_key": {"type": ["null", "string"]}},
+        "properties": {
+            "id": {"type": "integer"},
+            "api_key": {"type": ["null", "string"]},
+            "updated_at": {"type": "integer"},
+        },
     },
     "supported_sync_modes": ["full_refresh", "incremental"],
-    "source_defined_cursor": True,
-    "default_cursor_field": ["id"],
+    "source_defined_cursor": False,  # the connection picks the cursor (updated_at)
+    "default_cursor_field": ["updated_at"],
     "source_defined_primary_key": [["id"]],
 }
 command = sys.argv[1]
@@ -56,6 +62,11 @@ if command == "check":
         }
     )
 elif command == "discover":
+    dropped = config.get("drop_columns", [])
+    props = STREAM["json_schema"]["properties"]
+    STREAM["json_schema"]["properties"] = {k: v for k, v in props.items() if k not in dropped}
+    if "updated_at" in dropped:
+        STREAM["default_cursor_field"] = ["id"]
     out({"type": "CATALOG", "catalog": {"streams": [STREAM]}})
 elif command == "read":
     state_path = arg("--state")
@@ -72,7 +83,15 @@ elif command == "read":
                 "record": {
                     "stream": "items",
                     "emitted_at": 0,
-                    "data": {"id": i, "api_key": config["api_key"]},
+                    "data": {
+                        k: v
+                        for k, v in {
+                            "id": i,
+                            "api_key": config["api_key"],
+                            "updated_at": i * 10,
+                        }.items()
+                        if k not in config.get("drop_columns", [])
+                    },
                 },
             }
         )

@@ -9,6 +9,7 @@ for a fresh discover (the config API's discover_schema, which the drift check ca
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys

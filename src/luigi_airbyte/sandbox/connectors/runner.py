@@ -86,7 +86,7 @@ class ConnectorProcess:
             encoding="utf-8",
             errors="replace",
             bufsize=1,
-            cwd=str(cwd) if cwd else None,
+            cwd=str(cwd) if cwd is not None and cwd.is_dir() else None,
             start_new_session=True,
         )
         self._lines: queue.Queue[object] = queue.Queue(maxsize=10_000)
