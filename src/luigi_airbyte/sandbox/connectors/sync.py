@@ -120,15 +120,18 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
     def poll() -> None:
         engine._check_cancel(job)
 
-    proc = ConnectorProcess(
-        connector.argv,
-        "read",
-        config=connector.config,
-        catalog={"streams": configured},
-        state=state_in,
-        timeout=connector.timeout,
-        cwd=connector.base_dir,
-    )
+    try:
+        proc = ConnectorProcess(
+            connector.argv,
+            "read",
+            config=connector.config,
+            catalog={"streams": configured},
+            state=state_in,
+            timeout=connector.timeout,
+            cwd=connector.base_dir,
+        )
+    except OSError as exc:  # e.g. the command does not exist
+        raise eng._AttemptFailed(failure("system_error", f"cannot run the source: {exc}")) from None
     error: dict[str, Any] | None = None
     try:
         for msg in proc.messages(poll):
@@ -148,8 +151,8 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
         raise eng._AttemptFailed(error or exit_failure(exc.code, exc.stderr_tail)) from None
     except ProtocolError as exc:
         raise eng._AttemptFailed(failure("system_error", str(exc))) from None
-    except OSError as exc:
-        raise eng._AttemptFailed(failure("system_error", f"cannot run the source: {exc}")) from None
+    finally:
+        proc.close()  # also when a write, a cancel or a stop ends the read early
     if error is not None:  # a TRACE error and exit 0: Airbyte still fails the attempt
         raise eng._AttemptFailed(error)
 
