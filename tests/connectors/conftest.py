@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -17,12 +17,17 @@ import pytest
 from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv, ensure_env, env_for
 
 FAKER = "airbyte-source-faker==7.2.1"
-FILE = "airbyte-source-file==0.6.0"
+# airbyte-source-file 0.6.0's published metadata pins smart-open[all]==0.6.0, which does not
+# exist: the override replaces that pin, and azure-storage-blob is what [all] brought
+FILE = ["airbyte-source-file==0.6.0", "azure-storage-blob"]
+FILE_OVERRIDES = ["smart-open>=6.3,<8"]
 
 
-def _build(pytestconfig: pytest.Config, requirement: str) -> ConnectorEnv:
-    if env_for(requirement).ready:
-        return ensure_env(requirement)
+def _build(
+    pytestconfig: pytest.Config, requirement: str | list[str], overrides: Sequence[str] = ()
+) -> ConnectorEnv:
+    if env_for(requirement, overrides).ready:
+        return ensure_env(requirement, overrides)
     capman: Any = pytestconfig.pluginmanager.getplugin("capturemanager")
     started = time.monotonic()
 
@@ -31,9 +36,9 @@ def _build(pytestconfig: pytest.Config, requirement: str) -> ConnectorEnv:
             with capman.global_and_fixture_disabled():
                 print(f"\n[connectors] {text}", flush=True)
 
-    env = ensure_env(requirement, log=say)
+    env = ensure_env(requirement, overrides, log=say)
     warnings.warn(
-        f"built the connector environment of {requirement} in "
+        f"built the connector environment of {env.requirement} in "
         f"{time.monotonic() - started:.0f} s ({env.path}); later runs reuse it",
         UserWarning,
         stacklevel=1,
@@ -48,4 +53,4 @@ def faker_env(pytestconfig: pytest.Config) -> Iterator[ConnectorEnv]:
 
 @pytest.fixture(scope="session")
 def file_env(pytestconfig: pytest.Config) -> Iterator[ConnectorEnv]:
-    yield _build(pytestconfig, FILE)
+    yield _build(pytestconfig, FILE, FILE_OVERRIDES)

@@ -107,21 +107,23 @@ def connectors_install_command(requirements: tuple[str, ...], world: Path | None
     from luigi_airbyte.sandbox.errors import WorldError
     from luigi_airbyte.sandbox.world import load_world
 
-    wanted = list(requirements)
+    wanted: list[tuple[str | list[str], list[str]]] = [(r, []) for r in requirements]
     if world is not None:
         try:
             loaded = load_world(world)
         except WorldError as exc:
             fail(ConfigError([Problem(exc.source, "-", p) for p in exc.problems]), as_json=False)
-        wanted += [s.pip for s in loaded.sources if s.type == "airbyte" and s.pip]
+        wanted += [
+            (s.pip, list(s.pip_overrides)) for s in loaded.sources if s.type == "airbyte" and s.pip
+        ]
     if not wanted:
         raise click.UsageError("give a REQUIREMENT or --world with `pip:` connectors")
-    for req in dict.fromkeys(wanted):
+    for req, overrides in wanted:
         try:
-            env = ensure_env(req, log=lambda text: click.echo(text, err=True))
+            env = ensure_env(req, overrides, log=lambda text: click.echo(text, err=True))
         except ConnectorEnvError as exc:
             fail(AirbyteError(f"sandbox connectors: {exc}"), as_json=False)
-        click.echo(f"{req}: ready in {env.path}")
+        click.echo(f"{env.requirement}: ready in {env.path}")
 
 
 @connectors_group.command("list")

@@ -167,7 +167,8 @@ def _source_def(src: Source | None) -> tuple[str, str, str, str]:
     else:
         stype = name.removeprefix("source-")
         def_id, repo = str(uuid.uuid5(uuid.NAMESPACE_URL, f"airbyte/{name}")), f"airbyte/{name}"
-    version = (src.pip or "").partition("==")[2] or "dev"
+    main = src.pip if isinstance(src.pip, str) else (src.pip or [""])[0]
+    version = (main or "").partition("==")[2] or "dev"
     return stype, def_id, repo, version
 
 

@@ -129,7 +129,8 @@ class Source(_Model):
     check_error: str | None = None  # make check_connection fail with this message
     # a real connector (`type: airbyte`, sandbox/connectors/): one of pip, executable, command
     connector: str | None = None  # e.g. source-faker
-    pip: str | None = None  # a requirement, e.g. airbyte-source-faker==7.2.1
+    pip: str | list[str] | None = None  # requirement(s), e.g. airbyte-source-faker==7.2.1
+    pip_overrides: list[str] = Field(default_factory=list)  # replace the connector's own pins
     executable: str | None = None
     command: list[str] | None = None
     config: dict[str, Any] = Field(default_factory=dict)  # secrets as env:/file: references

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,29 @@ class ConnectorEnv:
         return data
 
 
-def env_for(requirement: str, root: Path | None = None) -> ConnectorEnv:
-    return ConnectorEnv(requirement.strip(), (root or cache_root()) / env_name(requirement))
+def _names(requirements: str | Sequence[str]) -> list[str]:
+    reqs = [requirements] if isinstance(requirements, str) else list(requirements)
+    reqs = [r.strip() for r in reqs if r.strip()]
+    if not reqs:
+        raise ConnectorEnvError("no pip requirement given")
+    return reqs
+
+
+def describe(requirements: str | Sequence[str], overrides: Sequence[str] = ()) -> str:
+    """One line naming what an environment holds, e.g. for ``connectors list``."""
+    text = " ".join(_names(requirements))
+    return text + (f" (overrides: {', '.join(overrides)})" if overrides else "")
+
+
+def env_for(
+    requirements: str | Sequence[str], overrides: Sequence[str] = (), root: Path | None = None
+) -> ConnectorEnv:
+    reqs = _names(requirements)
+    name = env_name(reqs[0])
+    if len(reqs) > 1 or overrides:  # the same main package, other extras: another folder
+        digest = hashlib.sha1(json.dumps([reqs, list(overrides)]).encode()).hexdigest()[:8]
+        name = f"{name}-{digest}"
+    return ConnectorEnv(describe(reqs, overrides), (root or cache_root()) / name)
 
 
 @contextlib.contextmanager
@@ -101,21 +123,63 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(argv: list[str], what: str) -> None:
+def _run(argv: list[str], what: str) -> str:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        tail = "\n".join([ln for ln in lines if "is ignored: it is neither" not in ln][-15:])
         raise ConnectorEnvError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _project(requirement: str) -> str:
+    """The normalized project name of a requirement: ``Smart_Open[all]>=7`` -> ``smart-open``."""
+    m = _NAME.match(requirement)
+    if not m:
+        raise ConnectorEnvError(f"{requirement!r} is not a pip requirement")
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower()
+
+
+_REQUIRES = (
+    "import importlib.metadata as m, sys\n"
+    "for r in m.requires(sys.argv[1]) or []:\n"
+    "    if 'extra ==' not in r.replace('extra==', 'extra =='):\n"
+    "        print(r)\n"
+)
+
+
+def _pip_install(python: Path, reqs: list[str], overrides: Sequence[str]) -> None:
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    if not overrides:
+        _run([*pip, *reqs], f"pip install {' '.join(reqs)}")
+        return
+    # pip cannot override a dependency's pin: install the connector without its
+    # dependencies, then its direct dependencies with the overridden ones replaced.
+    _run([*pip, "--no-deps", reqs[0]], f"pip install --no-deps {reqs[0]}")
+    by_name = {_project(o): o for o in overrides}
+    deps = _run([str(python), "-c", _REQUIRES, _project(reqs[0])], "reading dependencies")
+    wanted = [by_name.get(_project(d), d) for d in deps.splitlines() if d.strip()]
+    wanted += [o for o in overrides if o not in wanted] + reqs[1:]
+    _run([*pip, *wanted], f"pip install the dependencies of {reqs[0]}")
 
 
 def ensure_env(
-    requirement: str,
+    requirements: str | Sequence[str],
+    overrides: Sequence[str] = (),
     *,
     root: Path | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ConnectorEnv:
-    """The ready environment of ``requirement``, building it first if needed (locked)."""
-    env = env_for(requirement, root)
+    """The ready environment of ``requirements``, building it first if needed (locked).
+
+    ``overrides`` replace the connector's own pins of the same projects (for a connector
+    whose published metadata cannot be installed as it is).
+    """
+    reqs = _names(requirements)
+    env = env_for(reqs, overrides, root)
     if env.ready:
         return env
     with _locked(env.path.with_name(env.path.name + ".lock")):
@@ -126,28 +190,30 @@ def ensure_env(
         uv = shutil.which("uv")
         tool = "uv" if uv else "venv+pip"
         if log is not None:
-            log(f"building connector environment {env.path} ({requirement}, {tool})")
+            log(f"building connector environment {env.path} ({env.requirement}, {tool})")
         started = time.monotonic()
         python = env.bin_dir / "python"
         try:
             if uv:
                 _run([uv, "venv", "--quiet", "--python", sys.executable, str(env.path)], "uv venv")
+                extra: list[str] = []
+                if overrides:
+                    env.path.mkdir(parents=True, exist_ok=True)
+                    (env.path / "overrides.txt").write_text("\n".join(overrides) + "\n")
+                    extra = ["--override", str(env.path / "overrides.txt")]
                 _run(
-                    [uv, "pip", "install", "--quiet", "--python", str(python), requirement],
-                    f"uv pip install {requirement}",
+                    [uv, "pip", "install", "--quiet", "--python", str(python), *extra, *reqs],
+                    f"uv pip install {' '.join(reqs)}",
                 )
             else:
                 _run([sys.executable, "-m", "venv", str(env.path)], "python -m venv")
-                _run(
-                    [str(python), "-m", "pip", "install", "--quiet", requirement],
-                    f"pip install {requirement}",
-                )
+                _pip_install(python, reqs, overrides)
         except BaseException:
             shutil.rmtree(env.path, ignore_errors=True)
             raise
         seconds = round(time.monotonic() - started, 1)
         marker = {
-            "requirement": requirement,
+            "requirement": env.requirement,
             "tool": tool,
             "build_seconds": seconds,
             "built_at": int(time.time()),

@@ -82,7 +82,7 @@ class ConnectorSource:
 
     def _argv(self, world: World, src: Source) -> list[str]:
         if src.pip:
-            env = ensure_env(src.pip, log=_log)
+            env = ensure_env(src.pip, src.pip_overrides, log=_log)
             # a pinned install answers spec the same way every time: ask it once per machine
             self._spec_cache = env.path / f"{src.connector}.spec.json"
             return [str(env.executable(str(src.connector)))]
