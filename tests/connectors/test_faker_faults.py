@@ -13,7 +13,8 @@ from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.sandbox.world import world_from_dict
 
-pytestmark = pytest.mark.connectors
+# the first test on a fresh machine builds the connector environment (minutes)
+pytestmark = [pytest.mark.connectors, pytest.mark.timeout(900)]
 WRAPPER = Path(__file__).with_name("faulty_faker.py")
 
 

@@ -12,7 +12,8 @@ from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.sandbox.world import world_from_dict
 
-pytestmark = pytest.mark.connectors
+# the first test on a fresh machine builds the connector environment (minutes)
+pytestmark = [pytest.mark.connectors, pytest.mark.timeout(900)]
 
 
 def test_the_file_connector_reads_a_local_csv(file_env: ConnectorEnv, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from e2e.e2e_helpers import Project
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 
-pytestmark = pytest.mark.connectors
+# the first test on a fresh machine builds the connector environment (minutes)
+pytestmark = [pytest.mark.connectors, pytest.mark.timeout(900)]
 TINY = [sys.executable, str(Path(__file__).with_name("tiny_connector.py"))]
 
 MODEL = """\

@@ -11,7 +11,8 @@ import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 
-pytestmark = pytest.mark.connectors
+# the first test on a fresh machine builds the connector environment (minutes)
+pytestmark = [pytest.mark.connectors, pytest.mark.timeout(900)]
 
 
 def test_quickstart_with_faker_runs_the_demo_on_connector_data(
