@@ -85,3 +85,39 @@ def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("LUIGI_AIRBYTE_CONNECTORS_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", "/x/cache")
     assert envs.cache_root() == Path("/x/cache/luigi-airbyte/connectors")
+
+
+def test_cli_installs_then_lists_environments(
+    tmp_path: Path, fake_build: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
+    from luigi_airbyte.cli.app import cli
+
+    monkeypatch.setenv("LUIGI_AIRBYTE_CONNECTORS_DIR", str(tmp_path))
+    runner = CliRunner()
+    empty = runner.invoke(cli, ["sandbox", "connectors", "list"])
+    assert empty.exit_code == 0 and "no connector environments yet" in empty.output
+
+    world = tmp_path / "world.yaml"
+    world.write_text(
+        "workspaces: [{name: ws}]\n"
+        "sources: [{name: f, type: airbyte, connector: source-faker, pip: pkg==2.0}]\n"
+    )
+    done = runner.invoke(
+        cli, ["sandbox", "connectors", "install", "pkg==1.0", "--world", str(world)]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"pkg==1.0: ready in {tmp_path / 'pkg-1.0'}" in done.output
+    assert f"pkg==2.0: ready in {tmp_path / 'pkg-2.0'}" in done.output
+
+    listed = runner.invoke(cli, ["sandbox", "connectors", "list", "--json"])
+    infos = [json.loads(line) for line in listed.output.splitlines()]
+    assert [(i["requirement"], i["ready"], i["tool"]) for i in infos] == [
+        ("pkg==1.0", True, "venv+pip"),
+        ("pkg==2.0", True, "venv+pip"),
+    ]
+    assert runner.invoke(cli, ["sandbox", "connectors", "install"]).exit_code == 2
