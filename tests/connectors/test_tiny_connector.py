@@ -27,6 +27,7 @@ def tiny_world(config: dict[str, Any], mode: str = "incremental_deduped_history"
                 "connector": "source-tiny",
                 "command": TINY,
                 "config": config,
+                "timeout_seconds": 2,
             }
         ],
         "destinations": [{"name": "wh", "type": "duckdb", "path": "wh.duckdb"}],
@@ -86,6 +87,7 @@ def test_check_reports_the_connectors_message(tmp_path: Path) -> None:
     [
         ("trace_error", "config_error", "The API key has expired."),
         ("garbage", "system_error", "not an Airbyte protocol message: '<html>502 Bad Gateway"),
+        ("hang", "heartbeat_timeout", "didn't send any records in the last 2 seconds"),
     ],
 )
 def test_a_failing_read_fails_the_attempt_and_keeps_the_committed_state(

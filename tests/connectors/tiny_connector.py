@@ -1,7 +1,7 @@
 """A tiny connector speaking the Airbyte protocol, for the fast tests (no virtualenv needed).
 
 One stream ``items`` (id, api_key, updated_at; cursor updated_at); config: ``api_key``
-(required), ``rows`` (int), ``behaviour``: ok | trace_error | garbage, ``drop_columns``
+(required), ``rows`` (int), ``behaviour``: ok | trace_error | garbage | hang, ``drop_columns``
 (columns the catalog and the records leave out: a config that changes the catalog).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 
 def out(msg: dict) -> None:
@@ -25,7 +26,7 @@ SPEC = {
     "properties": {
         "api_key": {"type": "string", "airbyte_secret": True},
         "rows": {"type": "integer", "minimum": 0},
-        "behaviour": {"type": "string", "enum": ["ok", "trace_error", "garbage"]},
+        "behaviour": {"type": "string", "enum": ["ok", "trace_error", "garbage", "hang"]},
         "drop_columns": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -124,6 +125,8 @@ elif command == "read":
                     }
                 )
                 sys.exit(1)
+            if behaviour == "hang":
+                time.sleep(120)
             if behaviour == "garbage":
                 print("<html>502 Bad Gateway</html>", flush=True)
     out(
