@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,28 @@ def test_a_failing_read_fails_the_attempt_and_keeps_the_committed_state(
         assert [t["recordsSynced"] for t in tries] == [2, 2]
         rows = engine.destination_rows(cid, "items", order_by="id")
         assert [r["id"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_cancelling_a_job_stops_the_connector(tmp_path: Path) -> None:
+    config = {"api_key": "k", "rows": 6, "behaviour": "hang"}
+    data = tiny_world(config)
+    data["sources"][0]["timeout_seconds"] = 600  # only the cancel can end this read
+    world = world_from_dict(data, base_dir=tmp_path)
+    with Engine(world) as engine:
+        engine.start()
+        cid = conn_id(engine)
+        job = engine.create_job(cid, "sync")
+        deadline = time.monotonic() + 30
+        while engine.destination_counts(cid).get("items", 0) < 2:  # committed ids 1-2: hanging
+            assert time.monotonic() < deadline, engine.get_job(job["jobId"])
+            time.sleep(0.05)
+        engine.cancel_job(job["jobId"])
+        deadline = time.monotonic() + 10
+        while engine.get_job(job["jobId"])["status"] != "cancelled":
+            assert time.monotonic() < deadline, engine.get_job(job["jobId"])
+            time.sleep(0.05)
+        # the worker killed the connector and let go of the job
+        while any(t.is_alive() for t in engine._workers.values()):
+            assert time.monotonic() < deadline, "the attempt is still running"
+            time.sleep(0.05)
+        assert engine.destination_counts(cid) == {"items": 2}
