@@ -19,7 +19,7 @@ from rich.console import Console
 from ruamel.yaml import YAML
 
 from luigi_airbyte.cli.app import cli, fail
-from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
 PIPELINE_TEMPLATE = """\
 # A luigi-airbyte pipeline file, written by `luigi-airbyte quickstart`.
@@ -128,16 +128,31 @@ print("\\n".join(lines))
 '''
 
 
-def write_project(directory: Path, *, url: str, client_id: str, client_secret: str) -> Path:
-    """Write the demo project into ``directory``; returns the pipeline file path."""
+def write_project(
+    directory: Path, *, url: str, client_id: str, client_secret: str, connector: str | None = None
+) -> Path:
+    """Write the demo project into ``directory``; returns the pipeline file path.
+
+    With ``connector`` (e.g. source-faker) the CRM source is that real Airbyte connector.
+    """
     from luigi_airbyte.sandbox.world import demo_world_data
+
+    world_data = demo_world_data()
+    model_sql = MODEL_SQL
+    if connector is not None:
+        from luigi_airbyte.sandbox.connectors.demo import (
+            FAKER_MODEL_SQL,
+            connector_demo_world_data,
+        )
+
+        world_data, model_sql = connector_demo_world_data(connector), FAKER_MODEL_SQL
 
     directory.mkdir(parents=True, exist_ok=True)
     yaml = YAML()
     yaml.default_flow_style = False
     with (directory / "world.yaml").open("w", encoding="utf-8") as fh:
         fh.write("# The sandbox world: luigi-airbyte sandbox serve --world world.yaml\n")
-        yaml.dump(demo_world_data(), fh)
+        yaml.dump(world_data, fh)
     secrets = directory / ".secrets"
     secrets.mkdir(mode=0o700, exist_ok=True)
     secret_file = secrets / "airbyte_client_secret"
@@ -155,10 +170,10 @@ def write_project(directory: Path, *, url: str, client_id: str, client_secret: s
             DBT_PROFILES.format(warehouse=directory.resolve() / "warehouse.duckdb"),
             encoding="utf-8",
         )
-        (models / "user_revenue.sql").write_text(MODEL_SQL, encoding="utf-8")
+        (models / "user_revenue.sql").write_text(model_sql, encoding="utf-8")
         transform = DBT_STEP
     else:
-        (directory / "transform.py").write_text(TRANSFORM_PY.format(sql=MODEL_SQL), "utf-8")
+        (directory / "transform.py").write_text(TRANSFORM_PY.format(sql=model_sql), "utf-8")
         transform = SQL_STEP.format(python=python)
     (directory / "report.py").write_text(REPORT_PY, encoding="utf-8")
     pipeline = directory / "pipeline.yaml"
@@ -180,7 +195,13 @@ def write_project(directory: Path, *, url: str, client_id: str, client_secret: s
 @cli.command("quickstart")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="quickstart")
 @click.option("--keep-serving", is_flag=True, help="Keep the sandbox running afterwards.")
-def quickstart_command(directory: Path, keep_serving: bool) -> None:
+@click.option(
+    "--connector",
+    type=click.Choice(["source-faker"]),
+    help="Run the CRM sync with this real Airbyte connector (its virtualenv is built on "
+    "first use, about 2-4 minutes, then cached); default: the built-in generator.",
+)
+def quickstart_command(directory: Path, keep_serving: bool, connector: str | None) -> None:
     """Run the demo: sandbox Airbyte, two syncs, checks, a transform, a report; then again.
 
     Nothing needs to be configured: the sandbox stands in for Airbyte and moves real
@@ -191,9 +212,11 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
     Example:
       luigi-airbyte quickstart demo
       cat demo/pipeline.yaml demo/report.md
+      luigi-airbyte quickstart --connector source-faker faker-demo
     """
     from luigi_airbyte.cli.run_cmd import execute_run
     from luigi_airbyte.sandbox import Sandbox, load_world
+    from luigi_airbyte.sandbox.errors import WorldError
 
     out = Console(width=None if sys.stdout.isatty() else 140)
     directory = directory.resolve()
@@ -202,7 +225,11 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
     try:
         # Write the world first (with a placeholder URL), then start the sandbox from it.
         write_project(
-            directory, url="http://127.0.0.1:1/api/public/v1", client_id="-", client_secret="-"
+            directory,
+            url="http://127.0.0.1:1/api/public/v1",
+            client_id="-",
+            client_secret="-",
+            connector=connector,
         )
         world = load_world(directory / "world.yaml")
         with Sandbox(world, state_path=directory / "sandbox-state.json") as sandbox:
@@ -211,6 +238,7 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
                 url=sandbox.url,
                 client_id=sandbox.client_id,
                 client_secret=sandbox.client_secret,
+                connector=connector,
             )
             out.rule(f"[bold]luigi-airbyte quickstart[/bold] in {directory}")
             out.print(f"sandbox Airbyte at {sandbox.url}; pipeline file {pipeline}")
@@ -252,5 +280,9 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
             out.print(f"Run report: {first_doc.get('html_report')}", soft_wrap=True, markup=False)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
+        return
+    except WorldError as exc:  # e.g. a connector's environment could not be built
+        problems = [Problem(exc.source, "-", text) for text in exc.problems]
+        fail(ConfigError(problems), as_json=False)
         return
     sys.exit(first or second)

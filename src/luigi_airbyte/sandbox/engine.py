@@ -35,6 +35,7 @@ from typing import Any, overload
 from pydantic import ValidationError
 
 from luigi_airbyte.sandbox import datagen
+from luigi_airbyte.sandbox.connectors.hub import ConnectorHub
 from luigi_airbyte.sandbox.datagen import SourceReadError, StreamSchema
 from luigi_airbyte.sandbox.destinations import (
     Dedup,
@@ -157,6 +158,22 @@ _DEST_MODES = (
     "incremental_append",
     "incremental_deduped_history",
 )
+
+
+def _source_def(src: Source | None) -> tuple[str, str, str, str]:
+    """(sourceType, definitionId, repository, tag) of a source; a real connector names itself."""
+    if src is None or src.type != "airbyte":
+        return _SOURCE_DEFS[src.type if src else "generator"]
+    name = str(src.connector)
+    known = {"source-faker": _SOURCE_DEFS["generator"], "source-file": _SOURCE_DEFS["file"]}
+    if name in known:
+        stype, def_id, repo, _ = known[name]
+    else:
+        stype = name.removeprefix("source-")
+        def_id, repo = str(uuid.uuid5(uuid.NAMESPACE_URL, f"airbyte/{name}")), f"airbyte/{name}"
+    main = src.pip if isinstance(src.pip, str) else (src.pip or [""])[0]
+    version = (main or "").partition("==")[2] or "dev"
+    return stype, def_id, repo, version
 
 
 def _mask(value: Any, key: str = "") -> Any:
@@ -308,6 +325,8 @@ class Engine:
         self._deleted_apps: set[str] = set()
         if self.state_path is not None and self.state_path.exists():
             self._load_state()
+        # real connectors (type: airbyte): env built, spec checked, before any catalog is read
+        self._connectors = ConnectorHub(world)
         # connection id -> the catalog it was configured with (config API syncCatalog)
         self._stored: dict[str, list[StreamSchema]] = {
             cid: self._catalog(self._sources[cs.source]) for cid, cs in self._connections.items()
@@ -586,6 +605,8 @@ class Engine:
         return stored
 
     def _catalog(self, source: Source) -> list[StreamSchema]:
+        if source.type == "airbyte":
+            return self._connectors.catalog(source)
         return datagen.catalog(self.world, source, self._schema_fault(source))
 
     def _writer(self, destination_id: str) -> Writer:
@@ -639,8 +660,8 @@ class Engine:
     def get_source(self, source_id: str) -> dict[str, Any]:
         with self._lock:
             src = self._source(source_id)
-            stype, def_id, _, _ = _SOURCE_DEFS[src.type]
-            config: dict[str, Any] = dict(src.configuration)
+            stype, def_id, _, _ = _source_def(src)
+            config: dict[str, Any] = dict(src.config or src.configuration)
             if not config:
                 config = {
                     "streams": [
@@ -1222,7 +1243,7 @@ class Engine:
             cs = self._connections.get(job.connection_id)
             src = self._sources.get(cs.source) if cs else None
             dst = self._destinations.get(cs.destination) if cs else None
-            sdef = _SOURCE_DEFS[src.type if src else "generator"]
+            sdef = _source_def(src)
             ddef = _DEST_DEFS[dst.type if dst else "duckdb"]
             return {
                 "job": {
@@ -1303,6 +1324,8 @@ class Engine:
     def _check_source_error(self, src: Source) -> str | None:
         if src.check_error:
             return src.check_error
+        if src.type == "airbyte":
+            return self._connectors.check(src)
         if src.type == "file":
             for s in datagen.source_streams(src, self._schema_fault(src)):
                 if s.path is None:
@@ -1312,6 +1335,12 @@ class Engine:
                 except SourceReadError as exc:
                     return str(exc)
         return None
+
+    def _discover_error(self, src: Source) -> str | None:
+        """Before a discover: a real connector discovers now (the catalog may have changed)."""
+        if src.type == "airbyte":
+            return src.check_error or self._connectors.refresh(src)
+        return self._check_source_error(src)
 
     def check_source(self, source_id: str) -> dict[str, Any]:
         started = time.time()
@@ -1348,7 +1377,7 @@ class Engine:
         started = time.time()
         with self._lock:
             src = self._source(source_id)
-        error = self._check_source_error(src)
+        error = self._discover_error(src)
         job = self._sync_job_read("discover_schema", str(source_id), started, error)
         if error:
             job["succeeded"] = False
@@ -1657,7 +1686,11 @@ class Engine:
     def _run_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
         try:
             with self._writer(cs.destination).session():
-                if job.job_type == "sync":
+                if job.job_type == "sync" and self._sources[cs.source].type == "airbyte":
+                    from luigi_airbyte.sandbox.connectors.sync import connector_sync_attempt
+
+                    connector_sync_attempt(self, job, attempt, cs)
+                elif job.job_type == "sync":
                     self._sync_attempt(job, attempt, cs, faults)
                 else:
                     self._clear_attempt(job, attempt, cs)

@@ -38,6 +38,13 @@ sources:
         size: 500
         growth_per_sync: 50
     # check_error: "connection refused"   # make the source's connection check fail
+  # A real Airbyte connector instead (its virtualenv is built once, then cached; see
+  # docs/sandbox.md). Its streams come from its `discover`:
+  # - name: Faker
+  #   type: airbyte
+  #   connector: source-faker
+  #   pip: airbyte-source-faker==7.2.1   # or executable: /path, or command: [argv]
+  #   config: {count: 1000, seed: 1, always_updated: false}   # secrets: env:NAME, file:/path
 
 destinations:
   - name: Warehouse

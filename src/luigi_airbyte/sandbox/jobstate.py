@@ -26,6 +26,8 @@ class StreamCounters:
     bytes_committed: int = 0
     rejected: int = 0
     state_messages: int = 0
+    estimated_records: int = 0  # a real connector's TRACE ESTIMATE (0: none sent)
+    estimated_bytes: int = 0
 
     def add(self, other: StreamCounters) -> None:
         self.emitted += other.emitted
@@ -34,6 +36,8 @@ class StreamCounters:
         self.bytes_committed += other.bytes_committed
         self.rejected += other.rejected
         self.state_messages += other.state_messages
+        self.estimated_records = max(self.estimated_records, other.estimated_records)
+        self.estimated_bytes = max(self.estimated_bytes, other.estimated_bytes)
 
     def attempt_stats(self) -> dict[str, Any]:
         """AttemptStats."""
@@ -44,7 +48,11 @@ class StreamCounters:
             "recordsCommitted": self.committed,
             "bytesCommitted": self.bytes_committed,
             "recordsRejected": self.rejected,
-        }
+        } | (
+            {"estimatedRecords": self.estimated_records, "estimatedBytes": self.estimated_bytes}
+            if self.estimated_records or self.estimated_bytes
+            else {}
+        )
 
     def aggregated(self) -> dict[str, Any]:
         """JobAggregatedStats (all fields required)."""

@@ -90,7 +90,11 @@ class Sandbox:
         except SystemExit:  # werkzeug exits the process when the port is taken
             raise OSError(f"cannot bind {self.host}:{self.port} (address in use?)") from None
         self.port = server.port
-        engine = Engine(self.world, state_path=self.state_path, public_base_url=self.url)
+        try:  # a real connector's spec check can refuse the world: free the port then
+            engine = Engine(self.world, state_path=self.state_path, public_base_url=self.url)
+        except BaseException:
+            server.server_close()
+            raise
         try:
             engine.start()
             creds = [(a.client_id, a.client_secret) for a in self.world.applications]

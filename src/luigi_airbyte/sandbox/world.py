@@ -122,11 +122,19 @@ class Source(_Model):
     name: str = Field(min_length=1)
     id: str | None = None
     workspace: str | None = None
-    type: Literal["generator", "file"]
+    type: Literal["generator", "file", "airbyte"]
     namespace: str | None = None  # the source's schema, e.g. "public" for a Postgres source
     streams: list[SourceStream] = Field(default_factory=list)
     configuration: dict[str, Any] = Field(default_factory=dict)
     check_error: str | None = None  # make check_connection fail with this message
+    # a real connector (`type: airbyte`, sandbox/connectors/): one of pip, executable, command
+    connector: str | None = None  # e.g. source-faker
+    pip: str | list[str] | None = None  # requirement(s), e.g. airbyte-source-faker==7.2.1
+    pip_overrides: list[str] = Field(default_factory=list)  # replace the connector's own pins
+    executable: str | None = None
+    command: list[str] | None = None
+    config: dict[str, Any] = Field(default_factory=dict)  # secrets as env:/file: references
+    timeout_seconds: float = Field(default=600.0, gt=0)  # silence that fails an attempt
 
     _v_id = field_validator("id")(_check_uuid)
 
@@ -470,6 +478,7 @@ def _cross_check(world: World) -> list[str]:
                     if cf not in cols:
                         problems.append(f"{where}.cursor_field: {cf!r} is not a column")
 
+    problems += _connector_problems(world)
     for i, dst in enumerate(world.destinations):
         where = f"destinations[{i}]"
         if dst.type in ("duckdb", "sqlite") and not (dst.path or dst.url):
@@ -499,8 +508,8 @@ def _cross_check(world: World) -> list[str]:
             problems.append(
                 f"{where}.namespace: required when namespace_definition is custom_format"
             )
-        if conn_src is None or conn.streams is None:
-            continue
+        if conn_src is None or conn.streams is None or conn_src.type == "airbyte":
+            continue  # a connector's streams are checked against its discover
         by_name = {s.name: s for s in conn_src.streams}
         seen: set[str] = set()
         for j, cs in enumerate(conn.streams):
@@ -539,6 +548,28 @@ def _cross_check(world: World) -> list[str]:
     for name in world.faults.schema_:
         if name not in sources:
             problems.append(f"faults.schema.{name}: unknown source")
+    return problems
+
+
+def _connector_problems(world: World) -> list[str]:
+    """A real-connector source names its connector and exactly one way to run it."""
+    problems: list[str] = []
+    for i, src in enumerate(world.sources):
+        where = f"sources[{i}]"
+        ways = [k for k in ("pip", "executable", "command") if getattr(src, k)]
+        if src.type != "airbyte":
+            for key in [*ways, *(["connector"] if src.connector else [])]:
+                problems.append(f"{where}.{key}: only `type: airbyte` sources run a connector")
+            continue
+        if not src.connector:
+            problems.append(f"{where}.connector: required for type airbyte (e.g. source-faker)")
+        if len(ways) != 1:
+            problems.append(
+                f"{where}: set exactly one of pip, executable, command (got {ways or 'none'}) "
+                "(fix: e.g. `pip: airbyte-source-faker==7.2.1`)"
+            )
+        if src.streams:
+            problems.append(f"{where}.streams: a connector's streams come from its discover")
     return problems
 
 
