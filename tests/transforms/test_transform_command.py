@@ -188,3 +188,44 @@ def test_argument_validation() -> None:
         CommandRunner([])
     with pytest.raises(ValueError):
         CommandRunner(["true"], timeout=0)
+
+
+def test_a_child_dies_with_its_parent_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the process running a transform leaves no orphan holding the warehouse."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    import psutil
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("PR_SET_PDEATHSIG is Linux-only")
+    pid_file = tmp_path / "child.pid"
+    parent_code = textwrap.dedent(
+        f"""
+        import os, sys
+        from luigi_airbyte.transforms._process import run_process
+        run_process(
+            [sys.executable, "-c",
+             "import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+             "time.sleep(60)"],
+            env=dict(os.environ),
+        )
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code])
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text()):
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.05)
+        child = psutil.Process(int(pid_file.read_text()))
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        gone, _alive = psutil.wait_procs([child], timeout=10)
+        assert gone, "the transform outlived the process that ran it"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -7,15 +7,23 @@ and on timeout, SIGTERM or Ctrl-C we signal the whole group, plus any descendant
 left the group (found with psutil when it is installed), TERM first and KILL after a
 grace period. When the child exits normally, leftovers in its group are killed too,
 before the leader is reaped so its group id cannot be reused meanwhile.
+
+And when *we* die without a chance to clean up (``kill -9`` of the run, a worker lost),
+the child must not live on: a dbt left running holds the warehouse's lock and writes
+under the recovery run. On Linux the child asks the kernel, through a tiny launcher that
+execs the real command, for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +38,33 @@ LineHandler = Callable[[str, str], "str | None"]
 """``(stream, line) -> text to keep`` (None drops the line); stream is stdout or stderr."""
 
 _MAX_LINE = 4000
+_PR_SET_PDEATHSIG = 1
+# Runs in the child before the real command: ask for SIGTERM when the parent dies, give up
+# if it already has (the parent id changed), then become the command (the request
+# survives exec).
+_ORPHAN_GUARD = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, int(signal.SIGTERM), 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(143)\n"
+    "os.execvpe(sys.argv[2], sys.argv[2:], os.environ)\n"
+)
+
+
+def guarded(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """``argv`` wrapped so that the child dies with this process (Linux); as is elsewhere.
+
+    Raises ``FileNotFoundError`` as ``Popen`` would when the command cannot be found, so
+    the caller's "cannot start" handling still applies.
+    """
+    if not sys.platform.startswith("linux") or not argv:
+        return list(argv)
+    program = shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if program is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    return [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid()), program, *argv[1:]]
+
+
 _POLL_MIN_S = 0.02
 _POLL_MAX_S = 0.2
 
@@ -194,7 +229,7 @@ def run_process(
     with _sigterm_raises():
         try:
             proc = subprocess.Popen(
-                list(argv),
+                guarded(argv, env),
                 env=dict(env),
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
