@@ -198,3 +198,17 @@ def test_distinct_keys_pass_and_an_older_syncs_row_is_not_a_duplicate(tmp_path: 
         {"orders": 3}, url, {"orders": "orders"}, sync_id=9, primary_keys={"orders": ["id"]}
     )
     assert all(r.passed for r in results), [r.message for r in results]
+
+
+def test_a_deduplicated_stream_may_keep_fewer_rows_than_committed(warehouse_url: str) -> None:
+    # sync 101 wrote 3 rows; 5 committed records (updates, re-sent records) collapse by key
+    [fewer] = reconcile_counts(
+        {"orders": 5}, warehouse_url, {"orders": "orders"}, sync_id=101, deduped={"orders"}
+    )
+    assert fewer.passed and fewer.details["deduped"] is True
+    assert "one row per key" in fewer.message
+    # more rows than records is never explained by deduplication
+    [more] = reconcile_counts(
+        {"orders": 1}, warehouse_url, {"orders": "orders"}, sync_id=101, deduped={"orders"}
+    )
+    assert not more.passed

@@ -692,6 +692,8 @@ def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
             if step.job_id is not None
             else "read the Airbyte job's logs for the cause"
         )
+    elif code == 6 and (apply := _APPLY.search(step.message or "")) is not None:
+        first = f"run `{apply.group(1)}` to put back what the pipeline file intends"
     elif code == 6:
         first = f"inspect the data ({show}); fix the source or the expectation"
     elif code == 7:
@@ -706,6 +708,8 @@ def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
 
 
 _SPACE = re.compile(r"\s+")
+# The drift check names the command that restores the connection (checks/drift.py).
+_APPLY = re.compile(r"`(luigi-airbyte apply [^`]+)`")
 
 
 def one_line(text: str | None, limit: int = 400) -> str:

@@ -198,6 +198,7 @@ def reconcile_sync_counts(
         and all(len(k) == 1 for k in s.primary_key)  # top-level columns only
         and (s.sync_mode or "").endswith("_append")
     }
+    deduped = {s.name for s in connection.streams if "deduped" in (s.sync_mode or "")}
     return reconcile_counts(
         committed,
         warehouse_url,
@@ -208,6 +209,7 @@ def reconcile_sync_counts(
         final_attempt=totals.final_streams if totals.attempts else None,
         on_lost_records=on_lost_records,
         primary_keys=keys,
+        deduped=deduped,
     )
 
 

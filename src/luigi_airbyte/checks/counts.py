@@ -6,9 +6,10 @@ Airbyte has reported a sync as succeeded while the final table lost most of its 
 Two modes:
 
 * ``sync``: count the rows written by one sync, i.e. whose ``_airbyte_meta`` JSON has
-  ``"sync_id": <job id>``, and compare with the records committed by that job. Right for
-  append modes; deduplicated tables keep fewer rows than were committed (give a tolerance
-  or reconcile the raw tables).
+  ``"sync_id": <job id>``, and compare with the records committed by that job. In a
+  deduplicated stream the final table keeps one row per key, so fewer rows than committed
+  records is normal (updates to one key, and records a retried attempt re-sent, as
+  Airbyte's at-least-once delivery allows); only more rows than committed fails there.
 * ``total``: compare the table's row count with an expected total (``committed`` is then
   read as the expected total per stream), e.g. after a full-refresh overwrite.
 
@@ -27,7 +28,7 @@ Two more reconciliations catch records lost or duplicated inside Airbyte itself:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 from luigi_airbyte.airbyte.models import StreamStats
@@ -81,8 +82,12 @@ def reconcile_counts(
     final_attempt: Sequence[StreamStats] | None = None,
     on_lost_records: LostMode = "fail",
     primary_keys: Mapping[str, Sequence[str]] | None = None,
+    deduped: Collection[str] = (),
 ) -> list[CheckResult]:
     """One ``counts:<stream>`` result per stream of ``committed`` and ``tables``.
+
+    Streams in ``deduped`` (a deduplicated sync mode) fail only with more rows than
+    committed records (``mode='sync'``).
 
     A stream without a table mapping is looked up under its own name; a mapped stream
     missing from ``committed`` is expected to have 0 rows. Warehouse problems (missing
@@ -109,6 +114,7 @@ def reconcile_counts(
         meta_column=meta_column,
         severity=severity,
         primary_keys=primary_keys or {},
+        deduped=frozenset(deduped),
     )
     return lost + counted
 
@@ -176,6 +182,7 @@ def _reconcile_tables(
     meta_column: str,
     severity: Severity,
     primary_keys: Mapping[str, Sequence[str]],
+    deduped: frozenset[str] = frozenset(),
 ) -> list[CheckResult]:
     if mode not in ("sync", "total"):
         raise ValueError("mode must be 'sync' or 'total'")
@@ -211,6 +218,7 @@ def _reconcile_tables(
                 meta=meta_column,
                 severity=severity,
                 mapped=stream in tables,
+                deduped=mode == "sync" and stream in deduped,
             )
             for stream in sorted(streams)
         ]
@@ -305,6 +313,7 @@ def _reconcile_one(
     meta: str,
     severity: Severity,
     mapped: bool,
+    deduped: bool = False,
 ) -> CheckResult:
     name = f"counts:{stream}"
     details: dict[str, object] = {
@@ -359,6 +368,18 @@ def _reconcile_one(
             True,
             severity,
             f"{stream}: {actual} {what} in {table}; {source} {expected} (tolerance {tolerance})",
+            details,
+        )
+    if deduped and difference < 0:
+        details["deduped"] = True
+        return CheckResult(
+            name,
+            "counts",
+            True,
+            severity,
+            f"{stream}: {actual} {what} in {table} for {expected} records committed: a "
+            "deduplicated table keeps one row per key (updates, and records re-sent by a "
+            "retried attempt, collapse)",
             details,
         )
     cause = (

@@ -172,7 +172,7 @@ class Waiter:
         """Queued past ``queue_timeout``: give up waiting, never cancel (Airbyte decides)."""
         job = self.job
         limit = self.settings.queue_timeout or 0.0
-        logger.error(
+        logger.info(
             "connection %s job %s: still %s after %.0fs queued (queue_timeout %.0fs); "
             "leaving it queued: the next run with run key %s re-attaches",
             self.cid,
@@ -499,7 +499,7 @@ class Waiter:
         timeout = self.settings.timeout
         job = self.job
         if self.settings.on_timeout == "detach":
-            logger.error(
+            logger.info(
                 "connection %s job %s: not finished after %.0fs; detaching (the job keeps "
                 "running; the next run with run key %s re-attaches)",
                 self.cid,
@@ -515,7 +515,7 @@ class Waiter:
                 connection_id=self.cid,
                 job_id=job.job_id,
             )
-        logger.error(
+        logger.warning(
             "connection %s job %s: not finished after %.0fs; cancelling",
             self.cid,
             job.job_id,
@@ -700,7 +700,7 @@ class Waiter:
             self.r._record_outcome(
                 run_key, job.job_id, "failed", totals.records_committed, totals.bytes_committed
             )
-            logger.error("connection %s job %s: failed: %s", self.cid, job.job_id, reason)
+            logger.info("connection %s job %s: failed: %s", self.cid, job.job_id, reason)
             self._emit("sync.failed", level="error", reason=reason)
             raise SyncFailedError(
                 f"Airbyte job {job.job_id} on connection {self.cid} failed: {reason}. "
@@ -712,7 +712,7 @@ class Waiter:
             self.r._record_outcome(
                 run_key, job.job_id, "cancelled", totals.records_committed, totals.bytes_committed
             )
-            logger.error("connection %s job %s: cancelled", self.cid, job.job_id)
+            logger.info("connection %s job %s: cancelled", self.cid, job.job_id)
             self._emit("sync.cancelled", level="error")
             raise SyncCancelledError(
                 f"Airbyte job {job.job_id} on connection {self.cid} was cancelled (in Airbyte, "
@@ -765,9 +765,7 @@ class Waiter:
         if verdict.failures:
             self.r._record_outcome(run_key, job.job_id, REJECTED, rows, bytes_)
             message = "; ".join(verdict.failures)
-            logger.error(
-                "connection %s job %s: outcome rejected: %s", self.cid, job.job_id, message
-            )
+            logger.info("connection %s job %s: outcome rejected: %s", self.cid, job.job_id, message)
             self._emit("sync.rejected", level="error", reasons=list(verdict.failures), rows=rows)
             raise OutcomeRuleError(
                 f"Airbyte job {job.job_id} on connection {self.cid} succeeded, but {message}",
