@@ -110,7 +110,7 @@ def test_schema_is_a_valid_json_schema_that_accepts_a_good_file(invoke, tmp_path
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
-    data = YAML(typ="safe").load(GOOD)
+    data = YAML(typ="safe", pure=True).load(GOOD)
     jsonschema.Draft202012Validator(schema).validate(data)
     assert not jsonschema.Draft202012Validator(schema).is_valid({"version": 1})
 

@@ -26,7 +26,7 @@ VALID = Path(__file__).parent / "valid"
 
 
 def _yaml(path: Path) -> Any:
-    return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def test_schema_is_valid_draft_2020_12() -> None:
