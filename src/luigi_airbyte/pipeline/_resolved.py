@@ -10,8 +10,7 @@ from typing import Any
 
 from luigi_airbyte.errors import Problem
 from luigi_airbyte.pipeline._models import Auth
-from luigi_airbyte.pipeline._settings_spec import SETTINGS
-from luigi_airbyte.pipeline._types import format_duration
+from luigi_airbyte.pipeline._settings_spec import SETTINGS, render
 from luigi_airbyte.secrets import SecretRef
 
 
@@ -63,7 +62,7 @@ class ResolvedSettings:
             if item.secret and item.value is not None and mask_secrets:
                 shown = "****"
             else:
-                shown = _render(item.value)
+                shown = render(item.value)
             out.append((item.key, shown, item.source))
         return out
 
@@ -127,13 +126,3 @@ class ResolvedSettings:
     @property
     def log_format(self) -> str:
         return str(self["log_format"])
-
-
-def _render(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    return str(value)
