@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -20,12 +21,13 @@ from pydantic import BaseModel
 from luigi_airbyte.pipeline import SETTINGS, SettingSpec, resolve_settings
 from luigi_airbyte.pipeline._models import PollSection, Setting
 from luigi_airbyte.pipeline._schema import pipeline_json_schema, setting_properties
-from luigi_airbyte.pipeline._settings_spec import settings_of, settings_table_markdown
+from luigi_airbyte.pipeline._settings_spec import BY_KEY, settings_of, settings_table_markdown
 from luigi_airbyte.pipeline._types import Duration
 from luigi_airbyte.secrets import SecretRef
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
+README = ROOT / "README.md"
 _CANDIDATES = ("sample-value", "https://auth.example/token", "sqlite:////tmp/x.db")
 
 
@@ -127,6 +129,15 @@ def test_every_setting_has_a_row_in_the_docs_table() -> None:
         row = f"| `{spec.key}` | {default} | `{spec.env_var}` | `{spec.cfg_option}` | "
         assert row in text, spec.key
         assert spec.description, f"{spec.key}: give the field a docstring"
+
+
+def test_readme_settings_rows_match_the_declaration() -> None:
+    """README keeps a short table by hand; each of its rows names a real key and env var."""
+    rows = re.findall(r"^\| `([a-z_.]+)` \| `(LUIGI_AIRBYTE_[A-Z_]+)` \|", README.read_text(), re.M)
+    assert len(rows) >= 5
+    for key, env_var in rows:
+        assert key in BY_KEY, f"README names an unknown setting {key}"
+        assert BY_KEY[key].env_var == env_var, key
 
 
 def _load_generator() -> ModuleType:

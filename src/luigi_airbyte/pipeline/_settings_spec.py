@@ -67,7 +67,8 @@ def _parts(tp: Any) -> list[Any]:
 def _auth_type(value: str) -> str:
     value = value.strip().lower()
     if value not in AUTH_TYPES:
-        raise fail("choice", "expected one of: " + ", ".join(AUTH_TYPES), "use one of the types")
+        choices = ", ".join(AUTH_TYPES)
+        raise fail("choice", f"expected one of: {choices}", f"use one of: {choices}")
     return value
 
 
