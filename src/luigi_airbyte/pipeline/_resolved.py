@@ -1,4 +1,11 @@
-"""`ResolvedSettings`: the effective settings, each value with the source it came from."""
+"""`ResolvedSettings`: the effective settings, each value with the source it came from.
+
+The view holds every declared setting by key (``settings["poll.interval"]``,
+``settings.source(key)``, ``rows()`` for ``config show``), in the declaration's order,
+so a new setting needs nothing here. The typed properties are shortcuts for wiring the
+client, store and runner; they declare nothing (tests/cli/test_cli_settings_declaration.py
+walks the declaration through this view).
+"""
 
 from __future__ import annotations
 
