@@ -30,7 +30,7 @@ def render(current: str) -> str:
     _, sep_end, tail = rest.partition(END)
     if not sep or not sep_end:
         raise SystemExit(f"{DOC}: the settings table markers are missing")
-    return head + START + settings_table_markdown() + END + tail
+    return head + START + "\n" + settings_table_markdown() + "\n" + END + tail
 
 
 def main(argv: list[str]) -> int:

@@ -215,7 +215,7 @@ def settings_table_markdown() -> str:
         shown = "—" if default is None else f"`{default}`"
         lines.append(
             f"| `{spec.key}` | {shown} | `{spec.env_var}` | `{spec.cfg_option}` "
-            f"| {spec.description.removesuffix('.')} |"
+            f"| {spec.description.removesuffix('.').replace('|', chr(92) + '|')} |"
         )
     return "\n".join(lines) + "\n"
 
