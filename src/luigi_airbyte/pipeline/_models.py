@@ -1,17 +1,23 @@
 """The pipeline file's top level: settings sections, warehouses, owners and pipelines.
 
-Setting sections use the same key paths as the settings table (``airbyte.timeout``,
-``poll.interval``...), so a value's place in the file is also its setting name and
-its environment variable (``LUIGI_AIRBYTE_AIRBYTE__TIMEOUT``). Every setting here is
-optional: defaults live in one place, the settings resolver.
+This is the one declaration of every setting. A field marked ``Setting(default)`` (and
+every field of the ``auth`` variants) is a setting; its key is its path in the file
+(``airbyte.timeout``, ``poll.interval``...), its help is the field's docstring, its type
+is the field's type. `_settings_spec` walks these models to derive the settings table,
+the environment variable (``LUIGI_AIRBYTE_AIRBYTE__TIMEOUT``), the luigi.cfg option,
+the resolver's parser and default, ``config show``'s rows, the JSON Schema's defaults
+and docs/configuration.md's table. In the file every setting is optional (None = not
+set): the default applies only when no source sets the value.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, StringConstraints, model_validator
 
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.pipeline._steps import AnyStep, Model, Step
@@ -29,6 +35,21 @@ from luigi_airbyte.pipeline._types import (
     non_empty,
 )
 
+
+@dataclass(frozen=True)
+class Setting:
+    """Marks a section model's field as a setting, with its value when no source sets it.
+
+    ``shown`` replaces the default in the docs when it is derived (``store.url``).
+    """
+
+    default: Any = None
+    shown: str | None = None
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""A non-empty string, surrounding whitespace removed."""
+
 # --- airbyte ------------------------------------------------------------------------------
 
 
@@ -37,11 +58,12 @@ class ClientCredentialsAuth(Model):
 
     type: Literal["client_credentials"]
     client_id: MaybeSecret
-    """The application's client id (plain or a reference)."""
+    """Application client id (plain or a reference)."""
     client_secret: SecretRefField
-    """The application's client secret: a reference only."""
+    """Application client secret (secret: reference only)."""
     token_url: HttpUrl | None = None
-    """Token endpoint; default <airbyte.url>/applications/token."""
+    """Token endpoint (required for `oidc`; `client_credentials` default
+    `<url>/applications/token`)."""
 
 
 class OidcAuth(Model):
@@ -51,8 +73,10 @@ class OidcAuth(Model):
     token_url: HttpUrl
     client_id: MaybeSecret
     client_secret: SecretRefField
-    scope: str | None = None
-    audience: str | None = None
+    scope: Text | None = None
+    """OAuth scope (`oidc`)."""
+    audience: Text | None = None
+    """OAuth audience (`oidc`)."""
 
 
 class BearerAuth(Model):
@@ -60,6 +84,7 @@ class BearerAuth(Model):
 
     type: Literal["bearer"]
     token: SecretRefField
+    """Static bearer token (secret: reference only)."""
 
 
 class BasicAuth(Model):
@@ -67,7 +92,9 @@ class BasicAuth(Model):
 
     type: Literal["basic"]
     username: MaybeSecret
+    """Basic-auth user."""
     password: SecretRefField
+    """Basic-auth password (secret: reference only)."""
 
 
 class NoAuth(Model):
@@ -92,34 +119,44 @@ AUTH_CLASSES: dict[str, type[Model]] = {
 class AirbyteSection(Model):
     """Where Airbyte is and how to talk to it."""
 
-    url: HttpUrl | None = None
-    """Public API base URL, e.g. https://api.airbyte.com/v1 or http://localhost:8000/api/public/v1."""
-    workspace: str | None = None
-    """Workspace id or name; narrows connection-name lookups."""
-    config_api_url: ConfigApiUrl | None = None
-    """Config API (per-stream counts, checks): auto (detect), none (Cloud), or its URL."""
-    auth: Auth | None = None
-    """How to authenticate; secrets as references only."""
-    max_concurrent_syncs: int | None = Field(default=None, ge=1, le=100)
-    """At most this many syncs run at once on this Airbyte (a Luigi resource)."""
-    resource: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    """Luigi resource name for this Airbyte instance (declare it in luigid's [resources])."""
-    timeout: Duration | None = None
-    """Default time limit for one sync (time spent queued does not count)."""
-    queue_timeout: Duration | None = None
-    """How long a sync may wait queued for Airbyte capacity before the step gives up
-    (the job is left queued, never cancelled). Default 8h, Airbyte's own auto-cancel."""
-    allow_insecure_http: bool | None = None
-    """Allow plain http to a non-loopback host (the credential travels unencrypted)."""
+    url: Annotated[HttpUrl | None, Setting("http://localhost:8000/api/public/v1")] = None
+    """Airbyte public API base URL (Cloud: `https://api.airbyte.com/v1`)."""
+    workspace: Annotated[Text | None, Setting()] = None
+    """Workspace id or name for connection-name lookups."""
+    config_api_url: Annotated[ConfigApiUrl | None, Setting("auto")] = None
+    """Config API base (per-stream counts, connector checks): `auto` detects it from a
+    `/api/public/v1` URL, `none` switches it off (Airbyte Cloud), or give its URL in either
+    form: `http://localhost:8000/api/v1` (Airbyte's docs, dagster-airbyte) or
+    `http://localhost:8000/api` (the spec)."""
+    timeout: Annotated[Duration | None, Setting(timedelta(hours=6))] = None
+    """Default time limit for one sync's running time; time spent queued for capacity does
+    not count (a step's `timeout:` overrides it)."""
+    queue_timeout: Annotated[Duration | None, Setting(timedelta(hours=8))] = None
+    """How long a sync may wait `pending`/`queued` for Airbyte capacity before its step
+    gives up; the job is left queued, never cancelled (8h is when Airbyte cancels a queued
+    manual sync itself; a step's `queue_timeout:` overrides it)."""
+    max_concurrent_syncs: Annotated[int | None, Setting(4), Field(ge=1, le=100)] = None
+    """Syncs running at once (a Luigi resource), 1–100."""  # noqa: RUF001
+    resource: Annotated[
+        str | None, Setting("airbyte"), Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    ] = None
+    """Luigi resource name for this Airbyte instance; declare it with its cap in luigid's
+    `[resources]`."""
+    allow_insecure_http: Annotated[bool | None, Setting(False)] = None
+    """Allow `http://` to a non-loopback host when a credential is sent."""
+    auth: Annotated[Auth | None, Setting("none")] = None
+    """Auth type: `client_credentials`, `oidc`, `bearer`, `basic` or `none` (inferred when
+    unset, see below); each type's fields are settings too, secrets as references only."""
 
 
 class StoreSection(Model):
     """The metadata store (run history, job ledger)."""
 
-    url: DatabaseUrl | None = None
-    """SQLAlchemy URL; default sqlite under state_dir."""
-    password: SecretRefField | None = None
-    """Database password (a reference) when the URL has none."""
+    url: Annotated[DatabaseUrl | None, Setting(shown="sqlite:///<state_dir>/metadata.db")] = None
+    """Metadata store, a SQLAlchemy URL without a password (or a reference to the whole
+    URL)."""
+    password: Annotated[SecretRefField | None, Setting()] = None
+    """Metadata store password (secret: reference only)."""
 
 
 class ReportsSection(Model):
@@ -135,9 +172,10 @@ class ReportsSection(Model):
 class PollSection(Model):
     """How a running Airbyte job is polled."""
 
-    strategy: Literal["adaptive", "fixed"] | None = None
-    interval: Duration | None = None
-    """Fixed: the wait between polls. Adaptive: the longest wait."""
+    strategy: Annotated[Literal["adaptive", "fixed"] | None, Setting("adaptive")] = None
+    """`adaptive` (back off while a job runs) or `fixed`."""
+    interval: Annotated[Duration | None, Setting(timedelta(seconds=30))] = None
+    """Fixed: the wait between polls; adaptive: the longest wait."""
 
 
 class Warehouse(Model):
@@ -215,12 +253,13 @@ class PipelineFile(Model):
     """File format version; always 1 for now."""
     airbyte: AirbyteSection = AirbyteSection()
     store: StoreSection | None = None
-    state_dir: str | None = None
-    """Folder for the default SQLite store and run artefacts."""
+    state_dir: Annotated[Text | None, Setting(".luigi-airbyte")] = None
+    """Folder for the default store and run artefacts."""
     poll: PollSection | None = None
-    on_interrupt: Literal["detach", "cancel"] | None = None
-    """On Ctrl-C: leave Airbyte jobs running (detach; a rerun attaches) or cancel them."""
-    log_format: Literal["text", "json"] | None = None
+    on_interrupt: Annotated[Literal["detach", "cancel"] | None, Setting("detach")] = None
+    """On Ctrl-C: `detach` (jobs keep running; a rerun attaches) or `cancel`."""
+    log_format: Annotated[Literal["text", "json"] | None, Setting("text")] = None
+    """`text` or `json` log lines on stderr."""
     warehouses: dict[Name, Warehouse] = {}
     """Databases for checks, by name."""
     owners: dict[str, Owner] = {}

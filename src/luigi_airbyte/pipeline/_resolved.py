@@ -1,4 +1,11 @@
-"""`ResolvedSettings`: the effective settings, each value with the source it came from."""
+"""`ResolvedSettings`: the effective settings, each value with the source it came from.
+
+The view holds every declared setting by key (``settings["poll.interval"]``,
+``settings.source(key)``, ``rows()`` for ``config show``), in the declaration's order,
+so a new setting needs nothing here. The typed properties are shortcuts for wiring the
+client, store and runner; they declare nothing (tests/cli/test_cli_settings_declaration.py
+walks the declaration through this view).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,7 @@ from typing import Any
 
 from luigi_airbyte.errors import Problem
 from luigi_airbyte.pipeline._models import Auth
-from luigi_airbyte.pipeline._settings_spec import SETTINGS
-from luigi_airbyte.pipeline._types import format_duration
+from luigi_airbyte.pipeline._settings_spec import SETTINGS, render
 from luigi_airbyte.secrets import SecretRef
 
 
@@ -63,7 +69,7 @@ class ResolvedSettings:
             if item.secret and item.value is not None and mask_secrets:
                 shown = "****"
             else:
-                shown = _render(item.value)
+                shown = render(item.value)
             out.append((item.key, shown, item.source))
         return out
 
@@ -127,13 +133,3 @@ class ResolvedSettings:
     @property
     def log_format(self) -> str:
         return str(self["log_format"])
-
-
-def _render(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, timedelta):
-        return format_duration(value)
-    return str(value)

@@ -1,106 +1,108 @@
-"""The settings table: every setting's key, type, default, env var and luigi.cfg option.
+"""The settings table, derived by walking the pipeline file's models (the one declaration).
 
-One table drives resolution, ``config show`` and the docs test, so a setting cannot
-exist in one and be missing from another. The key is also the setting's path in the
-pipeline file; the env var is ``LUIGI_AIRBYTE_`` + key upper-cased with ``.`` -> ``__``;
-the luigi.cfg option (section ``[airbyte]``) is the key without ``airbyte.``, ``.`` -> ``_``.
+A setting is a section-model field marked ``Setting(default)`` in `_models`, or a field
+of one of the ``airbyte.auth`` variants (plus ``airbyte.auth.type``, the variant's tag).
+From each one this module derives, so nothing is declared twice:
+
+* the key: the field's path in the pipeline file (``poll.interval``);
+* the env var: ``LUIGI_AIRBYTE_`` + key upper-cased with ``.`` -> ``__``;
+* the luigi.cfg option (section ``[airbyte]``): the key without ``airbyte.``, ``.`` -> ``_``;
+* the parser: the field's own pydantic type (so a duration means the same everywhere);
+* the default (``Setting.default``), the help (the field's docstring), whether it is a
+  secret (its type is a secret reference);
+* docs/configuration.md's table (`settings_table_markdown`, written by
+  scripts/gen_config_docs.py) and the JSON Schema's defaults (`_schema`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from luigi_airbyte.pipeline._types import (
-    fail,
-    parse_config_api_url,
-    parse_database_url,
-    parse_duration,
-    parse_http_url,
-    parse_maybe_secret,
-)
+from pydantic import AfterValidator, BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from luigi_airbyte.pipeline._models import AUTH_CLASSES, PipelineFile, Setting
+from luigi_airbyte.pipeline._types import fail, format_duration
+from luigi_airbyte.secrets import SecretRef
 
 ENV_PREFIX = "LUIGI_AIRBYTE_"
+AUTH_TYPES = tuple(AUTH_CLASSES)
+
+_FIXES = {
+    "literal_error": "use one of: {expected}",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "greater_than_equal": "write a number of at least {ge}",
+    "less_than_equal": "write a number of at most {le}",
+    "bool_parsing": "write true or false",
+    "string_too_short": "write a value",
+    "string_pattern_mismatch": "write a value matching {pattern}",
+}
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise fail("string_type", "expected a non-empty string", "write a value")
-    return value.strip()
+def _fix(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    if ctx.get("fix"):
+        return str(ctx["fix"])
+    template = _FIXES.get(error["type"], "see docs/configuration.md")
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return "see docs/configuration.md"
 
 
-def _int_range(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        try:
-            number = int(value) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None or str(number) != str(value).strip() or not low <= number <= high:
-            raise fail(
-                "int", f"expected a whole number from {low} to {high}", f"write e.g. {low + 3}"
-            )
-        return number
-
-    return parse
+def _parts(tp: Any) -> list[Any]:
+    """The members of ``tp`` with ``Annotated`` and ``None`` peeled off."""
+    if get_origin(tp) is Annotated:
+        return _parts(get_args(tp)[0])
+    if get_origin(tp) in (Union, types.UnionType):
+        return [p for arg in get_args(tp) for p in _parts(arg)]
+    return [] if tp is type(None) else [tp]
 
 
-def _choice(*options: str) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        text = str(value).strip().lower() if isinstance(value, str) else None
-        if text not in options:
-            raise fail(
-                "choice",
-                "expected one of: " + ", ".join(options),
-                "use one of: " + ", ".join(options),
-            )
-        return text
-
-    return parse
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE | _FALSE:
-        return text in _TRUE
-    raise fail("bool", "expected true or false", "write true or false")
-
-
-def _identity(value: Any) -> Any:
-    return value  # secrets: the resolver applies the per-source reference policy
-
-
-def _resource_name(value: Any) -> str:
-    text = str(value).strip() if isinstance(value, str) else ""
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", text):
-        raise fail(
-            "resource",
-            "expected a Luigi resource name (letters, digits, _)",
-            "write e.g. airbyte_prod, and declare it in luigid's [resources]",
-        )
-    return text
-
-
-AUTH_TYPES = ("client_credentials", "oidc", "bearer", "basic", "none")
+def _auth_type(value: str) -> str:
+    value = value.strip().lower()
+    if value not in AUTH_TYPES:
+        choices = ", ".join(AUTH_TYPES)
+        raise fail("choice", f"expected one of: {choices}", f"use one of: {choices}")
+    return value
 
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """One setting: its key, parser, default, and whether it holds a secret reference."""
+    """One setting, as derived from its model field."""
 
     key: str
-    parse: Callable[[Any], Any]
-    default: Any
-    description: str
-    secret: bool = False
+    info: FieldInfo
+    """The declaring field (for an auth field: its first variant's)."""
+    owners: tuple[type[BaseModel], ...]
+    """The models that declare the field (JSON Schema defs get the default)."""
+    marker: Setting
+    adapter: TypeAdapter[Any] = field(compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit(".", 1)[-1]
+
+    @property
+    def default(self) -> Any:
+        return self.marker.default
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.info.description or "").split())
+
+    @property
+    def secret(self) -> bool:
+        return _parts(self.info.rebuild_annotation()) == [SecretRef]
+
+    @property
+    def is_choice(self) -> bool:
+        return any(get_origin(p) is Literal for p in _parts(self.info.annotation))
 
     @property
     def env_var(self) -> str:
@@ -114,51 +116,119 @@ class SettingSpec:
     def is_auth(self) -> bool:
         return self.key.startswith("airbyte.auth.")
 
+    @property
+    def shown_default(self) -> str | None:
+        """The default as the docs and the JSON Schema show it (None: no default)."""
+        return self.marker.shown or (None if self.default is None else render(self.default))
 
-_URL_DEFAULT = "http://localhost:8000/api/public/v1"
-_S = SettingSpec
-SETTINGS: tuple[SettingSpec, ...] = (
-    _S("airbyte.url", parse_http_url, _URL_DEFAULT, "Airbyte public API base URL"),
-    _S("airbyte.workspace", _text, None, "Workspace id or name for connection-name lookups"),
-    _S(
-        "airbyte.config_api_url",
-        parse_config_api_url,
-        "auto",
-        "Config API base: auto (detect), none (Cloud) or a URL",
-    ),
-    _S("airbyte.timeout", parse_duration, timedelta(hours=6), "Default time limit for one sync"),
-    _S(
-        "airbyte.queue_timeout",
-        parse_duration,
-        timedelta(hours=8),
-        "How long a sync may wait queued (apart from timeout)",
-    ),
-    _S("airbyte.max_concurrent_syncs", _int_range(1, 100), 4, "Syncs running at once"),
-    _S("airbyte.resource", _resource_name, "airbyte", "Luigi resource name for this Airbyte"),
-    _S("airbyte.allow_insecure_http", _bool, False, "Allow http:// to a non-loopback host"),
-    _S("airbyte.auth.type", _choice(*AUTH_TYPES), "none", "Auth type (inferred when unset)"),
-    _S("airbyte.auth.client_id", parse_maybe_secret, None, "Application client id"),
-    _S("airbyte.auth.client_secret", _identity, None, "Application client secret", secret=True),
-    _S("airbyte.auth.token_url", parse_http_url, None, "Token endpoint (oidc, client_credentials)"),
-    _S("airbyte.auth.scope", _text, None, "OAuth scope (oidc)"),
-    _S("airbyte.auth.audience", _text, None, "OAuth audience (oidc)"),
-    _S("airbyte.auth.token", _identity, None, "Static bearer token", secret=True),
-    _S("airbyte.auth.username", parse_maybe_secret, None, "Basic-auth user"),
-    _S("airbyte.auth.password", _identity, None, "Basic-auth password", secret=True),
-    _S("store.url", parse_database_url, None, "Metadata store URL (default: SQLite in state_dir)"),
-    _S("store.password", _identity, None, "Metadata store password", secret=True),
-    _S("state_dir", _text, ".luigi-airbyte", "Folder for the default store and run artefacts"),
-    _S("poll.strategy", _choice("adaptive", "fixed"), "adaptive", "How job status is polled"),
-    _S(
-        "poll.interval",
-        parse_duration,
-        timedelta(seconds=30),
-        "Poll wait (fixed) or cap (adaptive)",
-    ),
-    _S("on_interrupt", _choice("detach", "cancel"), "detach", "On Ctrl-C: detach or cancel jobs"),
-    _S("log_format", _choice("text", "json"), "text", "Log lines on stderr"),
-)
+    def parse(self, value: Any) -> Any:
+        """``value`` validated by the field's type; raises `PydanticCustomError` with a fix."""
+        if isinstance(value, str):
+            value = value.strip().lower() if self.is_choice else value.strip()
+        try:
+            return self.adapter.validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors(include_input=False)[0]
+            raise fail(error["type"], error["msg"], _fix(error)) from None
+
+
+def render(value: Any) -> str:
+    """A setting's value as ``config show`` and the docs print it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return str(value)
+
+
+def _marker(info: FieldInfo) -> Setting | None:
+    return next((m for m in info.metadata if isinstance(m, Setting)), None)
+
+
+def _leaf(
+    key: str, info: FieldInfo, owners: tuple[type[BaseModel], ...], marker: Setting
+) -> SettingSpec:
+    adapter: TypeAdapter[Any] = TypeAdapter(info.rebuild_annotation())
+    return SettingSpec(key, info, owners, marker, adapter)
+
+
+def _variants(key: str, info: FieldInfo, marker: Setting) -> Iterator[SettingSpec]:
+    """A tagged union of models (``auth``): its tag, then every variant's fields once."""
+    classes = [
+        c for c in _parts(info.annotation) if isinstance(c, type) and issubclass(c, BaseModel)
+    ]
+    tag = SettingSpec(
+        f"{key}.type",
+        info,
+        tuple(classes),
+        marker,
+        TypeAdapter(Annotated[str, AfterValidator(_auth_type)]),
+    )
+    yield tag
+    seen: dict[str, list[type[BaseModel]]] = {}
+    first: dict[str, FieldInfo] = {}
+    for cls in classes:
+        for name, sub in cls.model_fields.items():
+            if name != "type":
+                seen.setdefault(name, []).append(cls)
+                first.setdefault(name, sub)
+    for name, sub in first.items():
+        yield _leaf(f"{key}.{name}", sub, tuple(seen[name]), Setting())
+
+
+def _walk(model: type[BaseModel], prefix: str = "") -> Iterator[SettingSpec]:
+    for name, info in model.model_fields.items():
+        key = prefix + name
+        marker = _marker(info)
+        parts = _parts(info.annotation)
+        models = [p for p in parts if isinstance(p, type) and issubclass(p, BaseModel)]
+        if marker is not None and len(models) > 1:
+            yield from _variants(key, info, marker)
+        elif marker is not None:
+            yield _leaf(key, info, (model,), marker)
+        elif len(models) == 1 and len(parts) == 1:
+            yield from _walk(models[0], key + ".")
+
+
+def settings_of(model: type[BaseModel]) -> tuple[SettingSpec, ...]:
+    """Every setting declared in ``model`` and its sections, in field order."""
+    return tuple(_walk(model))
+
+
+SETTINGS: tuple[SettingSpec, ...] = settings_of(PipelineFile)
 
 BY_KEY = {s.key: s for s in SETTINGS}
 BY_ENV = {s.env_var: s for s in SETTINGS}
 BY_CFG = {s.cfg_option: s for s in SETTINGS}
+
+
+def settings_table_markdown() -> str:
+    """docs/configuration.md's settings table, one row per setting."""
+    lines = [
+        "| key | default | environment variable | `[airbyte]` option | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in SETTINGS:
+        default = spec.shown_default
+        shown = "—" if default is None else f"`{default}`"
+        lines.append(
+            f"| `{spec.key}` | {shown} | `{spec.env_var}` | `{spec.cfg_option}` "
+            f"| {spec.description.removesuffix('.').replace('|', chr(92) + '|')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "AUTH_TYPES",
+    "BY_CFG",
+    "BY_ENV",
+    "BY_KEY",
+    "ENV_PREFIX",
+    "SETTINGS",
+    "SettingSpec",
+    "render",
+    "settings_of",
+    "settings_table_markdown",
+]

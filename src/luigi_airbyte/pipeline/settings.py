@@ -1,12 +1,18 @@
 """Settings precedence with provenance: CLI > env > pipeline file > luigi.cfg > defaults.
 
-A hand-rolled ordered merge, not pydantic-settings sources. We need three things
-that fight its model: the *source of every value* (``config show`` prints
-``env:LUIGI_AIRBYTE_AIRBYTE__URL`` or ``pipeline.yaml:12``), a per-source secret
-policy (a literal secret is fine in the environment, an error in a file or a flag),
-and auth resolved as a unit (one layer's ``type: bearer`` must not be mixed with a
-lower layer's ``client_secret``). Each value is still parsed by the same typed
-functions the pipeline models use, so a duration means the same thing everywhere.
+Every setting is declared once, as a field of the pipeline file's models
+(`_models`); `_settings_spec` derives the table walked here, and each value is parsed
+by that field's own type, so a duration means the same thing everywhere.
+
+The merge is an ordered walk over four layers, not pydantic-settings sources, and
+the dependency is dropped. pydantic-settings merges every source into one dict and
+then validates it, which loses what we need: the *source of every value* (``config
+show`` prints ``env:LUIGI_AIRBYTE_AIRBYTE__URL`` or ``pipeline.yaml:12``, and an error
+names the variable, the file line or the luigi.cfg option that holds the bad value),
+a per-source secret policy (a literal secret is fine in the environment, an error in
+a file or a flag), and auth resolved as a unit (one layer's ``type: bearer`` must not
+be deep-merged with a lower layer's ``client_secret``). Its env source would also need
+a private hook (``_load_env_vars``) to read a given mapping instead of ``os.environ``.
 
 Rules worth knowing:
 
@@ -27,7 +33,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -124,38 +130,23 @@ def _env_layer(env: Mapping[str, str], warnings: list[Problem]) -> Layer:
     return layer
 
 
-def _file_values(pf: PipelineFile) -> Iterator[tuple[str, Any]]:
-    a = pf.airbyte
-    for name in (
-        "url",
-        "workspace",
-        "config_api_url",
-        "timeout",
-        "queue_timeout",
-        "max_concurrent_syncs",
-        "resource",
-        "allow_insecure_http",
-    ):
-        yield f"airbyte.{name}", getattr(a, name)
-    if a.auth is not None:
-        for name in type(a.auth).model_fields:
-            yield f"airbyte.auth.{name}", getattr(a.auth, name)
-    if pf.store is not None:
-        yield "store.url", pf.store.url
-        yield "store.password", pf.store.password
-    if pf.poll is not None:
-        yield "poll.strategy", pf.poll.strategy
-        yield "poll.interval", pf.poll.interval
-    yield "state_dir", pf.state_dir
-    yield "on_interrupt", pf.on_interrupt
-    yield "log_format", pf.log_format
+def _file_value(pf: PipelineFile, key: str) -> Any:
+    """The value at ``key``'s path in the file (None when a section or field is absent)."""
+    node: Any = pf
+    for part in key.split("."):
+        if node is None or part not in type(node).model_fields:
+            return None
+        node = getattr(node, part)
+    return node
 
 
 def _file_layer(pf: PipelineFile | None) -> Layer:
     layer: Layer = {}
     if pf is None:
         return layer
-    for key, value in _file_values(pf):
+    for spec in SETTINGS:
+        key = spec.key
+        value = _file_value(pf, key)
         if value is None:
             continue
         line = pf.line_of(key)
@@ -282,7 +273,7 @@ def _auth_type(
             entry = layer.get(f"airbyte.auth.{field}")
             if entry is not None:
                 return SettingValue("airbyte.auth.type", kind, f"inferred from {entry.label}")
-    return SettingValue("airbyte.auth.type", "none", "default")
+    return SettingValue("airbyte.auth.type", BY_KEY["airbyte.auth.type"].default, "default")
 
 
 def _resolve_auth(
