@@ -134,3 +134,19 @@ def test_callable_extras_are_left_alone(redactor: Redactor) -> None:
     record.markup = True
     RedactingFilter(redactor).filter(record)
     assert record.highlighter is highlighter and record.markup is True
+
+
+def test_a_template_naming_a_secret_field_still_formats() -> None:
+    """``log.info("secret=%s %r", a, b)``: the template is not masked into one placeholder."""
+    import logging as _logging
+
+    from luigi_airbyte.observe.redact import RedactingFilter, Redactor
+
+    redactor = Redactor()
+    redactor.register("CANARY-template-secret")
+    record = _logging.LogRecord(
+        "t", _logging.INFO, __file__, 1, "secret=%s %r", ("CANARY-template-secret", {"s": 1}), None
+    )
+    assert RedactingFilter(redactor).filter(record)
+    text = record.getMessage()  # raised TypeError before: "secret=*** %r" % (a, b)
+    assert "CANARY" not in text and "{'s': 1}" in text

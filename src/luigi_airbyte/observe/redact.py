@@ -335,7 +335,13 @@ class RedactingFilter(logging.Filter):
     def _redact_record(self, record: logging.LogRecord) -> None:
         r = self.redactor
         msg = record.msg if isinstance(record.msg, str) else r.redact(record.msg)
-        record.msg = r.redact_str(msg) if isinstance(msg, str) else str(msg)
+        if record.args and isinstance(msg, str):
+            # A template with arguments holds placeholders: masking "token=%s" itself would
+            # leave fewer placeholders than arguments. The arguments are masked below and
+            # the formatted text is checked whole.
+            record.msg = msg
+        else:
+            record.msg = r.redact_str(msg) if isinstance(msg, str) else str(msg)
         if isinstance(record.args, Mapping):
             record.args = r.redact_mapping(record.args)
         elif isinstance(record.args, tuple):
