@@ -30,6 +30,7 @@ class Node:
     implicit: str = ""  # "drift" | "counts" for derived checks
     connection: str = ""  # sync nodes: name or id as written
     freshness: str = ""  # sync nodes: e.g. "6h"
+    connection_id: str = ""  # sync nodes expanded from a listing: the connection's id
 
     @property
     def check_kind(self) -> str:

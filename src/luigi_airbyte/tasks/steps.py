@@ -47,3 +47,10 @@ class PipelineTask(luigi.WrapperTask):
             )
             for node in graph.nodes
         ]
+
+    def complete(self) -> bool:
+        """All steps complete; then the skip notes of this pass are written at once."""
+        try:
+            return bool(super().complete())
+        finally:
+            runtime_for(str(self.pipeline_file)).executor().flush_notes()

@@ -1,0 +1,137 @@
+"""Per-run costs are paid once per process tree; freshness comes from one listing.
+
+Request counts are deterministic, so they are asserted here (timings live in
+benchmarks/scale.py and benchmarks/freshness.py). Every count comes from the sandbox's
+request journal (``/_sandbox/requests``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.e2e_helpers import Project
+from luigi_airbyte.sandbox import Sandbox
+
+N = 200
+pytestmark = pytest.mark.timeout(600)
+
+
+def many_world(n: int, *, job_seconds: float = 0.0) -> dict[str, Any]:
+    """``n`` connections whose jobs select no streams: cheap jobs, real API traffic."""
+    return {
+        "workspaces": [{"name": "scale"}],
+        "sources": [
+            {
+                "name": "gen",
+                "type": "generator",
+                "streams": [{"name": "rows", "size": 1, "growth_per_sync": 0, "seed": 1}],
+            }
+        ],
+        "destinations": [{"name": "wh", "type": "duckdb", "path": "wh.duckdb"}],
+        "connections": [
+            {
+                "name": f"conn-{i:04d}",
+                "source": "gen",
+                "destination": "wh",
+                "streams": [],
+                "job_duration_seconds": job_seconds,
+            }
+            for i in range(n)
+        ],
+        "applications": [
+            {"name": "scale", "client_id": "scale-client", "client_secret": "scale-secret"}
+        ],
+        "settings": {"max_concurrent_jobs": 64, "max_attempts": 1},
+    }
+
+
+def write_pipeline(project: Project, steps: list[dict[str, Any]]) -> None:
+    doc = {
+        "version": 1,
+        "airbyte": {
+            "url": project.sandbox.url,
+            "auth": {
+                "type": "client_credentials",
+                "client_id": project.sandbox.client_id,
+                "client_secret": f"file:{project.secret_file}",
+            },
+            "max_concurrent_syncs": 64,
+        },
+        "state_dir": "state",
+        "poll": {"interval": "1s"},
+        "owners": {"data": {"alerts": [f"jsonl:{project.alerts}"]}},
+        "pipelines": {project.pipeline_name: {"owner": "data", "steps": steps}},
+    }
+    project.path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+def sync_steps(n: int, freshness: str | None = None) -> list[dict[str, Any]]:
+    extra = {"freshness": freshness} if freshness else {}
+    return [{"sync": f"s{i:04d}", "connection": f"conn-{i:04d}", **extra} for i in range(n)]
+
+
+@pytest.fixture
+def scale_project(
+    tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]
+) -> Callable[[int], Project]:
+    def make(n: int) -> Project:
+        sandbox = airbyte_sandbox_factory(many_world(n))
+        return Project(tmp_path / "project", sandbox)
+
+    return make
+
+
+def _calls(sandbox: Sandbox, path: str, method: str = "GET") -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests(path, method=method) if r["path"].endswith(path)]
+
+
+def _walks(entries: list[dict[str, Any]]) -> int:
+    """Listings started: pages asked at offset 0."""
+    return sum(1 for r in entries if "offset=0" in str(r.get("query", "")))
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_one_token_and_one_connection_listing_per_run(
+    scale_project: Callable[[int], Project], workers: int
+) -> None:
+    project = scale_project(N)
+    write_pipeline(project, sync_steps(N))
+    project.sandbox.clear_requests()
+
+    result = project.run("--workers", str(workers), "--json", timeout=500)
+
+    assert result.returncode == 0, result
+    assert all(s["status"] == "succeeded" for s in result.doc["steps"]), result
+    tokens = _calls(project.sandbox, "/applications/token", "POST")
+    assert len(tokens) == 1, f"{len(tokens)} token calls"
+    listings = _calls(project.sandbox, "/connections")
+    assert _walks(listings) == 1, [r["query"] for r in listings]
+    assert len(listings) <= N // 100 + 1
+    assert len(_calls(project.sandbox, "/api/v1/health")) <= 1  # the config-API probe
+    assert len(project.sandbox.requests("/jobs", method="POST")) == N
+
+
+def test_fully_fresh_run_lists_recent_jobs_once(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(N)
+    write_pipeline(project, sync_steps(N))
+    first = project.run("--workers", "4", "--json", timeout=500)
+    assert first.returncode == 0, first
+    write_pipeline(project, sync_steps(N, freshness="6h"))
+    project.sandbox.clear_requests()
+
+    # Another date: the ledger has no success for it, Airbyte's job history decides.
+    result = project.run("--workers", "4", "--json", date="2026-01-16", timeout=300)
+
+    assert result.returncode == 0, result
+    statuses = {s["status"] for s in result.doc["steps"]}
+    assert statuses == {"fresh"}, result
+    list_jobs = _calls(project.sandbox, "/jobs")
+    assert len(list_jobs) <= N // 100 + 1, [r["query"] for r in list_jobs]
+    assert not project.sandbox.requests("/jobs", method="POST")
