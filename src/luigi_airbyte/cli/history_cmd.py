@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.engine import make_url
 
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
-from luigi_airbyte.store import RunDetail, RunSummary, Store, json_report, junit_xml, mask_url
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.store import RunDetail, RunSummary, Store
 
 _OK = ("succeeded", "fresh", "skipped")
 
 
 def _missing_sqlite(url: str) -> bool:
     """True for a SQLite file URL whose file does not exist (reading must not create it)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite") or not parsed.database:
         return False
@@ -72,6 +75,8 @@ def history_command(pipeline: str | None, limit: int, airbyte: AirbyteFlags, as_
       luigi-airbyte history -f pipeline.yaml
       luigi-airbyte history -f pipeline.yaml -p nightly -n 5 --json
     """
+    from luigi_airbyte.store import mask_url
+
     try:
         rt = airbyte.runtime()
         try:
@@ -142,6 +147,8 @@ def show_command(
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml --junit report.xml --json > report.json
     """
+    from luigi_airbyte.store import json_report, junit_xml, mask_url
+
     try:
         rt = airbyte.runtime()
         try:

@@ -13,13 +13,15 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from ruamel.yaml import YAML
 
 from luigi_airbyte.cli.app import cli, fail
 from luigi_airbyte.errors import LuigiAirbyteError
+
+if TYPE_CHECKING:
+    pass
 
 PIPELINE_TEMPLATE = """\
 # A luigi-airbyte pipeline file, written by `luigi-airbyte quickstart`.
@@ -129,6 +131,8 @@ print("\\n".join(lines))
 
 def write_project(directory: Path, *, url: str, client_id: str, client_secret: str) -> Path:
     """Write the demo project into ``directory``; returns the pipeline file path."""
+    from ruamel.yaml import YAML
+
     from luigi_airbyte.sandbox.world import demo_world_data
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -191,6 +195,8 @@ def quickstart_command(directory: Path, keep_serving: bool) -> None:
       luigi-airbyte quickstart demo
       cat demo/pipeline.yaml demo/report.md
     """
+    from rich.console import Console
+
     from luigi_airbyte.cli.run_cmd import execute_run
     from luigi_airbyte.sandbox import Sandbox, load_world
 

@@ -6,21 +6,20 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from luigi_airbyte.app.preflight import run_preflight
-from luigi_airbyte.app.runtime import Runtime
-from luigi_airbyte.app.step_context import split_failure
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
-from luigi_airbyte.cli.progress import ProgressPrinter
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline.graph import Graph
-from luigi_airbyte.store import RunDetail, json_report, junit_xml
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.pipeline.graph import Graph
+    from luigi_airbyte.store import RunDetail
 
 
 def _today() -> dt.date:
@@ -151,6 +150,12 @@ def execute_run(
 ) -> tuple[int, dict[str, Any]]:
     """The body of ``run``; returns (exit code, JSON document). Raises library errors."""
     # Luigi is imported only now: validation errors must not pay for it.
+    from rich.console import Console
+
+    from luigi_airbyte.app.preflight import run_preflight
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.cli.progress import ProgressPrinter
+    from luigi_airbyte.store import json_report, junit_xml
     from luigi_airbyte.tasks import PipelineTask, WorkerOptions, run_graph
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.outcome import exit_code_for, record_unrun_steps, task_ids_by_step
@@ -276,6 +281,10 @@ def _rotate_after_run(
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
     """The end-of-run table: step, status, job id, rows, duration, note."""
+    from rich.table import Table
+
+    from luigi_airbyte.app.step_context import split_failure
+
     run = detail.run
     table = Table(title=f"{run.pipeline} · {run.run_date} · run {run.run_id[:8]}", expand=False)
     for col in ("step", "kind", "status", "job", "rows", "duration"):
@@ -315,6 +324,8 @@ def _dry_run(
     as_json: bool,
 ) -> tuple[int, dict[str, Any]]:
     """Print the graph and, per step, whether it would run or be skipped."""
+    from rich.table import Table
+
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.translator import task_for_node
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.render import note
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline._loader import load_pipeline_file
-from luigi_airbyte.pipeline._schema import pipeline_json_schema
-from luigi_airbyte.pipeline.settings import resolve_settings
+
+if TYPE_CHECKING:
+    pass
 
 
 def _plural(count: int, word: str) -> str:
@@ -35,6 +36,9 @@ def validate_command(pipeline_file: Path, as_json: bool) -> None:
       luigi-airbyte validate pipeline.yaml
       luigi-airbyte validate pipeline.yaml --json | jq '.error.problems[].field'
     """
+    from luigi_airbyte.pipeline._loader import load_pipeline_file
+    from luigi_airbyte.pipeline.settings import resolve_settings
+
     try:
         pf = load_pipeline_file(pipeline_file)
         settings = resolve_settings(pipeline_file=pf)
@@ -79,6 +83,8 @@ def schema_command(output: Path | None) -> None:
       # first line of pipeline.yaml, for the YAML language server:
       # yaml-language-server: $schema=./pipeline.schema.json
     """
+    from luigi_airbyte.pipeline._schema import pipeline_json_schema
+
     text = json.dumps(pipeline_json_schema(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
