@@ -599,6 +599,10 @@ class AirbyteClient:
             self._connections[connection.connection_id] = connection
             yield connection
 
+    def remember_connections(self, connections: Sequence[Connection]) -> None:
+        """Seed the connection cache (job URLs) with a listing taken elsewhere in the run."""
+        self._connections.update({c.connection_id: c for c in connections})
+
     def get_connection(self, connection_id: str) -> Connection:
         """One connection by id."""
         response = self._get(

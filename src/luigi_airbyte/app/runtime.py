@@ -313,6 +313,8 @@ class Runtime:
                     config_api_url=(self.settings.config_api_url if probed is _UNSET else probed),
                     transport=self.transport,
                 )
+                if self.shared.visible:
+                    self._client.remember_connections(self.shared.visible)
             return self._client
 
     def store(self) -> Store:
