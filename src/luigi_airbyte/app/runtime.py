@@ -58,6 +58,7 @@ from luigi_airbyte.pipeline._models import (
     OidcAuth,
     PipelineFile,
 )
+from luigi_airbyte.pipeline._steps import SyncEachStep, SyncStep
 from luigi_airbyte.pipeline.graph import Graph, build_graph
 from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
 from luigi_airbyte.secrets import SecretRef, SecretResolver
@@ -97,6 +98,8 @@ class RunShared:
     connections: dict[str, Connection] = field(default_factory=dict)
     recent: dict[str, _Recent] = field(default_factory=dict)  # workspace id -> listing
     complete: set[tuple[str, ...]] = field(default_factory=set)  # tasks found complete
+    other_listings: dict[str, list[Connection]] = field(default_factory=dict)
+    workspaces: list[Any] | None = None
 
 
 class StoreEventSink:
@@ -397,8 +400,88 @@ class Runtime:
                             )
                         ]
                     )
-                self._graphs[pipeline] = build_graph(self.pipeline_file.pipeline(pipeline))
+                model = self.pipeline_file.pipeline(pipeline)
+                expand = None
+                if any(isinstance(step, SyncEachStep) for step in model.steps):
+                    expand = self._expander(model.name, model.steps)
+                self._graphs[pipeline] = build_graph(model, expand)
             return self._graphs[pipeline]
+
+    def _expander(
+        self, pipeline: str, steps: tuple[Any, ...]
+    ) -> Callable[[SyncEachStep], list[SyncStep]]:
+        """Expands a ``sync_each`` step from the run's one connection listing."""
+        pf = self.pipeline_file
+        assert pf is not None
+
+        def expand(step: SyncEachStep) -> list[SyncStep]:
+            index = steps.index(step)
+            field_ = f"pipelines.{pipeline}.steps[{index}]"
+
+            def problem(suffix: str, message: str, fix: str) -> ConfigError:
+                where = field_ + suffix
+                line = pf.line_of(where) or pf.line_of(field_)
+                return ConfigError([Problem(pf.source, where, message, fix, line=line)])
+
+            try:
+                members = step.expand(self.connections_in(step.workspace))
+            except ValueError as exc:
+                raise problem(
+                    ".overrides",
+                    str(exc),
+                    "use the exact name (or id) of a connection the selection matches; "
+                    "`luigi-airbyte validate --online` lists them",
+                ) from None
+            if not members:
+                raise problem(
+                    ".select",
+                    f"step {step.name!r} selects no connection"
+                    + (f" in workspace {step.workspace!r}" if step.workspace else ""),
+                    "widen select (name globs, tags, status: any) or check the workspace",
+                )
+            return members
+
+        return expand
+
+    def connections_in(self, workspace: str | None) -> list[Connection]:
+        """The connections of a workspace (name or id; None: the run's workspace), from the
+        run's one listing; another workspace is listed once and kept for the run."""
+        listed = self._visible_connections()
+        if workspace is None:
+            return listed
+        wanted = workspace
+        if not _looks_like_uuid(workspace):
+            known = {w.name: w.workspace_id for w in self._workspaces()}
+            if workspace not in known:
+                raise ConfigError(
+                    [
+                        Problem(
+                            self._pf_source(),
+                            "workspace",
+                            f"no workspace named {workspace!r} is visible to this credential",
+                            f"use one of: {', '.join(known) or '(none)'}",
+                        )
+                    ]
+                )
+            wanted = known[workspace]
+        if self.workspace_id() is not None and self.workspace_id() != wanted:
+            with self._lock:
+                other = self.shared.other_listings.get(wanted)
+            if other is None:
+                other = list(self.client().list_connections([wanted]))
+                with self._lock:
+                    self.shared.other_listings[wanted] = other
+            return other
+        return [c for c in listed if c.workspace_id == wanted]
+
+    def _workspaces(self) -> list[Any]:
+        with self._lock:
+            cached = self.shared.workspaces
+        if cached is None:
+            cached = self.client().list_workspaces()
+            with self._lock:
+                self.shared.workspaces = cached
+        return cached
 
     def connection(self, name_or_id: str) -> Connection:
         """Resolve a connection by name or id once per process tree.
@@ -521,9 +604,11 @@ class Runtime:
             return widest
         for pipeline in pf.pipelines.values():
             for step in pipeline.steps:
-                window = getattr(step, "freshness", None)
-                if isinstance(window, timedelta):
-                    widest = max(widest, window)
+                windows = [getattr(step, "freshness", None)]
+                windows += [o.freshness for o in getattr(step, "overrides", {}).values()]
+                for window in windows:
+                    if isinstance(window, timedelta):
+                        widest = max(widest, window)
         return widest
 
     def warehouse_url(self, name: str | None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +10,6 @@ from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_o
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import fields
 from luigi_airbyte.errors import LuigiAirbyteError
-
-if TYPE_CHECKING:
-    pass
 
 
 @cli.group("credentials", context_settings=CONTEXT_SETTINGS)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
-
-if TYPE_CHECKING:
-    pass
 
 
 @cli.command("preflight")

@@ -13,15 +13,11 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from luigi_airbyte.cli.app import cli, fail
 from luigi_airbyte.errors import LuigiAirbyteError
-
-if TYPE_CHECKING:
-    pass
 
 PIPELINE_TEMPLATE = """\
 # A luigi-airbyte pipeline file, written by `luigi-airbyte quickstart`.
