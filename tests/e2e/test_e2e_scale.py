@@ -1,4 +1,5 @@
-"""Per-run costs are paid once per process tree; freshness comes from one listing.
+"""Per-run costs are paid once per process tree; freshness comes from one listing; one
+``sync_each`` step expands into a sync task per connection.
 
 Request counts are deterministic, so they are asserted here (timings live in
 benchmarks/scale.py and benchmarks/freshness.py). Every count comes from the sandbox's
@@ -8,13 +9,14 @@ request journal (``/_sandbox/requests``).
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import Project
+from e2e.e2e_helpers import CLI, Project, clean_env
 from luigi_airbyte.sandbox import Sandbox
 
 N = 200
@@ -70,9 +72,10 @@ def write_pipeline(project: Project, steps: list[dict[str, Any]]) -> None:
     project.path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
 
-def sync_steps(n: int, freshness: str | None = None) -> list[dict[str, Any]]:
+def sync_each(freshness: str | None = None) -> list[dict[str, Any]]:
+    """One expanding step: a sync task per connection."""
     extra = {"freshness": freshness} if freshness else {}
-    return [{"sync": f"s{i:04d}", "connection": f"conn-{i:04d}", **extra} for i in range(n)]
+    return [{"sync_each": "all", "select": {"name": "conn-*"}, **extra}]
 
 
 @pytest.fixture
@@ -100,7 +103,7 @@ def test_one_token_and_one_connection_listing_per_run(
     scale_project: Callable[[int], Project], workers: int
 ) -> None:
     project = scale_project(N)
-    write_pipeline(project, sync_steps(N))
+    write_pipeline(project, sync_each())
     project.sandbox.clear_requests()
 
     result = project.run("--workers", str(workers), "--json", timeout=500)
@@ -120,10 +123,10 @@ def test_fully_fresh_run_lists_recent_jobs_once(
     scale_project: Callable[[int], Project],
 ) -> None:
     project = scale_project(N)
-    write_pipeline(project, sync_steps(N))
+    write_pipeline(project, sync_each())
     first = project.run("--workers", "4", "--json", timeout=500)
     assert first.returncode == 0, first
-    write_pipeline(project, sync_steps(N, freshness="6h"))
+    write_pipeline(project, sync_each(freshness="6h"))
     project.sandbox.clear_requests()
 
     # Another date: the ledger has no success for it, Airbyte's job history decides.
@@ -134,4 +137,48 @@ def test_fully_fresh_run_lists_recent_jobs_once(
     assert statuses == {"fresh"}, result
     list_jobs = _calls(project.sandbox, "/jobs")
     assert len(list_jobs) <= N // 100 + 1, [r["query"] for r in list_jobs]
+    assert not project.sandbox.requests("/jobs", method="POST")
+
+
+def test_validate_online_and_dry_run_show_the_expansion(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(4)
+    steps = [
+        {"sync_each": "all", "select": {"name": ["conn-0001", "conn-000[23]"]}},
+        {"command": {"argv": ["true"]}, "name": "after_all", "after": ["all"]},
+    ]
+    write_pipeline(project, steps)
+    expected = ["all/conn-0001", "all/conn-0002", "all/conn-0003"]
+
+    done = subprocess.run(
+        [CLI, "validate", str(project.path), "--online", "--json"],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["expanded"] == {"nightly": {"all": expected}}
+
+    dry = project.run("--dry-run", "--json")
+    assert dry.returncode == 0, dry
+    rows = {r["step"]: r for r in dry.doc["steps"]}
+    assert [n for n in rows if n.startswith("all/")] == expected
+    assert sorted(rows["after_all"]["after"]) == expected
+    assert not project.sandbox.requests("/jobs", method="POST")
+
+
+def test_an_override_for_an_unlisted_connection_is_a_config_error(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(2)
+    write_pipeline(project, [{"sync_each": "all", "overrides": {"conn-0009": {"retries": 1}}}])
+    result = project.run("--json")
+    assert result.returncode == 3, result
+    (problem,) = result.doc["error"]["problems"]
+    assert problem["field"] == "pipelines.nightly.steps[0].overrides"
+    assert "conn-0009" in problem["message"] and problem["fix"] and problem["line"]
     assert not project.sandbox.requests("/jobs", method="POST")
