@@ -1,8 +1,10 @@
 """Run every benchmark and rewrite ``benchmarks/RESULTS.md`` with the tables and a reading.
 
 Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` (about
-4-5 minutes: real jobs of up to 60 s, history first) and ``sandbox_scale.py`` (about a
-minute). Progress goes to stderr; the report to ``--output``.
+4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
+minute), ``scale.py`` (pipeline runs of 10, 100 and 1,000 syncs against the sleep floor:
+about 30 minutes) and ``freshness.py`` (a fully fresh run of 1,000 syncs: a minute).
+Progress goes to stderr; the report to ``--output``.
 
 Usage: python benchmarks/run_all.py [--output benchmarks/RESULTS.md] [--quick]
 
@@ -34,6 +36,10 @@ TARGET_P50 = 0.5
 POLLING_QUICK = ["--jobs", "6", "--history", "2", "--max-duration", "10"]
 SCALE_QUICK = ["--levels", "100", "1000", "--requests", "300", "--repeat", "1"]
 SIM_QUICK = ["--trials", "500"]
+RUN_SCALE_FULL = ["--sizes", "10", "100", "--big"]
+RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8"]
+FRESH_FULL = ["--n", "1000"]
+FRESH_QUICK = ["--n", "100"]
 
 
 @dataclass
@@ -336,6 +342,7 @@ def render(
     quick: bool,
     started: datetime,
     total_s: float,
+    pipeline_runs: tuple[Ran, ...] = (),
 ) -> str:
     sim_verdicts = [line for line in sim.stdout.splitlines() if line.startswith("sigma ")]
     rows = _rows(polling)
@@ -402,7 +409,7 @@ def render(
         "",
         "## Machine",
         "",
-        *machine_lines([sim, polling_run, scale_run]),
+        *machine_lines([sim, polling_run, scale_run, *pipeline_runs]),
         "",
         "## Summary",
         "",
@@ -452,7 +459,34 @@ def render(
         *busy_note(scale_run),
         "",
     ]
+    for number, ran in enumerate(pipeline_runs, start=4):
+        lines += [
+            f"## {number}. {PIPELINE_TITLES.get(ran.name, ran.name)} (`benchmarks/{ran.name}`)",
+            "",
+            f"`{' '.join(['python', *ran.command[1:]]).replace(str(ROOT) + '/', '')}`"
+            f" ({ran.seconds / 60:.1f} min)",
+            "",
+            "```text",
+            ran.stdout,
+            "```",
+            "",
+            f"- Targets (issue 10): {PIPELINE_TARGETS.get(ran.name, 'none')}.",
+            *busy_note(ran),
+            "",
+        ]
     return "\n".join(lines)
+
+
+PIPELINE_TITLES = {
+    "scale.py": "Pipeline runs of N syncs against the sleep floor",
+    "freshness.py": "A fully fresh run against the all-complete floor",
+}
+PIPELINE_TARGETS = {
+    "scale.py": "ratio <= 1.10x at every size (1.05x at N = 1,000); <= 3 API requests per sync "
+    "with 8 workers",
+    "freshness.py": "<= 25 requests at N = 1,000 (one token, one connection listing, one "
+    "recent-jobs listing at 100 a page); wall time <= 3x the all-complete floor",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
                 [*(SCALE_QUICK if args.quick else []), "--json", str(scale_json)],
                 timeout=1200,
             )
+            pipeline_runs = (
+                run_script("scale.py", RUN_SCALE_QUICK if args.quick else RUN_SCALE_FULL, 7200),
+                run_script("freshness.py", FRESH_QUICK if args.quick else FRESH_FULL, 1800),
+            )
         except RuntimeError as exc:
             print(f"run_all: {exc}", file=sys.stderr)
             return 1
@@ -491,7 +529,15 @@ def main(argv: list[str] | None = None) -> int:
         if ran.command and ran.command[-1] == "--json":
             ran.command.pop()
     text = render(
-        sim, polling_run, polling, scale_run, scale, args.quick, started, time.monotonic() - t0
+        sim,
+        polling_run,
+        polling,
+        scale_run,
+        scale,
+        args.quick,
+        started,
+        time.monotonic() - t0,
+        pipeline_runs,
     )
     if output is None:
         print(text)

@@ -49,8 +49,10 @@ class PipelineTask(luigi.WrapperTask):
         ]
 
     def complete(self) -> bool:
-        """All steps complete; then the skip notes of this pass are written at once."""
+        """All steps complete. Every step is asked (no short cut at the first incomplete
+        one), so the skip notes of the whole scheduling pass are written at once, here."""
         try:
-            return bool(super().complete())
+            answers = [bool(task.complete()) for task in luigi.task.flatten(self.requires())]
+            return all(answers)
         finally:
             runtime_for(str(self.pipeline_file)).executor().flush_notes()
