@@ -308,7 +308,7 @@ class StepExecutor:
         dependencies, the final check) cost nothing. Airbyte's last successes come from the
         runtime's one listing per workspace, judged by the freshness check's own test.
         """
-        key_done = ("sync", ctx.pipeline, ctx.step, ctx.partition, req.connection)
+        key_done = ("sync", ctx.run_id, ctx.pipeline, ctx.step, ctx.partition, req.connection)
         if key_done in self.rt.shared.complete:
             return True
         conn = self.rt.connection(req.connection)
@@ -413,7 +413,7 @@ class StepExecutor:
     def is_complete(self, ctx: StepContext, node: Node | None) -> bool:
         if node is None:
             return False
-        key_done = ("step", ctx.pipeline, ctx.step, ctx.partition)
+        key_done = ("step", ctx.run_id, ctx.pipeline, ctx.step, ctx.partition)
         if key_done in self.rt.shared.complete:
             return True
         if self._succeeded_before(ctx):

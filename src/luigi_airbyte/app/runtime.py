@@ -100,6 +100,7 @@ class RunShared:
     complete: set[tuple[str, ...]] = field(default_factory=set)  # tasks found complete
     other_listings: dict[str, list[Connection]] = field(default_factory=dict)
     workspaces: list[Any] | None = None
+    prepare_failed: bool = False
 
 
 class StoreEventSink:
@@ -511,10 +512,15 @@ class Runtime:
     def connection_id_or_blank(self, name_or_id: str) -> str:
         """The id of a connection from the run's listing, or "" when it cannot be resolved
         now (the task then resolves it itself and reports the error where it belongs)."""
-        if not name_or_id:
+        if not name_or_id or self.shared.prepare_failed:
             return ""
         try:
             self.prepare()
+        except Exception as exc:  # noqa: BLE001 - the task reports Airbyte's error itself
+            logger.debug("per-run resolution failed: %s", exc)
+            self.shared.prepare_failed = True  # do not retry for every task of the run
+            return ""
+        try:
             return self.connection(name_or_id).connection_id
         except Exception as exc:  # noqa: BLE001 - resolution errors surface in the task
             logger.debug("connection %r not resolved ahead of the tasks: %s", name_or_id, exc)

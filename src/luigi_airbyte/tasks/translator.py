@@ -35,8 +35,8 @@ def task_for_node(
         # The id comes from the run's one connection listing (resolved before Luigi forks
         # workers), so a task process never lists connections to resolve a name. It is
         # insignificant: task ids stay those of the names, identical in every process.
-        connection_id = node.connection_id or runtime_for(pipeline_file).connection_id_or_blank(
-            node.connection
+        connection_id = runtime_for(pipeline_file).connection_id_or_blank(
+            node.connection_id or node.connection
         )
         return AirbyteSyncTask(
             connection=node.connection,
