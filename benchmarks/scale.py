@@ -15,14 +15,16 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import luigid, run_cli, run_floor, world, write_pipeline
+from _runs import BIN, env, luigid, run_cli, run_floor, world, write_pipeline
 
 from luigi_airbyte.sandbox import Sandbox
 
@@ -57,6 +59,23 @@ def one(n: int, workers: int, scheduler: str, job_seconds: float) -> dict[str, A
     }
 
 
+def startup(repeat: int = 7) -> tuple[float, float]:
+    """Median wall time of ``luigi-airbyte --help`` and of ``python -c "import luigi"``."""
+
+    def median(argv: list[str]) -> float:
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run(argv, env=env(), capture_output=True, check=True, timeout=120)
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[len(times) // 2]
+
+    return (
+        median([str(BIN / "luigi-airbyte"), "--help"]),
+        median([sys.executable, "-c", "import luigi"]),
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
@@ -67,6 +86,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
     sizes = [*args.sizes, *([1000] if args.big else [])]
+    help_s, luigi_s = startup()
     rows = []
     for n in sizes:
         for workers in args.workers:
@@ -76,8 +96,13 @@ def main() -> int:
                 print(f"== N={n} workers={workers} {scheduler}", file=sys.stderr, flush=True)
                 rows.append(one(n, workers, scheduler, args.job_seconds))
     if args.json:
-        print(json.dumps({"rows": rows}, indent=2))
+        print(json.dumps({"rows": rows, "help_s": help_s, "import_luigi_s": luigi_s}, indent=2))
         return 0
+    print("| start-up | median | target |")
+    print("|---|---|---|")
+    print(f"| `luigi-airbyte --help` | {help_s:.3f} s | <= 0.35 s |")
+    print(f"| `python -c 'import luigi'` (reference) | {luigi_s:.3f} s | |")
+    print()
     print("| N syncs, workers, scheduler | luigi-airbyte | floor | ratio | API requests per sync |")
     print("|---|---|---|---|---|")
     for r in rows:
