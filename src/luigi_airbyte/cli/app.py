@@ -136,4 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     global _help_only
     args = list(argv) if argv is not None else sys.argv[1:]
     _help_only = any(a in ("--help", "-h") for a in args)
-    cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
+    finally:
+        _help_only = False
