@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import CLI, Project, clean_env
+from e2e.e2e_helpers import CLI, Project, clean_env, finish
+from e2e.luigid_helpers import FAST, running_luigid
 from luigi_airbyte.sandbox import Sandbox
 
 N = 200
@@ -182,3 +183,27 @@ def test_an_override_for_an_unlisted_connection_is_a_config_error(
     assert problem["field"] == "pipelines.nightly.steps[0].overrides"
     assert "conn-0009" in problem["message"] and problem["fix"] and problem["line"]
     assert not project.sandbox.requests("/jobs", method="POST")
+
+
+@pytest.mark.luigid
+@pytest.mark.slow
+def test_on_luigid_each_run_process_pays_once(
+    scale_project: Callable[[int], Project], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two ``luigi-airbyte run`` processes (two hosts) share luigid: each mints one token and
+    lists the connections once for all of its forked workers; every sync runs once."""
+    n = 20
+    project = scale_project(n)
+    write_pipeline(project, sync_each())
+    project.sandbox.clear_requests()
+    with running_luigid(tmp_path_factory.mktemp("luigid"), FAST) as url:
+        procs = [
+            project.start("--scheduler-url", url, "--workers", "3", "--json") for _ in range(2)
+        ]
+        results = [finish(p, timeout=300) for p in procs]
+
+    for result in results:
+        assert result.returncode == 0, result
+    assert len(_calls(project.sandbox, "/applications/token", "POST")) == 2
+    assert _walks(_calls(project.sandbox, "/connections")) == 2
+    assert len(project.sandbox.requests("/jobs", method="POST")) == n
