@@ -165,6 +165,7 @@ class Runtime:
         self._bus: EventBus | None = None
         self._router: AlertRouter | None = None
         self._graphs: dict[str, Graph] = {}
+        self._widest: timedelta | None = None
         self._executor: StepExecutor | None = None
         self._lineage: Any = None
         self._pid = os.getpid()
@@ -604,6 +605,11 @@ class Runtime:
         return _Recent(since, ends, complete=len(jobs) < FRESH_LISTING_CAP)
 
     def _widest_freshness(self) -> timedelta:
+        if self._widest is None:
+            self._widest = self._find_widest_freshness()
+        return self._widest
+
+    def _find_widest_freshness(self) -> timedelta:
         pf = self.pipeline_file
         widest = timedelta(0)
         if pf is None:
