@@ -47,9 +47,21 @@ def world(n: int, job_seconds: float) -> dict[str, Any]:
 
 
 def write_pipeline(
-    root: Path, url: str, n: int, *, freshness: str | None = None, max_syncs: int = 100
+    root: Path,
+    url: str,
+    n: int,
+    *,
+    freshness: str | None = None,
+    max_syncs: int = 100,
+    each: bool = False,
 ) -> Path:
+    """N sync steps, or with ``each`` one ``sync_each`` step selecting the N connections."""
     extra = {"freshness": freshness} if freshness else {}
+    steps = (
+        [{"sync_each": "all", "select": {"name": "conn-*"}, **extra}]
+        if each
+        else [{"sync": f"s{i:04d}", "connection": f"conn-{i:04d}", **extra} for i in range(n)]
+    )
     doc = {
         "version": 1,
         "airbyte": {
@@ -67,9 +79,7 @@ def write_pipeline(
         "pipelines": {
             "bench": {
                 "owner": "data",
-                "steps": [
-                    {"sync": f"s{i:04d}", "connection": f"conn-{i:04d}", **extra} for i in range(n)
-                ],
+                "steps": steps,
             }
         },
     }

@@ -31,6 +31,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument(
+        "--sync-each", action="store_true", help="one sync_each step instead of N sync steps"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = args.n
@@ -47,7 +50,7 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise TimeoutError("history jobs did not finish")
                 time.sleep(0.05)
-            path = write_pipeline(root, sandbox.url, n, freshness="6h")
+            path = write_pipeline(root, sandbox.url, n, freshness="6h", each=args.sync_each)
             sandbox.clear_requests()
             wall = run_cli(path, args.workers, None, "2026-01-15")
             reqs = sandbox.requests()

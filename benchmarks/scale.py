@@ -29,13 +29,15 @@ from _runs import BIN, env, luigid, run_cli, run_floor, world, write_pipeline
 from luigi_airbyte.sandbox import Sandbox
 
 
-def one(n: int, workers: int, scheduler: str, job_seconds: float) -> dict[str, Any]:
+def one(
+    n: int, workers: int, scheduler: str, job_seconds: float, each: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
         data = world(n, job_seconds)
         data["destinations"][0]["path"] = str(root / "wh.duckdb")
         with Sandbox(data) as sandbox:
-            path = write_pipeline(root, sandbox.url, n)
+            path = write_pipeline(root, sandbox.url, n, each=each)
             sandbox.clear_requests()
             if scheduler == "luigid":
                 with luigid() as url:
@@ -83,6 +85,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--schedulers", nargs="+", default=["local", "luigid"])
     ap.add_argument("--job-seconds", type=float, default=1.0)
+    ap.add_argument(
+        "--sync-each", action="store_true", help="one sync_each step instead of N sync steps"
+    )
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
     sizes = [*args.sizes, *([1000] if args.big else [])]
@@ -94,7 +99,7 @@ def main() -> int:
                 if n >= 100 and workers == 1 and scheduler == "luigid":
                     continue  # as slow as local with one worker, and says nothing new
                 print(f"== N={n} workers={workers} {scheduler}", file=sys.stderr, flush=True)
-                rows.append(one(n, workers, scheduler, args.job_seconds))
+                rows.append(one(n, workers, scheduler, args.job_seconds, args.sync_each))
     if args.json:
         print(json.dumps({"rows": rows, "help_s": help_s, "import_luigi_s": luigi_s}, indent=2))
         return 0
