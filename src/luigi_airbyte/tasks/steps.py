@@ -34,6 +34,13 @@ class PipelineTask(luigi.WrapperTask):
     run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
 
     def requires(self) -> list[luigi.Task]:
+        """Every step's task; built once per instance (Luigi and the final check ask again)."""
+        cached: list[luigi.Task] | None = getattr(self, "_steps", None)
+        if cached is None:
+            cached = self._steps = self._build_requires()
+        return list(cached)
+
+    def _build_requires(self) -> list[luigi.Task]:
         from luigi_airbyte.tasks.translator import task_for_node
 
         graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
