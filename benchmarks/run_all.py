@@ -2,8 +2,10 @@
 
 Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` (about
 4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
-minute), ``clean_counts.py`` (about two minutes) and ``report_render.py`` (seconds; it
-appends its own section). Progress goes to stderr; the report to ``--output``.
+minute), ``clean_counts.py`` (about two minutes), ``scale.py`` (pipeline runs of 10 and
+100 syncs against the sleep floor, about 10 minutes; ``--big`` adds 1,000), ``freshness.py``
+(a fully fresh run of 1,000 syncs: a minute) and ``report_render.py`` (seconds; it appends
+its own section). Progress goes to stderr; the report to ``--output``.
 
 Usage: python benchmarks/run_all.py [--output benchmarks/RESULTS.md] [--quick]
 
@@ -38,6 +40,10 @@ POLLING_QUICK = ["--jobs", "6", "--history", "2", "--max-duration", "10"]
 SCALE_QUICK = ["--levels", "100", "1000", "--requests", "300", "--repeat", "1"]
 SIM_QUICK = ["--trials", "500"]
 COUNTS_QUICK = ["--runs", "30", "--naive-runs", "10"]
+RUN_SCALE_FULL = ["--sizes", "10", "100"]
+RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8"]
+FRESH_FULL = ["--n", "1000"]
+FRESH_QUICK = ["--n", "100"]
 
 
 @dataclass
@@ -341,6 +347,7 @@ def render(
     started: datetime,
     total_s: float,
     counts_run: Ran | None = None,
+    pipeline_runs: tuple[Ran, ...] = (),
 ) -> str:
     sim_verdicts = [line for line in sim.stdout.splitlines() if line.startswith("sigma ")]
     rows = _rows(polling)
@@ -412,7 +419,7 @@ def render(
         "",
         "## Machine",
         "",
-        *machine_lines([sim, polling_run, scale_run]),
+        *machine_lines([sim, polling_run, scale_run, *pipeline_runs]),
         "",
         "## Summary",
         "",
@@ -463,7 +470,34 @@ def render(
         "",
         *counts_section,
     ]
+    for number, ran in enumerate(pipeline_runs, start=5):
+        lines += [
+            f"## {number}. {PIPELINE_TITLES.get(ran.name, ran.name)} (`benchmarks/{ran.name}`)",
+            "",
+            f"`{' '.join(['python', *ran.command[1:]]).replace(str(ROOT) + '/', '')}`"
+            f" ({ran.seconds / 60:.1f} min)",
+            "",
+            "```text",
+            ran.stdout,
+            "```",
+            "",
+            f"- Targets (issue 10): {PIPELINE_TARGETS.get(ran.name, 'none')}.",
+            *busy_note(ran),
+            "",
+        ]
     return "\n".join(lines)
+
+
+PIPELINE_TITLES = {
+    "scale.py": "Pipeline runs of N syncs against the sleep floor",
+    "freshness.py": "A fully fresh run against the all-complete floor",
+}
+PIPELINE_TARGETS = {
+    "scale.py": "ratio <= 1.10x at every size (1.05x at N = 1,000); <= 3 API requests per sync "
+    "with 8 workers",
+    "freshness.py": "<= 25 requests at N = 1,000 (one token, one connection listing, one "
+    "recent-jobs listing at 100 a page); wall time <= 3x the all-complete floor",
+}
 
 
 def _counts_rows(counts_run: Ran) -> list[list[str]]:
@@ -529,6 +563,10 @@ def main(argv: list[str] | None = None) -> int:
             counts_run = run_script(
                 "clean_counts.py", COUNTS_QUICK if args.quick else [], timeout=1800
             )
+            pipeline_runs = (
+                run_script("scale.py", RUN_SCALE_QUICK if args.quick else RUN_SCALE_FULL, 7200),
+                run_script("freshness.py", FRESH_QUICK if args.quick else FRESH_FULL, 1800),
+            )
         except RuntimeError as exc:
             print(f"run_all: {exc}", file=sys.stderr)
             return 1
@@ -549,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         started,
         time.monotonic() - t0,
         counts_run,
+        pipeline_runs,
     )
     if output is None:
         print(text)

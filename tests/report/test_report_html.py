@@ -317,8 +317,8 @@ def test_reports_base_url_is_validated(tmp_path: Path, base_url: str) -> None:
 
 
 def test_report_location_links_through_base_url(tmp_path: Path) -> None:
+    from luigi_airbyte.app.report_links import report_location
     from luigi_airbyte.app.runtime import Runtime
-    from luigi_airbyte.cli.report_cmd import report_location
 
     path = tmp_path / "p.yaml"
     body = (

@@ -29,7 +29,7 @@ from urllib.parse import quote
 import httpx
 
 from luigi_airbyte import __version__
-from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials
+from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials, _TokenAuth
 from luigi_airbyte.airbyte._catalog import StoredStream
 from luigi_airbyte.airbyte._errors import (
     Redactor,
@@ -191,14 +191,18 @@ class AirbyteClient:
         self._retry = retry if retry is not None else RetryPolicy()
         self._no_retry = RetryPolicy(max_attempts=1, sleep=self._retry.sleep)
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._http = httpx.Client(
-            auth=auth,
-            timeout=self._timeout,
-            transport=transport,
-            verify=_verify(verify) if transport is None else True,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        # Built on first request (a process that never calls Airbyte pays nothing), and
+        # without TLS set-up (~40 ms) when every URL it may reach is plain http.
+        self._http_client: httpx.Client | None = None
+        self._closed = False
+        self._http_kwargs: dict[str, Any] = {
+            "auth": auth,
+            "timeout": self._timeout,
+            "transport": transport,
+            "verify": verify,
+            "headers": {"User-Agent": user_agent, "Accept": "application/json"},
+            "follow_redirects": False,
+        }
         self._redact: Redactor = make_redactor(self._secret_values)
         self._config_setting = config_api_url
         self._config_url: str | None = None
@@ -211,7 +215,35 @@ class AirbyteClient:
     # -- lifecycle ------------------------------------------------------------------
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self._closed = True
+        if self._http_client is not None:
+            self._http_client.close()
+
+    @property
+    def _http(self) -> httpx.Client:
+        if self._http_client is None:
+            if self._closed:
+                raise RuntimeError("Cannot send a request, as the client has been closed.")
+            kwargs = dict(self._http_kwargs)
+            if kwargs["transport"] is not None:
+                kwargs["verify"] = True
+            elif self._plain_http_only():
+                kwargs["verify"] = False  # nothing to verify: no https URL is ever reached
+            else:
+                kwargs["verify"] = _verify(kwargs["verify"])
+            self._http_client = httpx.Client(**kwargs)
+        return self._http_client
+
+    def _plain_http_only(self) -> bool:
+        token_url = ""
+        if isinstance(self._auth, _TokenAuth):
+            token_url = self._auth._token_url_or_unset()
+        elif self._auth is not None and not isinstance(self._auth, AirbyteAuth):
+            return False  # a foreign auth flow may call anywhere
+        urls = [self._url, token_url, self._config_setting or ""]
+        return not any(u.startswith("https://") for u in urls) and not any(
+            u and u != "auto" and not u.startswith("http://") for u in urls[1:]
+        )
 
     def __enter__(self) -> AirbyteClient:
         return self
@@ -460,6 +492,10 @@ class AirbyteClient:
         """Whether the config API is available (probes it on first call)."""
         return self._config_base() is not None
 
+    def config_api_url(self) -> str | None:
+        """The config API's base URL, or None without one (probes it on first call)."""
+        return self._config_base()
+
     def _config_base(self) -> str | None:
         with self._config_lock:
             if self._config_known:
@@ -603,6 +639,10 @@ class AirbyteClient:
             connection = Connection.from_api(item)
             self._connections[connection.connection_id] = connection
             yield connection
+
+    def remember_connections(self, connections: Sequence[Connection]) -> None:
+        """Seed the connection cache (job URLs) with a listing taken elsewhere in the run."""
+        self._connections.update({c.connection_id: c for c in connections})
 
     def get_connection(self, connection_id: str) -> Connection:
         """One connection by id."""
@@ -756,6 +796,7 @@ class AirbyteClient:
         status: JobStatus | str | None = None,
         created_at_start: datetime | None = None,
         created_at_end: datetime | None = None,
+        updated_at_start: datetime | None = None,
         order_by: str = "createdAt|DESC",
         page_size: int = 100,
         max_items: int | None = None,
@@ -783,6 +824,8 @@ class AirbyteClient:
             params["createdAtStart"] = _iso(created_at_start)
         if created_at_end is not None:
             params["createdAtEnd"] = _iso(created_at_end)
+        if updated_at_start is not None:
+            params["updatedAtStart"] = _iso(updated_at_start)
         return self._iter_jobs(params, page_size, max_items)
 
     def _iter_jobs(

@@ -493,6 +493,7 @@ class Connection:
     non_breaking_schema_updates_behavior: str | None = None
     created_at: datetime | None = None
     status_reason: str | None = None
+    tags: tuple[str, ...] = ()  # tag names
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Connection:
@@ -515,6 +516,11 @@ class Connection:
             non_breaking_schema_updates_behavior=data.get("nonBreakingSchemaUpdatesBehavior"),
             created_at=parse_datetime(data.get("createdAt")),
             status_reason=data.get("statusReason"),
+            tags=tuple(
+                str(t["name"])
+                for t in data.get("tags") or ()
+                if isinstance(t, Mapping) and t.get("name")
+            ),
         )
 
 

@@ -17,12 +17,15 @@ for the same date shares one Airbyte job.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -46,6 +49,7 @@ from luigi_airbyte.checks import (
     CheckResult,
     raise_for,
 )
+from luigi_airbyte.checks.freshness import check_freshness
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
@@ -78,6 +82,9 @@ class StepExecutor:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self._adhoc_runs: dict[tuple[str, date], RunHandle] = {}
+        self._pending: list[tuple[StepContext, str, str, str]] = []
+        self._noted: set[tuple[str, str]] = set()
+        _executors.add(self)
 
     def _ensure_run(self, ctx: StepContext) -> StepContext:
         """Give a step started outside ``luigi-airbyte run`` (plain ``luigi --module``) a run
@@ -129,10 +136,54 @@ class StepExecutor:
         return self.rt.store().step_status(ctx.run_id, ctx.step) if ctx.run_id else None
 
     def _note_skip(self, ctx: StepContext, kind: str, status: str, message: str) -> None:
-        """Record a skipped step once; never overwrite what this run did to it."""
-        if ctx.run_id and self._recorded_status(ctx) is None:
-            self._record(ctx, kind, status=status, message=message)
-            self._emit(ctx, f"step.{status}", message=message)
+        """Note a skipped step, written with the others at the end of the scheduling pass
+        (``flush_notes``); never overwrites what this run did to it."""
+        if not ctx.run_id:
+            return
+        with _notes_lock:
+            if (ctx.run_id, ctx.step) in self._noted:
+                return
+            self._noted.add((ctx.run_id, ctx.step))
+            self._pending.append((ctx, kind, status, message))
+
+    def flush_notes(self) -> None:
+        """Write the pending skip notes and their events: one transaction per run.
+
+        Called when a scheduling pass ends (the root's ``complete()``), before Luigi forks
+        a task process (a child must not inherit unwritten notes), when a task starts to
+        run, and when the runtime closes.
+        """
+        with _notes_lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        by_run: dict[str, list[tuple[StepContext, str, str, str]]] = {}
+        for note in pending:
+            by_run.setdefault(note[0].run_id, []).append(note)
+        store = self.rt.store()
+        self.rt.bus()  # builds the store sink the events are held in
+        sink = self.rt.store_sink
+        for run_id, notes in by_run.items():
+            recorded = {s.step_name for s in store.get_run(run_id).steps}
+            fresh = [n for n in notes if n[0].step not in recorded]
+            if not fresh:
+                continue
+            held = sink.hold() if sink is not None else []
+            try:
+                for ctx, _kind, status, message in fresh:
+                    self._emit(ctx, f"step.{status}", message=message)
+            finally:
+                if sink is not None:
+                    sink.release()
+            skips = [
+                {"step_name": c.step, "kind": k, "status": st, "message": m}
+                for c, k, st, m in fresh
+            ]
+            rows = [
+                {"name": e.name, "level": e.level, "at": e.at, "fields": _without_run(e)}
+                for e in held
+            ]
+            store.add_skipped_steps(run_id, skips, rows)
 
     @contextmanager
     def _step(
@@ -268,6 +319,16 @@ class StepExecutor:
         )
 
     def sync_is_complete(self, ctx: StepContext, req: SyncRequest) -> bool:
+        """Done for this run key (ledger), or fresh by Airbyte's job history.
+
+        A task found complete stays complete for the rest of the run: the answer is cached
+        per process tree, so Luigi's repeated checks (scheduling, a child checking its
+        dependencies, the final check) cost nothing. Airbyte's last successes come from the
+        runtime's one listing per workspace, judged by the freshness check's own test.
+        """
+        key_done = ("sync", ctx.run_id, ctx.pipeline, ctx.step, ctx.partition, req.connection)
+        if key_done in self.rt.shared.complete:
+            return True
         conn = self.rt.connection(req.connection)
         key = sync_run_key(conn.connection_id, ctx.partition)
         done = self.rt.store().ledger.last_succeeded(key)
@@ -280,22 +341,27 @@ class StepExecutor:
             else:
                 status, note = "skipped", f"job {done.job_id} already synced this date"
             self._note_skip(ctx, "sync", status, note)
+            self.rt.shared.complete.add(key_done)
             return True
         if req.freshness:
             window = parse_duration(req.freshness)
-            end = CheckSteps(self.rt).last_success_end(conn)
-            if end is not None and utcnow() - end <= window:
-                age = utcnow() - end
+            end = self.rt.last_success_end(conn, window)
+            verdict = check_freshness(end, window, utcnow())
+            if verdict.passed:
+                assert end is not None
+                age = max(utcnow() - end, timedelta(0))
                 self._note_skip(
                     ctx,
                     "sync",
                     "fresh",
                     f"last sync ended {human_age(age)} ago (window {req.freshness})",
                 )
+                self.rt.shared.complete.add(key_done)
                 return True
         return False
 
     def run_sync(self, ctx: StepContext, req: SyncRequest, reporter: Reporter) -> SyncResult:
+        self.flush_notes()
         ctx = self._ensure_run(ctx)
         node = self._node(ctx)
         step = node.step if node is not None and isinstance(node.step, SyncStep) else None
@@ -376,8 +442,12 @@ class StepExecutor:
     def is_complete(self, ctx: StepContext, node: Node | None) -> bool:
         if node is None:
             return False
+        key_done = ("step", ctx.run_id, ctx.pipeline, ctx.step, ctx.partition)
+        if key_done in self.rt.shared.complete:
+            return True
         if self._succeeded_before(ctx):
             self._note_skip(ctx, node.kind, "skipped", "already succeeded for this date")
+            self.rt.shared.complete.add(key_done)
             return True
         return False
 
@@ -387,6 +457,7 @@ class StepExecutor:
     def run(self, ctx: StepContext, node: Node | None, reporter: Reporter) -> None:
         if node is None:
             raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
+        self.flush_notes()
         ctx = self._ensure_run(ctx)
         link = served_step_link(self.rt, ctx.run_id, ctx.step)
         if link:  # luigid's UI links the step to its row in the run's report
@@ -427,6 +498,26 @@ class StepExecutor:
                 message=r.message,
             )
         return results
+
+
+_notes_lock = threading.Lock()
+_executors: weakref.WeakSet[StepExecutor] = weakref.WeakSet()
+
+
+def _without_run(event: Event) -> dict[str, Any]:
+    return {k: v for k, v in event.fields.items() if k != "run_id"}
+
+
+def flush_all_notes() -> None:
+    """Write every executor's pending skip notes (before a fork, so none is inherited)."""
+    for executor in list(_executors):
+        try:
+            executor.flush_notes()
+        except Exception as exc:  # noqa: BLE001 - a note must never break a run
+            logger.warning("could not record skipped steps: %s", exc)
+
+
+os.register_at_fork(before=flush_all_notes)
 
 
 class _Lineage:

@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from luigi_airbyte.store.html_report import step_anchor
+from luigi_airbyte.pipeline._steps import DbtStep
+from luigi_airbyte.pipeline.graph import Graph
+from luigi_airbyte.store import Store
+from luigi_airbyte.store.html_report import StepPlan, render_run_html, step_anchor, write_html
+
+_MAX_MODELS = 20
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
@@ -45,3 +50,42 @@ def served_step_link(rt: Runtime, run_id: str, step: str) -> str:
     if not run_id or reports is None or not reports.html or not reports.base_url:
         return ""
     return f"{reports.base_url.rstrip('/')}/reports/{quote(run_id)}.html#{quote(step_anchor(step))}"
+
+
+def plan_from_graph(graph: Graph, rt: Runtime | None = None) -> dict[str, StepPlan]:
+    """What the pipeline file says per step: dependencies, connection, dbt models."""
+    plan: dict[str, StepPlan] = {}
+    for node in graph:
+        models: tuple[str, ...] = ()
+        if isinstance(node.step, DbtStep) and rt is not None and rt.pipeline_file is not None:
+            folder = rt.pipeline_file.resolve_path(node.step.dbt.project_dir) / "models"
+            if folder.is_dir():
+                models = tuple(sorted(p.stem for p in folder.rglob("*.sql")))[:_MAX_MODELS]
+        plan[node.name] = StepPlan(after=node.after, connection=node.connection, models=models)
+    return plan
+
+
+def _plan_for(rt: Runtime, pipeline: str) -> dict[str, StepPlan]:
+    pf = rt.pipeline_file
+    if pf is None or pipeline not in pf.pipelines:
+        return {}
+    return plan_from_graph(rt.graph(pipeline), rt)
+
+
+def build_run_html(rt: Runtime, store: Store, run_id: str, *, link: str = "") -> str:
+    """Render one stored run (a unique id prefix works too)."""
+    detail = store.get_run(run_id)
+    run = detail.run
+    return render_run_html(
+        detail,
+        events=store.events(run.run_id),
+        previous=store.previous_stream_rows(run.pipeline, run.started_at),
+        plan=_plan_for(rt, run.pipeline),
+        redact=rt.redact,
+        report_url=link or None,
+    )
+
+
+def write_run_html(rt: Runtime, run_id: str, path: Path, *, link: str = "") -> Path:
+    """Render a stored run and write it atomically to ``path``."""
+    return write_html(build_run_html(rt, rt.store(), run_id, link=link), path)

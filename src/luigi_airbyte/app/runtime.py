@@ -5,6 +5,12 @@ pipeline-file path (``luigi_airbyte.tasks.context``), and a forked worker gets a
 copy with ``for_this_process()`` so it never shares HTTP connections or a database
 engine with its parent. Secrets are resolved here, only when a part needs them, and each
 resolved value is registered with the redactor before it can reach a log line.
+
+Per-run costs are paid once per process tree (``prepare``): the token, the config-API
+probe, the workspace and the one connection listing live in a ``RunShared`` that a forked
+worker inherits in memory (the token is never written anywhere), so a task process never
+mints a token, probes or lists connections itself. The recent successes of every
+connection (freshness) come from one ``GET /jobs`` listing per workspace, also shared.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +35,7 @@ from luigi_airbyte.airbyte import (
     Connection,
     OIDCClientCredentials,
 )
+from luigi_airbyte.airbyte.models import Job, JobStatus
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.observe import (
     AlertRouter,
@@ -49,6 +58,7 @@ from luigi_airbyte.pipeline._models import (
     OidcAuth,
     PipelineFile,
 )
+from luigi_airbyte.pipeline._steps import SyncEachStep, SyncStep
 from luigi_airbyte.pipeline.graph import Graph, build_graph
 from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
 from luigi_airbyte.secrets import SecretRef, SecretResolver
@@ -60,17 +70,64 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+_UNSET: Any = object()
+FRESH_LISTING_CAP = 5000
+"""Jobs read from one workspace's recent-successes listing before falling back to asking
+per connection (a busy workspace with a long window would otherwise page for ages)."""
+
+
+@dataclass
+class _Recent:
+    since: datetime
+    ends: dict[str, datetime | None]  # connection id -> end of its last data success
+    complete: bool  # False: the listing was capped; unknown connections ask on their own
+
+
+@dataclass
+class RunShared:
+    """What one process tree pays for once per run, inherited by forked workers.
+
+    Never written to disk: a child sees the parent's memory (the token included).
+    """
+
+    auth: Any = _UNSET  # httpx.Auth | None once built
+    config_api: Any = _UNSET  # str | None once probed
+    workspace_id: str | None = None
+    workspace_known: bool = False
+    visible: list[Connection] | None = None
+    connections: dict[str, Connection] = field(default_factory=dict)
+    recent: dict[str, _Recent] = field(default_factory=dict)  # workspace id -> listing
+    complete: set[tuple[str, ...]] = field(default_factory=set)  # tasks found complete
+    other_listings: dict[str, list[Connection]] = field(default_factory=dict)
+    workspaces: list[Any] | None = None
+    prepare_failed: bool = False
+
+
 class StoreEventSink:
-    """Writes events that carry a ``run_id`` into the metadata store's events table."""
+    """Writes events that carry a ``run_id`` into the metadata store's events table.
+
+    ``hold()`` collects them instead, for a caller that writes them in its own transaction.
+    """
 
     name = "store"
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.held: list[Event] | None = None
+
+    def hold(self) -> list[Event]:
+        self.held = []
+        return self.held
+
+    def release(self) -> None:
+        self.held = None
 
     def emit(self, event: Event) -> None:
         run_id = str(event.fields.get("run_id") or "")
         if not run_id:
+            return
+        if self.held is not None:
+            self.held.append(event)
             return
         fields = {k: v for k, v in event.fields.items() if k != "run_id"}
         try:
@@ -91,8 +148,11 @@ class Runtime:
         redactor: Redactor | None = None,
         sync_overrides: Mapping[str, Any] | None = None,
         event_sinks: tuple[Emitter, ...] = (),
+        shared: RunShared | None = None,
     ) -> None:
         self.settings = settings
+        self.shared = shared if shared is not None else RunShared()
+        self.store_sink: StoreEventSink | None = None
         self.pipeline_file = pipeline_file
         self.transport = transport
         self.redactor = redactor if redactor is not None else default_redactor()
@@ -105,9 +165,7 @@ class Runtime:
         self._bus: EventBus | None = None
         self._router: AlertRouter | None = None
         self._graphs: dict[str, Graph] = {}
-        self._connections: dict[str, Connection] = {}
-        self._visible: list[Connection] | None = None
-        self._workspace_id: str | None = None
+        self._widest: timedelta | None = None
         self._executor: StepExecutor | None = None
         self._lineage: Any = None
         self._pid = os.getpid()
@@ -129,7 +187,8 @@ class Runtime:
         return cls(settings, pf, **kwargs)
 
     def for_this_process(self) -> Runtime:
-        """A copy for a forked worker: same settings, fresh connections."""
+        """A copy for a forked worker: same settings and per-run state (token, config-API
+        probe, connection listing), fresh HTTP connections and database engine."""
         if os.getpid() == self._pid:
             return self
         return Runtime(
@@ -139,9 +198,27 @@ class Runtime:
             redactor=self.redactor,
             sync_overrides=self.sync_overrides,
             event_sinks=self.extra_sinks,
+            shared=self.shared,
         )
 
+    def prepare(self) -> None:
+        """Pay the per-run costs now, before Luigi forks workers: one token, the config-API
+        probe, the workspace and one listing of its connections. Children inherit them."""
+        client = self.client()
+        self._visible_connections()  # the first request also mints the token
+        with self._lock:
+            probed = self.shared.config_api is not _UNSET
+        if not probed:
+            url = client.config_api_url()
+            with self._lock:
+                self.shared.config_api = url
+
     def close(self) -> None:
+        if self._executor is not None and self._store is not None:
+            try:
+                self._executor.flush_notes()
+            except Exception as exc:  # noqa: BLE001 - closing must not fail on a note
+                logger.warning("could not record skipped steps: %s", exc)
         with self._lock:
             if self._lineage is not None:
                 self._lineage.close()
@@ -195,6 +272,14 @@ class Runtime:
     # --- parts ---------------------------------------------------------------------------
 
     def auth(self) -> httpx.Auth | None:
+        """The run's credential, built once per process tree (its token lives in it)."""
+        with self._lock:
+            if self.shared.auth is _UNSET:
+                self.shared.auth = self._new_auth()
+            auth: httpx.Auth | None = self.shared.auth
+            return auth
+
+    def _new_auth(self) -> httpx.Auth | None:
         auth = self.settings.auth
         if isinstance(auth, ClientCredentialsAuth):
             return AirbyteClientCredentials(
@@ -225,12 +310,16 @@ class Runtime:
     def client(self) -> AirbyteClient:
         with self._lock:
             if self._client is None:
+                probed = self.shared.config_api
                 self._client = AirbyteClient(
                     url=self.settings.airbyte_url,
                     auth=self.auth(),
-                    config_api_url=self.settings.config_api_url,
+                    # Probed once by the run's first process: a child does not probe again.
+                    config_api_url=(self.settings.config_api_url if probed is _UNSET else probed),
                     transport=self.transport,
                 )
+                if self.shared.visible:
+                    self._client.remember_connections(self.shared.visible)
             return self._client
 
     def store(self) -> Store:
@@ -261,7 +350,8 @@ class Runtime:
         with self._lock:
             if self._bus is None:
                 bus = EventBus(redactor=self.redactor)
-                bus.add(StoreEventSink(self.store()), background=False)
+                self.store_sink = StoreEventSink(self.store())
+                bus.add(self.store_sink, background=False)
                 events_file = self.state_dir / "events.jsonl"
                 events_file.parent.mkdir(parents=True, exist_ok=True)
                 bus.add(JsonLinesSink(events_file), name="jsonl")
@@ -313,48 +403,226 @@ class Runtime:
                             )
                         ]
                     )
-                self._graphs[pipeline] = build_graph(self.pipeline_file.pipeline(pipeline))
+                model = self.pipeline_file.pipeline(pipeline)
+                expand = None
+                if any(isinstance(step, SyncEachStep) for step in model.steps):
+                    expand = self._expander(model.name, model.steps)
+                self._graphs[pipeline] = build_graph(model, expand)
             return self._graphs[pipeline]
 
-    def connection(self, name_or_id: str) -> Connection:
-        """Resolve a connection by name or id once per process.
+    def _expander(
+        self, pipeline: str, steps: tuple[Any, ...]
+    ) -> Callable[[SyncEachStep], list[SyncStep]]:
+        """Expands a ``sync_each`` step from the run's one connection listing."""
+        pf = self.pipeline_file
+        assert pf is not None
 
-        Names are looked up in one listing of the workspace's connections, fetched on the
-        first name and shared by the rest.
+        def expand(step: SyncEachStep) -> list[SyncStep]:
+            index = steps.index(step)
+            field_ = f"pipelines.{pipeline}.steps[{index}]"
+
+            def problem(suffix: str, message: str, fix: str) -> ConfigError:
+                where = field_ + suffix
+                line = pf.line_of(where) or pf.line_of(field_)
+                return ConfigError([Problem(pf.source, where, message, fix, line=line)])
+
+            try:
+                members = step.expand(self.connections_in(step.workspace))
+            except ValueError as exc:
+                raise problem(
+                    ".overrides",
+                    str(exc),
+                    "use the exact name (or id) of a connection the selection matches; "
+                    "`luigi-airbyte validate --online` lists them",
+                ) from None
+            if not members:
+                raise problem(
+                    ".select",
+                    f"step {step.name!r} selects no connection"
+                    + (f" in workspace {step.workspace!r}" if step.workspace else ""),
+                    "widen select (name globs, tags, status: any) or check the workspace",
+                )
+            return members
+
+        return expand
+
+    def connections_in(self, workspace: str | None) -> list[Connection]:
+        """The connections of a workspace (name or id; None: the run's workspace), from the
+        run's one listing; another workspace is listed once and kept for the run."""
+        listed = self._visible_connections()
+        if workspace is None:
+            return listed
+        wanted = workspace
+        if not _looks_like_uuid(workspace):
+            known = {w.name: w.workspace_id for w in self._workspaces()}
+            if workspace not in known:
+                raise ConfigError(
+                    [
+                        Problem(
+                            self._pf_source(),
+                            "workspace",
+                            f"no workspace named {workspace!r} is visible to this credential",
+                            f"use one of: {', '.join(known) or '(none)'}",
+                        )
+                    ]
+                )
+            wanted = known[workspace]
+        if self.workspace_id() is not None and self.workspace_id() != wanted:
+            with self._lock:
+                other = self.shared.other_listings.get(wanted)
+            if other is None:
+                other = list(self.client().list_connections([wanted]))
+                with self._lock:
+                    self.shared.other_listings[wanted] = other
+            return other
+        return [c for c in listed if c.workspace_id == wanted]
+
+    def _workspaces(self) -> list[Any]:
+        with self._lock:
+            cached = self.shared.workspaces
+        if cached is None:
+            cached = self.client().list_workspaces()
+            with self._lock:
+                self.shared.workspaces = cached
+        return cached
+
+    def connection(self, name_or_id: str) -> Connection:
+        """Resolve a connection by name or id once per process tree.
+
+        Names and ids are looked up in the run's one listing of the workspace's
+        connections; only an id the listing does not hold is fetched on its own.
         """
         with self._lock:
-            found = self._connections.get(name_or_id)
+            found = self.shared.connections.get(name_or_id)
         if found is None:
-            visible = None if _looks_like_uuid(name_or_id) else self._visible_connections()
-            found = self.client().resolve_connection(
-                name_or_id, workspace_id=self.workspace_id(), visible=visible
-            )
+            if _looks_like_uuid(name_or_id):
+                wanted = str(name_or_id).strip().lower()
+                listed = self.shared.visible or []
+                found = next((c for c in listed if c.connection_id.lower() == wanted), None)
+                if found is None:
+                    found = self.client().get_connection(name_or_id)
+            else:
+                found = self.client().resolve_connection(
+                    name_or_id,
+                    workspace_id=self.workspace_id(),
+                    visible=self._visible_connections(),
+                )
             with self._lock:
-                self._connections[name_or_id] = found
+                self.shared.connections[name_or_id] = found
         return found
+
+    def connection_id_or_blank(self, name_or_id: str) -> str:
+        """The id of a connection from the run's listing, or "" when it cannot be resolved
+        now (the task then resolves it itself and reports the error where it belongs)."""
+        if not name_or_id or self.shared.prepare_failed:
+            return ""
+        try:
+            self.prepare()
+        except Exception as exc:  # noqa: BLE001 - the task reports Airbyte's error itself
+            logger.debug("per-run resolution failed: %s", exc)
+            self.shared.prepare_failed = True  # do not retry for every task of the run
+            return ""
+        try:
+            return self.connection(name_or_id).connection_id
+        except Exception as exc:  # noqa: BLE001 - resolution errors surface in the task
+            logger.debug("connection %r not resolved ahead of the tasks: %s", name_or_id, exc)
+            return ""
+
+    def connections(self) -> list[Connection]:
+        """The run's one listing of the workspace's connections."""
+        return list(self._visible_connections())
 
     def _visible_connections(self) -> list[Connection]:
         with self._lock:
-            cached = self._visible
+            cached = self.shared.visible
         if cached is None:
             workspace = self.workspace_id()
             cached = list(self.client().list_connections([workspace] if workspace else None))
             with self._lock:
-                self._visible = cached
+                self.shared.visible = cached
         return cached
 
     def workspace_id(self) -> str | None:
-        """The configured workspace as an id (a name is looked up once per process)."""
+        """The configured workspace as an id (a name is looked up once per process tree)."""
         ws = self.settings.workspace
         if ws is None or _looks_like_uuid(ws):
             return ws
         with self._lock:
-            if self._workspace_id is not None:
-                return self._workspace_id
+            if self.shared.workspace_known:
+                return self.shared.workspace_id
         found = next((w.workspace_id for w in self.client().list_workspaces() if w.name == ws), ws)
         with self._lock:
-            self._workspace_id = found
+            self.shared.workspace_id, self.shared.workspace_known = found, True
         return found
+
+    def last_success_end(self, conn: Connection, window: timedelta) -> datetime | None:
+        """When ``conn``'s last succeeded data job (sync or refresh) ended, if within the last
+        ``window``; None when it did not succeed within it (or never).
+
+        One ``GET /jobs?workspaceIds=…&status=succeeded&updatedAtStart=…`` listing per
+        workspace and page answers every connection of the run; the widest freshness window
+        of the pipeline file is listed, so later steps reuse it.
+        """
+        from luigi_airbyte.checks.freshness import last_success_end
+
+        ws = conn.workspace_id or (self.workspace_id() or "")
+        since = datetime.now(timezone.utc) - max(window, self._widest_freshness())
+        with self._lock:
+            recent = self.shared.recent.get(ws)
+        needed = datetime.now(timezone.utc) - window
+        if recent is None or recent.since > needed:
+            recent = self._list_recent(ws, since)
+            with self._lock:
+                self.shared.recent[ws] = recent
+        if conn.connection_id in recent.ends:
+            return recent.ends[conn.connection_id]
+        if recent.complete:
+            return None
+        jobs = self.client().list_jobs(
+            conn.connection_id,
+            status=JobStatus.SUCCEEDED,
+            updated_at_start=needed,
+            order_by="updatedAt|DESC",
+            max_items=20,
+        )
+        return last_success_end(list(jobs))
+
+    def _list_recent(self, workspace: str, since: datetime) -> _Recent:
+        from luigi_airbyte.checks.freshness import last_success_end
+
+        jobs = list(
+            self.client().list_jobs(
+                workspace_ids=[workspace] if workspace else None,
+                status=JobStatus.SUCCEEDED,
+                updated_at_start=since,
+                order_by="updatedAt|DESC",
+                max_items=FRESH_LISTING_CAP,
+            )
+        )
+        by_connection: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_connection.setdefault(job.connection_id, []).append(job)
+        ends = {cid: last_success_end(found) for cid, found in by_connection.items()}
+        return _Recent(since, ends, complete=len(jobs) < FRESH_LISTING_CAP)
+
+    def _widest_freshness(self) -> timedelta:
+        if self._widest is None:
+            self._widest = self._find_widest_freshness()
+        return self._widest
+
+    def _find_widest_freshness(self) -> timedelta:
+        pf = self.pipeline_file
+        widest = timedelta(0)
+        if pf is None:
+            return widest
+        for pipeline in pf.pipelines.values():
+            for step in pipeline.steps:
+                windows = [getattr(step, "freshness", None)]
+                windows += [o.freshness for o in getattr(step, "overrides", {}).values()]
+                for window in windows:
+                    if isinstance(window, timedelta):
+                        widest = max(widest, window)
+        return widest
 
     def warehouse_url(self, name: str | None) -> str:
         pf = self.pipeline_file

@@ -122,11 +122,21 @@ def cli(ctx: click.Context, verbose: int, log_format: str) -> None:
     5 sync failed, 6 check failed, 7 transform failed, 130 interrupted.
     """
     ctx.ensure_object(dict)
-    configure_logging(verbose, log_format)
+    if not _help_only:  # help prints and exits: no logging (and its imports) needed
+        configure_logging(verbose, log_format)
+
+
+_help_only = False
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
     from luigi_airbyte.cli import commands  # noqa: F401  (registers the commands)
 
-    cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
+    global _help_only
+    args = list(argv) if argv is not None else sys.argv[1:]
+    _help_only = any(a in ("--help", "-h") for a in args)
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
+    finally:
+        _help_only = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,8 +11,9 @@ from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_o
 from luigi_airbyte.cli.options import AirbyteFlags, connection_options
 from luigi_airbyte.cli.render import note, table
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline._loader import load_pipeline_file
-from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
+
+if TYPE_CHECKING:
+    from luigi_airbyte.pipeline.settings import ResolvedSettings
 
 
 @cli.group("config", context_settings=CONTEXT_SETTINGS)
@@ -50,6 +51,9 @@ def show_command(
       LUIGI_AIRBYTE_AIRBYTE__TIMEOUT=2h luigi-airbyte config show pipeline.yaml --json
       luigi-airbyte config show --url http://airbyte:8000/api/public/v1 --show-references
     """
+    from luigi_airbyte.pipeline._loader import load_pipeline_file
+    from luigi_airbyte.pipeline.settings import resolve_settings
+
     try:
         pf = load_pipeline_file(pipeline_file) if pipeline_file is not None else None
         settings = resolve_settings(cli=airbyte.settings(), pipeline_file=pf)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import note, table
 from luigi_airbyte.errors import LuigiAirbyteError
+
+if TYPE_CHECKING:
+    from luigi_airbyte.airbyte import Connection
 
 
 @cli.group("connections", context_settings=CONTEXT_SETTINGS)

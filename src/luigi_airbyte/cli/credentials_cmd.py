@@ -6,7 +6,6 @@ from dataclasses import asdict
 
 import click
 
-from luigi_airbyte.app.rotation import DEFAULT_NAME_PREFIX, rotate_credentials
 from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import fields
@@ -22,7 +21,7 @@ def credentials_group() -> None:
 @airbyte_options
 @click.option(
     "--name-prefix",
-    default=DEFAULT_NAME_PREFIX,
+    default="luigi-airbyte",  # app.rotation.DEFAULT_NAME_PREFIX (not imported for --help)
     show_default=True,
     help="Name prefix of the applications this tool creates (and may clean up).",
 )
@@ -47,6 +46,8 @@ def rotate_command(airbyte: AirbyteFlags, name_prefix: str, as_json: bool) -> No
       luigi-airbyte credentials rotate -f pipeline.yaml
       luigi-airbyte credentials rotate -f pipeline.yaml --json
     """
+    from luigi_airbyte.app.rotation import rotate_credentials
+
     try:
         rt = airbyte.runtime()
         try:

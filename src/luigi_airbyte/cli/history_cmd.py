@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.engine import make_url
 
-from luigi_airbyte.app.run_service import RunService, one_line
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
-from luigi_airbyte.store import RunDetail, RunSummary, Store, json_report, junit_xml, mask_url
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.store import RunDetail, RunSummary, Store
 
 _OK = ("succeeded", "fresh", "skipped")
 
 
 def _missing_sqlite(url: str) -> bool:
     """True for a SQLite file URL whose file does not exist (reading must not create it)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite") or not parsed.database:
         return False
@@ -30,6 +32,8 @@ def _missing_sqlite(url: str) -> bool:
 def _store(rt: Runtime) -> Store | None:
     """The store (None if its file does not exist), with abandoned runs closed first: a run
     whose process is gone shows as ``abandoned``, never as ``running`` for good."""
+    from luigi_airbyte.app.run_service import RunService
+
     if _missing_sqlite(rt.store_url()):
         return None
     return RunService(rt).store()
@@ -100,6 +104,8 @@ def history_command(
       luigi-airbyte history -f pipeline.yaml -p nightly -n 5 --json
       luigi-airbyte history -f pipeline.yaml --html trends.html --days 14
     """
+    from luigi_airbyte.store import mask_url
+
     try:
         rt = airbyte.runtime()
         try:
@@ -191,6 +197,8 @@ def show_command(
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml --junit report.xml --json > report.json
     """
+    from luigi_airbyte.store import json_report, junit_xml, mask_url
+
     try:
         rt = airbyte.runtime()
         try:
@@ -218,6 +226,8 @@ def show_command(
 
 
 def _render(detail: RunDetail) -> None:
+    from luigi_airbyte.app.run_service import one_line
+
     run = detail.run
     fields(
         [

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails, JobStatus
-from luigi_airbyte.app.adhoc import cancel_job
 from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
 
-_STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
+if TYPE_CHECKING:
+    from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails
+
+# JobStatus values but UNKNOWN (spelled out: importing the client would slow down --help)
+_STATUSES = ["pending", "queued", "running", "incomplete", "succeeded", "failed", "cancelled"]
 
 
 @cli.group("jobs", context_settings=CONTEXT_SETTINGS)
@@ -268,6 +270,8 @@ def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_js
       luigi-airbyte jobs cancel 4211 -f pipeline.yaml
       luigi-airbyte jobs cancel 4211 -f pipeline.yaml --timeout 5m --json
     """
+    from luigi_airbyte.app.adhoc import cancel_job
+
     try:
         rt = airbyte.runtime()
         try:

@@ -14,14 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.errors import AuthenticationError, ConfigError, LuigiAirbyteError, Problem
-from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +62,8 @@ class AirbyteFlags:
         given = (self.pipeline_file, self.client_id, self.client_secret_ref)
         if not isinstance(error, AuthenticationError) or any(v is not None for v in given):
             return error
+        from luigi_airbyte.app.runtime import Runtime
+
         try:
             auth_type = Runtime.load("", cli=self.settings()).settings.get("airbyte.auth.type")
         except LuigiAirbyteError:
@@ -105,6 +108,8 @@ class AirbyteFlags:
 
     def runtime(self, **kwargs: Any) -> Runtime:
         """Load the pipeline file (if given) and resolve settings with these flags on top."""
+        from luigi_airbyte.app.runtime import Runtime
+
         return Runtime.load(self.pipeline_file or "", cli=self.settings(), **kwargs)
 
 
@@ -179,6 +184,8 @@ def duration_callback(
     Used as an option ``callback`` (with ``metavar="DURATION"``) rather than a
     ``ParamType``, whose typing differs between click versions.
     """
+    from luigi_airbyte.pipeline._types import parse_duration
+
     if value is None:
         return None
     try:

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.app.plan import (
-    ApplyResult,
-    ConnectionPlan,
-    Plan,
-    PlanTarget,
-    apply_command,
-    apply_plan,
-    make_plan,
-    plan_targets,
-)
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.plan import (
+        ApplyResult,
+        ConnectionPlan,
+        Plan,
+        PlanTarget,
+    )
+    from luigi_airbyte.app.runtime import Runtime
 
 _SIGN = {"update": "~", "select": "+", "deselect": "-", "refresh": "~"}
 _SOURCE_SIGN = {
@@ -108,6 +106,8 @@ def render_plan(plan: Plan) -> str:
 
 
 def _targets(rt: Runtime, pipeline_name: str | None, connection: str | None) -> list[PlanTarget]:
+    from luigi_airbyte.app.plan import plan_targets
+
     pf = rt.pipeline_file
     assert pf is not None
     names = [pf.pipeline(pipeline_name).name] if pipeline_name else list(pf.pipelines)
@@ -129,6 +129,8 @@ def _targets(rt: Runtime, pipeline_name: str | None, connection: str | None) -> 
 
 
 def _load(pipeline_file: Path, url: str | None) -> Runtime:
+    from luigi_airbyte.app.runtime import Runtime
+
     if not pipeline_file.exists():
         raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
     return Runtime.load(pipeline_file.resolve(), cli={"airbyte.url": url} if url else {})
@@ -163,6 +165,8 @@ def plan_command(
       luigi-airbyte plan pipeline.yaml
       luigi-airbyte plan pipeline.yaml --json > plan.json   # CI: post it on the PR
     """
+    from luigi_airbyte.app.plan import make_plan
+
     try:
         rt = _load(pipeline_file, url)
         try:
@@ -180,6 +184,8 @@ def plan_command(
 
 
 def render_apply(result: ApplyResult, pipeline_file: str) -> str:
+    from luigi_airbyte.app.plan import apply_command
+
     out: list[str] = []
     if result.applied:
         out.append("applied: " + ", ".join(repr(c.connection) for c in result.applied))
@@ -242,6 +248,8 @@ def apply_command_cli(
       luigi-airbyte apply pipeline.yaml
       luigi-airbyte apply pipeline.yaml --connection "Postgres CRM → Warehouse" --yes
     """
+    from luigi_airbyte.app.plan import apply_plan, make_plan
+
     if as_json and not yes:
         fail(
             ConfigError(

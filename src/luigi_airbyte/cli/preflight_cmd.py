@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from luigi_airbyte.app.preflight import full_preflight, preflight_exit_code
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
@@ -40,6 +38,9 @@ def preflight_command(
       luigi-airbyte preflight pipeline.yaml
       luigi-airbyte preflight pipeline.yaml --json    # in CI, before a deploy
     """
+    from luigi_airbyte.app.preflight import full_preflight, preflight_exit_code
+    from luigi_airbyte.app.runtime import Runtime
+
     try:
         if not pipeline_file.exists():
             raise ConfigError(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from luigi_airbyte.observe.events import Event
 
-from luigi_airbyte.observe.events import Event
 
 _STYLE = {
     "step.started": ("…", "cyan"),
@@ -28,12 +27,16 @@ class ProgressPrinter:
     name = "progress"
 
     def __init__(self, stream: IO[str] | None = None, *, color: bool | None = None) -> None:
+        from rich.console import Console
+
         stream = stream or sys.stderr
         tty = stream.isatty() if color is None else color
         self.console = Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False)
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
+        from rich.markup import escape
+
         style = _STYLE.get(event.name)
         if style is None:
             return

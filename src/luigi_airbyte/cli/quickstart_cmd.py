@@ -15,8 +15,6 @@ import textwrap
 from pathlib import Path
 
 import click
-from rich.console import Console
-from ruamel.yaml import YAML
 
 from luigi_airbyte.cli.app import cli, fail
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
@@ -135,6 +133,8 @@ def write_project(
 
     With ``connector`` (e.g. source-faker) the CRM source is that real Airbyte connector.
     """
+    from ruamel.yaml import YAML
+
     from luigi_airbyte.sandbox.world import demo_world_data
 
     world_data = demo_world_data()
@@ -214,6 +214,8 @@ def quickstart_command(directory: Path, keep_serving: bool, connector: str | Non
       cat demo/pipeline.yaml demo/report.md
       luigi-airbyte quickstart --connector source-faker faker-demo
     """
+    from rich.console import Console
+
     from luigi_airbyte.cli.run_cmd import execute_run
     from luigi_airbyte.sandbox import Sandbox, load_world
     from luigi_airbyte.sandbox.errors import WorldError

@@ -9,12 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+
+if TYPE_CHECKING:
+    pass
 
 Row = Sequence[object]
 
@@ -35,6 +35,11 @@ def table(
     numeric: Sequence[str] = (),
 ) -> None:
     """Print a table on stdout; ``numeric`` columns are right-aligned."""
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     cells = [[_cell(v) for v in row] for row in rows]
     if stdout_is_tty():
         t = Table(

@@ -5,28 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from luigi_airbyte.app.run_service import (
-    RunOutcome,
-    RunRequest,
-    RunService,
-    default_argv,
-    one_line,
-    rerun_command,
-)
-from luigi_airbyte.app.runtime import Runtime
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
-from luigi_airbyte.cli.progress import ProgressPrinter
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline.graph import Graph
-from luigi_airbyte.store import RunDetail, json_report, junit_xml
+
+if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
+    from rich.console import Console
+
+    from luigi_airbyte.app.run_service import RunOutcome
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.pipeline.graph import Graph
+    from luigi_airbyte.store import RunDetail
 
 
 def _today() -> dt.date:
@@ -169,6 +162,14 @@ def execute_run(
     Returns (exit code, JSON document). Raises ``ConfigError`` (exit 3) and a refused
     store's ``StoreError`` (exit 4) before anything is contacted.
     """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv, rerun_command
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.cli.progress import ProgressPrinter
+    from luigi_airbyte.store import json_report, junit_xml
+
     stream = sys.stderr if as_json else sys.stdout
     out = console or Console(file=stream, width=None if stream.isatty() else 160)
     settings = {k: v for k, v in (cli_settings or {}).items() if v is not None}
@@ -225,7 +226,7 @@ def execute_run(
             else:
                 out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
         if result.html_path is not None and result.recorded:
-            from luigi_airbyte.cli.report_cmd import write_run_html
+            from luigi_airbyte.app.report_links import write_run_html
 
             doc["html_report"] = str(
                 write_run_html(rt, detail.run.run_id, result.html_path, link=result.html_link)
@@ -258,6 +259,8 @@ def execute_run(
 
 
 def _error_doc(error: BaseException, detail: RunDetail, code: int) -> dict[str, Any]:
+    from luigi_airbyte.store import json_report
+
     return {
         **json_report(detail),
         "exit_code": code,
@@ -268,6 +271,11 @@ def _error_doc(error: BaseException, detail: RunDetail, code: int) -> dict[str, 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
     """The end-of-run table: step, status, job id, rows, duration, note (wrapped, never
     cut short: the recap below it repeats what failed, with the cause and the fix)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from luigi_airbyte.app.run_service import one_line
+
     run = detail.run
     table = Table(title=f"{run.pipeline} · {run.run_date} · run {run.run_id[:8]}", expand=False)
     for col in ("step", "kind", "status", "job", "rows", "duration"):
@@ -301,6 +309,8 @@ def render_summary(detail: RunDetail, code: int, out: Console) -> None:
 def render_recap(result: RunOutcome, out: Console) -> None:
     """The last lines, like dbt's: each failed step with its connection, cause and fix,
     then ``PASS=.. FAIL=.. SKIPPED=.. (exit N)``. One line each, never wrapped."""
+    from rich.markup import escape
+
     if result.recap:
         out.print(f"[red]Failed steps ({len(result.recap)}):[/red]", highlight=False)
     for item in result.recap:
@@ -326,6 +336,8 @@ def _dry_run(
     as_json: bool,
 ) -> tuple[int, dict[str, Any]]:
     """Print the graph and, per step, whether it would run or be skipped."""
+    from rich.table import Table
+
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.translator import task_for_node
 

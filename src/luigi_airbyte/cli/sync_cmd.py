@@ -5,17 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.airbyte import JobType
-from luigi_airbyte.app.adhoc import AdhocSync, start_sync, sync_connection
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.sync import Attachment, Progress, Terminated
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.adhoc import AdhocSync
+    from luigi_airbyte.sync import Attachment, Progress
 
 INTERRUPTED = 130
 
@@ -116,6 +117,10 @@ def sync_command(
       JOB=$(luigi-airbyte sync crm -f pipeline.yaml --no-wait)
       luigi-airbyte sync crm -f pipeline.yaml --clear --confirm-clear --json
     """
+    from luigi_airbyte.airbyte import JobType
+    from luigi_airbyte.app.adhoc import start_sync, sync_connection
+    from luigi_airbyte.sync import Terminated
+
     if reset and clear:
         raise click.UsageError("use one of --reset or --clear, not both")
     job_type = JobType.RESET if reset else JobType.CLEAR if clear else JobType.SYNC

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
 from luigi_airbyte.cli.render import note
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.pipeline._loader import load_pipeline_file
-from luigi_airbyte.pipeline._schema import pipeline_json_schema
-from luigi_airbyte.pipeline.settings import resolve_settings
 
 
 def _plural(count: int, word: str) -> str:
@@ -21,9 +19,15 @@ def _plural(count: int, word: str) -> str:
 
 @cli.command("validate")
 @click.argument("pipeline_file", type=click.Path(path_type=Path))
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also list the workspace's connections once and show what each sync_each step "
+    "expands to (needs Airbyte and the credential).",
+)
 @json_option
-def validate_command(pipeline_file: Path, as_json: bool) -> None:
-    """Check a pipeline file and the settings it implies. Never contacts Airbyte.
+def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
+    """Check a pipeline file and the settings it implies. Contacts Airbyte only with --online.
 
     Every problem is reported at once, as FILE:LINE: FIELD: MESSAGE (fix: ...), and
     the exit code is 3. Settings from the environment and luigi.cfg are checked
@@ -35,6 +39,9 @@ def validate_command(pipeline_file: Path, as_json: bool) -> None:
       luigi-airbyte validate pipeline.yaml
       luigi-airbyte validate pipeline.yaml --json | jq '.error.problems[].field'
     """
+    from luigi_airbyte.pipeline._loader import load_pipeline_file
+    from luigi_airbyte.pipeline.settings import resolve_settings
+
     try:
         pf = load_pipeline_file(pipeline_file)
         settings = resolve_settings(pipeline_file=pf)
@@ -43,20 +50,55 @@ def validate_command(pipeline_file: Path, as_json: bool) -> None:
         return
     steps = {name: len(p.steps) for name, p in pf.pipelines.items()}
     warnings = [str(w) for w in settings.warnings]
+    expanded: dict[str, dict[str, list[str]]] = {}
+    if online:
+        try:
+            expanded = _expansions(pf, settings)
+        except LuigiAirbyteError as exc:
+            fail(exc, as_json=as_json)
+            return
     if as_json:
-        emit_json(
-            {
-                "ok": True,
-                "file": str(pipeline_file),
-                "pipelines": steps,
-                "steps": sum(steps.values()),
-                "warnings": warnings,
-            }
-        )
+        doc = {
+            "ok": True,
+            "file": str(pipeline_file),
+            "pipelines": steps,
+            "steps": sum(steps.values()),
+            "warnings": warnings,
+        }
+        if online:
+            doc["expanded"] = expanded
+        emit_json(doc)
         return
     for warning in warnings:
         note(f"warning: {warning}")
+    for pipeline, groups in expanded.items():
+        for step, names in groups.items():
+            click.echo(f"{pipeline}: {step} expands to {_plural(len(names), 'sync')}:")
+            for name in names:
+                click.echo(f"  - {name}")
     click.echo(f"ok: {_plural(len(steps), 'pipeline')}, {_plural(sum(steps.values()), 'step')}")
+
+
+def _expansions(pf: Any, settings: Any) -> dict[str, dict[str, list[str]]]:
+    """Per pipeline, each sync_each step's tasks, from one connection listing."""
+    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.pipeline._steps import SyncEachStep
+
+    rt = Runtime(settings, pf)
+    try:
+        out: dict[str, dict[str, list[str]]] = {}
+        for name, pipeline in pf.pipelines.items():
+            groups = [s.name for s in pipeline.steps if isinstance(s, SyncEachStep)]
+            if not groups:
+                continue
+            graph = rt.graph(name)
+            out[name] = {
+                g: [n.name for n in graph if n.kind == "sync" and n.name.startswith(g + "/")]
+                for g in groups
+            }
+        return out
+    finally:
+        rt.close()
 
 
 @cli.command("schema")
@@ -79,6 +121,8 @@ def schema_command(output: Path | None) -> None:
       # first line of pipeline.yaml, for the YAML language server:
       # yaml-language-server: $schema=./pipeline.schema.json
     """
+    from luigi_airbyte.pipeline._schema import pipeline_json_schema
+
     text = json.dumps(pipeline_json_schema(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)

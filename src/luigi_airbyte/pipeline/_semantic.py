@@ -7,6 +7,7 @@ Each check skips values of the wrong type (the model validation reports those).
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -158,7 +159,7 @@ def _step_infos(path: Path, steps: list[Any]) -> tuple[list[_StepInfo], list[Fin
         kind = step_kind_of(raw)
         if kind is None or not isinstance(raw, dict):
             continue
-        named_by_kind = kind in ("sync", "check")
+        named_by_kind = kind in ("sync", "sync_each", "check")
         key = kind if named_by_kind else ("name" if "name" in raw else kind)
         name = raw.get(kind) if named_by_kind else raw.get("name", kind)
         if not isinstance(name, str):
@@ -211,6 +212,8 @@ def _pipeline(
         found += _argv(here, info)
         if info.kind == "check":
             found += _check(here, info, by_name)
+        if info.kind == "sync_each":
+            found += _sync_each(here, info, roles)
     found += _cycles(infos)
     return found
 
@@ -295,10 +298,47 @@ def _check(here: Path, info: _StepInfo, by_name: dict[str, _StepInfo]) -> list[F
     return []
 
 
+def _sync_each(here: Path, info: _StepInfo, roles: list[str]) -> list[Finding]:
+    """Overrides must name connections the selection can match (checked offline against
+    the name globs; ``validate --online`` checks them against Airbyte), with known owners."""
+    overrides = info.raw.get("overrides")
+    if not isinstance(overrides, dict):
+        return []
+    select = info.raw.get("select")
+    names = select.get("name") if isinstance(select, dict) else None
+    patterns = [names] if isinstance(names, str) else names if isinstance(names, list) else []
+    patterns = [p for p in patterns if isinstance(p, str)] or ["*"]
+    found: list[Finding] = []
+    for key, override in overrides.items():
+        where = (*here, "overrides", key)
+        if isinstance(override, dict):
+            found += _owner_ref((*where, "owner"), override.get("owner"), roles)
+        if not isinstance(key, str) or _UUID.fullmatch(key):
+            continue
+        if not any(fnmatch.fnmatchcase(key, p) for p in patterns):
+            found.append(
+                Finding(
+                    where,
+                    f"override for {key!r}, which select.name ({', '.join(patterns)}) "
+                    "does not match",
+                    "use the exact name of a selected connection, or widen select.name",
+                )
+            )
+    return found
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
 def _warehouses(here: Path, info: _StepInfo, warehouses: list[str]) -> list[Finding]:
     specs: list[tuple[Path, Any]] = []
-    if info.kind == "sync" and "counts" in info.raw:
+    if info.kind in ("sync", "sync_each") and "counts" in info.raw:
         specs.append(((*here, "counts"), info.raw["counts"]))
+    overrides = info.raw.get("overrides") if info.kind == "sync_each" else None
+    if isinstance(overrides, dict):
+        for key, override in overrides.items():
+            if isinstance(override, dict) and "counts" in override:
+                specs.append(((*here, "overrides", key, "counts"), override["counts"]))
     if info.kind == "check":
         for kind in ("sql", "counts"):
             if kind in info.raw:

@@ -1,8 +1,8 @@
-"""Step models: ``sync``, ``check``, ``dbt``, ``spark`` and ``command``.
+"""Step models: ``sync``, ``sync_each``, ``check``, ``dbt``, ``spark`` and ``command``.
 
-A step is a mapping whose *kind key* says what it is. For ``sync`` and ``check`` the
-kind key's value is the step's name (``- sync: crm``); for ``dbt``, ``spark`` and
-``command`` it is the tool's configuration and the name is ``name:`` (default: the
+A step is a mapping whose *kind key* says what it is. For ``sync``, ``sync_each`` and
+``check`` the kind key's value is the step's name (``- sync: crm``); for ``dbt``, ``spark``
+and ``command`` it is the tool's configuration and the name is ``name:`` (default: the
 kind). Every step has ``name``, ``after``, ``owner``, ``retries`` and ``description``.
 """
 
@@ -30,7 +30,7 @@ from luigi_airbyte.pipeline._types import (
     non_empty,
 )
 
-STEP_KINDS = ("sync", "check", "dbt", "spark", "command")
+STEP_KINDS = ("sync", "sync_each", "check", "dbt", "spark", "command")
 CHECK_KINDS = ("sql", "freshness", "drift", "counts")
 SyncMode = Literal[
     "full_refresh_overwrite",
@@ -179,6 +179,127 @@ class SyncStep(Step):
     """What a stuck job gets: a warning event, or a cancel (then the step fails)."""
 
 
+class ConnectionSelect(Model):
+    """Which connections of the workspace a ``sync_each`` step syncs (all criteria apply)."""
+
+    name: str | tuple[str, ...] | None = None
+    """Glob(s) on the connection name, e.g. "Postgres *" or ["crm-*", "erp-*"]. Default: all."""
+    tags: tuple[str, ...] = ()
+    """Airbyte tag names the connection must all carry (where Airbyte has tags)."""
+    status: Literal["active", "inactive", "any"] = "active"
+    """Connection status to select; inactive connections cannot sync."""
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        if self.name is None:
+            return ("*",)
+        return (self.name,) if isinstance(self.name, str) else self.name
+
+
+class SyncOverride(Model):
+    """Options that change one connection's task of a ``sync_each`` step."""
+
+    freshness: Duration | None = None
+    """Skip the sync when Airbyte's last successful job ended within this window."""
+    timeout: Duration | None = None
+    """Give up waiting after this long."""
+    counts: Counts | None = None
+    """Record-count reconciliation after the sync."""
+    on_zero_rows: Literal["fail", "warn", "ignore"] | None = None
+    drop_threshold: float | None = Field(default=None, gt=0, le=1)
+    on_drop: Literal["fail", "warn"] | None = None
+    stuck_after: Duration | None = None
+    on_stuck: Literal["warn", "cancel"] | None = None
+    owner: str | None = None
+    """Owner role for this connection's alerts."""
+    retries: int | None = Field(default=None, ge=0, le=100)
+
+
+_SHARED_SYNC_FIELDS = (
+    "freshness",
+    "timeout",
+    "counts",
+    "on_zero_rows",
+    "drop_threshold",
+    "on_drop",
+    "stuck_after",
+    "on_stuck",
+)
+
+
+class SyncEachStep(Step):
+    """One sync task per connection the selection matches, from the run's one connection
+    listing. Options apply to every task; ``overrides`` change them for one connection."""
+
+    kind: ClassVar[str] = "sync_each"
+    name: Name = Field(alias="sync_each")
+    """The step name; each task is called <name>/<connection name>."""
+    workspace: str | None = None
+    """Workspace name or id (default: airbyte.workspace, else every visible workspace)."""
+    select: ConnectionSelect = ConnectionSelect()
+    """Which connections: name globs, tags, status (default: every active connection)."""
+    freshness: Duration | None = None
+    """Skip a connection's sync when its last successful job ended within this window."""
+    timeout: Duration | None = None
+    """Give up waiting after this long (default: airbyte.timeout)."""
+    counts: Counts | None = None
+    """Record-count reconciliation after each sync."""
+    on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
+    drop_threshold: float | None = Field(default=None, gt=0, le=1)
+    on_drop: Literal["fail", "warn"] = "warn"
+    stuck_after: Duration | None = None
+    on_stuck: Literal["warn", "cancel"] = "warn"
+    overrides: dict[str, SyncOverride] = {}
+    """Per-connection changes, keyed by connection name (or id), e.g. {crm: {freshness: 1h}}."""
+
+    def expand(self, connections: Any) -> list[SyncStep]:
+        """One ``SyncStep`` per selected connection (objects with ``name``,
+        ``connection_id``, ``status`` and optionally ``tags``), sorted by name.
+
+        Raises ValueError naming an override that matches no selected connection.
+        """
+        from fnmatch import fnmatchcase
+
+        sel = self.select
+        chosen = []
+        for conn in connections:
+            status = str(getattr(conn.status, "value", conn.status))
+            if sel.status != "any" and status != sel.status:
+                continue
+            if not any(fnmatchcase(conn.name, p) for p in sel.patterns):
+                continue
+            tags = set(getattr(conn, "tags", ()) or ())
+            if not set(sel.tags) <= tags:
+                continue
+            chosen.append(conn)
+        chosen.sort(key=lambda c: (c.name, c.connection_id))
+        keys = {c.name for c in chosen} | {c.connection_id for c in chosen}
+        unknown = [k for k in self.overrides if k not in keys]
+        if unknown:
+            raise ValueError(
+                f"overrides name {', '.join(map(repr, unknown))}, which the selection does not "
+                "match"
+            )
+        steps = []
+        for conn in chosen:
+            values: dict[str, Any] = {f: getattr(self, f) for f in _SHARED_SYNC_FIELDS}
+            values.update(owner=self.owner, retries=self.retries, after=self.after)
+            override = self.overrides.get(conn.name) or self.overrides.get(conn.connection_id)
+            if override is not None:
+                for key in override.model_fields_set:
+                    if getattr(override, key) is not None:
+                        values[key] = getattr(override, key)
+            steps.append(
+                SyncStep.model_construct(
+                    name=f"{self.name}/{conn.name}",
+                    connection=conn.connection_id,
+                    description=self.description,
+                    **values,
+                )
+            )
+        return steps
+
+
 class SqlCheck(Model):
     """Run a query; the check passes when the first column of the single row is true."""
 
@@ -318,7 +439,7 @@ class CommandStep(Step):
 
 
 STEP_CLASSES: dict[str, type[Step]] = {
-    c.kind: c for c in (SyncStep, CheckStep, DbtStep, SparkStep, CommandStep)
+    c.kind: c for c in (SyncStep, SyncEachStep, CheckStep, DbtStep, SparkStep, CommandStep)
 }
 
 
@@ -334,6 +455,7 @@ def step_kind_of(value: Any) -> str | None:
 
 AnyStep = Annotated[
     Annotated[SyncStep, Tag("sync")]
+    | Annotated[SyncEachStep, Tag("sync_each")]
     | Annotated[CheckStep, Tag("check")]
     | Annotated[DbtStep, Tag("dbt")]
     | Annotated[SparkStep, Tag("spark")]

@@ -9,11 +9,11 @@ check instead, so nothing downstream reads data whose counts did not reconcile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from luigi_airbyte.pipeline._models import Pipeline
-from luigi_airbyte.pipeline._steps import CheckStep, Step, SyncStep
+from luigi_airbyte.pipeline._steps import CheckStep, Step, SyncEachStep, SyncStep
 from luigi_airbyte.pipeline._types import format_duration
 
 
@@ -30,6 +30,7 @@ class Node:
     implicit: str = ""  # "drift" | "counts" for derived checks
     connection: str = ""  # sync nodes: name or id as written
     freshness: str = ""  # sync nodes: e.g. "6h"
+    connection_id: str = ""  # sync nodes expanded from a listing: the connection's id
 
     @property
     def check_kind(self) -> str:
@@ -80,9 +81,42 @@ class Graph:
         return found
 
 
-def build_graph(pipeline: Pipeline) -> Graph:
-    """Expand ``pipeline`` into nodes, adding and wiring the implicit checks."""
-    steps = pipeline.topological_steps()
+Expander = Callable[[SyncEachStep], list[SyncStep]]
+
+
+def _expanded(pipeline: Pipeline, expand: Expander | None) -> list[Step]:
+    """Topological steps with each ``sync_each`` step replaced by its sync steps; a step
+    after a ``sync_each`` step waits for every sync it expanded to."""
+    groups: dict[str, tuple[str, ...]] = {}
+    out: list[Step] = []
+    for step in pipeline.topological_steps():
+        if isinstance(step, SyncEachStep):
+            if expand is None:
+                raise ValueError(f"step {step.name!r} needs the connection listing to expand")
+            members = expand(step)
+            groups[step.name] = tuple(m.name for m in members)
+            out.extend(_rewire(m, groups) for m in members)
+        else:
+            out.append(_rewire(step, groups) if groups else step)
+    return out
+
+
+def _rewire(step: Step, groups: dict[str, tuple[str, ...]]) -> Step:
+    if not any(d in groups for d in step.after):
+        return step
+    after = tuple(n for d in step.after for n in groups.get(d, (d,)))
+    return step.model_copy(update={"after": after})
+
+
+def build_graph(pipeline: Pipeline, expand: Expander | None = None) -> Graph:
+    """Expand ``pipeline`` into nodes, adding and wiring the implicit checks.
+
+    ``expand`` turns a ``sync_each`` step into its sync steps (from the run's connection
+    listing); a pipeline with such a step needs it.
+    """
+    steps = _expanded(pipeline, expand)
+    declared = {s.name for s in pipeline.steps}
+    expanded = {s.name for s in steps if s.name not in declared}
     counted = {s.name for s in steps if isinstance(s, SyncStep) and s.counts is not None}
 
     def upstream(name: str, consumer: str) -> str:
@@ -111,6 +145,7 @@ def build_graph(pipeline: Pipeline) -> Graph:
                     step,
                     connection=step.connection,
                     freshness=format_duration(step.freshness) if step.freshness else "",
+                    connection_id=step.connection if step.name in expanded else "",
                 )
             )
             if step.counts is not None:

@@ -548,6 +548,55 @@ class RunRepository(ABC):
                     row = conn.execute(sa.select(steps).where(key)).mappings().one()
             return _step_from_row(row)
 
+    def add_skipped_steps(
+        self,
+        run_id: str,
+        skips: Sequence[Mapping[str, Any]],
+        events_: Iterable[Mapping[str, Any] | object] = (),
+    ) -> list[str]:
+        """Record steps found already done (``fresh`` / ``skipped``) and their events in ONE
+        transaction; a step this run already recorded is left alone.
+
+        Each skip has ``step_name``, ``kind``, ``status`` and ``message``. Returns the names
+        recorded. A scheduling pass over many fresh syncs costs one commit, not two per step.
+        """
+        rows = []
+        for skip in skips:
+            _check_step_values(skip["kind"], skip["status"])
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "step_name": str(skip["step_name"]),
+                    "kind": skip["kind"],
+                    "status": skip["status"],
+                    "message": clean_text(skip.get("message")),
+                }
+            )
+        event_rows = [
+            {
+                "run_id": run_id,
+                "name": str(_stat_value(item, "name")),
+                "level": str(_stat_value(item, "level") or "info"),
+                "fields": dict(_stat_value(item, "fields") or {}),
+                "at": _aware(_stat_value(item, "at"), "event time") or utcnow(),
+            }
+            for item in events_
+        ]
+        recorded: list[str] = []
+        with self.begin(f"record {len(rows)} skipped step(s) of run {run_id}") as conn:
+            self._require_run(conn, run_id)
+            for row in rows:
+                done = conn.execute(
+                    _insert(conn, steps)
+                    .values(row)
+                    .on_conflict_do_nothing(index_elements=[steps.c.run_id, steps.c.step_name])
+                )
+                if done.rowcount:
+                    recorded.append(row["step_name"])
+            if event_rows:
+                conn.execute(events.insert(), event_rows)
+        return recorded
+
     def add_stream_stats(
         self,
         run_id: str,

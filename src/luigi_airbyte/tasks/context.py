@@ -3,7 +3,9 @@
 Luigi forks a process per task when ``workers > 1`` and rebuilds tasks from string
 parameters on remote workers, so tasks carry only a pipeline file *path* and look the
 runtime up here. The runtime is cached per (path, pid): a forked child never reuses
-the parent's HTTP connections or database engine. Secrets are never task parameters.
+the parent's HTTP connections or database engine, but it does inherit the run's token,
+config-API probe and connection listing (``Runtime.prepare``). Secrets are never task
+parameters.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def runtime_for(pipeline_file: str) -> Runtime:
         rt = _cache.get(key)
         if rt is None:
             parent = _overrides.get(pipeline_file)
+            if parent is None:  # a forked worker of `luigi --module`: inherit its parent's
+                parent = next((r for (f, _), r in _cache.items() if f == pipeline_file), None)
             rt = parent.for_this_process() if parent is not None else Runtime.load(pipeline_file)
             _cache[key] = rt
         return rt

@@ -34,6 +34,13 @@ class PipelineTask(luigi.WrapperTask):
     run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
 
     def requires(self) -> list[luigi.Task]:
+        """Every step's task; built once per instance (Luigi and the final check ask again)."""
+        cached: list[luigi.Task] | None = getattr(self, "_steps", None)
+        if cached is None:
+            cached = self._steps = self._build_requires()
+        return list(cached)
+
+    def _build_requires(self) -> list[luigi.Task]:
         from luigi_airbyte.tasks.translator import task_for_node
 
         graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
@@ -47,3 +54,12 @@ class PipelineTask(luigi.WrapperTask):
             )
             for node in graph.nodes
         ]
+
+    def complete(self) -> bool:
+        """All steps complete. Every step is asked (no short cut at the first incomplete
+        one), so the skip notes of the whole scheduling pass are written at once, here."""
+        try:
+            answers = [bool(task.complete()) for task in luigi.task.flatten(self.requires())]
+            return all(answers)
+        finally:
+            runtime_for(str(self.pipeline_file)).executor().flush_notes()

@@ -70,6 +70,11 @@ class AirbyteSyncTask(StepTask):
     freshness = luigi.Parameter(
         default="", description="Skip when the last succeeded sync ended within this (e.g. 6h)."
     )
+    connection_id = luigi.Parameter(
+        default="",
+        significant=False,
+        description="The connection's id when the run resolved it already (not part of the id).",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,7 +91,9 @@ class AirbyteSyncTask(StepTask):
         return ctx if ctx.step else replace(ctx, step=str(self.connection))
 
     def request(self) -> SyncRequest:
-        return SyncRequest(connection=str(self.connection), freshness=str(self.freshness))
+        return SyncRequest(
+            connection=str(self.connection_id or self.connection), freshness=str(self.freshness)
+        )
 
     def complete(self) -> bool:
         return self.executor().sync_is_complete(self.context(), self.request())
@@ -126,7 +133,7 @@ class AirbyteSyncTask(StepTask):
         ctx = self.context()
         rt = runtime_for(str(self.pipeline_file))
         store = rt.store()
-        conn = rt.connection(str(self.connection))
+        conn = rt.connection(str(self.connection_id or self.connection))
         key = sync_run_key(conn.connection_id, ctx.partition)
         since = store.get_run(ctx.run_id).run.started_at if ctx.run_id else _PROCESS_STARTED
         recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)

@@ -7,6 +7,7 @@ import datetime as dt
 import luigi
 
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.tasks.context import runtime_for
 from luigi_airbyte.tasks.steps import CheckTask, CommandTask, DbtTask, SparkTask
 from luigi_airbyte.tasks.sync_task import AirbyteSyncTask
 
@@ -31,5 +32,16 @@ def task_for_node(
         "run_id": run_id,
     }
     if node.kind == "sync":
-        return AirbyteSyncTask(connection=node.connection, freshness=node.freshness, **common)
+        # The id comes from the run's one connection listing (resolved before Luigi forks
+        # workers), so a task process never lists connections to resolve a name. It is
+        # insignificant: task ids stay those of the names, identical in every process.
+        connection_id = runtime_for(pipeline_file).connection_id_or_blank(
+            node.connection_id or node.connection
+        )
+        return AirbyteSyncTask(
+            connection=node.connection,
+            connection_id=connection_id,
+            freshness=node.freshness,
+            **common,
+        )
     return TASK_CLASSES[node.kind](**common)

@@ -1,0 +1,209 @@
+"""Per-run costs are paid once per process tree; freshness comes from one listing; one
+``sync_each`` step expands into a sync task per connection.
+
+Request counts are deterministic, so they are asserted here (timings live in
+benchmarks/scale.py and benchmarks/freshness.py). Every count comes from the sandbox's
+request journal (``/_sandbox/requests``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.e2e_helpers import CLI, Project, clean_env, finish
+from e2e.luigid_helpers import FAST, running_luigid
+from luigi_airbyte.sandbox import Sandbox
+
+N = 200
+pytestmark = pytest.mark.timeout(600)
+
+
+def many_world(n: int, *, job_seconds: float = 0.0) -> dict[str, Any]:
+    """``n`` connections whose jobs select no streams: cheap jobs, real API traffic."""
+    return {
+        "workspaces": [{"name": "scale"}],
+        "sources": [
+            {
+                "name": "gen",
+                "type": "generator",
+                "streams": [{"name": "rows", "size": 1, "growth_per_sync": 0, "seed": 1}],
+            }
+        ],
+        "destinations": [{"name": "wh", "type": "duckdb", "path": "wh.duckdb"}],
+        "connections": [
+            {
+                "name": f"conn-{i:04d}",
+                "source": "gen",
+                "destination": "wh",
+                "streams": [],
+                "job_duration_seconds": job_seconds,
+            }
+            for i in range(n)
+        ],
+        "applications": [
+            {"name": "scale", "client_id": "scale-client", "client_secret": "scale-secret"}
+        ],
+        "settings": {"max_concurrent_jobs": 64, "max_attempts": 1},
+    }
+
+
+def write_pipeline(project: Project, steps: list[dict[str, Any]]) -> None:
+    doc = {
+        "version": 1,
+        "airbyte": {
+            "url": project.sandbox.url,
+            "auth": {
+                "type": "client_credentials",
+                "client_id": project.sandbox.client_id,
+                "client_secret": f"file:{project.secret_file}",
+            },
+            "max_concurrent_syncs": 64,
+        },
+        "state_dir": "state",
+        "poll": {"interval": "1s"},
+        "owners": {"data": {"alerts": [f"jsonl:{project.alerts}"]}},
+        "pipelines": {project.pipeline_name: {"owner": "data", "steps": steps}},
+    }
+    project.path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+
+
+def sync_each(freshness: str | None = None) -> list[dict[str, Any]]:
+    """One expanding step: a sync task per connection."""
+    extra = {"freshness": freshness} if freshness else {}
+    return [{"sync_each": "all", "select": {"name": "conn-*"}, **extra}]
+
+
+@pytest.fixture
+def scale_project(
+    tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]
+) -> Callable[[int], Project]:
+    def make(n: int) -> Project:
+        sandbox = airbyte_sandbox_factory(many_world(n))
+        return Project(tmp_path / "project", sandbox)
+
+    return make
+
+
+def _calls(sandbox: Sandbox, path: str, method: str = "GET") -> list[dict[str, Any]]:
+    return [r for r in sandbox.requests(path, method=method) if r["path"].endswith(path)]
+
+
+def _walks(entries: list[dict[str, Any]]) -> int:
+    """Listings started: pages asked at offset 0."""
+    return sum(1 for r in entries if "offset=0" in str(r.get("query", "")))
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_one_token_and_one_connection_listing_per_run(
+    scale_project: Callable[[int], Project], workers: int
+) -> None:
+    project = scale_project(N)
+    write_pipeline(project, sync_each())
+    project.sandbox.clear_requests()
+
+    result = project.run("--workers", str(workers), "--json", timeout=500)
+
+    assert result.returncode == 0, result
+    assert all(s["status"] == "succeeded" for s in result.doc["steps"]), result
+    tokens = _calls(project.sandbox, "/applications/token", "POST")
+    assert len(tokens) == 1, f"{len(tokens)} token calls"
+    listings = _calls(project.sandbox, "/connections")
+    assert _walks(listings) == 1, [r["query"] for r in listings]
+    assert len(listings) <= N // 100 + 1
+    assert len(_calls(project.sandbox, "/api/v1/health")) <= 1  # the config-API probe
+    assert len(project.sandbox.requests("/jobs", method="POST")) == N
+
+
+def test_fully_fresh_run_lists_recent_jobs_once(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(N)
+    write_pipeline(project, sync_each())
+    first = project.run("--workers", "4", "--json", timeout=500)
+    assert first.returncode == 0, first
+    write_pipeline(project, sync_each(freshness="6h"))
+    project.sandbox.clear_requests()
+
+    # Another date: the ledger has no success for it, Airbyte's job history decides.
+    result = project.run("--workers", "4", "--json", date="2026-01-16", timeout=300)
+
+    assert result.returncode == 0, result
+    statuses = {s["status"] for s in result.doc["steps"]}
+    assert statuses == {"fresh"}, result
+    list_jobs = _calls(project.sandbox, "/jobs")
+    assert len(list_jobs) <= N // 100 + 1, [r["query"] for r in list_jobs]
+    assert not project.sandbox.requests("/jobs", method="POST")
+
+
+def test_validate_online_and_dry_run_show_the_expansion(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(4)
+    steps = [
+        {"sync_each": "all", "select": {"name": ["conn-0001", "conn-000[23]"]}},
+        {"command": {"argv": ["true"]}, "name": "after_all", "after": ["all"]},
+    ]
+    write_pipeline(project, steps)
+    expected = ["all/conn-0001", "all/conn-0002", "all/conn-0003"]
+
+    done = subprocess.run(
+        [CLI, "validate", str(project.path), "--online", "--json"],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["expanded"] == {"nightly": {"all": expected}}
+
+    dry = project.run("--dry-run", "--json")
+    assert dry.returncode == 0, dry
+    rows = {r["step"]: r for r in dry.doc["steps"]}
+    assert [n for n in rows if n.startswith("all/")] == expected
+    assert sorted(rows["after_all"]["after"]) == expected
+    assert not project.sandbox.requests("/jobs", method="POST")
+
+
+def test_an_override_for_an_unlisted_connection_is_a_config_error(
+    scale_project: Callable[[int], Project],
+) -> None:
+    project = scale_project(2)
+    write_pipeline(project, [{"sync_each": "all", "overrides": {"conn-0009": {"retries": 1}}}])
+    result = project.run("--json")
+    assert result.returncode == 3, result
+    (problem,) = result.doc["error"]["problems"]
+    assert problem["field"] == "pipelines.nightly.steps[0].overrides"
+    assert "conn-0009" in problem["message"] and problem["fix"] and problem["line"]
+    assert not project.sandbox.requests("/jobs", method="POST")
+
+
+@pytest.mark.luigid
+@pytest.mark.slow
+def test_on_luigid_each_run_process_pays_once(
+    scale_project: Callable[[int], Project], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two ``luigi-airbyte run`` processes (two hosts) share luigid: each mints one token and
+    lists the connections once for all of its forked workers; every sync runs once."""
+    n = 20
+    project = scale_project(n)
+    write_pipeline(project, sync_each())
+    project.sandbox.clear_requests()
+    with running_luigid(tmp_path_factory.mktemp("luigid"), FAST) as url:
+        procs = [
+            project.start("--scheduler-url", url, "--workers", "3", "--json") for _ in range(2)
+        ]
+        results = [finish(p, timeout=300) for p in procs]
+
+    for result in results:
+        assert result.returncode == 0, result
+    assert len(_calls(project.sandbox, "/applications/token", "POST")) == 2
+    assert _walks(_calls(project.sandbox, "/connections")) == 2
+    assert len(project.sandbox.requests("/jobs", method="POST")) == n
