@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import ConfigError
 from luigi_airbyte.observe import (
     Alert,
@@ -18,7 +19,6 @@ from luigi_airbyte.observe import (
     Owners,
     WebhookSink,
 )
-from luigi_airbyte.observe._retry import Backoff
 from luigi_airbyte.observe.redact import Redactor
 
 from .conftest import HookServer
