@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
+from luigi_airbyte.backoff import Backoff, retry_until
 from luigi_airbyte.errors import (
     AirbyteError,
     AirbyteTransportError,
@@ -83,6 +84,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _LIST_LIMIT = 20
+
+# Waits between this process's own polls (``luigi_airbyte.backoff``), without jitter: the
+# claim (0.1 s growing 1.5x to 1 s), job listings while reconciling or after a 409 (0.5 s
+# growing 1.5x to 5 s), and a read retried on transient errors (0.5 s doubling to 5 s).
+_CLAIM_POLL = Backoff(base=0.1, cap=1.0, factor=1.5, jitter="none")
+_LIST_POLL = Backoff(base=0.5, cap=5.0, factor=1.5, jitter="none")
+_READ_RETRY = Backoff(base=0.5, cap=5.0, factor=2.0, jitter="none")
 
 _NULL_EMITTER = NullEmitter()
 _SYSTEM_CLOCK = SystemClock()
@@ -307,7 +315,7 @@ class SyncRunner:
             else self.clock.monotonic() + self.settings.timeout
         )
         told = False
-        delay = 0.1
+        pauses = _CLAIM_POLL.delays()
         while True:
             result = self.ledger.claim(
                 run_key, connection_id, job_type.value, self.holder, self.lease_s
@@ -346,8 +354,7 @@ class SyncRunner:
                     f"live process for {self.settings.timeout:.0f}s without a job; find it "
                     "with `ps`, or wait for it to finish"
                 )
-            self.clock.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            self.clock.sleep(next(pauses))
 
     def _hold(self, run_key: str) -> None:
         keeper = ClaimKeeper(self.ledger, run_key, self.holder, self.lease_s).start()
@@ -704,7 +711,7 @@ class SyncRunner:
         start = self.clock.monotonic()
         window_end = start + self.settings.confirm_window
         give_up = start + 3 * self.settings.confirm_window
-        delay = 0.5
+        pauses = _LIST_POLL.delays()
         while True:
             listed: list[Job] | None
             try:
@@ -741,8 +748,7 @@ class SyncRunner:
             elif now >= give_up:
                 return None, False
             target = window_end if listed is not None else give_up
-            self.clock.sleep(min(delay, max(target - now, MIN_POLL_DELAY)))
-            delay = min(delay * 1.5, 5.0)
+            self.clock.sleep(min(next(pauses), max(target - now, MIN_POLL_DELAY)))
 
     def _attach_after_conflict(
         self,
@@ -755,7 +761,7 @@ class SyncRunner:
     ) -> Attachment:
         """A 409: find the job that holds the connection and attach to it."""
         deadline = self.clock.monotonic() + self.settings.confirm_window
-        delay = 0.5
+        pauses = _LIST_POLL.delays()
         while True:
             try:
                 listed = self._list_once(connection_id, job_type)
@@ -778,8 +784,7 @@ class SyncRunner:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 break
-            self.clock.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 5.0)
+            self.clock.sleep(min(next(pauses), remaining))
 
         hint = self._describe_busy(connection_id, job_type)
         logger.error(
@@ -846,27 +851,26 @@ class SyncRunner:
         self, read: Callable[[], T], connection_id: str, job_id: int | None, what: str
     ) -> T:
         """Retry a read on transient errors for up to ``confirm_window``, then raise."""
-        deadline = self.clock.monotonic() + self.settings.confirm_window
-        delay = 0.5
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return read()
-            except TRANSIENT_ERRORS as exc:
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0:
-                    raise
-                logger.warning(
-                    "connection %s job %s: %s failed (attempt %d: %s); retrying",
-                    connection_id,
-                    "?" if job_id is None else job_id,
-                    what,
-                    attempt,
-                    exc,
-                )
-                self.clock.sleep(min(delay, remaining))
-                delay = min(delay * 2, 5.0)
+
+        def log_retry(attempt: int, exc: BaseException) -> None:
+            logger.warning(
+                "connection %s job %s: %s failed (attempt %d: %s); retrying",
+                connection_id,
+                "?" if job_id is None else job_id,
+                what,
+                attempt,
+                exc,
+            )
+
+        return retry_until(
+            read,
+            retry_on=TRANSIENT_ERRORS,
+            deadline=self.clock.monotonic() + self.settings.confirm_window,
+            backoff=_READ_RETRY,
+            monotonic=self.clock.monotonic,
+            sleep=self.clock.sleep,
+            on_retry=log_retry,
+        )
 
     def _load_history(self, attachment: Attachment) -> tuple[Job, ...]:
         if attachment.history is not None:

@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import (
     AirbyteError,
     OutcomeRuleError,
@@ -44,7 +45,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_ERROR_BACKOFF_CAP = 60.0  # seconds between polls at most while Airbyte keeps failing
+# While Airbyte keeps failing, polls slow down: 1 s doubling per error in a row, 60 s at
+# most. A cancel is confirmed by polls 1 s apart growing 1.5x to 10 s. No jitter: these
+# poll one job, they are not a herd.
+_ERROR_BACKOFF = Backoff(base=1.0, cap=60.0, factor=2.0, jitter="none")
+_CANCEL_POLL = Backoff(base=1.0, cap=10.0, factor=1.5, jitter="none")
 _QUEUED = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
 
 
@@ -287,7 +292,7 @@ class Waiter:
             delay = 1.0
         delay = max(MIN_POLL_DELAY, delay)
         if self.errors:
-            delay = max(delay, min(0.5 * 2 ** min(self.errors, 16), _ERROR_BACKOFF_CAP))
+            delay = max(delay, _ERROR_BACKOFF.delay(self.errors))
         limit = self._queue_deadline() if self.queued else self.deadline
         if limit is not None:
             delay = min(delay, max(0.0, limit - now))
@@ -566,7 +571,7 @@ class Waiter:
         sent = self._send_cancel(job)
         current = job
         deadline = self.clock.monotonic() + self.settings.cancel_confirm_timeout
-        delay = 1.0
+        pauses = _CANCEL_POLL.delays()
         while not current.status.is_terminal:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
@@ -580,8 +585,7 @@ class Waiter:
                 self._emit("sync.cancel_unconfirmed", level="error", status=current.status.value)
                 self.job = current
                 return current
-            self.clock.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 10.0)
+            self.clock.sleep(min(next(pauses), remaining))
             if not sent:
                 sent = self._send_cancel(current)
             try:
