@@ -13,6 +13,20 @@ sinks that talk to a network (webhook, CloudWatch). It offers:
   optionally capped; absent, negative, non-finite or unreadable values are ignored;
 * :func:`retry_until`: call a read until it works or a deadline passes.
 
+Who waits through it, and what each retries (the decision stays with the caller):
+
+* ``airbyte.RetryPolicy``: HTTP 429, 500, 502, 503 and 504, timeouts and dropped
+  connections, for idempotent requests only (never ``POST /jobs``); connect errors always.
+  Full jitter, ``Retry-After`` honoured up to ``max_delay``; a 429 without one backs off
+  on a slower schedule with equal jitter;
+* ``sync.SyncRunner`` and its ``Waiter``: once the client has given up, a read failing
+  with a transport error, a 429 or any status from 500 up (``sync.api.TRANSIENT_ERRORS``)
+  is tried again until a deadline; polls grow without jitter;
+* the webhook sink: timeouts, network errors, HTTP 408, 425, 429, 500, 502, 503 and 504,
+  equal jitter, ``Retry-After`` up to its cap;
+* the CloudWatch sink: the AWS error codes in its ``RETRYABLE_CODES`` and botocore's
+  connection errors, equal jitter.
+
 This module sits beside ``errors`` and ``masking`` at the bottom of the layers and
 imports nothing of the package.
 """

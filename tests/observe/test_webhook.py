@@ -92,6 +92,25 @@ def test_http_date_retry_after_is_capped(hook_server: HookServer, redactor: Reda
     assert delays == [FAST.cap]
 
 
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [(s, True) for s in (408, 425, 429, 500, 502, 503, 504)]
+    + [(s, False) for s in (400, 404, 501, 505)],
+)
+def test_exactly_the_documented_statuses_are_retried(
+    hook_server: HookServer, redactor: Redactor, status: int, retried: bool
+) -> None:
+    hook_server.fail_first, hook_server.fail_status = 1, status
+    sink = WebhookSink(hook_server.url, redactor=redactor, backoff=FAST, sleep=lambda _: None)
+    if retried:
+        sink.emit(alert_event())
+        assert len(hook_server.received) == 2
+    else:
+        with pytest.raises(DeliveryError, match=f"HTTP {status}"):
+            sink.emit(alert_event())
+        assert len(hook_server.received) == 1
+
+
 def test_timeout_is_retried(hook_server: HookServer, redactor: Redactor) -> None:
     hook_server.fail_first, hook_server.mode, hook_server.delay = 1, "timeout", 0.5
     sink = WebhookSink(hook_server.url, redactor=redactor, backoff=FAST, timeout=0.1)

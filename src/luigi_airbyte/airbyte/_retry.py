@@ -3,8 +3,9 @@
 Retrying is only safe when a resend cannot do the work twice. So:
 
 * connect errors (nothing reached the server) are always retried;
-* 429, 500/502/503/504 and read timeouts are retried only for idempotent requests
-  (GET and the config API's read-only POSTs), never for ``POST /jobs``;
+* 429, 500/502/503/504, timeouts and dropped connections are retried only for
+  idempotent requests (GET and the config API's read-only POSTs), never for
+  ``POST /jobs``; other statuses (501, 505, 4xx) are not retried;
 * waits are capped exponential backoff with full jitter, and a server's
   ``Retry-After`` (seconds or an HTTP-date) is honoured, capped at ``max_delay``;
 * a 429 *without* ``Retry-After`` is throttling (since mid-2026 an Airbyte operator can
