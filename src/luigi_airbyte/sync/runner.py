@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
 from luigi_airbyte.backoff import Backoff, retry_until
@@ -55,7 +55,7 @@ from luigi_airbyte.errors import (
     ServerError,
     SyncAlreadyRunningError,
 )
-from luigi_airbyte.observe.events import Emitter, Event, NullEmitter
+from luigi_airbyte.observe.events import Emitter, NullEmitter
 from luigi_airbyte.store.ledger import (
     DEFAULT_LEASE_S,
     Claim,
@@ -68,6 +68,8 @@ from luigi_airbyte.store.ledger import (
 from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI
 from luigi_airbyte.sync.claim_keeper import ClaimKeeper
 from luigi_airbyte.sync.clock import Clock, SystemClock
+from luigi_airbyte.sync.journal import LIST_LIMIT as _LIST_LIMIT
+from luigi_airbyte.sync.journal import JobJournal
 from luigi_airbyte.sync.polling import MIN_POLL_DELAY
 from luigi_airbyte.sync.results import (
     LOST,
@@ -83,7 +85,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_LIST_LIMIT = 20
 
 # Waits between this process's own polls (``luigi_airbyte.backoff``), without jitter: the
 # claim (0.1 s growing 1.5x to 1 s), job listings while reconciling or after a 409 (0.5 s
@@ -164,6 +165,7 @@ class SyncRunner:
         self.settings = settings
         self.holder = Holder.this_process(run_id)
         self.lease_s = lease_s
+        self.journal = JobJournal(client, ledger, emitter, clock, settings.history_size)
         self._keepers: dict[str, ClaimKeeper] = {}
         self._keepers_lock = threading.Lock()
 
@@ -502,7 +504,15 @@ class SyncRunner:
                 else JobType.SYNC,
             )
         try:
-            return Waiter(self, attachment, on_progress).run()
+            waiter = Waiter(
+                attachment,
+                on_progress,
+                client=self.client,
+                settings=self.settings,
+                clock=self.clock,
+                journal=self.journal,
+            )
+            return waiter.run()
         finally:
             if attachment.run_key:
                 self.release(attachment.run_key)
@@ -537,7 +547,7 @@ class SyncRunner:
                 entry.job_id,
                 exc,
             )
-            self._record_outcome(run_key, entry.job_id, LOST, None, None, reason=reason)
+            self.journal.record_outcome(run_key, entry.job_id, LOST, None, None, reason=reason)
             return None
         if job.status.is_terminal:
             logger.info(
@@ -547,7 +557,9 @@ class SyncRunner:
                 job.status.value,
             )
             status = job.status.value
-            self._record_outcome(run_key, job.job_id, status, job.rows_synced, job.bytes_synced)
+            self.journal.record_outcome(
+                run_key, job.job_id, status, job.rows_synced, job.bytes_synced
+            )
         else:
             logger.info(
                 "connection %s job %s: re-attaching to the job in the ledger for run key %s (%s)",
@@ -764,7 +776,7 @@ class SyncRunner:
         pauses = _LIST_POLL.delays()
         while True:
             try:
-                listed = self._list_once(connection_id, job_type)
+                listed = self.journal.list_once(connection_id, job_type)
             except TRANSIENT_ERRORS as err:
                 logger.warning(
                     "connection %s job ?: listing jobs after a 409 failed (%s); retrying",
@@ -828,22 +840,13 @@ class SyncRunner:
 
     # ------------------------------------------------------------------ reading helpers
 
-    def _list_once(self, connection_id: str, job_type: JobType) -> list[Job]:
-        limit = max(self.settings.history_size + 5, _LIST_LIMIT)
-        return list(
-            self.client.list_jobs(
-                connection_id,
-                job_type=job_type,
-                order_by="createdAt|DESC",
-                page_size=limit,
-                max_items=limit,
-            )
-        )
-
     def _list_recent(self, connection_id: str, job_type: JobType) -> list[Job]:
         """The newest jobs of this type on the connection: running ones and history."""
         jobs = self._retry_read(
-            lambda: self._list_once(connection_id, job_type), connection_id, None, "list jobs"
+            lambda: self.journal.list_once(connection_id, job_type),
+            connection_id,
+            None,
+            "list jobs",
         )
         return sorted(jobs, key=lambda j: j.job_id, reverse=True)
 
@@ -872,53 +875,7 @@ class SyncRunner:
             on_retry=log_retry,
         )
 
-    def _load_history(self, attachment: Attachment) -> tuple[Job, ...]:
-        if attachment.history is not None:
-            return attachment.history
-        try:
-            listed = self._list_once(attachment.connection_id, attachment.job_type)
-        except AirbyteError as exc:
-            logger.warning(
-                "connection %s job %s: could not list recent jobs (%s); waiting without history",
-                attachment.connection_id,
-                attachment.job_id,
-                exc,
-            )
-            return ()
-        return tuple(
-            sorted(
-                (j for j in listed if j.status.is_terminal and j.job_id != attachment.job_id),
-                key=lambda j: j.job_id,
-                reverse=True,
-            )
-        )
-
     # ------------------------------------------------------------------ small helpers
-
-    def _record_outcome(
-        self,
-        run_key: str,
-        job_id: int,
-        status: str,
-        rows: int | None,
-        bytes_: int | None,
-        *,
-        reason: str | None = None,
-    ) -> None:
-        if not run_key:
-            return
-        self.ledger.record_outcome(
-            run_key,
-            job_id,
-            status=status,
-            rows_committed=rows,
-            bytes_committed=bytes_,
-            finished_at=self.clock.now(),
-            reason=reason,
-        )
-
-    def _emit(self, name: str, level: str = "info", **fields: Any) -> None:
-        self.emitter.emit(Event(name=name, fields=fields, at=self.clock.now(), level=level))
 
     def _emit_attach(
         self,
@@ -929,7 +886,7 @@ class SyncRunner:
         run_key: str,
         job_type: JobType,
     ) -> None:
-        self._emit(
+        self.journal.emit(
             name,
             connection_id=connection_id,
             job_id=job.job_id,
@@ -937,17 +894,8 @@ class SyncRunner:
             job_type=job_type.value,
             how=how,
             status=job.status.value,
-            job_url=self._job_url(job),
+            job_url=self.journal.job_url(job),
         )
-
-    def _job_url(self, job: Job) -> str:
-        try:
-            return self.client.job_url(job)
-        except Exception:
-            logger.exception(
-                "connection %s job %s: could not build the job URL", job.connection_id, job.job_id
-            )
-            return ""
 
 
 __all__ = ["SyncRunner"]
