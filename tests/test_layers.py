@@ -56,7 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"sandbox"},
 }
 # Bottom modules every package may import: the error tree, the secret primitive, the version.
-ALWAYS = {"errors", "masking", "__version__"}
+ALWAYS = {"errors", "masking", "backoff", "__version__"}
 SUBPACKAGES = set(ALLOWED) | ALWAYS
 
 

@@ -40,6 +40,25 @@ def test_fail_fail_succeed_returns_the_success(
     assert len(sleeps) == 2
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+def test_documented_statuses_are_retried(
+    fake: FakeAirbyte, client: AirbyteClient, sleeps: Sleeps, status: int
+) -> None:
+    fake.on("GET", JOB, reply(status, headers={"Retry-After": "1"}), reply(200, job_body()))
+    assert client.get_job(1).job_id == 1
+    assert fake.count("GET", JOB) == 2
+
+
+@pytest.mark.parametrize("status", [501, 505])
+def test_other_5xx_are_not_retried(
+    fake: FakeAirbyte, client: AirbyteClient, sleeps: Sleeps, status: int
+) -> None:
+    fake.on("GET", JOB, reply(status), reply(200, job_body()))
+    with pytest.raises(ServerError):
+        client.get_job(1)
+    assert fake.count("GET", JOB) == 1 and sleeps == []
+
+
 def test_read_timeout_on_get_is_retried(
     fake: FakeAirbyte, client: AirbyteClient, sleeps: Sleeps
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import ConfigError
 from luigi_airbyte.observe import (
     Alert,
@@ -18,7 +19,6 @@ from luigi_airbyte.observe import (
     Owners,
     WebhookSink,
 )
-from luigi_airbyte.observe._retry import Backoff
 from luigi_airbyte.observe.redact import Redactor
 
 from .conftest import HookServer
@@ -187,6 +187,21 @@ def test_delivery_failure_is_recorded_as_alert_failed(caplog: pytest.LogCaptureF
     assert failed[0].fields["attempts"] == 3
     assert "receiver down" in failed[0].fields["error"]
     assert "alert.sent" in events.names()  # b got it
+
+
+def test_route_retries_wait_from_the_shared_backoff() -> None:
+    factory = Factory(a=9)
+    sleeps: list[float] = []
+    r = AlertRouter(
+        Owners({"default": ["console:a"]}),
+        factory,
+        redactor=Redactor(),
+        attempts=5,
+        retry_delay=1.0,
+        sleep=sleeps.append,
+    )
+    assert not r.alert(make_alert()).ok
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]  # retry_delay, doubling, no jitter
 
 
 def test_all_routes_failing_leaves_the_alert_retryable() -> None:

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.observe import (
     Alert,
     AlertRouter,
@@ -27,7 +28,6 @@ from luigi_airbyte.observe import (
     SlackWebhookSink,
     WebhookSink,
 )
-from luigi_airbyte.observe._retry import Backoff
 from luigi_airbyte.observe.redact import RedactingFilter, Redactor
 
 from .conftest import HookServer

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.observe import CloudWatchLogsSink, DeliveryError, Event, EventBus
-from luigi_airbyte.observe._retry import Backoff
 from luigi_airbyte.observe.redact import Redactor
 from luigi_airbyte.observe.sinks.cloudwatch import (
     EVENT_OVERHEAD_BYTES,

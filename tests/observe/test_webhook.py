@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import pytest
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.observe import (
     Alert,
     DeliveryError,
@@ -14,7 +18,6 @@ from luigi_airbyte.observe import (
     SlackWebhookSink,
     WebhookSink,
 )
-from luigi_airbyte.observe._retry import Backoff
 from luigi_airbyte.observe.redact import Redactor
 from luigi_airbyte.observe.sinks.webhook import idempotency_key, slack_payload
 
@@ -64,6 +67,48 @@ def test_429_honours_retry_after(hook_server: HookServer, redactor: Redactor) ->
     sink.emit(alert_event())
     assert delays == [0.02]
     assert len(hook_server.received) == 2
+
+
+def test_503_honours_an_http_date_retry_after(hook_server: HookServer, redactor: Redactor) -> None:
+    when = datetime.fromtimestamp(time.time() + 5, tz=timezone.utc)
+    hook_server.fail_first, hook_server.fail_status = 1, 503
+    hook_server.retry_after = format_datetime(when, usegmt=True)
+    delays: list[float] = []
+    slow_cap = Backoff(attempts=2, base=0.001, cap=30.0)
+    sink = WebhookSink(hook_server.url, redactor=redactor, backoff=slow_cap, sleep=delays.append)
+    sink.emit(alert_event())
+    # The date is whole seconds, about 5 s ahead: the wait follows it, not the 1 ms backoff.
+    assert len(delays) == 1 and 3.0 < delays[0] <= 5.0
+    assert len(hook_server.received) == 2
+
+
+def test_http_date_retry_after_is_capped(hook_server: HookServer, redactor: Redactor) -> None:
+    when = datetime.fromtimestamp(time.time() + 3600, tz=timezone.utc)
+    hook_server.fail_first, hook_server.fail_status = 1, 429
+    hook_server.retry_after = format_datetime(when, usegmt=True)
+    delays: list[float] = []
+    sink = WebhookSink(hook_server.url, redactor=redactor, backoff=FAST, sleep=delays.append)
+    sink.emit(alert_event())
+    assert delays == [FAST.cap]
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [(s, True) for s in (408, 425, 429, 500, 502, 503, 504)]
+    + [(s, False) for s in (400, 404, 501, 505)],
+)
+def test_exactly_the_documented_statuses_are_retried(
+    hook_server: HookServer, redactor: Redactor, status: int, retried: bool
+) -> None:
+    hook_server.fail_first, hook_server.fail_status = 1, status
+    sink = WebhookSink(hook_server.url, redactor=redactor, backoff=FAST, sleep=lambda _: None)
+    if retried:
+        sink.emit(alert_event())
+        assert len(hook_server.received) == 2
+    else:
+        with pytest.raises(DeliveryError, match=f"HTTP {status}"):
+            sink.emit(alert_event())
+        assert len(hook_server.received) == 1
 
 
 def test_timeout_is_retried(hook_server: HookServer, redactor: Redactor) -> None:

@@ -15,7 +15,7 @@ from luigi_airbyte.airbyte._auth import (
     SecretLike,
 )
 from luigi_airbyte.airbyte._catalog import StoredStream
-from luigi_airbyte.airbyte._retry import RetryPolicy, parse_retry_after
+from luigi_airbyte.airbyte._retry import RetryPolicy
 from luigi_airbyte.airbyte.client import AirbyteClient
 from luigi_airbyte.airbyte.models import (
     Application,
@@ -36,6 +36,7 @@ from luigi_airbyte.airbyte.models import (
     StreamStats,
     Workspace,
 )
+from luigi_airbyte.backoff import parse_retry_after
 
 __all__ = [
     "AirbyteAuth",

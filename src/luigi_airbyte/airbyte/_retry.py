@@ -3,8 +3,9 @@
 Retrying is only safe when a resend cannot do the work twice. So:
 
 * connect errors (nothing reached the server) are always retried;
-* 429, 500/502/503/504 and read timeouts are retried only for idempotent requests
-  (GET and the config API's read-only POSTs), never for ``POST /jobs``;
+* 429, 500/502/503/504, timeouts and dropped connections are retried only for
+  idempotent requests (GET and the config API's read-only POSTs), never for
+  ``POST /jobs``; other statuses (501, 505, 4xx) are not retried;
 * waits are capped exponential backoff with full jitter, and a server's
   ``Retry-After`` (seconds or an HTTP-date) is honoured, capped at ``max_delay``;
 * a 429 *without* ``Retry-After`` is throttling (since mid-2026 an Airbyte operator can
@@ -15,7 +16,9 @@ Retrying is only safe when a resend cannot do the work twice. So:
   request fails with ``RateLimitedError`` saying it was throttled.
 
 The policy only decides and sleeps; the client's send loop applies it (a transport
-hack could not tell a ``POST /jobs`` from a GET).
+hack could not tell a ``POST /jobs`` from a GET). The arithmetic (exponential ceiling,
+jitter, ``Retry-After`` parsing) is ``luigi_airbyte.backoff``'s, shared with the sync
+runner and the sinks.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import httpx
+
+from luigi_airbyte.backoff import Backoff
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -42,31 +46,6 @@ PERMANENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.LocalProtocolError,
     httpx.ProxyError,
 )
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date).
-
-    Returns None when the header is absent or unreadable; a date in the past gives 0.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 class RetryPolicy:
@@ -147,11 +126,8 @@ class RetryPolicy:
         """
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_delay)
-        exponent = min(max(attempt - 1, 0), 62)
-        ceiling = min(self.max_delay, self.base_delay * (2.0**exponent))
-        if self.jitter == "full":
-            return min(ceiling, max(0.0, self.rng.uniform(0.0, ceiling)))
-        return ceiling
+        schedule = Backoff(self.max_attempts, self.base_delay, self.max_delay, jitter=self.jitter)
+        return schedule.delay(attempt, self.rng)
 
     def is_retryable_status(self, status_code: int, *, idempotent: bool) -> bool:
         """Whether an error status may be retried for this kind of request."""
@@ -177,11 +153,13 @@ class RetryPolicy:
         Equal jitter: at least half the ceiling, so a throttled client never retries at
         once, and never more than ``throttle_max_delay``.
         """
-        exponent = min(max(throttled - 1, 0), 62)
-        ceiling = min(self.throttle_max_delay, self.throttle_base_delay * (2.0**exponent))
-        if self.jitter == "none":
-            return ceiling
-        return ceiling / 2 + self.rng.uniform(0.0, ceiling / 2)
+        schedule = Backoff(
+            self.max_attempts,
+            self.throttle_base_delay,
+            self.throttle_max_delay,
+            jitter="none" if self.jitter == "none" else "equal",
+        )
+        return schedule.delay(throttled, self.rng)
 
     def next_throttle_delay(self, throttled: int, started: float) -> float | None:
         """The wait before retrying a throttled request, or None past the ceiling."""

@@ -43,7 +43,6 @@ from luigi_airbyte.airbyte._retry import (
     NOT_SENT_ERRORS,
     RETRYABLE_STATUSES,
     RetryPolicy,
-    parse_retry_after,
 )
 from luigi_airbyte.airbyte.models import (
     Application,
@@ -59,6 +58,7 @@ from luigi_airbyte.airbyte.models import (
     StreamProperties,
     Workspace,
 )
+from luigi_airbyte.backoff import parse_retry_after
 from luigi_airbyte.errors import (
     AirbyteAPIError,
     AirbyteError,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.observe.events import Emitter, Event, NullEmitter, Sink
 from luigi_airbyte.observe.redact import Redactor, default_redactor
@@ -232,6 +233,10 @@ class AlertRouter:
         self.events: Emitter = events if events is not None else NullEmitter()
         self.attempts = max(1, attempts)
         self.retry_delay = retry_delay
+        # retry_delay before the second try, doubling after (at most 30 s, or retry_delay).
+        self._pauses = Backoff(
+            base=max(0.0, retry_delay), cap=max(retry_delay, 30.0), jitter="none"
+        )
         self._sleep = sleep
         self._on_sent = on_sent
         self._sent: set[str] = set(sent_keys)
@@ -287,7 +292,7 @@ class AlertRouter:
                 if permanent:
                     break
             if attempt < self.attempts:
-                self._sleep(self.retry_delay * attempt)
+                self._sleep(self._pauses.delay(attempt))
         return error
 
     def alert(self, alert: Alert) -> AlertResult:

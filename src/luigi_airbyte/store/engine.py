@@ -26,6 +26,7 @@ import sqlalchemy.exc as sa_exc
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import StoreError
 from luigi_airbyte.masking import MASK, is_maskable, is_secret_name, mask_values
 from luigi_airbyte.masking import mask_url as mask_url_text
@@ -130,6 +131,11 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, default=_json_default, sort_keys=True)
 
 
+# Waits while another connection holds the lock that switching to WAL needs: 5 ms
+# doubling to 200 ms, no jitter.
+_WAL_SWITCH_RETRY = Backoff(base=0.005, cap=0.2, jitter="none")
+
+
 def _use_wal(cursor: Any, *, timeout_s: float) -> None:
     """Switch the file to WAL, retrying while another process holds it.
 
@@ -139,7 +145,7 @@ def _use_wal(cursor: Any, *, timeout_s: float) -> None:
     that, so retry with backoff until the busy timeout.
     """
     deadline = time.monotonic() + timeout_s
-    delay = 0.005
+    pauses = _WAL_SWITCH_RETRY.delays()
     while True:
         try:
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
@@ -150,8 +156,7 @@ def _use_wal(cursor: Any, *, timeout_s: float) -> None:
             text = str(exc).lower()
             if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
                 raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            time.sleep(next(pauses))
 
 
 def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:

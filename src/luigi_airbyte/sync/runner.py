@@ -38,9 +38,10 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
+from luigi_airbyte.backoff import Backoff, retry_until
 from luigi_airbyte.errors import (
     AirbyteError,
     AirbyteTransportError,
@@ -54,7 +55,7 @@ from luigi_airbyte.errors import (
     ServerError,
     SyncAlreadyRunningError,
 )
-from luigi_airbyte.observe.events import Emitter, Event, NullEmitter
+from luigi_airbyte.observe.events import Emitter, NullEmitter
 from luigi_airbyte.store.ledger import (
     DEFAULT_LEASE_S,
     Claim,
@@ -67,6 +68,8 @@ from luigi_airbyte.store.ledger import (
 from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI
 from luigi_airbyte.sync.claim_keeper import ClaimKeeper
 from luigi_airbyte.sync.clock import Clock, SystemClock
+from luigi_airbyte.sync.journal import LIST_LIMIT as _LIST_LIMIT
+from luigi_airbyte.sync.journal import JobJournal
 from luigi_airbyte.sync.polling import MIN_POLL_DELAY
 from luigi_airbyte.sync.results import (
     LOST,
@@ -82,7 +85,13 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_LIST_LIMIT = 20
+
+# Waits between this process's own polls (``luigi_airbyte.backoff``), without jitter: the
+# claim (0.1 s growing 1.5x to 1 s), job listings while reconciling or after a 409 (0.5 s
+# growing 1.5x to 5 s), and a read retried on transient errors (0.5 s doubling to 5 s).
+_CLAIM_POLL = Backoff(base=0.1, cap=1.0, factor=1.5, jitter="none")
+_LIST_POLL = Backoff(base=0.5, cap=5.0, factor=1.5, jitter="none")
+_READ_RETRY = Backoff(base=0.5, cap=5.0, factor=2.0, jitter="none")
 
 _NULL_EMITTER = NullEmitter()
 _SYSTEM_CLOCK = SystemClock()
@@ -156,6 +165,7 @@ class SyncRunner:
         self.settings = settings
         self.holder = Holder.this_process(run_id)
         self.lease_s = lease_s
+        self.journal = JobJournal(client, ledger, emitter, clock, settings.history_size)
         self._keepers: dict[str, ClaimKeeper] = {}
         self._keepers_lock = threading.Lock()
 
@@ -307,7 +317,7 @@ class SyncRunner:
             else self.clock.monotonic() + self.settings.timeout
         )
         told = False
-        delay = 0.1
+        pauses = _CLAIM_POLL.delays()
         while True:
             result = self.ledger.claim(
                 run_key, connection_id, job_type.value, self.holder, self.lease_s
@@ -346,8 +356,7 @@ class SyncRunner:
                     f"live process for {self.settings.timeout:.0f}s without a job; find it "
                     "with `ps`, or wait for it to finish"
                 )
-            self.clock.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
+            self.clock.sleep(next(pauses))
 
     def _hold(self, run_key: str) -> None:
         keeper = ClaimKeeper(self.ledger, run_key, self.holder, self.lease_s).start()
@@ -495,7 +504,15 @@ class SyncRunner:
                 else JobType.SYNC,
             )
         try:
-            return Waiter(self, attachment, on_progress).run()
+            waiter = Waiter(
+                attachment,
+                on_progress,
+                client=self.client,
+                settings=self.settings,
+                clock=self.clock,
+                journal=self.journal,
+            )
+            return waiter.run()
         finally:
             if attachment.run_key:
                 self.release(attachment.run_key)
@@ -530,7 +547,7 @@ class SyncRunner:
                 entry.job_id,
                 exc,
             )
-            self._record_outcome(run_key, entry.job_id, LOST, None, None, reason=reason)
+            self.journal.record_outcome(run_key, entry.job_id, LOST, None, None, reason=reason)
             return None
         if job.status.is_terminal:
             logger.info(
@@ -540,7 +557,9 @@ class SyncRunner:
                 job.status.value,
             )
             status = job.status.value
-            self._record_outcome(run_key, job.job_id, status, job.rows_synced, job.bytes_synced)
+            self.journal.record_outcome(
+                run_key, job.job_id, status, job.rows_synced, job.bytes_synced
+            )
         else:
             logger.info(
                 "connection %s job %s: re-attaching to the job in the ledger for run key %s (%s)",
@@ -704,7 +723,7 @@ class SyncRunner:
         start = self.clock.monotonic()
         window_end = start + self.settings.confirm_window
         give_up = start + 3 * self.settings.confirm_window
-        delay = 0.5
+        pauses = _LIST_POLL.delays()
         while True:
             listed: list[Job] | None
             try:
@@ -741,8 +760,7 @@ class SyncRunner:
             elif now >= give_up:
                 return None, False
             target = window_end if listed is not None else give_up
-            self.clock.sleep(min(delay, max(target - now, MIN_POLL_DELAY)))
-            delay = min(delay * 1.5, 5.0)
+            self.clock.sleep(min(next(pauses), max(target - now, MIN_POLL_DELAY)))
 
     def _attach_after_conflict(
         self,
@@ -755,10 +773,10 @@ class SyncRunner:
     ) -> Attachment:
         """A 409: find the job that holds the connection and attach to it."""
         deadline = self.clock.monotonic() + self.settings.confirm_window
-        delay = 0.5
+        pauses = _LIST_POLL.delays()
         while True:
             try:
-                listed = self._list_once(connection_id, job_type)
+                listed = self.journal.list_once(connection_id, job_type)
             except TRANSIENT_ERRORS as err:
                 logger.warning(
                     "connection %s job ?: listing jobs after a 409 failed (%s); retrying",
@@ -778,8 +796,7 @@ class SyncRunner:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
                 break
-            self.clock.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 5.0)
+            self.clock.sleep(min(next(pauses), remaining))
 
         hint = self._describe_busy(connection_id, job_type)
         logger.error(
@@ -823,22 +840,13 @@ class SyncRunner:
 
     # ------------------------------------------------------------------ reading helpers
 
-    def _list_once(self, connection_id: str, job_type: JobType) -> list[Job]:
-        limit = max(self.settings.history_size + 5, _LIST_LIMIT)
-        return list(
-            self.client.list_jobs(
-                connection_id,
-                job_type=job_type,
-                order_by="createdAt|DESC",
-                page_size=limit,
-                max_items=limit,
-            )
-        )
-
     def _list_recent(self, connection_id: str, job_type: JobType) -> list[Job]:
         """The newest jobs of this type on the connection: running ones and history."""
         jobs = self._retry_read(
-            lambda: self._list_once(connection_id, job_type), connection_id, None, "list jobs"
+            lambda: self.journal.list_once(connection_id, job_type),
+            connection_id,
+            None,
+            "list jobs",
         )
         return sorted(jobs, key=lambda j: j.job_id, reverse=True)
 
@@ -846,75 +854,28 @@ class SyncRunner:
         self, read: Callable[[], T], connection_id: str, job_id: int | None, what: str
     ) -> T:
         """Retry a read on transient errors for up to ``confirm_window``, then raise."""
-        deadline = self.clock.monotonic() + self.settings.confirm_window
-        delay = 0.5
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return read()
-            except TRANSIENT_ERRORS as exc:
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0:
-                    raise
-                logger.warning(
-                    "connection %s job %s: %s failed (attempt %d: %s); retrying",
-                    connection_id,
-                    "?" if job_id is None else job_id,
-                    what,
-                    attempt,
-                    exc,
-                )
-                self.clock.sleep(min(delay, remaining))
-                delay = min(delay * 2, 5.0)
 
-    def _load_history(self, attachment: Attachment) -> tuple[Job, ...]:
-        if attachment.history is not None:
-            return attachment.history
-        try:
-            listed = self._list_once(attachment.connection_id, attachment.job_type)
-        except AirbyteError as exc:
+        def log_retry(attempt: int, exc: BaseException) -> None:
             logger.warning(
-                "connection %s job %s: could not list recent jobs (%s); waiting without history",
-                attachment.connection_id,
-                attachment.job_id,
+                "connection %s job %s: %s failed (attempt %d: %s); retrying",
+                connection_id,
+                "?" if job_id is None else job_id,
+                what,
+                attempt,
                 exc,
             )
-            return ()
-        return tuple(
-            sorted(
-                (j for j in listed if j.status.is_terminal and j.job_id != attachment.job_id),
-                key=lambda j: j.job_id,
-                reverse=True,
-            )
+
+        return retry_until(
+            read,
+            retry_on=TRANSIENT_ERRORS,
+            deadline=self.clock.monotonic() + self.settings.confirm_window,
+            backoff=_READ_RETRY,
+            monotonic=self.clock.monotonic,
+            sleep=self.clock.sleep,
+            on_retry=log_retry,
         )
 
     # ------------------------------------------------------------------ small helpers
-
-    def _record_outcome(
-        self,
-        run_key: str,
-        job_id: int,
-        status: str,
-        rows: int | None,
-        bytes_: int | None,
-        *,
-        reason: str | None = None,
-    ) -> None:
-        if not run_key:
-            return
-        self.ledger.record_outcome(
-            run_key,
-            job_id,
-            status=status,
-            rows_committed=rows,
-            bytes_committed=bytes_,
-            finished_at=self.clock.now(),
-            reason=reason,
-        )
-
-    def _emit(self, name: str, level: str = "info", **fields: Any) -> None:
-        self.emitter.emit(Event(name=name, fields=fields, at=self.clock.now(), level=level))
 
     def _emit_attach(
         self,
@@ -925,7 +886,7 @@ class SyncRunner:
         run_key: str,
         job_type: JobType,
     ) -> None:
-        self._emit(
+        self.journal.emit(
             name,
             connection_id=connection_id,
             job_id=job.job_id,
@@ -933,17 +894,8 @@ class SyncRunner:
             job_type=job_type.value,
             how=how,
             status=job.status.value,
-            job_url=self._job_url(job),
+            job_url=self.journal.job_url(job),
         )
-
-    def _job_url(self, job: Job) -> str:
-        try:
-            return self.client.job_url(job)
-        except Exception:
-            logger.exception(
-                "connection %s job %s: could not build the job URL", job.connection_id, job.job_id
-            )
-            return ""
 
 
 __all__ = ["SyncRunner"]

@@ -1,16 +1,19 @@
 """Waiting for one Airbyte job: polling, progress, deadlines, stuck jobs, interrupts, verdict.
 
 ``Waiter`` holds the state of a single ``SyncRunner.wait`` call so the runner itself
-stays stateless and reusable across tasks.
+stays stateless and reusable across tasks. Its collaborators (the client, settings, clock
+and the ``JobJournal`` that reads history and records outcomes and events) are passed in;
+it does not know the runner.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import (
     AirbyteError,
     OutcomeRuleError,
@@ -21,7 +24,9 @@ from luigi_airbyte.errors import (
     SyncTimeoutError,
 )
 from luigi_airbyte.store.ledger import LedgerEntry
-from luigi_airbyte.sync.api import TRANSIENT_ERRORS
+from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI
+from luigi_airbyte.sync.clock import Clock
+from luigi_airbyte.sync.journal import JobJournal
 from luigi_airbyte.sync.outcome import Totals, Verdict, evaluate_outcome, totals_from_details
 from luigi_airbyte.sync.polling import (
     MIN_POLL_DELAY,
@@ -37,14 +42,16 @@ from luigi_airbyte.sync.results import (
     ProgressCallback,
     SyncResult,
 )
+from luigi_airbyte.sync.settings import SyncSettings
 from luigi_airbyte.sync.signals import Terminated, handle_termination
-
-if TYPE_CHECKING:
-    from luigi_airbyte.sync.runner import SyncRunner
 
 logger = logging.getLogger(__name__)
 
-_ERROR_BACKOFF_CAP = 60.0  # seconds between polls at most while Airbyte keeps failing
+# While Airbyte keeps failing, polls slow down: 1 s doubling per error in a row, 60 s at
+# most. A cancel is confirmed by polls 1 s apart growing 1.5x to 10 s. No jitter: these
+# poll one job, they are not a herd.
+_ERROR_BACKOFF = Backoff(base=1.0, cap=60.0, factor=2.0, jitter="none")
+_CANCEL_POLL = Backoff(base=1.0, cap=10.0, factor=1.5, jitter="none")
 _QUEUED = frozenset({JobStatus.PENDING, JobStatus.QUEUED})
 
 
@@ -52,12 +59,19 @@ class Waiter:
     """The state of one ``SyncRunner.wait`` call, kept off the runner so it stays reusable."""
 
     def __init__(
-        self, runner: SyncRunner, attachment: Attachment, on_progress: ProgressCallback | None
+        self,
+        attachment: Attachment,
+        on_progress: ProgressCallback | None,
+        *,
+        client: AirbyteJobsAPI,
+        settings: SyncSettings,
+        clock: Clock,
+        journal: JobJournal,
     ) -> None:
-        self.r = runner
-        self.settings = runner.settings
-        self.clock = runner.clock
-        self.client = runner.client
+        self.journal = journal
+        self.settings = settings
+        self.clock = clock
+        self.client = client
         self.att = attachment
         self.job = attachment.job
         self.cid = attachment.connection_id
@@ -76,7 +90,7 @@ class Waiter:
         self.polls = 0
         self.errors = 0
         self.unknown_warned = False
-        self.job_url = runner._job_url(self.job)
+        self.job_url = journal.job_url(self.job)
         self._history: tuple[Job, ...] | None = None
         self._durations: DurationStats | None = None
         # progress from the config API while running
@@ -107,7 +121,7 @@ class Waiter:
 
     def _until_terminal(self) -> Job:
         if not self.job.status.is_terminal:
-            self._history = self.r._load_history(self.att)
+            self._history = self.journal.load_history(self.att)
             self._durations = history_duration_stats(self._history[: self.settings.history_size])
             logger.info(
                 "connection %s job %s: waiting (%s; expected ~%s)",
@@ -234,8 +248,8 @@ class Waiter:
             return False
         run_key = self.att.run_key
         if run_key:
-            self.r._record_outcome(run_key, job.job_id, "cancelled", None, None)
-            self.r.ledger.record_job(
+            self.journal.record_outcome(run_key, job.job_id, "cancelled", None, None)
+            self.journal.record_job(
                 LedgerEntry(
                     run_key=run_key,
                     connection_id=self.cid,
@@ -261,7 +275,7 @@ class Waiter:
         )
         self.replaced.append(job.job_id)
         self.job = successor
-        self.job_url = self.r._job_url(successor)
+        self.job_url = self.journal.job_url(successor)
         self.ran = successor.status not in _QUEUED and not successor.status.is_terminal
         self.tick = self.clock.monotonic()
         self._observe(successor)
@@ -287,7 +301,7 @@ class Waiter:
             delay = 1.0
         delay = max(MIN_POLL_DELAY, delay)
         if self.errors:
-            delay = max(delay, min(0.5 * 2 ** min(self.errors, 16), _ERROR_BACKOFF_CAP))
+            delay = max(delay, _ERROR_BACKOFF.delay(self.errors))
         limit = self._queue_deadline() if self.queued else self.deadline
         if limit is not None:
             delay = min(delay, max(0.0, limit - now))
@@ -535,7 +549,7 @@ class Waiter:
     def _fail_after_cancel(self, final: Job, why: str) -> NoReturn:
         confirmed = final.status.is_terminal
         if confirmed:
-            self.r._record_outcome(
+            self.journal.record_outcome(
                 self.att.run_key,
                 final.job_id,
                 final.status.value,
@@ -566,7 +580,7 @@ class Waiter:
         sent = self._send_cancel(job)
         current = job
         deadline = self.clock.monotonic() + self.settings.cancel_confirm_timeout
-        delay = 1.0
+        pauses = _CANCEL_POLL.delays()
         while not current.status.is_terminal:
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
@@ -580,8 +594,7 @@ class Waiter:
                 self._emit("sync.cancel_unconfirmed", level="error", status=current.status.value)
                 self.job = current
                 return current
-            self.clock.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, 10.0)
+            self.clock.sleep(min(next(pauses), remaining))
             if not sent:
                 sent = self._send_cancel(current)
             try:
@@ -666,7 +679,7 @@ class Waiter:
         )
         final = self._cancel_and_confirm(kind)
         if final.status.is_terminal:
-            self.r._record_outcome(
+            self.journal.record_outcome(
                 self.att.run_key,
                 final.job_id,
                 final.status.value,
@@ -697,7 +710,7 @@ class Waiter:
         run_key = self.att.run_key
         if job.status is JobStatus.FAILED:
             reason = self._failure_reason(details)
-            self.r._record_outcome(
+            self.journal.record_outcome(
                 run_key, job.job_id, "failed", totals.records_committed, totals.bytes_committed
             )
             logger.info("connection %s job %s: failed: %s", self.cid, job.job_id, reason)
@@ -709,7 +722,7 @@ class Waiter:
                 job_id=job.job_id,
             )
         if job.status is JobStatus.CANCELLED:
-            self.r._record_outcome(
+            self.journal.record_outcome(
                 run_key, job.job_id, "cancelled", totals.records_committed, totals.bytes_committed
             )
             logger.info("connection %s job %s: cancelled", self.cid, job.job_id)
@@ -735,7 +748,9 @@ class Waiter:
         return "Airbyte gave no failure reason"
 
     def _history_rows(self) -> list[int]:
-        history = self._history if self._history is not None else self.r._load_history(self.att)
+        history = (
+            self._history if self._history is not None else self.journal.load_history(self.att)
+        )
         self._history = history
         rows = [
             j.rows_synced
@@ -763,7 +778,7 @@ class Waiter:
             logger.warning("connection %s job %s: %s", self.cid, job.job_id, warning)
             self._emit("sync.outcome_warning", level="warning", message=warning)
         if verdict.failures:
-            self.r._record_outcome(run_key, job.job_id, REJECTED, rows, bytes_)
+            self.journal.record_outcome(run_key, job.job_id, REJECTED, rows, bytes_)
             message = "; ".join(verdict.failures)
             logger.info("connection %s job %s: outcome rejected: %s", self.cid, job.job_id, message)
             self._emit("sync.rejected", level="error", reasons=list(verdict.failures), rows=rows)
@@ -772,7 +787,7 @@ class Waiter:
                 connection_id=self.cid,
                 job_id=job.job_id,
             )
-        self.r._record_outcome(run_key, job.job_id, JobStatus.SUCCEEDED.value, rows, bytes_)
+        self.journal.record_outcome(run_key, job.job_id, JobStatus.SUCCEEDED.value, rows, bytes_)
         duration = job_duration(job)
         if duration is None:
             duration = self._elapsed()
@@ -816,7 +831,7 @@ class Waiter:
         )
 
     def _emit(self, name: str, level: str = "info", **fields: Any) -> None:
-        self.r._emit(
+        self.journal.emit(
             name,
             level,
             connection_id=self.cid,

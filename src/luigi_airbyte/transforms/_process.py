@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import IO, Any
 
+from luigi_airbyte.backoff import Backoff
+
 logger = logging.getLogger(__name__)
 
 LineHandler = Callable[[str, str], "str | None"]
@@ -65,8 +67,8 @@ def guarded(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
     return [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid()), program, *argv[1:]]
 
 
-_POLL_MIN_S = 0.02
-_POLL_MAX_S = 0.2
+# Polls for a child's exit without reaping it: 20 ms growing 1.5x to 200 ms.
+_EXIT_POLL = Backoff(base=0.02, cap=0.2, factor=1.5, jitter="none")
 
 
 class Terminated(BaseException):
@@ -195,14 +197,13 @@ def kill_tree(proc: subprocess.Popen[bytes], grace_s: float) -> None:
 
 def _wait_unreaped(pid: int, deadline: float | None) -> bool:
     """Wait until ``pid`` has exited without reaping it; False if the deadline passed first."""
-    delay = _POLL_MIN_S
+    pauses = _EXIT_POLL.delays()
     while True:
         if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
-        time.sleep(delay)
-        delay = min(delay * 1.5, _POLL_MAX_S)
+        time.sleep(next(pauses))
 
 
 def run_process(

@@ -3,7 +3,9 @@
 A batch holds at most 10,000 events and 1,048,576 bytes (each event counts its UTF-8
 message plus 26 bytes), is sorted by timestamp and spans less than 24 hours. An event
 larger than 256 KiB is replaced by a small JSON stub saying so (a cut JSON line is useless).
-Throttling and 5xx answers are retried with jittered exponential backoff.
+The error codes in ``RETRYABLE_CODES`` (throttling, service unavailable, internal failure)
+and botocore's connection and timeout errors are retried, waiting as
+``luigi_airbyte.backoff`` says (equal jitter); other errors are not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from luigi_airbyte.observe._retry import Backoff
+from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.sinks.base import DeliveryError, SinkError
 
@@ -148,7 +150,7 @@ class CloudWatchLogsSink:
         return self._client
 
     def _call(self, op: str, **kwargs: Any) -> Any:
-        """Call a client operation, retrying throttling, 5xx and connection errors."""
+        """Call a client operation, retrying ``RETRYABLE_CODES`` and connection errors."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         attempts = max(1, self.backoff.attempts)

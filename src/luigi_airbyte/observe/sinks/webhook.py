@@ -1,8 +1,10 @@
 """Webhook sinks: POST each event as JSON, retried, with an ``Idempotency-Key`` header.
 
-Retries cover timeouts, network errors, 408, 425, 429 and 5xx. A retried POST keeps the
-same key, so a receiver that honours ``Idempotency-Key`` never shows an alert twice; the
-sink itself also never re-posts a key it already delivered.
+Retries cover timeouts, network errors and HTTP 408, 425, 429, 500, 502, 503 and 504 (not
+other 5xx). Waits come from ``luigi_airbyte.backoff``; a ``Retry-After`` in seconds or as
+an HTTP date is honoured up to the backoff's cap. A retried POST keeps the same key, so a
+receiver that honours ``Idempotency-Key`` never shows an alert twice; the sink itself also
+never re-posts a key it already delivered.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from luigi_airbyte.observe._retry import Backoff, parse_retry_after
+from luigi_airbyte.backoff import Backoff, parse_retry_after
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.redact import Redactor, default_redactor
 from luigi_airbyte.observe.sinks.base import DeliveryError, safe_url
@@ -141,7 +143,7 @@ class WebhookSink:
                         attempts=attempt,
                         status_code=resp.status_code,
                     )
-                wait = parse_retry_after(resp.headers.get("Retry-After"), self.backoff.cap)
+                wait = parse_retry_after(resp.headers.get("Retry-After"), cap=self.backoff.cap)
             if attempt < attempts:
                 delay = wait if wait is not None else self.backoff.delay(attempt)
                 logger.info(
