@@ -15,6 +15,7 @@ import math
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -53,6 +54,24 @@ from luigi_airbyte.sandbox.world import (
 def _fault_failure(faults: JobFaults, attempt: Attempt) -> dict[str, Any]:
     internal = f"sandbox fault: fail_attempts={faults.fail_attempts} (attempt {attempt.number})"
     return failure_reason("source", "system_error", faults.failure_message, internal)
+
+
+@dataclass
+class _AttemptRun:
+    """One sync attempt's fixed settings, and the records processed so far."""
+
+    job: Job
+    attempt: Attempt
+    cs: ConnState
+    faults: JobFaults
+    writer: Writer
+    honour_cancel: bool
+    lose_checkpoints: bool
+    chunk: int
+    per_chunk: float
+    rps: float | None
+    budget: int | None
+    processed: int = 0
 
 
 class JobRunner(EngineState):
@@ -252,57 +271,17 @@ class JobRunner(EngineState):
 
     def _run_job_inner(self, job_id: int) -> None:
         while True:
-            with self._lock:
-                job = self._jobs[job_id]
-                if job.terminal:
-                    return
-                cs = self._connections.get(job.connection_id)
-                now = time.time()
-                if cs is None:
-                    self._finish(job, "failed", now)
-                    return
-                if not job.planned:
-                    self._plan(job, cs)
-                attempt = Attempt(
-                    number=len(job.attempts), status="running", created_at=now, updated_at=now
-                )
-                attempt.logs.append(f"attempt {attempt.number} started")
-                for p in job.streams:
-                    attempt.streams[p.name] = StreamCounters()
-                job.attempts.append(attempt)
-                job.status = "running"
-                job.updated_at = now
-                job.started_at = job.started_at or now
-                faults = self._job_faults(cs).model_copy()
-                self._mark_dirty()
+            started = self._start_attempt(job_id)
+            if started is None:
+                return
+            job, attempt, cs, faults = started
             try:
                 self._run_attempt(job, attempt, cs, faults)
             except JobCancelled:
                 self._cleanup_staging(job, cs)
                 return
             except AttemptFailed as exc:
-                with self._lock:
-                    now = time.time()
-                    if job.status == "cancelled":
-                        return
-                    attempt.status = "failed"
-                    attempt.ended_at = attempt.updated_at = now
-                    attempt.failure = exc.failure
-                    attempt.logs.append(f"attempt failed: {exc.failure['externalMessage']}")
-                    job.updated_at = now
-                    last = len(job.attempts) >= self.settings.max_attempts
-                    if last:
-                        self._finish(job, "failed", now)
-                    else:
-                        job.status = "incomplete"
-                        self._mark_dirty()
-                if last:
-                    self._cleanup_staging(job, cs)
-                    return
-                try:
-                    self._wait(self.settings.attempt_backoff_seconds, job_id)
-                except JobCancelled:
-                    self._cleanup_staging(job, cs)
+                if not self._retry_after_failure(job, attempt, cs, exc):
                     return
                 continue
             with self._lock:
@@ -314,6 +293,62 @@ class JobRunner(EngineState):
                 attempt.logs.append("attempt succeeded")
                 self._finish(job, "succeeded", now)
             return
+
+    def _start_attempt(self, job_id: int) -> tuple[Job, Attempt, ConnState, JobFaults] | None:
+        """Plan the job at its first attempt and open the next attempt; None: nothing to run."""
+        with self._lock:
+            job = self._jobs[job_id]
+            if job.terminal:
+                return None
+            cs = self._connections.get(job.connection_id)
+            now = time.time()
+            if cs is None:
+                self._finish(job, "failed", now)
+                return None
+            if not job.planned:
+                self._plan(job, cs)
+            attempt = Attempt(
+                number=len(job.attempts), status="running", created_at=now, updated_at=now
+            )
+            attempt.logs.append(f"attempt {attempt.number} started")
+            for p in job.streams:
+                attempt.streams[p.name] = StreamCounters()
+            job.attempts.append(attempt)
+            job.status = "running"
+            job.updated_at = now
+            job.started_at = job.started_at or now
+            faults = self._job_faults(cs).model_copy()
+            self._mark_dirty()
+        return job, attempt, cs, faults
+
+    def _retry_after_failure(
+        self, job: Job, attempt: Attempt, cs: ConnState, exc: AttemptFailed
+    ) -> bool:
+        """Record a failed attempt; True when another attempt follows (after the backoff)."""
+        with self._lock:
+            now = time.time()
+            if job.status == "cancelled":
+                return False
+            attempt.status = "failed"
+            attempt.ended_at = attempt.updated_at = now
+            attempt.failure = exc.failure
+            attempt.logs.append(f"attempt failed: {exc.failure['externalMessage']}")
+            job.updated_at = now
+            last = len(job.attempts) >= self.settings.max_attempts
+            if last:
+                self._finish(job, "failed", now)
+            else:
+                job.status = "incomplete"
+                self._mark_dirty()
+        if last:
+            self._cleanup_staging(job, cs)
+            return False
+        try:
+            self._wait(self.settings.attempt_backoff_seconds, job.id)
+        except JobCancelled:
+            self._cleanup_staging(job, cs)
+            return False
+        return True
 
     def _run_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
         try:
@@ -375,13 +410,47 @@ class JobRunner(EngineState):
         return f"_airbyte_tmp_{job.id}_{p.table}"
 
     def _sync_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
-        src = self._sources[cs.source]
         writer = self._writer(cs.destination)
-        honour_cancel = not faults.ignore_cancel
         fail_this = attempt.number < faults.fail_attempts
-        lose_checkpoints = fail_this and faults.duplicate_on_retry
+        work = self._read_work(job, cs, faults)
+        # every stream's whole read; a retry resumes incremental streams at their checkpoint
+        work = self._restart_full_refresh(job, work, writer, retry=attempt.number > 0)
 
-        # Read: the same epoch and cursor every attempt, so a retry re-reads the same records.
+        total = sum(len(r) for _, _, r in work)
+        duration, rps = self._pace(cs)
+        chunk = self.settings.chunk_size
+        if duration or rps:
+            chunk = min(chunk, max(1, math.ceil(total / 20)))
+        n_chunks = max(1, sum(math.ceil(len(r) / chunk) for _, _, r in work))
+        run = _AttemptRun(
+            job=job,
+            attempt=attempt,
+            cs=cs,
+            faults=faults,
+            writer=writer,
+            honour_cancel=not faults.ignore_cancel,
+            lose_checkpoints=fail_this and faults.duplicate_on_retry,
+            chunk=chunk,
+            per_chunk=(duration or 0.0) / n_chunks,
+            rps=rps,
+            budget=math.floor(total * faults.fail_after) if fail_this else None,
+        )
+        if faults.never_finish:
+            while True:
+                self._wait(0.05, job.id, run.honour_cancel)
+        for p, schema, records in work:
+            self._write_stream(run, p, schema, records)
+        if run.budget is not None:  # nothing to read at all, the attempt still fails
+            raise AttemptFailed(_fault_failure(faults, attempt))
+        if not work:
+            self._wait(duration or 0.0, job.id, run.honour_cancel)
+        self._swap_staging(job, work, writer, run.honour_cancel)
+
+    def _read_work(
+        self, job: Job, cs: ConnState, faults: JobFaults
+    ) -> list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]]:
+        """Read: the same epoch and cursor every attempt, so a retry re-reads the same records."""
+        src = self._sources[cs.source]
         with self._lock:
             catalog = {s.name: s for s in self._catalog(src)}
             epochs = {k: list(v) for k, v in self._epochs.get(cs.source, {}).items()}
@@ -406,84 +475,69 @@ class JobRunner(EngineState):
             if faults.zero_records:
                 records = []
             work.append((p, schema, records))
-        # every stream's whole read; a retry resumes incremental streams at their checkpoint
-        work = self._restart_full_refresh(job, work, writer, retry=attempt.number > 0)
+        return work
 
-        total = sum(len(r) for _, _, r in work)
-        duration, rps = self._pace(cs)
-        chunk = self.settings.chunk_size
-        if duration or rps:
-            chunk = min(chunk, max(1, math.ceil(total / 20)))
-        n_chunks = max(1, sum(math.ceil(len(r) / chunk) for _, _, r in work))
-        per_chunk = (duration or 0.0) / n_chunks
-        budget = math.floor(total * faults.fail_after) if fail_this else None
+    def _write_stream(
+        self, run: _AttemptRun, p: StreamPlan, schema: StreamSchema, records: list[datagen.Record]
+    ) -> None:
+        """Write one stream's records chunk by chunk, pacing and failing as the faults say."""
+        job, chunk, budget = run.job, run.chunk, run.budget
+        kind = WRITE_KIND[p.sync_mode]
+        target = TableRef(p.table, p.schema)
+        if kind.startswith("overwrite"):
+            target = TableRef(self._staging_name(job, p), p.schema)
+        dedup = None
+        if kind == "dedup" and p.primary_key:
+            dedup = Dedup(tuple(p.primary_key), p.cursor_field or self._cursor_of(schema))
+        try:
+            run.writer.ensure_table(target, schema.columns)
+        except DestinationWriteError as exc:
+            raise AttemptFailed(failure_reason("destination", "system_error", str(exc))) from None
+        counters = run.attempt.streams[p.name]
+        for start in range(0, max(len(records), 1), chunk):
+            batch = records[start : start + chunk]
+            if budget is not None and run.processed + len(batch) > budget:
+                batch = batch[: budget - run.processed]
+            self._check_cancel(job, run.honour_cancel)
+            if batch:
+                self._write_batch(
+                    job,
+                    run.attempt,
+                    p,
+                    counters,
+                    run.writer,
+                    target,
+                    schema.column_names,
+                    batch,
+                    dedup,
+                    run.faults,
+                    run.lose_checkpoints,
+                    run.cs,
+                )
+                run.processed += len(batch)
+            if budget is not None and run.processed >= budget:
+                self._wait(run.per_chunk, job.id, run.honour_cancel)
+                # The batch in flight when the attempt dies was emitted, never committed.
+                in_flight = records[start + len(batch) : start + len(batch) + chunk]
+                with self._lock:
+                    counters.emitted += len(in_flight)
+                    counters.bytes_emitted += sum(datagen.record_bytes(r) for r in in_flight)
+                raise AttemptFailed(_fault_failure(run.faults, run.attempt))
+            if run.rps and batch:
+                self._wait(max(run.per_chunk, len(batch) / run.rps), job.id, run.honour_cancel)
+            else:
+                self._wait(run.per_chunk, job.id, run.honour_cancel)
+            if not records:
+                break
 
-        if faults.never_finish:
-            while True:
-                self._wait(0.05, job.id, honour_cancel)
-
-        processed = 0
-        for p, schema, records in work:
-            kind = WRITE_KIND[p.sync_mode]
-            final = TableRef(p.table, p.schema)
-            target = (
-                TableRef(self._staging_name(job, p), p.schema)
-                if kind.startswith("overwrite")
-                else final
-            )
-            dedup = (
-                Dedup(tuple(p.primary_key), p.cursor_field or self._cursor_of(schema))
-                if (kind in ("dedup", "overwrite_dedup") and p.primary_key)
-                else None
-            )
-            names = schema.column_names
-            try:
-                writer.ensure_table(target, schema.columns)
-            except DestinationWriteError as exc:
-                raise AttemptFailed(
-                    failure_reason("destination", "system_error", str(exc))
-                ) from None
-            counters = attempt.streams[p.name]
-            for start in range(0, max(len(records), 1), chunk):
-                batch = records[start : start + chunk]
-                if budget is not None and processed + len(batch) > budget:
-                    batch = batch[: budget - processed]
-                self._check_cancel(job, honour_cancel)
-                if batch:
-                    self._write_batch(
-                        job,
-                        attempt,
-                        p,
-                        counters,
-                        writer,
-                        target,
-                        names,
-                        batch,
-                        dedup if kind == "dedup" else None,
-                        faults,
-                        lose_checkpoints,
-                        cs,
-                    )
-                    processed += len(batch)
-                if budget is not None and processed >= budget:
-                    self._wait(per_chunk, job.id, honour_cancel)
-                    # The batch in flight when the attempt dies was emitted, never committed.
-                    in_flight = records[start + len(batch) : start + len(batch) + chunk]
-                    with self._lock:
-                        counters.emitted += len(in_flight)
-                        counters.bytes_emitted += sum(datagen.record_bytes(r) for r in in_flight)
-                    raise AttemptFailed(_fault_failure(faults, attempt))
-                if rps and batch:
-                    self._wait(max(per_chunk, len(batch) / rps), job.id, honour_cancel)
-                else:
-                    self._wait(per_chunk, job.id, honour_cancel)
-                if not records:
-                    break
-        if budget is not None:  # nothing to read at all, the attempt still fails
-            raise AttemptFailed(_fault_failure(faults, attempt))
-        if not work:
-            self._wait(duration or 0.0, job.id, honour_cancel)
-        # Success: overwrite modes swap their staging tables in now, as a truncate refresh does.
+    def _swap_staging(
+        self,
+        job: Job,
+        work: list[tuple[StreamPlan, StreamSchema, list[datagen.Record]]],
+        writer: Writer,
+        honour_cancel: bool,
+    ) -> None:
+        """Success: overwrite modes swap their staging tables in now, as a truncate refresh does."""
         for p, schema, _ in work:
             kind = WRITE_KIND[p.sync_mode]
             if kind.startswith("overwrite"):

@@ -38,6 +38,8 @@ from luigi_airbyte.sandbox.state import WRITE_KIND
 from luigi_airbyte.sandbox.views import MODE_PAIRS
 
 if TYPE_CHECKING:
+    from luigi_airbyte.sandbox.connectors.hub import ConnectorSource
+    from luigi_airbyte.sandbox.datagen import StreamSchema
     from luigi_airbyte.sandbox.runner import JobRunner
     from luigi_airbyte.sandbox.state import ConnState
 
@@ -57,7 +59,7 @@ class _Stream:
 
 
 def connector_sync_attempt(engine: JobRunner, job: Job, attempt: Attempt, cs: ConnState) -> None:
-    """Run ``read`` for the job's streams; raise the engine's _AttemptFailed on failure."""
+    """Run ``read`` for the job's streams; raise ``AttemptFailed`` on failure."""
     src = engine._sources[cs.source]
     connector = engine._connectors[src]
     writer = engine._writer(cs.destination)
@@ -69,7 +71,23 @@ def connector_sync_attempt(engine: JobRunner, job: Job, attempt: Attempt, cs: Co
         catalog = {s.name: s for s in engine._catalog(src)}
         plans = list(job.streams)
         saved = engine._stream_state.setdefault(cs.id, {})
+    streams, configured, state_in = _prepare(engine, job, writer, plans, catalog, raw, saved)
+    if not streams:
+        return
+    _read(engine, job, attempt, cs, writer, connector, streams, configured, state_in)
+    _finish(engine, job, attempt, writer, streams)
 
+
+def _prepare(
+    engine: JobRunner,
+    job: Job,
+    writer: Writer,
+    plans: list[StreamPlan],
+    catalog: dict[str, StreamSchema],
+    raw: dict[str, Any],
+    saved: dict[str, Any],
+) -> tuple[dict[str, _Stream], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Targets and tables for each stream, the configured catalog and the state to send."""
     streams: dict[str, _Stream] = {}
     configured: list[dict[str, Any]] = []
     state_in: list[dict[str, Any]] = []
@@ -112,9 +130,21 @@ def connector_sync_attempt(engine: JobRunner, job: Job, attempt: Attempt, cs: Co
     glob = saved.get(GLOBAL_KEY) or {}
     if glob.get("airbyte_state") is not None and any(s.plan.cursor_field for s in streams.values()):
         state_in = [glob["airbyte_state"]]
+    return streams, configured, state_in
 
-    if not streams:
-        return
+
+def _read(
+    engine: JobRunner,
+    job: Job,
+    attempt: Attempt,
+    cs: ConnState,
+    writer: Writer,
+    connector: ConnectorSource,
+    streams: dict[str, _Stream],
+    configured: list[dict[str, Any]],
+    state_in: list[dict[str, Any]],
+) -> None:
+    """Run the connector's ``read``, committing at each STATE; a failure fails the attempt."""
 
     def poll() -> None:
         engine._check_cancel(job)
@@ -155,7 +185,11 @@ def connector_sync_attempt(engine: JobRunner, job: Job, attempt: Attempt, cs: Co
     if error is not None:  # a TRACE error and exit 0: Airbyte still fails the attempt
         raise AttemptFailed(error)
 
-    # Exit 0: what came after the last STATE is committed too, then overwrites swap in.
+
+def _finish(
+    engine: JobRunner, job: Job, attempt: Attempt, writer: Writer, streams: dict[str, _Stream]
+) -> None:
+    """Exit 0: what came after the last STATE is committed too, then overwrites swap in."""
     for st in streams.values():
         _flush(engine, job, attempt, writer, st)
     for st in streams.values():
