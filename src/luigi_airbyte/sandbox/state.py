@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +67,6 @@ WRITE_KIND = {
     "incremental_update": "dedup",
     "incremental_soft_delete": "dedup",
 }
-
-
-def _epoch(dt: datetime | None) -> float | None:
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
 
 
 @dataclass
