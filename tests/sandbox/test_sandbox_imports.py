@@ -104,3 +104,30 @@ def test_the_checker_sees_a_cycle_through_a_function_import(tmp_path: Path) -> N
     assert find_cycle(import_graph(pkg, "pkg")) is None
     (pkg / "__init__.py").write_text("from pkg.a import f\n", encoding="utf-8")
     assert find_cycle(import_graph(pkg, "pkg")) == ["pkg", "pkg.a", "pkg"]
+
+
+def private_reaches(path: Path) -> list[str]:
+    """``file:line obj._name`` for each private attribute read on anything but self/cls."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        if node.attr.startswith("__"):
+            continue
+        base = node.value.id if isinstance(node.value, ast.Name) else "<expr>"
+        if base not in ("self", "cls"):
+            out.append(f"{path.name}:{node.lineno} {base}.{node.attr}")
+    return out
+
+
+def test_http_modules_do_not_reach_into_the_engine() -> None:
+    """The HTTP layer renders what the engine's public methods return."""
+    paths = [*sorted(PACKAGE.glob("http_*.py")), PACKAGE / "app.py", PACKAGE / "server.py"]
+    reaches = [r for p in paths for r in private_reaches(p)]
+    assert reaches == []
+
+
+def test_the_reach_checker_sees_a_private_read(tmp_path: Path) -> None:
+    path = tmp_path / "http_x.py"
+    path.write_text("def f(call):\n    return call.engine._jobs, call._lock\n", encoding="utf-8")
+    assert private_reaches(path) == ["http_x.py:2 <expr>._jobs", "http_x.py:2 call._lock"]
