@@ -11,12 +11,17 @@
     sequential GETs for random existing ids: client-side p50/p95, requests/s, the server's
     own handling time (request log), plus ``GET /jobs?connectionId=`` (what every
     ``SyncRunner.run`` lists first) and the process CPU while the sandbox sits idle.
+(d) A full walk of ``--walk`` connections (default 10,000; target <= 2 s) at 100 a page:
+    ``Sandbox.start`` with that world, then every ``GET /connections?limit=100`` page in
+    order. Before the views were lazy each page rendered every connection (O(n^2) walk).
+    Also ``load_world`` of that world as YAML, and the parse alone (the C parser where
+    ruamel.yaml.clib is installed).
 (c) Peak RSS of a real sandbox process: ``python -m luigi_airbyte.sandbox --world FILE``
     with the 1,000-connection world (and a 1-connection world as the baseline), after it
     answered every ``GET /connections`` page; ``VmHWM`` from ``/proc/<pid>/status``.
 
 Usage: python benchmarks/sandbox_scale.py [--levels 100 1000 10000] [--requests 2000]
-       [--repeat 3] [--json FILE]
+       [--repeat 3] [--walk 10000] [--sections a b c d] [--json FILE]
 
 Everything listens on and talks to 127.0.0.1 only. Exits non-zero only on errors.
 """
@@ -86,8 +91,20 @@ class RssRow:
 
 
 @dataclass
+class WalkRow:
+    connections: int
+    yaml_parse_s: float
+    load_world_s: float
+    start_s: float
+    first_page_s: float
+    walk_s: float
+    pages: int
+
+
+@dataclass
 class Report:
     world_rows: list[WorldRow] = field(default_factory=list)
+    walk_rows: list[WalkRow] = field(default_factory=list)
     jobs_rows: list[JobsRow] = field(default_factory=list)
     rss_rows: list[RssRow] = field(default_factory=list)
     jobs_process_peak_mb: float = 0.0
@@ -199,9 +216,9 @@ def token_client(base_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def all_connection_pages(client: httpx.Client) -> int:
+def all_connection_pages(client: httpx.Client, total: int = CONNECTIONS) -> int:
     seen, offset = 0, 0
-    for _ in range(CONNECTIONS // 100 + 5):  # bounded: at most this many pages
+    for _ in range(total // 100 + 5):  # bounded: at most this many pages
         data = client.get("/connections", params={"limit": 100, "offset": offset})
         page = data.raise_for_status().json()["data"]
         seen += len(page)
@@ -345,6 +362,43 @@ def bench_jobs(data_dir: Path, levels: list[int], requests: int, seed: int) -> l
     return rows
 
 
+# --------------------------------------------------------------------------- (d) walk
+
+
+def bench_walk(data_dir: Path, connections: int) -> WalkRow:
+    """Load a world of ``connections`` from YAML, start it, walk every page of 100."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    yaml_path = data_dir / f"world-{connections}.yaml"
+    write_yaml(big_world(data_dir, connections=connections), yaml_path)
+    text = yaml_path.read_text(encoding="utf-8")
+    from luigi_airbyte.sandbox.world import yaml_loader  # what load_world parses with
+
+    parse_s, _ = timed(lambda: yaml_loader().load(text))
+    load_s, world = timed(lambda: load_world(yaml_path))
+    t0 = time.perf_counter()
+    sb = Sandbox(world).start()
+    start_s = time.perf_counter() - t0
+    try:
+        with token_client(sb.url) as client:
+            first_s, _ = timed(
+                lambda: client.get("/connections", params={"limit": 100}).raise_for_status()
+            )
+            walk_s, count = timed(lambda: all_connection_pages(client, connections))
+    finally:
+        sb.stop()
+    if count != connections:
+        raise RuntimeError(f"the walk found {count} connections, not {connections}")
+    return WalkRow(
+        connections=connections,
+        yaml_parse_s=parse_s,
+        load_world_s=load_s,
+        start_s=start_s,
+        first_page_s=first_s,
+        walk_s=walk_s,
+        pages=math.ceil(connections / 100) + (1 if connections % 100 == 0 else 0),
+    )
+
+
 # --------------------------------------------------------------------------- (c) RSS
 
 
@@ -404,14 +458,30 @@ def bench_rss(data_dir: Path) -> list[RssRow]:
 
 
 def format_tables(report: Report, args: argparse.Namespace) -> str:
+    parts = []
+    if "a" in args.sections:
+        parts.append(_table_a(report, args))
+    if "b" in args.sections:
+        parts.append(_table_b(report, args))
+    if "d" in args.sections:
+        parts.append(_table_d(report))
+    if "c" in args.sections:
+        parts.append(_table_c(report, args))
+    return "\n\n".join(parts)
+
+
+def _table_a(report: Report, args: argparse.Namespace) -> str:
     out = [
         f"(a) world of {CONNECTIONS:,} connections ({SOURCES} generator sources x 3 streams, "
         f"{DESTINATIONS} DuckDB destinations), in-process, median of {args.repeat}",
         f"{'step':<44}{'median s':>10}{'min s':>10}",
     ]
     out += [f"{r.step:<44}{r.median_s:>10.3f}{r.min_s:>10.3f}" for r in report.world_rows]
-    out += [
-        "",
+    return "\n".join(out)
+
+
+def _table_b(report: Report, args: argparse.Namespace) -> str:
+    out = [
         f"(b) GET /jobs/{{id}} with N finished jobs: one client, {args.requests} sequential "
         "requests for random ids",
         f"{'jobs':>7}{'create s':>10}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'server p50 ms':>15}"
@@ -426,7 +496,33 @@ def format_tables(report: Report, args: argparse.Namespace) -> str:
         "  create s = creating (through the engine) and finishing the jobs added for this row",
         "  list = GET /jobs?connectionId=<one connection>&orderBy=createdAt|DESC (default page "
         "of 20); idle CPU = this process while no request and no job runs",
-        "",
+        f"  peak RSS of the (b) benchmark process itself, {max(args.levels):,} jobs held: "
+        f"{report.jobs_process_peak_mb:.0f} MB",
+    ]
+    return "\n".join(out)
+
+
+def _table_d(report: Report) -> str:
+    out = [
+        "(d) full walk of GET /connections at 100 a page (target: 10,000 in <= 2 s)",
+        f"{'connections':>12}{'YAML parse s':>14}{'load_world s':>14}{'start s':>9}"
+        f"{'1st page s':>12}{'walk s':>9}{'pages':>7}",
+    ]
+    out += [
+        f"{r.connections:>12,}{r.yaml_parse_s:>14.3f}{r.load_world_s:>14.3f}{r.start_s:>9.2f}"
+        f"{r.first_page_s:>12.3f}{r.walk_s:>9.2f}{r.pages:>7}"
+        for r in report.walk_rows
+    ]
+    out.append(
+        "  YAML parse = the world loader's parser (ruamel's C parser where ruamel.yaml.clib is "
+        "installed); "
+        "load_world = parse + validate; walk = every page, the first included"
+    )
+    return "\n".join(out)
+
+
+def _table_c(report: Report, args: argparse.Namespace) -> str:
+    out = [
         "(c) sandbox process (python -m luigi_airbyte.sandbox --world FILE), after serving "
         "GET /connections",
         f"{'world':<26}{'ready s':>9}{'1st page s':>12}{'peak RSS MB':>13}{'RSS MB':>9}",
@@ -436,11 +532,7 @@ def format_tables(report: Report, args: argparse.Namespace) -> str:
         f"{r.rss_mb:>9.1f}"
         for r in report.rss_rows
     ]
-    out += [
-        "  ready = from spawning the interpreter to the JSON line (imports + YAML + start)",
-        f"  peak RSS of the (b) benchmark process itself, {max(args.levels):,} jobs held: "
-        f"{report.jobs_process_peak_mb:.0f} MB",
-    ]
+    out.append("  ready = from spawning the interpreter to the JSON line (imports + YAML + start)")
     return "\n".join(out)
 
 
@@ -451,10 +543,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--walk", type=int, default=10000, help="connections walked in (d)")
+    parser.add_argument(
+        "--sections", nargs="+", choices=["a", "b", "c", "d"], default=["a", "b", "c", "d"]
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
-    if min(args.levels) < 1 or args.requests < 1 or args.repeat < 1:
-        parser.error("--levels, --requests and --repeat must be >= 1")
+    if min(args.levels) < 1 or args.requests < 1 or args.repeat < 1 or args.walk < 1:
+        parser.error("--levels, --requests, --repeat and --walk must be >= 1")
     return args
 
 
@@ -464,15 +560,21 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         data_dir = Path(tmp)
-        print("(a) world load ...", file=sys.stderr, flush=True)
-        report.world_rows = bench_world_load(data_dir / "a", args.repeat)
-        print("(b) GET /jobs/{id} ...", file=sys.stderr, flush=True)
-        (data_dir / "b").mkdir()
-        report.jobs_rows = bench_jobs(data_dir / "b", args.levels, args.requests, args.seed)
-        report.jobs_process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print("(c) sandbox process RSS ...", file=sys.stderr, flush=True)
-        (data_dir / "c").mkdir()
-        report.rss_rows = bench_rss(data_dir / "c")
+        if "a" in args.sections:
+            print("(a) world load ...", file=sys.stderr, flush=True)
+            report.world_rows = bench_world_load(data_dir / "a", args.repeat)
+        if "b" in args.sections:
+            print("(b) GET /jobs/{id} ...", file=sys.stderr, flush=True)
+            (data_dir / "b").mkdir()
+            report.jobs_rows = bench_jobs(data_dir / "b", args.levels, args.requests, args.seed)
+            report.jobs_process_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if "d" in args.sections:
+            print(f"(d) walk of {args.walk:,} connections ...", file=sys.stderr, flush=True)
+            report.walk_rows = [bench_walk(data_dir / "d", args.walk)]
+        if "c" in args.sections:
+            print("(c) sandbox process RSS ...", file=sys.stderr, flush=True)
+            (data_dir / "c").mkdir()
+            report.rss_rows = bench_rss(data_dir / "c")
     report.tables = format_tables(report, args)
     print(report.tables)
     if args.json is not None:

@@ -19,7 +19,9 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from luigi_airbyte.sandbox import http_admin, http_config, http_public
+import luigi_airbyte.sandbox.http_admin as http_admin
+import luigi_airbyte.sandbox.http_config as http_config
+import luigi_airbyte.sandbox.http_public as http_public
 from luigi_airbyte.sandbox.auth import TokenIssuer, parse_basic
 from luigi_airbyte.sandbox.errors import SandboxError
 from luigi_airbyte.sandbox.http_common import Call, Route, SandboxState

@@ -147,9 +147,7 @@ def list_connections(call: Call) -> Response:
     include_deleted = query_bool(request, "includeDeleted")
     limit = query_int(request, "limit", 20, 1, 100)
     offset = query_int(request, "offset", 0, 0)
-    items = call.engine.list_connections(ids, include_deleted)
-    if tag_ids:
-        items = [c for c in items if tag_ids & {t.get("tagId") for t in c.get("tags", [])}]
+    items = call.engine.list_connections(ids, include_deleted, tag_ids)
     builder = UriBuilder(f"{call.api_host}/v1/connections").query_param(
         "includeDeleted", include_deleted
     )

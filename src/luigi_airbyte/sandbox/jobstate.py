@@ -7,6 +7,7 @@ through JSON for the state file.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -16,6 +17,33 @@ ACTIVE = frozenset({"pending", "queued", "running", "incomplete"})
 JOB_TYPES = ("sync", "reset", "clear", "refresh")
 CONFIG_TYPES = {"sync": "sync", "reset": "reset_connection", "clear": "clear", "refresh": "refresh"}
 PUBLIC_TYPES = {v: k for k, v in CONFIG_TYPES.items()}
+
+
+class EngineStopped(Exception):
+    """The engine is closing; leave the job as it is so a restart resumes it."""
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while an attempt ran."""
+
+
+class AttemptFailed(Exception):
+    def __init__(self, failure: dict[str, Any]) -> None:
+        super().__init__(failure.get("externalMessage", "attempt failed"))
+        self.failure = failure
+
+
+def failure_reason(
+    origin: str, ftype: str, external: str, internal: str | None = None, retryable: bool = True
+) -> dict[str, Any]:
+    return {
+        "failureOrigin": origin,
+        "failureType": ftype,
+        "externalMessage": external,
+        "internalMessage": internal or external,
+        "retryable": retryable,
+        "timestamp": int(time.time() * 1000),
+    }
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from luigi_airbyte.sandbox.errors import WorldError
+from luigi_airbyte.sandbox.world_checks import cross_check
 
 SYNC_MODES: tuple[str, ...] = (
     "full_refresh_overwrite",
@@ -384,195 +385,6 @@ def _format_error(err: Any) -> str:
     )
 
 
-def _cross_check(world: World) -> list[str]:
-    """References and uniqueness: what pydantic cannot see field by field."""
-    problems: list[str] = []
-
-    def dupes(kind: str, names: list[str], ids: list[str]) -> None:
-        seen: dict[str, int] = {}
-        for i, n in enumerate(names):
-            if n in seen:
-                problems.append(
-                    f"{kind}[{i}].name: {n!r} is also the name of {kind}[{seen[n]}] "
-                    "(fix: names must be unique)"
-                )
-            seen.setdefault(n, i)
-        seen_ids: dict[str, int] = {}
-        for i, n in enumerate(ids):
-            if n in seen_ids and names[i] != names[seen_ids[n]]:
-                problems.append(
-                    f"{kind}[{i}].id: {n} is also the id of {kind}[{seen_ids[n]}] "
-                    "(fix: ids must be unique)"
-                )
-            seen_ids.setdefault(n, i)
-
-    if not world.workspaces:
-        problems.append("workspaces: at least one workspace is needed (fix: add `- name: Default`)")
-    ws_names = {w.name for w in world.workspaces}
-    dupes(
-        "workspaces",
-        [w.name for w in world.workspaces],
-        [world.workspace_id(w) for w in world.workspaces],
-    )
-    dupes("sources", [s.name for s in world.sources], [world.source_id(s) for s in world.sources])
-    dupes(
-        "destinations",
-        [d.name for d in world.destinations],
-        [world.destination_id(d) for d in world.destinations],
-    )
-    dupes(
-        "connections",
-        [c.name for c in world.connections],
-        [world.connection_id(c) for c in world.connections],
-    )
-    dupes(
-        "applications",
-        [a.name for a in world.applications],
-        [world.application_id(a) for a in world.applications],
-    )
-    seen_clients: dict[str, int] = {}
-    for i, app in enumerate(world.applications):
-        if app.client_id in seen_clients:
-            other = seen_clients[app.client_id]
-            problems.append(f"applications[{i}].client_id: also used by applications[{other}]")
-        seen_clients.setdefault(app.client_id, i)
-
-    placed: list[tuple[str, list[str | None]]] = [
-        ("sources", [s.workspace for s in world.sources]),
-        ("destinations", [d.workspace for d in world.destinations]),
-    ]
-    for kind, workspaces in placed:
-        for i, ws in enumerate(workspaces):
-            if ws is not None and ws not in ws_names:
-                problems.append(
-                    f"{kind}[{i}].workspace: unknown workspace {ws!r} "
-                    f"(fix: one of {sorted(ws_names)})"
-                )
-
-    sources = {s.name: s for s in world.sources}
-    for i, src in enumerate(world.sources):
-        names: set[str] = set()
-        for j, st in enumerate(src.streams):
-            where = f"sources[{i}].streams[{j}]"
-            if st.name in names:
-                problems.append(f"{where}.name: duplicate stream {st.name!r}")
-            names.add(st.name)
-            if src.type == "file" and not st.path:
-                problems.append(f"{where}.path: a file source stream needs a path (CSV or .jsonl)")
-            if (
-                src.type == "file"
-                and st.path
-                and not st.path.endswith((".csv", ".jsonl", ".ndjson"))
-            ):
-                problems.append(f"{where}.path: {st.path!r} must end with .csv, .jsonl or .ndjson")
-            if src.type == "generator" and st.path:
-                problems.append(f"{where}.path: only file sources read files (fix: remove path)")
-            if st.columns is not None:
-                cols = [c.name for c in st.columns]
-                if len(set(cols)) != len(cols):
-                    problems.append(f"{where}.columns: duplicate column names")
-                for pk in st.primary_key or []:
-                    if pk[0] not in cols:
-                        problems.append(f"{where}.primary_key: {pk[0]!r} is not a column")
-                for cf in st.cursor_field or []:
-                    if cf not in cols:
-                        problems.append(f"{where}.cursor_field: {cf!r} is not a column")
-
-    problems += _connector_problems(world)
-    for i, dst in enumerate(world.destinations):
-        where = f"destinations[{i}]"
-        if dst.type in ("duckdb", "sqlite") and not (dst.path or dst.url):
-            problems.append(f"{where}.path: a {dst.type} destination needs a file path")
-        if dst.type == "postgres" and not dst.url:
-            problems.append(f"{where}.url: a postgres destination needs a SQLAlchemy URL")
-        if dst.type == "duckdb" and dst.url:
-            problems.append(f"{where}.url: duckdb takes `path`, not `url`")
-
-    destinations = {d.name for d in world.destinations}
-    for i, conn in enumerate(world.connections):
-        where = f"connections[{i}]"
-        conn_src = sources.get(conn.source)
-        if conn_src is None:
-            problems.append(
-                f"{where}.source: unknown source {conn.source!r} "
-                f"(fix: one of {sorted(sources)[:10]})"
-            )
-        if conn.destination not in destinations:
-            problems.append(
-                f"{where}.destination: unknown destination {conn.destination!r} "
-                f"(fix: one of {sorted(destinations)[:10]})"
-            )
-        if conn.schedule.type == "cron" and not conn.schedule.cron_expression:
-            problems.append(f"{where}.schedule.cron_expression: required for a cron schedule")
-        if conn.namespace_definition == "custom_format" and not conn.namespace:
-            problems.append(
-                f"{where}.namespace: required when namespace_definition is custom_format"
-            )
-        if conn_src is None or conn.streams is None or conn_src.type == "airbyte":
-            continue  # a connector's streams are checked against its discover
-        by_name = {s.name: s for s in conn_src.streams}
-        seen: set[str] = set()
-        for j, cs in enumerate(conn.streams):
-            sw = f"{where}.streams[{j}]"
-            if cs.name in seen:
-                problems.append(f"{sw}.name: stream {cs.name!r} is configured twice")
-            seen.add(cs.name)
-            ss = by_name.get(cs.name)
-            if ss is None:
-                problems.append(
-                    f"{sw}.name: source {conn_src.name!r} has no stream {cs.name!r} "
-                    f"(fix: one of {sorted(by_name)})"
-                )
-                continue
-            needs_cursor = cs.sync_mode.startswith("incremental") and conn_src.type == "file"
-            if needs_cursor and not (cs.cursor_field or ss.cursor_field):
-                problems.append(
-                    f"{sw}.cursor_field: incremental sync of a file stream needs a cursor "
-                    "(fix: set cursor_field here or on the source stream)"
-                )
-            needs_pk = "dedup" in cs.sync_mode and conn_src.type == "file"
-            if needs_pk and not (cs.primary_key or ss.primary_key):
-                problems.append(
-                    f"{sw}.primary_key: {cs.sync_mode} needs a primary key "
-                    "(fix: set primary_key here or on the source stream)"
-                )
-
-    for name in world.faults.jobs:
-        known = {c.name for c in world.connections} | {
-            world.connection_id(c) for c in world.connections
-        }
-        if name != "*" and name not in known:
-            problems.append(
-                f"faults.jobs.{name}: unknown connection (fix: a connection name or '*')"
-            )
-    for name in world.faults.schema_:
-        if name not in sources:
-            problems.append(f"faults.schema.{name}: unknown source")
-    return problems
-
-
-def _connector_problems(world: World) -> list[str]:
-    """A real-connector source names its connector and exactly one way to run it."""
-    problems: list[str] = []
-    for i, src in enumerate(world.sources):
-        where = f"sources[{i}]"
-        ways = [k for k in ("pip", "executable", "command") if getattr(src, k)]
-        if src.type != "airbyte":
-            for key in [*ways, *(["connector"] if src.connector else [])]:
-                problems.append(f"{where}.{key}: only `type: airbyte` sources run a connector")
-            continue
-        if not src.connector:
-            problems.append(f"{where}.connector: required for type airbyte (e.g. source-faker)")
-        if len(ways) != 1:
-            problems.append(
-                f"{where}: set exactly one of pip, executable, command (got {ways or 'none'}) "
-                "(fix: e.g. `pip: airbyte-source-faker==7.2.1`)"
-            )
-        if src.streams:
-            problems.append(f"{where}.streams: a connector's streams come from its discover")
-    return problems
-
-
 def _raw_reference_problems(d: dict[str, Any]) -> list[str]:
     """Connection references checked on raw data, so one bad field does not hide them."""
     problems: list[str] = []
@@ -611,10 +423,33 @@ def world_from_dict(d: Any, source: str = "<dict>", *, base_dir: str | Path | No
         raise WorldError(source, problems) from None
     world._base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
     world._source_name = source
-    problems = _cross_check(world)
+    problems = cross_check(world)
     if problems:
         raise WorldError(source, problems)
     return world
+
+
+def yaml_loader() -> Any:
+    """ruamel's safe loader, on the C parser where ruamel.yaml.clib is installed.
+
+    The C parser reads the same YAML 1.2 (and its errors keep line and column); it never
+    reports a ``%YAML`` directive, so the version is fixed at 1.2, which is what ruamel's
+    resolver would find anyway, without its per-scalar version lookup (a third of the
+    time of a 1,000-connection world).
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.parser import Parser
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class _Yaml12Resolver(VersionedResolver):
+        @property
+        def processing_version(self) -> Any:
+            return (1, 2)
+
+    yaml = YAML(typ="safe")
+    if yaml.Parser is not Parser:  # the C parser
+        yaml.Resolver = _Yaml12Resolver
+    return yaml
 
 
 def load_world(path: str | Path) -> World:
@@ -624,11 +459,10 @@ def load_world(path: str | Path) -> World:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise WorldError(str(p), [f"<file>: cannot read: {exc.strerror or exc}"]) from None
-    from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        data = YAML(typ="safe", pure=True).load(text)
+        data = yaml_loader().load(text)
     except YAMLError as exc:
         raise WorldError(str(p), [f"<yaml>: not valid YAML: {exc}"]) from None
     return world_from_dict(data, source=str(p), base_dir=p.resolve().parent)
@@ -652,70 +486,9 @@ def demo_world_data() -> dict[str, Any]:
     """The demo world as plain data (what ``quickstart`` writes to world.yaml)."""
     data: dict[str, Any] = {
         "workspaces": [{"name": "Default Workspace"}],
-        "sources": [
-            {
-                "name": "Postgres CRM",
-                "type": "generator",
-                "namespace": "public",
-                "configuration": {
-                    "host": "crm.internal",
-                    "port": 5432,
-                    "database": "crm",
-                    "username": "airbyte",
-                    "password": "crm-secret",
-                },
-                "streams": [
-                    {"name": "users", "size": 200, "growth_per_sync": 20, "seed": 1},
-                    {"name": "orders", "size": 500, "growth_per_sync": 50, "seed": 2},
-                ],
-            },
-            {
-                "name": "Events API",
-                "type": "generator",
-                "configuration": {"base_url": "https://events.example.com", "api_key": "evt-key"},
-                "streams": [
-                    {
-                        "name": "events",
-                        "size": 1000,
-                        "growth_per_sync": 100,
-                        "seed": 3,
-                        "updates_per_sync": 0,
-                        "source_defined_cursor": True,
-                    },
-                ],
-            },
-        ],
+        "sources": _demo_sources(),
         "destinations": [{"name": "Warehouse", "type": "duckdb", "path": "warehouse.duckdb"}],
-        "connections": [
-            {
-                "name": "Postgres CRM → Warehouse",
-                "source": "Postgres CRM",
-                "destination": "Warehouse",
-                "prefix": "crm_",
-                "streams": [
-                    {
-                        "name": "users",
-                        "sync_mode": "incremental_deduped_history",
-                        "cursor_field": ["updated_at"],
-                        "primary_key": [["id"]],
-                    },
-                    {
-                        "name": "orders",
-                        "sync_mode": "incremental_append",
-                        "cursor_field": ["updated_at"],
-                        "primary_key": [["id"]],
-                    },
-                ],
-            },
-            {
-                "name": "Events API → Warehouse",
-                "source": "Events API",
-                "destination": "Warehouse",
-                "prefix": "events_",
-                "schedule": {"type": "cron", "cron_expression": "0 0 * * * ?"},
-                "streams": [{"name": "events", "sync_mode": "full_refresh_append"}],
-            },
-        ],
+        "connections": _demo_connections(),
         "applications": [
             {
                 "name": "Demo application",
@@ -726,6 +499,77 @@ def demo_world_data() -> dict[str, Any]:
         "settings": {"job_duration_seconds": 1.5},
     }
     return data
+
+
+def _demo_sources() -> list[dict[str, Any]]:
+    """The demo's two generator sources."""
+    return [
+        {
+            "name": "Postgres CRM",
+            "type": "generator",
+            "namespace": "public",
+            "configuration": {
+                "host": "crm.internal",
+                "port": 5432,
+                "database": "crm",
+                "username": "airbyte",
+                "password": "crm-secret",
+            },
+            "streams": [
+                {"name": "users", "size": 200, "growth_per_sync": 20, "seed": 1},
+                {"name": "orders", "size": 500, "growth_per_sync": 50, "seed": 2},
+            ],
+        },
+        {
+            "name": "Events API",
+            "type": "generator",
+            "configuration": {"base_url": "https://events.example.com", "api_key": "evt-key"},
+            "streams": [
+                {
+                    "name": "events",
+                    "size": 1000,
+                    "growth_per_sync": 100,
+                    "seed": 3,
+                    "updates_per_sync": 0,
+                    "source_defined_cursor": True,
+                },
+            ],
+        },
+    ]
+
+
+def _demo_connections() -> list[dict[str, Any]]:
+    """The demo's two connections into the warehouse."""
+    return [
+        {
+            "name": "Postgres CRM → Warehouse",
+            "source": "Postgres CRM",
+            "destination": "Warehouse",
+            "prefix": "crm_",
+            "streams": [
+                {
+                    "name": "users",
+                    "sync_mode": "incremental_deduped_history",
+                    "cursor_field": ["updated_at"],
+                    "primary_key": [["id"]],
+                },
+                {
+                    "name": "orders",
+                    "sync_mode": "incremental_append",
+                    "cursor_field": ["updated_at"],
+                    "primary_key": [["id"]],
+                },
+            ],
+        },
+        {
+            "name": "Events API → Warehouse",
+            "source": "Events API",
+            "destination": "Warehouse",
+            "prefix": "events_",
+            "schedule": {"type": "cron", "cron_expression": "0 0 * * * ?"},
+            "streams": [{"name": "events", "sync_mode": "full_refresh_append"}],
+        },
+    ]
 
 
 def _demo_world_from(data: dict[str, Any], base: Path) -> World:

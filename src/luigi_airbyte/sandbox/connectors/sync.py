@@ -33,10 +33,15 @@ from luigi_airbyte.sandbox.connectors.runner import (
     ConnectorTimeout,
 )
 from luigi_airbyte.sandbox.destinations import Dedup, DestinationWriteError, TableRef, Writer
-from luigi_airbyte.sandbox.jobstate import Attempt, Job, StreamCounters, StreamPlan
+from luigi_airbyte.sandbox.jobstate import Attempt, AttemptFailed, Job, StreamCounters, StreamPlan
+from luigi_airbyte.sandbox.state import WRITE_KIND
+from luigi_airbyte.sandbox.views import MODE_PAIRS
 
 if TYPE_CHECKING:
-    from luigi_airbyte.sandbox.engine import ConnState, Engine
+    from luigi_airbyte.sandbox.connectors.hub import ConnectorSource
+    from luigi_airbyte.sandbox.datagen import StreamSchema
+    from luigi_airbyte.sandbox.runner import JobRunner
+    from luigi_airbyte.sandbox.state import ConnState
 
 GLOBAL_KEY = "__global__"  # GLOBAL / LEGACY state, saved for the whole connection
 
@@ -53,22 +58,36 @@ class _Stream:
         self.buffer: list[tuple[dict[str, Any], int]] = []
 
 
-def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnState) -> None:
-    """Run ``read`` for the job's streams; raise the engine's _AttemptFailed on failure."""
-    from luigi_airbyte.sandbox import engine as eng
-
+def connector_sync_attempt(engine: JobRunner, job: Job, attempt: Attempt, cs: ConnState) -> None:
+    """Run ``read`` for the job's streams; raise ``AttemptFailed`` on failure."""
     src = engine._sources[cs.source]
     connector = engine._connectors[src]
     writer = engine._writer(cs.destination)
     try:
         raw = engine._connectors.raw_streams(src)
     except RuntimeError as exc:
-        raise eng._AttemptFailed(failure("config_error", str(exc))) from None
+        raise AttemptFailed(failure("config_error", str(exc))) from None
     with engine._lock:
         catalog = {s.name: s for s in engine._catalog(src)}
         plans = list(job.streams)
         saved = engine._stream_state.setdefault(cs.id, {})
+    streams, configured, state_in = _prepare(engine, job, writer, plans, catalog, raw, saved)
+    if not streams:
+        return
+    _read(engine, job, attempt, cs, writer, connector, streams, configured, state_in)
+    _finish(engine, job, attempt, writer, streams)
 
+
+def _prepare(
+    engine: JobRunner,
+    job: Job,
+    writer: Writer,
+    plans: list[StreamPlan],
+    catalog: dict[str, StreamSchema],
+    raw: dict[str, Any],
+    saved: dict[str, Any],
+) -> tuple[dict[str, _Stream], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Targets and tables for each stream, the configured catalog and the state to send."""
     streams: dict[str, _Stream] = {}
     configured: list[dict[str, Any]] = []
     state_in: list[dict[str, Any]] = []
@@ -76,7 +95,7 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
         schema = catalog.get(p.name)
         if schema is None or p.name not in raw:
             continue
-        kind = eng._WRITE_KIND[p.sync_mode]
+        kind = WRITE_KIND[p.sync_mode]
         final = TableRef(p.table, p.schema)
         target = (
             TableRef(engine._staging_name(job, p), p.schema)
@@ -91,12 +110,10 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
                 writer.drop(target)  # a full refresh re-reads from the start each attempt
             writer.ensure_table(target, schema.columns)
         except DestinationWriteError as exc:
-            raise eng._AttemptFailed(
-                failure("system_error", str(exc), origin="destination")
-            ) from None
+            raise AttemptFailed(failure("system_error", str(exc), origin="destination")) from None
         streams[p.name] = st
         incremental = p.cursor_field is not None
-        dest_mode = eng._MODE_PAIRS[p.sync_mode][1]
+        dest_mode = MODE_PAIRS[p.sync_mode][1]
         configured.append(
             {
                 "stream": raw[p.name],
@@ -113,9 +130,21 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
     glob = saved.get(GLOBAL_KEY) or {}
     if glob.get("airbyte_state") is not None and any(s.plan.cursor_field for s in streams.values()):
         state_in = [glob["airbyte_state"]]
+    return streams, configured, state_in
 
-    if not streams:
-        return
+
+def _read(
+    engine: JobRunner,
+    job: Job,
+    attempt: Attempt,
+    cs: ConnState,
+    writer: Writer,
+    connector: ConnectorSource,
+    streams: dict[str, _Stream],
+    configured: list[dict[str, Any]],
+    state_in: list[dict[str, Any]],
+) -> None:
+    """Run the connector's ``read``, committing at each STATE; a failure fails the attempt."""
 
     def poll() -> None:
         engine._check_cancel(job)
@@ -131,7 +160,7 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
             cwd=connector.base_dir,
         )
     except OSError as exc:  # e.g. the command does not exist
-        raise eng._AttemptFailed(failure("system_error", f"cannot run the source: {exc}")) from None
+        raise AttemptFailed(failure("system_error", f"cannot run the source: {exc}")) from None
     error: dict[str, Any] | None = None
     try:
         for msg in proc.messages(poll):
@@ -146,17 +175,21 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
                     error = trace_failure(trace)
                 _trace(engine, attempt, trace)
     except ConnectorTimeout as exc:
-        raise eng._AttemptFailed(error or heartbeat_failure(exc.seconds)) from None
+        raise AttemptFailed(error or heartbeat_failure(exc.seconds)) from None
     except ConnectorExit as exc:
-        raise eng._AttemptFailed(error or exit_failure(exc.code, exc.stderr_tail)) from None
+        raise AttemptFailed(error or exit_failure(exc.code, exc.stderr_tail)) from None
     except ProtocolError as exc:
-        raise eng._AttemptFailed(failure("system_error", str(exc))) from None
+        raise AttemptFailed(failure("system_error", str(exc))) from None
     finally:
         proc.close()  # also when a write, a cancel or a stop ends the read early
     if error is not None:  # a TRACE error and exit 0: Airbyte still fails the attempt
-        raise eng._AttemptFailed(error)
+        raise AttemptFailed(error)
 
-    # Exit 0: what came after the last STATE is committed too, then overwrites swap in.
+
+def _finish(
+    engine: JobRunner, job: Job, attempt: Attempt, writer: Writer, streams: dict[str, _Stream]
+) -> None:
+    """Exit 0: what came after the last STATE is committed too, then overwrites swap in."""
     for st in streams.values():
         _flush(engine, job, attempt, writer, st)
     for st in streams.values():
@@ -166,13 +199,13 @@ def connector_sync_attempt(engine: Engine, job: Job, attempt: Attempt, cs: ConnS
             try:
                 writer.replace(TableRef(st.plan.table, st.plan.schema), st.target, dedup)
             except DestinationWriteError as exc:
-                raise eng._AttemptFailed(
+                raise AttemptFailed(
                     failure("system_error", str(exc), origin="destination")
                 ) from None
 
 
 def _record(
-    engine: Engine, attempt: Attempt, streams: dict[str, _Stream], record: dict[str, Any]
+    engine: JobRunner, attempt: Attempt, streams: dict[str, _Stream], record: dict[str, Any]
 ) -> None:
     st = streams.get(str(record.get("stream")))
     if st is None:
@@ -186,12 +219,10 @@ def _record(
         counters.bytes_emitted += size
 
 
-def _flush(engine: Engine, job: Job, attempt: Attempt, writer: Writer, st: _Stream) -> None:
+def _flush(engine: JobRunner, job: Job, attempt: Attempt, writer: Writer, st: _Stream) -> None:
     """Commit a stream's buffered records in one transaction."""
     if not st.buffer:
         return
-    from luigi_airbyte.sandbox import engine as eng
-
     extracted = datetime.now(timezone.utc).replace(tzinfo=None)
     meta = json.dumps({"sync_id": job.id, "changes": []})
     gen = st.plan.generation
@@ -209,7 +240,7 @@ def _flush(engine: Engine, job: Job, attempt: Attempt, writer: Writer, st: _Stre
     try:
         writer.insert(st.target, cols, rows, st.dedup if st.kind == "dedup" else None)
     except DestinationWriteError as exc:
-        raise eng._AttemptFailed(failure("system_error", str(exc), origin="destination")) from None
+        raise AttemptFailed(failure("system_error", str(exc), origin="destination")) from None
     with engine._lock:
         counters = attempt.streams.setdefault(st.plan.name, StreamCounters())
         counters.committed += len(rows)
@@ -218,7 +249,7 @@ def _flush(engine: Engine, job: Job, attempt: Attempt, writer: Writer, st: _Stre
 
 
 def _state(
-    engine: Engine,
+    engine: JobRunner,
     job: Job,
     attempt: Attempt,
     cs: ConnState,
@@ -252,7 +283,7 @@ def _state(
         engine._mark_dirty()
 
 
-def _trace(engine: Engine, attempt: Attempt, trace: dict[str, Any]) -> None:
+def _trace(engine: JobRunner, attempt: Attempt, trace: dict[str, Any]) -> None:
     ttype = trace.get("type")
     with engine._lock:
         if ttype == "ESTIMATE":
