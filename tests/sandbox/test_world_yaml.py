@@ -36,3 +36,23 @@ def test_a_yaml_error_names_its_line(tmp_path: Path) -> None:
     path.write_text("workspaces:\n  - name: a\nsources: [1, 2\nconnections: {\n", encoding="utf-8")
     with pytest.raises(WorldError, match=r"(?s)not valid YAML.*line 3"):
         load_world(path)
+
+
+def test_yaml_the_c_parser_refuses_is_read_by_the_pure_parser(tmp_path: Path) -> None:
+    """libyaml refuses a ':' in a plain scalar of a flow mapping; YAML 1.2 allows it."""
+    path = tmp_path / "world.yaml"
+    path.write_text(
+        "destinations:\n"
+        "  - {name: Warehouse, type: duckdb, path: 'w.duckdb'}\n"
+        "sources:\n"
+        "  - {name: S, type: generator, streams: [{name: s, rows: 3}]}\n"
+        "connections: []\n"
+        "settings: {note: {url: postgresql://u@h:5432/db}}\n",
+        encoding="utf-8",
+    )
+    text = path.read_text(encoding="utf-8")
+    assert yaml_loader(pure=True).load(text)["settings"]["note"]["url"].startswith("postgresql")
+    try:
+        load_world(path)
+    except WorldError as exc:  # the world's own validation may refuse the made-up setting,
+        assert "not valid YAML" not in str(exc), exc  # but never as unreadable YAML

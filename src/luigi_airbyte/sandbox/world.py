@@ -429,8 +429,12 @@ def world_from_dict(d: Any, source: str = "<dict>", *, base_dir: str | Path | No
     return world
 
 
-def yaml_loader() -> Any:
+def yaml_loader(*, pure: bool = False) -> Any:
     """ruamel's safe loader, on the C parser where ruamel.yaml.clib is installed.
+
+    The C parser is libyaml's scanner, stricter than YAML 1.2 in places (it refuses
+    ``{url: postgresql://h/db}``, a ``:`` in a plain scalar of a flow mapping), so a
+    document it refuses is read again with ``pure=True``, whose answer is authoritative.
 
     The C parser reads the same YAML 1.2 (and its errors keep line and column); it never
     reports a ``%YAML`` directive, so the version is fixed at 1.2, which is what ruamel's
@@ -446,7 +450,7 @@ def yaml_loader() -> Any:
         def processing_version(self) -> Any:
             return (1, 2)
 
-    yaml = YAML(typ="safe")
+    yaml = YAML(typ="safe", pure=pure)
     if yaml.Parser is not Parser:  # the C parser
         yaml.Resolver = _Yaml12Resolver
     return yaml
@@ -463,8 +467,11 @@ def load_world(path: str | Path) -> World:
 
     try:
         data = yaml_loader().load(text)
-    except YAMLError as exc:
-        raise WorldError(str(p), [f"<yaml>: not valid YAML: {exc}"]) from None
+    except YAMLError:
+        try:  # libyaml refuses some valid YAML 1.2: the pure parser decides
+            data = yaml_loader(pure=True).load(text)
+        except YAMLError as exc:
+            raise WorldError(str(p), [f"<yaml>: not valid YAML: {exc}"]) from None
     return world_from_dict(data, source=str(p), base_dir=p.resolve().parent)
 
 
