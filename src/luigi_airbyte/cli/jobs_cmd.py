@@ -9,7 +9,7 @@ import click
 
 from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails, JobStatus
 from luigi_airbyte.app.adhoc import cancel_job
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
@@ -17,7 +17,7 @@ from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
 _STATUSES = [s.value for s in JobStatus if s is not JobStatus.UNKNOWN]
 
 
-@cli.group("jobs", context_settings=CONTEXT_SETTINGS)
+@click.group("jobs", context_settings=CONTEXT_SETTINGS)
 def jobs_group() -> None:
     """List, inspect and cancel Airbyte jobs."""
 
@@ -100,7 +100,6 @@ def list_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     if as_json:
         emit_json({"jobs": [job_document(j, names.get(j.connection_id)) for j in jobs]})
         return
@@ -191,7 +190,6 @@ def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     doc = {**job_document(job, name), "url": url, **details_document(details)}
     if as_json:
         emit_json(doc)
@@ -276,7 +274,6 @@ def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_js
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     job = outcome.job
     if as_json:
         emit_json(

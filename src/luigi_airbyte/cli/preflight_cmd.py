@@ -9,11 +9,11 @@ import click
 
 from luigi_airbyte.app.preflight import full_preflight, preflight_exit_code
 from luigi_airbyte.app.runtime import Runtime
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
 
-@cli.command("preflight")
+@click.command("preflight")
 @click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-p", "--pipeline", "pipeline_name", help="Only this pipeline (default: all).")
 @click.option("--url", help="Airbyte public API URL (overrides the file).")
@@ -55,7 +55,6 @@ def preflight_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     code = preflight_exit_code(checks)
     if as_json:
         emit_json(

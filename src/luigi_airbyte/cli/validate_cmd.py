@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.render import note
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline._loader import load_pipeline_file
@@ -19,7 +19,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.argument("pipeline_file", type=click.Path(path_type=Path))
 @json_option
 def validate_command(pipeline_file: Path, as_json: bool) -> None:
@@ -40,7 +40,6 @@ def validate_command(pipeline_file: Path, as_json: bool) -> None:
         settings = resolve_settings(pipeline_file=pf)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     steps = {name: len(p.steps) for name, p in pf.pipelines.items()}
     warnings = [str(w) for w in settings.warnings]
     if as_json:
@@ -59,7 +58,7 @@ def validate_command(pipeline_file: Path, as_json: bool) -> None:
     click.echo(f"ok: {_plural(len(steps), 'pipeline')}, {_plural(sum(steps.values()), 'step')}")
 
 
-@cli.command("schema")
+@click.command("schema")
 @click.option(
     "-o",
     "--output",

@@ -27,6 +27,7 @@ import luigi
 from luigi_airbyte.app.execute import StepContext, SyncRequest
 from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import SyncFailedError
+from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
@@ -66,10 +67,16 @@ class AirbyteSyncTask(StepTask):
     ``LUIGI_AIRBYTE_*`` variables; inside a pipeline they come from the pipeline file.
     """
 
+    kind = "sync"
+
     connection = luigi.Parameter(description="Connection id, or its name in the workspace.")
     freshness = luigi.Parameter(
         default="", description="Skip when the last succeeded sync ended within this (e.g. 6h)."
     )
+
+    @classmethod
+    def node_parameters(cls, node: Node) -> dict[str, Any]:
+        return {"connection": node.connection, "freshness": node.freshness}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
