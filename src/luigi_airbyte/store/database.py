@@ -262,10 +262,6 @@ class Store(RunRepository):
         with self.read("read the schema version") as conn:
             return current_version(conn)
 
-    @property
-    def latest_schema_version(self) -> int:
-        return LATEST_VERSION
-
     # --- transactions -------------------------------------------------------------------
 
     @contextmanager
