@@ -52,7 +52,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/store/migrations.py::_v1_create_all": 102,
     "luigi_airbyte/store/reports.py::junit_xml": 62,
     "luigi_airbyte/store/reports.py::json_report": 75,
-    "luigi_airbyte/store/runs.py": 876,
     "luigi_airbyte/store/runs.py::upsert_step": 78,
     "luigi_airbyte/sync/runner.py": 949,
     "luigi_airbyte/sync/runner.py::_create": 73,
