@@ -6,7 +6,6 @@ the command modules and the group that holds them do not import each other.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections.abc import Callable
@@ -60,19 +59,3 @@ def fail(error: BaseException, *, as_json: bool) -> NoReturn:
     else:
         click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(code)
-
-
-def exits_on_library_error(fn: F) -> F:
-    """Turn a ``LuigiAirbyteError`` raised by the command into :func:`fail` (its exit code).
-
-    The command must take ``as_json`` (the ``--json`` flag) as a keyword argument.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except LuigiAirbyteError as exc:
-            fail(exc, as_json=bool(kwargs.get("as_json", False)))
-
-    return wrapper  # type: ignore[return-value]
