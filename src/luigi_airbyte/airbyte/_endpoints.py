@@ -31,7 +31,8 @@ T = TypeVar("T")
 
 
 class _Core(Protocol):
-    """What the endpoints below use of ``AirbyteClient``."""
+    """What the endpoints below use of ``AirbyteClient`` (methods whose keyword lists
+    are long are given as properties returning a callable, so they are not restated)."""
 
     _url: str
     _config_lock: threading.Lock
@@ -40,27 +41,11 @@ class _Core(Protocol):
 
     def _redact(self, text: str) -> str: ...
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool,
-        retry: bool = True,
-        timeout: httpx.Timeout | None = None,
-        hints: Mapping[int | str, str] | None = None,
-        create_job_for: str | None = None,
-    ) -> httpx.Response: ...
+    @property
+    def _send(self) -> Callable[..., httpx.Response]: ...
 
-    def _get(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        hints: Mapping[int | str, str] | None = None,
-    ) -> httpx.Response: ...
+    @property
+    def _get(self) -> Callable[..., httpx.Response]: ...
 
     def _object(self, response: httpx.Response) -> Json: ...
 
@@ -72,15 +57,8 @@ class _Core(Protocol):
 
     def _slow_timeout(self) -> httpx.Timeout: ...
 
-    def _config_post(
-        self,
-        base: str,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: httpx.Timeout | None = None,
-        hints: Mapping[int | str, str] | None = None,
-    ) -> httpx.Response | None: ...
+    @property
+    def _config_post(self) -> Callable[..., httpx.Response | None]: ...
 
     def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None: ...
 

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -75,7 +75,8 @@ def _newest(jobs: Iterable[Job]) -> Job | None:
 
 
 class _Runner(Protocol):
-    """What ``ClaimSteps`` uses of ``SyncRunner``."""
+    """What ``ClaimSteps`` uses of ``SyncRunner`` (methods as properties returning a
+    callable, so their signatures are not restated here)."""
 
     client: AirbyteJobsAPI
     ledger: Ledger
@@ -92,59 +93,32 @@ class _Runner(Protocol):
         self, read: Callable[[], T], connection_id: str, job_id: int | None, what: str
     ) -> T: ...
 
-    def _record_outcome(
-        self,
-        run_key: str,
-        job_id: int,
-        status: str,
-        rows: int | None,
-        bytes_: int | None,
-        *,
-        reason: str | None = None,
-    ) -> None: ...
+    @property
+    def _record_outcome(self) -> Callable[..., None]: ...
 
-    def _emit_attach(
-        self,
-        name: str,
-        how: AttachHow,
-        job: Job,
-        connection_id: str,
-        run_key: str,
-        job_type: JobType,
-    ) -> None: ...
+    @property
+    def _emit_attach(self) -> Callable[..., None]: ...
 
-    def _reconcile(
-        self, connection_id: str, job_type: JobType, since: datetime, seen_max: int | None
-    ) -> tuple[Job | None, bool]: ...
+    @property
+    def _reconcile(self) -> Callable[..., tuple[Job | None, bool]]: ...
 
-    def _list_recent(self, connection_id: str, job_type: JobType) -> list[Job]: ...
+    @property
+    def _list_recent(self) -> Callable[..., list[Job]]: ...
 
-    def _create(
-        self,
-        connection_id: str,
-        run_key: str,
-        job_type: JobType,
-        recent: list[Job],
-        history: tuple[Job, ...],
-    ) -> Attachment: ...
+    @property
+    def _create(self) -> Callable[..., Attachment]: ...
 
-    def _attach_from_ledger(
-        self, entry: LedgerEntry, connection_id: str, run_key: str, job_type: JobType
-    ) -> Attachment | None: ...
+    @property
+    def _attach_from_ledger(self) -> Callable[..., Attachment | None]: ...
 
-    def _adopt(
-        self,
-        job: Job,
-        how: AttachHow,
-        connection_id: str,
-        run_key: str,
-        job_type: JobType,
-        history: tuple[Job, ...] | None,
-    ) -> Attachment: ...
+    @property
+    def _adopt(self) -> Callable[..., Attachment]: ...
 
-    def _reconcile_intent(
-        self, claim: Claim, connection_id: str, run_key: str, job_type: JobType
-    ) -> Attachment | None: ...
+    @property
+    def _reconcile_intent(self) -> Callable[..., Attachment | None]: ...
+
+    @property
+    def _ledger_attachment(self) -> Callable[..., Attachment]: ...
 
 
 class ClaimSteps:
@@ -285,12 +259,7 @@ class ClaimSteps:
             job.job_id,
             run_key,
         )
-        if job.job_type is not JobType.UNKNOWN:
-            job_type = job.job_type
-        self._emit_attach("sync.attached", "ledger", job, connection_id, run_key, job_type)
-        return Attachment(
-            job=job, how="ledger", connection_id=connection_id, run_key=run_key, job_type=job_type
-        )
+        return self._ledger_attachment(job, connection_id, run_key, job_type)
 
     def _attach_from_ledger(
         self: _Runner, entry: LedgerEntry, connection_id: str, run_key: str, job_type: JobType
@@ -339,7 +308,13 @@ class ClaimSteps:
                 run_key,
                 job.status.value,
             )
-        # The job's own type wins over the requested one: it is what actually ran.
+        return self._ledger_attachment(job, connection_id, run_key, job_type)
+
+    def _ledger_attachment(
+        self: _Runner, job: Job, connection_id: str, run_key: str, job_type: JobType
+    ) -> Attachment:
+        """The attachment to a job the ledger named. The job's own type wins over the
+        requested one: it is what actually ran."""
         if job.job_type is not JobType.UNKNOWN:
             job_type = job.job_type
         self._emit_attach("sync.attached", "ledger", job, connection_id, run_key, job_type)
