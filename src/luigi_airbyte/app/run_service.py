@@ -419,11 +419,12 @@ def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOu
     detail = store.get_run(run_id)
     recorded = {s.step_name for s in detail.steps}
     failed = {s.step_name for s in detail.steps if s.status in ("failed", "abandoned")}
+    below_failed = set().union(*(graph.downstream_of(name) for name in failed))
     for node in graph:
         if node.name in recorded:
             continue
         partition = outcome.partitions.get(node.name, "")
-        upstream_failed = partition in _UPSTREAM or bool(_ancestors(graph, node.name) & failed)
+        upstream_failed = partition in _UPSTREAM or node.name in below_failed
         status = "upstream_failed" if upstream_failed else "not_run"
         message = (
             "not run: an upstream step failed"
@@ -538,17 +539,6 @@ def _node(graph: Graph, name: str) -> Node | None:
         return graph.node(name)
     except KeyError:
         return None
-
-
-def _ancestors(graph: Graph, name: str) -> set[str]:
-    found: set[str] = set()
-    frontier = list(graph.node(name).after)
-    while frontier:
-        current = frontier.pop()
-        if current not in found:
-            found.add(current)
-            frontier.extend(graph.node(current).after)
-    return found
 
 
 def _looks_like_uuid(text: str) -> bool:
