@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -62,6 +61,7 @@ from luigi_airbyte.airbyte.models import (
     StreamProperties,
     Workspace,
 )
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import (
     AirbyteAPIError,
     AirbyteError,
@@ -90,7 +90,7 @@ _NO_AUTH_HINT = (
 T = TypeVar("T")
 
 
-class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader):
+class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader, Closing):
     """Typed, retrying client for Airbyte's public API (Cloud or self-hosted).
 
     Args:
@@ -163,17 +163,6 @@ class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader):
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
-
-    def __enter__(self) -> AirbyteClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"AirbyteClient(url={self._url!r}, auth={self._auth!r})"
