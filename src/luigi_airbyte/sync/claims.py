@@ -120,6 +120,9 @@ class _Runner(Protocol):
     @property
     def _ledger_attachment(self) -> Callable[..., Attachment]: ...
 
+    @property
+    def _ledger_job(self) -> Callable[..., Job]: ...
+
 
 class ClaimSteps:
     """The holder's steps of ``SyncRunner`` (see the module docstring)."""
@@ -239,9 +242,7 @@ class ClaimSteps:
     ) -> Attachment:
         """The run key already has a succeeded job: return it; nothing is posted."""
         try:
-            job = self._retry_read(
-                lambda: self.client.get_job(entry.job_id), connection_id, entry.job_id, "get job"
-            )
+            job = self._ledger_job(entry, connection_id)
         except AirbyteError as exc:
             if not _is_unknown_job(exc):
                 raise
@@ -275,9 +276,7 @@ class ClaimSteps:
             )
             return None
         try:
-            job = self._retry_read(
-                lambda: self.client.get_job(entry.job_id), connection_id, entry.job_id, "get job"
-            )
+            job = self._ledger_job(entry, connection_id)
         except AirbyteError as exc:
             if not _is_unknown_job(exc):
                 raise
@@ -309,6 +308,12 @@ class ClaimSteps:
                 job.status.value,
             )
         return self._ledger_attachment(job, connection_id, run_key, job_type)
+
+    def _ledger_job(self: _Runner, entry: LedgerEntry, connection_id: str) -> Job:
+        """The job a ledger row names, as Airbyte reports it now (transient errors retried)."""
+        return self._retry_read(
+            lambda: self.client.get_job(entry.job_id), connection_id, entry.job_id, "get job"
+        )
 
     def _ledger_attachment(
         self: _Runner, job: Job, connection_id: str, run_key: str, job_type: JobType
