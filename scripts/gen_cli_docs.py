@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers every command)
 from luigi_airbyte.cli.app import cli
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"

@@ -99,7 +99,12 @@ class AirbyteTransportError(AirbyteError):
 
 
 class JobCreateUncertainError(AirbyteTransportError):
-    """`POST /jobs` was sent but no answer came back: a job may exist. Reconcile, never re-post."""
+    """`POST /jobs` was sent but no answer came back: a job may exist.
+
+    The client never resends it. ``SyncRunner`` reconciles by listing the connection's
+    jobs; it posts once more only when a listing that succeeded shows no job after the
+    confirmation window, and never after a failed listing.
+    """
 
 
 class AirbyteAPIError(AirbyteError):

@@ -1,7 +1,7 @@
 """Fixtures for the CLI tests: an isolated working directory, a CliRunner, sandboxes.
 
 Commands run in-process through ``click.testing.CliRunner`` against the real ``cli``
-group (every command registered by importing ``luigi_airbyte.cli.commands``), with
+group (``cli.app`` lists every command), with
 a sandbox Airbyte on loopback. The working directory is a fresh folder, so the default
 metadata store (``.luigi-airbyte/metadata.db``) belongs to the test, and no
 ``LUIGI_AIRBYTE_*`` variable or luigi.cfg leaks in from the machine.
@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers every command)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.sandbox.world import demo_world_data

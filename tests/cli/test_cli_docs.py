@@ -11,7 +11,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers every command)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.pipeline import SETTINGS
 

@@ -94,7 +94,6 @@ def test_cli_installs_then_lists_environments(
 
     from click.testing import CliRunner
 
-    import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
     from luigi_airbyte.cli.app import cli
 
     monkeypatch.setenv("LUIGI_AIRBYTE_CONNECTORS_DIR", str(tmp_path))

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.sandbox.connectors.envs import ConnectorEnv
 

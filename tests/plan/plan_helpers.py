@@ -15,7 +15,6 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers every command)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.sandbox.world import demo_world_data

@@ -23,7 +23,6 @@ from click.testing import CliRunner
 from rich.console import Console
 from tests.report.conftest import Browser, Dom
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.cli.quickstart_cmd import write_project
 from luigi_airbyte.cli.run_cmd import execute_run

@@ -234,7 +234,6 @@ def test_trends_mark_zero_rows_and_sharp_drops() -> None:
 def test_history_html_writes_trends_from_the_store(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    import luigi_airbyte.cli.commands  # noqa: F401
     from luigi_airbyte.cli.app import cli
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
@@ -259,7 +258,6 @@ def test_history_html_writes_trends_from_the_store(tmp_path: Path) -> None:
 def test_report_command_writes_the_page(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    import luigi_airbyte.cli.commands  # noqa: F401
     from luigi_airbyte.cli.app import cli
 
     url = f"sqlite:///{tmp_path / 'm.db'}"

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import luigi_airbyte.cli.commands  # noqa: F401  (registers the commands)
 from luigi_airbyte.cli.app import cli
 from luigi_airbyte.store import Store
 

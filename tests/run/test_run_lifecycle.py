@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from luigi_airbyte.app import run_service
-from luigi_airbyte.app.run_service import (
-    GraphOutcome,
-    counts_line,
-    exit_code_for,
-    hostname,
-    open_run,
-    reap_abandoned,
-)
+from luigi_airbyte.app import run_record
+from luigi_airbyte.app.run_record import hostname, open_run, reap_abandoned
+from luigi_airbyte.app.run_service import GraphOutcome, counts_line, exit_code_for
 from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
 
 
@@ -45,12 +39,12 @@ def _start(store: Store, **kwargs: object) -> str:
 def test_a_run_whose_process_died_is_abandoned_with_its_running_step(store: Store) -> None:
     settled: list[str] = []
     run_id = _start(store, pid=_dead_pid(), pid_started_at=1.0)
-    original = run_service.settle_claims_of
-    run_service.settle_claims_of = lambda s, rid, settle: settled.append(rid) or 0  # type: ignore[assignment]
+    original = run_record.settle_claims_of
+    run_record.settle_claims_of = lambda s, rid, settle: settled.append(rid) or 0  # type: ignore[assignment]
     try:
         assert reap_abandoned(store) == [run_id]
     finally:
-        run_service.settle_claims_of = original
+        run_record.settle_claims_of = original
 
     detail = store.get_run(run_id)
     assert detail.run.status == "abandoned" and detail.run.finished_at is not None
@@ -70,7 +64,7 @@ def test_a_reused_pid_does_not_keep_a_run_alive(store: Store) -> None:
 
 
 def test_a_live_holder_keeps_its_run(store: Store) -> None:
-    me = run_service.this_process()
+    me = run_record.this_process()
     run_id = _start(store, pid=me.pid, pid_started_at=me.started_at)
     assert reap_abandoned(store) == []
     assert store.get_run(run_id).run.status == "running"
@@ -191,4 +185,4 @@ def test_the_claims_an_abandoned_run_held_are_settled_one_by_one(store: Store) -
     assert reap_abandoned(store, settle=settle) == [run_id]
     assert asked == ["sync:a:2026-12-05", "sync:b:2026-12-05"]  # only the dead run's claims
     # without a way to reach Airbyte (history, show) nothing is contacted
-    assert run_service.settle_claims_of(store, run_id, None) == 0
+    assert run_record.settle_claims_of(store, run_id, None) == 0

@@ -71,8 +71,8 @@ def _describe(value: SecretLike) -> str:
     return repr(value) if isinstance(value, str) else "<provided>"
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT (epoch seconds), read without verifying; None otherwise."""
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, read without verifying; None when ``token`` is not one."""
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -81,7 +81,13 @@ def jwt_expiry(token: str) -> float | None:
         claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
     except (ValueError, binascii.Error, UnicodeError):
         return None
-    if not isinstance(claims, dict):
+    return claims if isinstance(claims, dict) else None
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT (epoch seconds), read without verifying; None otherwise."""
+    claims = jwt_claims(token)
+    if claims is None:
         return None
     exp = claims.get("exp")
     if isinstance(exp, (int, float)) and not isinstance(exp, bool) and math.isfinite(exp):

@@ -9,28 +9,26 @@ Everything that can go wrong on the wire is decided here, once:
 * payloads are parsed into frozen models at the boundary.
 
 The config API (self-hosted only) adds attempt-level stats, connector checks and
-discover. It is found lazily and its absence degrades those features to None.
+discover. It is found lazily and its absence degrades those features to None. Its
+endpoints, and the applications endpoints, live in ``_endpoints.py``; reading answers
+and small wire helpers in ``_http.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 
 from luigi_airbyte import __version__
-from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials, _TokenAuth
-from luigi_airbyte.airbyte._catalog import StoredStream
+from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials
+from luigi_airbyte.airbyte._endpoints import ApplicationEndpoints, ConfigAPIEndpoints
 from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
@@ -38,20 +36,25 @@ from luigi_airbyte.airbyte._errors import (
     raise_if_cut_short,
     transport_error,
 )
+from luigi_airbyte.airbyte._http import (
+    Json,
+    ResponseReader,
+    _iso,
+    _seg,
+    _sent,
+    config_api_root,
+    make_http_client,
+    plain_http_only,
+)
 from luigi_airbyte.airbyte._pagination import FetchPage, check_page_size, paginate
 from luigi_airbyte.airbyte._retry import (
-    NOT_SENT_ERRORS,
     RETRYABLE_STATUSES,
     RetryPolicy,
 )
 from luigi_airbyte.airbyte.models import (
-    Application,
     Connection,
-    ConnectorCheck,
     Destination,
-    DiscoveredStream,
     Job,
-    JobDetails,
     JobStatus,
     JobType,
     Source,
@@ -59,6 +62,7 @@ from luigi_airbyte.airbyte.models import (
     Workspace,
 )
 from luigi_airbyte.backoff import parse_retry_after
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import (
     AirbyteAPIError,
     AirbyteError,
@@ -67,7 +71,6 @@ from luigi_airbyte.errors import (
     ConfigError,
     ConnectionLookupError,
     JobCreateUncertainError,
-    NotFoundError,
 )
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
@@ -84,62 +87,11 @@ _NO_AUTH_HINT = (
     "This Airbyte needs a credential: configure client credentials "
     "(on abctl installs, `abctl local credentials` shows them)"
 )
-_JSON_HINT = "Check that the url points at Airbyte's API (…/api/public/v1), not the web UI"
 
 T = TypeVar("T")
-Json = Mapping[str, Any]
 
 
-def _iso(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``; a naive datetime is taken to be UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def config_api_root(url: str) -> str:
-    """The Config API base whose paths start with ``/v1/`` (the spec's ``servers`` form).
-
-    Accepts both ``http://host:8000/api`` (the spec) and ``http://host:8000/api/v1``
-    (Airbyte's docs, dagster-airbyte): a trailing ``/v1`` is dropped, so neither form
-    ends up calling ``/api/v1/v1/...``.
-    """
-    base = url.strip().rstrip("/")
-    if base.endswith("/v1"):
-        base = base[: -len("/v1")]
-    return base
-
-
-def _seg(value: str) -> str:
-    """An id as one URL path segment: ``../x`` or ``a?b`` cannot change the route."""
-    return quote(str(value), safe="")
-
-
-def _verify(verify: bool | str) -> bool | ssl.SSLContext:
-    """httpx 0.28 deprecates ``verify=<path>``; build the SSL context ourselves."""
-    if isinstance(verify, bool):
-        return verify
-    if os.path.isdir(verify):
-        return ssl.create_default_context(capath=verify)
-    return ssl.create_default_context(cafile=verify)
-
-
-def _sent(exc: httpx.HTTPError, request: httpx.Request) -> bool:
-    """Whether ``request`` may have reached the server before ``exc``.
-
-    A failure of another request (the auth flow's token request) means ours was
-    never sent. Connect and pool errors happen before anything is written.
-    """
-    try:
-        failed: httpx.Request | None = exc.request
-    except RuntimeError:
-        failed = None
-    if failed is not None and failed is not request:
-        return False
-    return not isinstance(exc, NOT_SENT_ERRORS)
-
-
-class AirbyteClient:
+class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader, Closing):
     """Typed, retrying client for Airbyte's public API (Cloud or self-hosted).
 
     Args:
@@ -224,37 +176,9 @@ class AirbyteClient:
         if self._http_client is None:
             if self._closed:
                 raise RuntimeError("Cannot send a request, as the client has been closed.")
-            kwargs = dict(self._http_kwargs)
-            if kwargs["transport"] is not None:
-                kwargs["verify"] = True
-            elif self._plain_http_only():
-                kwargs["verify"] = False  # nothing to verify: no https URL is ever reached
-            else:
-                kwargs["verify"] = _verify(kwargs["verify"])
-            self._http_client = httpx.Client(**kwargs)
+            plain = plain_http_only(self._auth, self._url, self._config_setting or "")
+            self._http_client = make_http_client(self._http_kwargs, plain_http=plain)
         return self._http_client
-
-    def _plain_http_only(self) -> bool:
-        token_url = ""
-        if isinstance(self._auth, _TokenAuth):
-            token_url = self._auth._token_url_or_unset()
-        elif self._auth is not None and not isinstance(self._auth, AirbyteAuth):
-            return False  # a foreign auth flow may call anywhere
-        urls = [self._url, token_url, self._config_setting or ""]
-        return not any(u.startswith("https://") for u in urls) and not any(
-            u and u != "auto" and not u.startswith("http://") for u in urls[1:]
-        )
-
-    def __enter__(self) -> AirbyteClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"AirbyteClient(url={self._url!r}, auth={self._auth!r})"
@@ -435,49 +359,6 @@ class AirbyteClient:
             path=path,
         )
 
-    def _json(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise AirbyteAPIError(
-                status_code=response.status_code,
-                method=response.request.method,
-                path=response.request.url.path,
-                server_message="the answer is not JSON",
-                hint=_JSON_HINT,
-            ) from None
-
-    def _object(self, response: httpx.Response) -> Json:
-        body = self._json(response)
-        if not isinstance(body, Mapping):
-            raise self._bad_answer(response, "expected a JSON object")
-        return body
-
-    def _items(self, response: httpx.Response, key: str = "data") -> list[Json]:
-        body = self._json(response)
-        if isinstance(body, Mapping):
-            body = body.get(key)
-        if not isinstance(body, list):
-            raise self._bad_answer(response, f"expected a {key!r} list")
-        return [item for item in body if isinstance(item, Mapping)]
-
-    @staticmethod
-    def _bad_answer(response: httpx.Response, what: str) -> AirbyteAPIError:
-        return AirbyteAPIError(
-            status_code=response.status_code,
-            method=response.request.method,
-            path=response.request.url.path,
-            server_message=f"unexpected answer: {what}",
-            hint="This Airbyte version may be unsupported; please report it",
-        )
-
-    def _parse(self, response: httpx.Response, parse: Callable[[Json], T], data: Json) -> T:
-        """Run a model parser; a missing required field becomes an API error, not a KeyError."""
-        try:
-            return parse(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise self._bad_answer(response, f"cannot read {type(exc).__name__}: {exc}") from None
-
     def _get(
         self,
         path: str,
@@ -538,33 +419,6 @@ class AirbyteClient:
             self._config_known = True
             logger.debug("Airbyte config API found at %s", candidate)
             return candidate
-
-    def _config_post(
-        self,
-        base: str,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: httpx.Timeout | None = None,
-        hints: Mapping[int | str, str] | None = None,
-    ) -> httpx.Response | None:
-        """POST to the config API; None (and the config API switched off) if it refuses
-        the credential, since config-only features are extras, not the sync itself."""
-        try:
-            # Config-API reads are POSTs; every one we use is read-only, so retry them.
-            return self._send(
-                "POST", base + path, json=dict(body), idempotent=True, timeout=timeout, hints=hints
-            )
-        except AuthenticationError as exc:
-            with self._config_lock:
-                self._config_url = None
-                self._config_known = True
-            logger.warning(
-                "the Airbyte config API refused the credential (%d); attempt-level stats, "
-                "connector checks and discover are unavailable",
-                exc.status_code,
-            )
-            return None
 
     def _slow_timeout(self) -> httpx.Timeout:
         t = self._timeout
@@ -677,26 +531,6 @@ class AirbyteClient:
         connection = self._parse(response, Connection.from_api, self._object(response))
         self._connections[connection.connection_id] = connection
         return connection
-
-    def get_stored_catalog(self, connection_id: str) -> list[StoredStream] | None:
-        """The catalog the connection was last saved with (config API); None without it."""
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(
-            base,
-            "/v1/connections/get",
-            {"connectionId": connection_id},
-            hints={404: "Check the connection id"},
-        )
-        if response is None:
-            return None
-        body = self._object(response)
-        catalog = body.get("syncCatalog")
-        streams = catalog.get("streams") if isinstance(catalog, Mapping) else None
-        if not isinstance(streams, list):
-            return None
-        return [StoredStream.from_api(s) for s in streams if isinstance(s, Mapping)]
 
     def cached_connection(self, connection_id: str) -> Connection | None:
         """The connection as last read by this client (listing or get), without a request."""
@@ -842,109 +676,6 @@ class AirbyteClient:
             yield job
             if max_items is not None and len(seen) >= max_items:
                 return
-
-    def get_job_details(self, job_id: int) -> JobDetails | None:
-        """Attempts and per-stream counts from the config API; None without it."""
-        base = self._config_base()
-        if base is None:
-            return None
-        body = {"id": int(job_id)}
-        try:
-            response = self._config_post(base, "/v1/jobs/get_without_logs", body)
-        except NotFoundError:  # older servers lack get_without_logs
-            response = self._config_post(
-                base, "/v1/jobs/get", body, hints={404: "Check the job id"}
-            )
-        if response is None:
-            return None
-        details = self._parse(response, JobDetails.from_api, self._object(response))
-        return details
-
-    # -- connector checks and discover (config API) ---------------------------------------
-    def check_source(self, source_id: str) -> ConnectorCheck | None:
-        """Run the source's connection check; None without a config API."""
-        return self._check("/v1/sources/check_connection", {"sourceId": source_id})
-
-    def check_destination(self, destination_id: str) -> ConnectorCheck | None:
-        """Run the destination's connection check; None without a config API."""
-        return self._check("/v1/destinations/check_connection", {"destinationId": destination_id})
-
-    def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None:
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(base, path, body, timeout=self._slow_timeout())
-        if response is None:
-            return None
-        check = self._parse(response, ConnectorCheck.from_api, self._object(response))
-        return check
-
-    def discover_schema(
-        self, source_id: str, *, disable_cache: bool = True
-    ) -> list[DiscoveredStream] | None:
-        """The source's current catalog (streams and top-level columns); None without a
-        config API.
-
-        Raises:
-            AirbyteError: the discover job ran and failed (Airbyte's reason included).
-        """
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(
-            base,
-            "/v1/sources/discover_schema",
-            {"sourceId": source_id, "disable_cache": disable_cache},
-            timeout=self._slow_timeout(),
-        )
-        if response is None:
-            return None
-        body = self._object(response)
-        catalog = body.get("catalog")
-        if not isinstance(catalog, Mapping):
-            info = body.get("jobInfo")
-            reason = info.get("failureReason") if isinstance(info, Mapping) else None
-            text = ""
-            if isinstance(reason, Mapping):
-                text = str(reason.get("externalMessage") or reason.get("internalMessage") or "")
-            raise AirbyteError(
-                f"discover for source {source_id} failed: {self._redact(text) or 'no catalog'}. "
-                "Run the source's check in Airbyte to see why"
-            )
-        streams = catalog.get("streams") or []
-        return [DiscoveredStream.from_api(s) for s in streams if isinstance(s, Mapping)]
-
-    # -- applications (credential rotation) ---------------------------------------------------
-    def list_applications(self) -> list[Application]:
-        """The credential owner's applications (client id/secret pairs)."""
-        response = self._get("/applications")
-        return [
-            self._parse(response, Application.from_api, item)
-            for item in self._items(response, "applications")
-        ]
-
-    def create_application(self, name: str) -> Application:
-        """Create an application; its secret is in the result (never in its repr)."""
-        response = self._send(
-            "POST",
-            self._url + "/applications",
-            json={"name": name},
-            idempotent=False,
-            hints={400: "Airbyte may cap applications per user (2 on Keycloak); delete one"},
-        )
-        app = self._parse(response, Application.from_api, self._object(response))
-        return app
-
-    def delete_application(self, application_id: str) -> Application:
-        """Delete an application; Airbyte returns what it deleted."""
-        response = self._send(
-            "DELETE",
-            f"{self._url}/applications/{_seg(application_id)}",
-            idempotent=False,
-            hints={404: "Check the application id; it may be deleted already"},
-        )
-        app = self._parse(response, Application.from_api, self._object(response))
-        return app
 
     # -- UI links ---------------------------------------------------------------------------
     def job_url(self, job: Job, connection: Connection | None = None) -> str:

@@ -8,11 +8,9 @@ trust decision), else nothing. Basic auth: the user name.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import TYPE_CHECKING
 
+from luigi_airbyte.airbyte._auth import jwt_claims
 from luigi_airbyte.pipeline._models import BasicAuth, BearerAuth, ClientCredentialsAuth, OidcAuth
 from luigi_airbyte.secrets import SecretRef
 
@@ -24,15 +22,8 @@ _MAX = 255
 
 def jwt_subject(token: str) -> str | None:
     """The ``sub`` claim of a JWT (unverified), or ``None`` when ``token`` is not one."""
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        return None
-    sub = claims.get("sub") if isinstance(claims, dict) else None
+    claims = jwt_claims(token.strip())
+    sub = claims.get("sub") if claims is not None else None
     return str(sub)[:_MAX] if isinstance(sub, (str, int)) and str(sub) else None
 
 

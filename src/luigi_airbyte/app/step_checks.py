@@ -39,20 +39,15 @@ class CheckSteps:
 
     def evaluate(self, ctx: StepContext, node: Node) -> list[CheckResult]:
         kind = node.check_kind
-        try:
-            if kind == "sql":
-                results = [self._sql_check(node)]
-            elif kind == "freshness":
-                results = [self._freshness_check(ctx, node)]
-            elif kind == "drift":
-                results = self._drift_check(ctx, node)
-            elif kind == "counts":
-                results = self._counts_check(ctx, node)
-            else:
-                raise LuigiAirbyteError(f"unknown check kind {kind!r}")
-        except CheckFailedError:
-            raise
-        return results
+        if kind == "sql":
+            return [self._sql_check(node)]
+        if kind == "freshness":
+            return [self._freshness_check(ctx, node)]
+        if kind == "drift":
+            return self._drift_check(ctx, node)
+        if kind == "counts":
+            return self._counts_check(ctx, node)
+        raise LuigiAirbyteError(f"unknown check kind {kind!r}")
 
     def _sync_step(self, ctx: StepContext, name: str) -> SyncStep:
         pf = self.rt.pipeline_file

@@ -15,9 +15,9 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import CheckFailedError
 from luigi_airbyte.masking import mask_url
 
@@ -40,7 +40,7 @@ def split_table(name: str) -> list[str]:
     return parts
 
 
-class Warehouse(ABC):
+class Warehouse(Closing, ABC):
     """What checks need from a warehouse connection; use it as a context manager."""
 
     dialect: str = "unknown"
@@ -74,14 +74,6 @@ class Warehouse(ABC):
 
     def quote_table(self, name: str) -> str:
         return ".".join(quote_identifier(p) for p in split_table(name))
-
-    def __enter__(self) -> Warehouse:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def _json_key(key: str) -> str:

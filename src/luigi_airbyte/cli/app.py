@@ -1,8 +1,9 @@
-"""The ``luigi-airbyte`` click group and the one place errors become exit codes.
+"""The ``luigi-airbyte`` click group: the one place that lists the commands.
 
 Commands parse arguments, call the library, and render. Library errors carry their
 exit code (``LuigiAirbyteError.exit_code``); anything else is exit 1. With ``--json``
-an error is also printed as ``{"error": {"type", "message", "exit_code"}}``.
+an error is also printed as ``{"error": {"type", "message", "exit_code"}}``. Both are
+done by ``cli.common.fail``.
 """
 
 from __future__ import annotations
@@ -10,58 +11,27 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import click
 
 from luigi_airbyte import __version__
-from luigi_airbyte.cli.exit_codes import ExitCode
-from luigi_airbyte.errors import LuigiAirbyteError
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def json_option(fn: F) -> F:
-    """Add ``--json``: exactly one JSON document on stdout, stable keys."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print one JSON document to stdout."
-    )(fn)
-
-
-def emit_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
-
-
-def fail(error: BaseException, *, as_json: bool) -> None:
-    """Print ``error`` for a human (stderr) or a machine (stdout JSON) and exit with its code."""
-    if isinstance(error, LuigiAirbyteError):
-        code = error.exit_code
-        kind = type(error).__name__
-    else:
-        code = int(ExitCode.UNEXPECTED)
-        kind = type(error).__name__
-    message = str(error)
-    if as_json:
-        doc: dict[str, Any] = {"error": {"type": kind, "message": message, "exit_code": code}}
-        problems = getattr(error, "problems", None)
-        if problems:
-            doc["error"]["problems"] = [
-                {
-                    "source": p.source,
-                    "line": p.line,
-                    "field": p.field,
-                    "message": p.message,
-                    "fix": p.fix,
-                }
-                for p in problems
-            ]
-        emit_json(doc)
-    else:
-        click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
+from luigi_airbyte.cli import (
+    config_cmd,
+    connections_cmd,
+    credentials_cmd,
+    history_cmd,
+    jobs_cmd,
+    plan_cmd,
+    preflight_cmd,
+    quickstart_cmd,
+    report_cmd,
+    run_cmd,
+    sandbox_cmd,
+    sync_cmd,
+    validate_cmd,
+)
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS
 
 
 def configure_logging(verbosity: int, log_format: str) -> None:
@@ -129,10 +99,32 @@ def cli(ctx: click.Context, verbose: int, log_format: str) -> None:
 _help_only = False
 
 
+# The one list of commands. Command modules define plain click commands and import
+# nothing from here, so importing this module (or ``luigi_airbyte.cli``) gives the whole
+# group, and no command registers itself as a side effect of being imported.
+for _command in (
+    config_cmd.config_group,
+    connections_cmd.connections_group,
+    credentials_cmd.credentials_group,
+    history_cmd.history_command,
+    history_cmd.show_command,
+    jobs_cmd.jobs_group,
+    plan_cmd.plan_command,
+    plan_cmd.apply_command_cli,
+    preflight_cmd.preflight_command,
+    quickstart_cmd.quickstart_command,
+    report_cmd.report_command,
+    run_cmd.run_command,
+    sandbox_cmd.sandbox_group,
+    sync_cmd.sync_command,
+    validate_cmd.validate_command,
+    validate_cmd.schema_command,
+):
+    cli.add_command(_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
-    from luigi_airbyte.cli import commands  # noqa: F401  (registers the commands)
-
     global _help_only
     args = list(argv) if argv is not None else sys.argv[1:]
     _help_only = any(a in ("--help", "-h") for a in args)

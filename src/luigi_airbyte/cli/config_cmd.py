@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, connection_options
 from luigi_airbyte.cli.render import note, table
 from luigi_airbyte.errors import LuigiAirbyteError
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from luigi_airbyte.pipeline.settings import ResolvedSettings
 
 
-@cli.group("config", context_settings=CONTEXT_SETTINGS)
+@click.group("config", context_settings=CONTEXT_SETTINGS)
 def config_group() -> None:
     """Inspect the effective settings and where each one came from.
 
@@ -59,7 +59,6 @@ def show_command(
         settings = resolve_settings(cli=airbyte.settings(), pipeline_file=pf)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     rows = _rows(settings, show_references)
     warnings = [str(w) for w in settings.warnings]
     if as_json:

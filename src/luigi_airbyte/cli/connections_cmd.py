@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+import click
+
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import note, table
 from luigi_airbyte.errors import LuigiAirbyteError
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
     from luigi_airbyte.airbyte import Connection
 
 
-@cli.group("connections", context_settings=CONTEXT_SETTINGS)
+@click.group("connections", context_settings=CONTEXT_SETTINGS)
 def connections_group() -> None:
     """Look at Airbyte connections (names and ids to use in a pipeline file)."""
 
@@ -55,7 +57,6 @@ def list_command(airbyte: AirbyteFlags, as_json: bool) -> None:
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     if as_json:
         emit_json({"connections": [connection_document(c) for c in conns]})
         return

@@ -6,13 +6,13 @@ from dataclasses import asdict
 
 import click
 
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import fields
 from luigi_airbyte.errors import LuigiAirbyteError
 
 
-@cli.group("credentials", context_settings=CONTEXT_SETTINGS)
+@click.group("credentials", context_settings=CONTEXT_SETTINGS)
 def credentials_group() -> None:
     """Manage the Airbyte application credential a pipeline uses."""
 
@@ -56,7 +56,6 @@ def rotate_command(airbyte: AirbyteFlags, name_prefix: str, as_json: bool) -> No
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     if as_json:
         emit_json(
             {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
@@ -59,7 +59,7 @@ def run_document(run: RunSummary) -> dict[str, Any]:
     }
 
 
-@cli.command("history")
+@click.command("history")
 @click.option("-p", "--pipeline", help="Only runs of this pipeline (ad-hoc syncs: adhoc).")
 @click.option(
     "-n",
@@ -118,7 +118,6 @@ def history_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     if as_json:
         emit_json({"store": location, "runs": [run_document(r) for r in runs]})
         return
@@ -173,7 +172,7 @@ def _steps(doc: dict[str, Any]) -> str:
     return text
 
 
-@cli.command("show")
+@click.command("show")
 @click.argument("run_id")
 @click.option(
     "--junit",
@@ -214,7 +213,6 @@ def show_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     if junit_path is not None:
         junit_path.parent.mkdir(parents=True, exist_ok=True)
         junit_path.write_text(junit_xml(detail), encoding="utf-8")

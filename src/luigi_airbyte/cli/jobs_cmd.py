@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _STATUSES = ["pending", "queued", "running", "incomplete", "succeeded", "failed", "cancelled"]
 
 
-@cli.group("jobs", context_settings=CONTEXT_SETTINGS)
+@click.group("jobs", context_settings=CONTEXT_SETTINGS)
 def jobs_group() -> None:
     """List, inspect and cancel Airbyte jobs."""
 
@@ -102,7 +102,6 @@ def list_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     if as_json:
         emit_json({"jobs": [job_document(j, names.get(j.connection_id)) for j in jobs]})
         return
@@ -193,7 +192,6 @@ def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     doc = {**job_document(job, name), "url": url, **details_document(details)}
     if as_json:
         emit_json(doc)
@@ -280,7 +278,6 @@ def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_js
             rt.close()
     except LuigiAirbyteError as exc:
         fail(airbyte.explain(exc), as_json=as_json)
-        return
     job = outcome.job
     if as_json:
         emit_json(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
@@ -136,7 +136,7 @@ def _load(pipeline_file: Path, url: str | None) -> Runtime:
     return Runtime.load(pipeline_file.resolve(), cli={"airbyte.url": url} if url else {})
 
 
-@cli.command("plan")
+@click.command("plan")
 @click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-p", "--pipeline", "pipeline_name", help="Only this pipeline's sync steps.")
 @click.option("-c", "--connection", help="Only this connection (name, id or step name).")
@@ -175,7 +175,6 @@ def plan_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     if as_json:
         emit_json(plan.to_dict())
     else:
@@ -216,7 +215,7 @@ def render_apply(result: ApplyResult, pipeline_file: str) -> str:
     return "\n".join(out)
 
 
-@cli.command("apply")
+@click.command("apply")
 @click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-p", "--pipeline", "pipeline_name", help="Only this pipeline's sync steps.")
 @click.option("-c", "--connection", help="Only this connection (name, id or step name).")
@@ -264,12 +263,10 @@ def apply_command_cli(
             ),
             as_json=True,
         )
-        return
     try:
         rt = _load(pipeline_file, url)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     try:
         plan = make_plan(rt, _targets(rt, pipeline_name, connection), str(pipeline_file))
         if not as_json:
@@ -291,7 +288,6 @@ def apply_command_cli(
             )
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     except KeyboardInterrupt:
         click.secho("interrupted: run `luigi-airbyte plan` to see what landed", err=True)
         sys.exit(ExitCode.INTERRUPTED)

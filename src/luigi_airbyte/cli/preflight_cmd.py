@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
+if TYPE_CHECKING:
+    from luigi_airbyte.app.preflight import PreflightCheck
 
-@cli.command("preflight")
+
+@click.command("preflight")
 @click.argument("pipeline_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-p", "--pipeline", "pipeline_name", help="Only this pipeline (default: all).")
 @click.option("--url", help="Airbyte public API URL (overrides the file).")
@@ -56,8 +60,14 @@ def preflight_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     code = preflight_exit_code(checks)
+    _print_checks(checks, code, pipeline_file, as_json=as_json)
+    sys.exit(code)
+
+
+def _print_checks(
+    checks: list[PreflightCheck], code: int, pipeline_file: Path, *, as_json: bool
+) -> None:
     if as_json:
         emit_json(
             {
@@ -74,4 +84,3 @@ def preflight_command(
         failed = sum(not c.ok for c in checks)
         verdict = "preflight passed" if code == 0 else f"preflight failed: {failed} check(s)"
         click.echo(f"{verdict} (exit {code})")
-    sys.exit(code)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from luigi_airbyte.cli.app import cli, fail
+from luigi_airbyte.cli.common import fail
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
 PIPELINE_TEMPLATE = """\
@@ -192,7 +192,7 @@ def write_project(
     return pipeline
 
 
-@cli.command("quickstart")
+@click.command("quickstart")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default="quickstart")
 @click.option("--keep-serving", is_flag=True, help="Keep the sandbox running afterwards.")
 @click.option(
@@ -282,9 +282,7 @@ def quickstart_command(directory: Path, keep_serving: bool, connector: str | Non
             out.print(f"Run report: {first_doc.get('html_report')}", soft_wrap=True, markup=False)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
-        return
     except WorldError as exc:  # e.g. a connector's environment could not be built
         problems = [Problem(exc.source, "-", text) for text in exc.problems]
         fail(ConfigError(problems), as_json=False)
-        return
     sys.exit(first or second)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from luigi_airbyte.cli.app import cli, fail
+from luigi_airbyte.cli.common import fail
 from luigi_airbyte.cli.options import AirbyteFlags, store_options
 from luigi_airbyte.cli.render import note
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
@@ -38,7 +38,7 @@ def open_existing_store(rt: Runtime, run_id: str) -> Store:
     return store
 
 
-@cli.command("report")
+@click.command("report")
 @click.argument("run_id")
 @click.option(
     "--html",
@@ -72,5 +72,4 @@ def report_command(run_id: str, html_path: Path, airbyte: AirbyteFlags) -> None:
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
-        return
     note(f"wrote {path}")

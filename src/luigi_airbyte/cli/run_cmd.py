@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.errors import LuigiAirbyteError
 
@@ -26,7 +26,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
-@cli.command("run")
+@click.command("run")
 @click.argument("pipeline_file", type=click.Path(path_type=Path))
 @click.option(
     "-p", "--pipeline", "pipeline_name", help="Pipeline to run (when the file has several)."
@@ -124,7 +124,6 @@ def run_command(
         )
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     except KeyboardInterrupt:
         click.secho(
             "interrupted: running Airbyte jobs were left running (on_interrupt: detach) or "

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from luigi_airbyte.cli.app import CONTEXT_SETTINGS, cli, fail
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, fail
 from luigi_airbyte.errors import AirbyteError, ConfigError, Problem
 
 
-@cli.group("sandbox", context_settings=CONTEXT_SETTINGS)
+@click.group("sandbox", context_settings=CONTEXT_SETTINGS)
 def sandbox_group() -> None:
     """Run a local Airbyte-compatible server for trying pipelines and for tests."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
@@ -55,7 +55,7 @@ class _ProgressLines:
             note(f"  {text}")
 
 
-@cli.command("sync")
+@click.command("sync")
 @click.argument("connection")
 @click.option(
     "--wait/--no-wait",
@@ -149,7 +149,6 @@ def sync_command(
             rt.close()
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     except (KeyboardInterrupt, Terminated):
         note(
             "interrupted: the Airbyte job keeps running unless on_interrupt is cancel; "

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from luigi_airbyte.cli.app import cli, emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.render import note
 from luigi_airbyte.errors import LuigiAirbyteError
 
@@ -17,7 +17,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-@cli.command("validate")
+@click.command("validate")
 @click.argument("pipeline_file", type=click.Path(path_type=Path))
 @click.option(
     "--online",
@@ -47,7 +47,6 @@ def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
         settings = resolve_settings(pipeline_file=pf)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
-        return
     steps = {name: len(p.steps) for name, p in pf.pipelines.items()}
     warnings = [str(w) for w in settings.warnings]
     expanded: dict[str, dict[str, list[str]]] = {}
@@ -56,7 +55,6 @@ def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
             expanded = _expansions(pf, settings)
         except LuigiAirbyteError as exc:
             fail(exc, as_json=as_json)
-            return
     if as_json:
         doc = {
             "ok": True,
@@ -101,7 +99,7 @@ def _expansions(pf: Any, settings: Any) -> dict[str, dict[str, list[str]]]:
         rt.close()
 
 
-@cli.command("schema")
+@click.command("schema")
 @click.option(
     "-o",
     "--output",

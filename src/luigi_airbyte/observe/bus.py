@@ -11,9 +11,9 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.observe.events import Emitter, Event
 from luigi_airbyte.observe.redact import Redactor, default_redactor
 
@@ -120,7 +120,7 @@ class _Slot:
         return b.done.wait(timeout)
 
 
-class EventBus:
+class EventBus(Closing):
     """Fan-out emitter: redacts each event once, then hands it to every sink.
 
     Sinks that declare ``prefers_background = True`` (CloudWatch, webhooks) get their own
@@ -232,17 +232,6 @@ class EventBus:
     def failures(self) -> int:
         """Total failed plus dropped deliveries across sinks."""
         return sum(s.failed + s.dropped for s in self.stats().values())
-
-    def __enter__(self) -> EventBus:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         names: list[Any] = [s.name for s in self._slots]

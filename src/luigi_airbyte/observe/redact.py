@@ -204,10 +204,6 @@ class Redactor:
                 self._dirty = True  # compiled on next use: bulk registration stays linear
         return True
 
-    def register_many(self, values: Iterable[str | bytes | None]) -> None:
-        for value in values:
-            self.register(value)
-
     def __len__(self) -> int:
         """Number of registered secret forms (variants included)."""
         with self._lock:

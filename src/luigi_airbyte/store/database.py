@@ -25,11 +25,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import StoreError
 from luigi_airbyte.store.engine import (
     BEGIN_MODE_OPTION,
@@ -60,7 +60,7 @@ _RESTORE_FIX = (
 )
 
 
-class Store(RunRepository):
+class Store(RunRepository, Closing):
     """The metadata store: runs, steps, the job ledger, stream stats, checks, events.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://...``);
@@ -242,14 +242,6 @@ class Store(RunRepository):
     def __enter__(self) -> Store:
         return self.open()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine (opens the store); for advanced queries and tests."""
@@ -261,10 +253,6 @@ class Store(RunRepository):
         """The version recorded in the database (``LATEST_VERSION`` once opened)."""
         with self.read("read the schema version") as conn:
             return current_version(conn)
-
-    @property
-    def latest_schema_version(self) -> int:
-        return LATEST_VERSION
 
     # --- transactions -------------------------------------------------------------------
 

@@ -18,14 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
 
 from luigi_airbyte.app.execute import StepContext, StepExecutor
 from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker
 from luigi_airbyte.tasks.context import runtime_for
+from luigi_airbyte.tasks.translator import TASK_CLASSES, task_for_node
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,23 @@ def retry_policy_dict(task: luigi.Task) -> dict[str, Any]:
 
 
 class StepTask(luigi.Task):
-    """Base of every step task."""
+    """Base of every step task.
+
+    A subclass that sets ``kind`` is entered in ``translator.TASK_CLASSES`` under it.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            TASK_CLASSES.setdefault(cls.kind, cls)
+
+    @classmethod
+    def node_parameters(cls, node: Node, *, pipeline_file: str = "") -> dict[str, Any]:
+        """Parameters of this class's tasks beyond the common ones, taken from ``node``
+        (``pipeline_file`` is the run's pipeline file, for lookups the run made already)."""
+        return {}
 
     pipeline_file = luigi.Parameter(
         default="", significant=False, description="Path of the pipeline file (not part of the id)."
@@ -92,8 +110,6 @@ class StepTask(luigi.Task):
         return runtime_for(str(self.pipeline_file)).executor()
 
     def _dep_task(self, name: str) -> luigi.Task:
-        from luigi_airbyte.tasks.translator import task_for_node
-
         graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
         return task_for_node(
             graph.node(name),

@@ -6,22 +6,31 @@ import luigi
 
 from luigi_airbyte.tasks.base import StepTask, TodayDateParameter
 from luigi_airbyte.tasks.context import runtime_for
+from luigi_airbyte.tasks.translator import task_for_node
 
 
 class CheckTask(StepTask):
     """A data check (SQL, freshness, drift, record counts); fails with exit code 6."""
 
+    kind = "check"
+
 
 class DbtTask(StepTask):
     """A dbt invocation; fails with exit code 7."""
+
+    kind = "dbt"
 
 
 class SparkTask(StepTask):
     """A spark-submit application; fails with exit code 7."""
 
+    kind = "spark"
+
 
 class CommandTask(StepTask):
     """Any command; fails with exit code 7."""
+
+    kind = "command"
 
 
 class PipelineTask(luigi.WrapperTask):
@@ -41,8 +50,6 @@ class PipelineTask(luigi.WrapperTask):
         return list(cached)
 
     def _build_requires(self) -> list[luigi.Task]:
-        from luigi_airbyte.tasks.translator import task_for_node
-
         graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))
         return [
             task_for_node(

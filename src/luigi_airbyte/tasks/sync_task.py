@@ -27,6 +27,7 @@ import luigi
 from luigi_airbyte.app.execute import StepContext, SyncRequest
 from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import SyncFailedError
+from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
@@ -66,6 +67,8 @@ class AirbyteSyncTask(StepTask):
     ``LUIGI_AIRBYTE_*`` variables; inside a pipeline they come from the pipeline file.
     """
 
+    kind = "sync"
+
     connection = luigi.Parameter(description="Connection id, or its name in the workspace.")
     freshness = luigi.Parameter(
         default="", description="Skip when the last succeeded sync ended within this (e.g. 6h)."
@@ -75,6 +78,22 @@ class AirbyteSyncTask(StepTask):
         significant=False,
         description="The connection's id when the run resolved it already (not part of the id).",
     )
+
+    @classmethod
+    def node_parameters(cls, node: Node, *, pipeline_file: str = "") -> dict[str, Any]:
+        # The id comes from the run's one connection listing (resolved before Luigi forks
+        # workers), so a task process never lists connections to resolve a name. It is
+        # insignificant: task ids stay those of the names, identical in every process.
+        connection_id = (
+            runtime_for(pipeline_file).connection_id_or_blank(node.connection_id or node.connection)
+            if pipeline_file
+            else node.connection_id
+        )
+        return {
+            "connection": node.connection,
+            "connection_id": connection_id,
+            "freshness": node.freshness,
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

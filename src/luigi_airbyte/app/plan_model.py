@@ -1,0 +1,158 @@
+"""The plan as data: what differs (``Change``), what changed at the source
+(``SourceChange``), what no PATCH can fix (``Blocker``), per connection and in total.
+
+``Plan.to_dict()`` is the ``plan --json`` document (``PLAN_FORMAT_VERSION``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from luigi_airbyte.pipeline._steps import Expect
+
+PLAN_FORMAT_VERSION = 1
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting that differs; ``apply`` sets it to ``intended``."""
+
+    path: str  # status, schedule, prefix, streams.users.sync_mode, streams.orders, catalog
+    action: Literal["update", "select", "deselect", "refresh"]
+    airbyte: Any
+    intended: Any
+    message: str
+
+    def to_dict(self) -> Json:
+        return {
+            "path": self.path,
+            "action": self.action,
+            "airbyte": _jsonable(self.airbyte),
+            "intended": _jsonable(self.intended),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """A change at the source since the connection was last saved."""
+
+    kind: Literal["stream_added", "stream_removed", "field_added", "field_removed"]
+    stream: str
+    field: str | None
+    breaking: bool
+    message: str
+
+    def to_dict(self) -> Json:
+        return {
+            "kind": self.kind,
+            "stream": self.stream,
+            "field": self.field,
+            "breaking": self.breaking,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A difference no PATCH can fix; ``fix`` says what to change instead."""
+
+    stream: str | None
+    message: str
+    fix: str
+
+    def to_dict(self) -> Json:
+        return {"stream": self.stream, "message": self.message, "fix": self.fix}
+
+
+@dataclass(frozen=True)
+class PlanTarget:
+    """A connection the file manages: its reference, the steps naming it, their expect."""
+
+    connection: str
+    steps: tuple[str, ...]
+    expect: Expect
+
+
+@dataclass
+class ConnectionPlan:
+    connection: str  # as the pipeline file names it
+    steps: tuple[str, ...]
+    connection_id: str | None = None
+    name: str | None = None  # the connection's name in Airbyte
+    changes: list[Change] = field(default_factory=list)
+    source_changes: list[SourceChange] = field(default_factory=list)
+    blockers: list[Blocker] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    patch: Json | None = None  # the body apply sends; None when nothing to send
+
+    @property
+    def status(self) -> Literal["in_sync", "drifted", "error"]:
+        if self.error is not None:
+            return "error"
+        if self.changes or self.source_changes or self.blockers:
+            return "drifted"
+        return "in_sync"
+
+    def to_dict(self) -> Json:
+        return {
+            "connection": self.connection,
+            "connection_id": self.connection_id,
+            "name": self.name,
+            "steps": list(self.steps),
+            "status": self.status,
+            "changes": [c.to_dict() for c in self.changes],
+            "source_changes": [c.to_dict() for c in self.source_changes],
+            "blockers": [b.to_dict() for b in self.blockers],
+            "notes": list(self.notes),
+            "error": self.error,
+            "patch": self.patch,
+        }
+
+
+@dataclass
+class Plan:
+    file: str
+    connections: list[ConnectionPlan]
+
+    @property
+    def drifted(self) -> bool:
+        return any(c.status == "drifted" for c in self.connections)
+
+    @property
+    def errors(self) -> list[ConnectionPlan]:
+        return [c for c in self.connections if c.status == "error"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 6 drifted, 4 when Airbyte could not be asked about a connection."""
+        if self.errors:
+            return 4
+        return 6 if self.drifted else 0
+
+    def to_dict(self) -> Json:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "file": self.file,
+            "exit_code": self.exit_code,
+            "drifted": self.drifted,
+            "summary": {
+                "connections": len(self.connections),
+                "in_sync": sum(c.status == "in_sync" for c in self.connections),
+                "drifted": sum(c.status == "drifted" for c in self.connections),
+                "errors": len(self.errors),
+                "changes": sum(len(c.changes) for c in self.connections),
+                "source_changes": sum(len(c.source_changes) for c in self.connections),
+                "blockers": sum(len(c.blockers) for c in self.connections),
+            },
+            "connections": [c.to_dict() for c in self.connections],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
