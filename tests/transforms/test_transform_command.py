@@ -229,3 +229,19 @@ def test_a_child_dies_with_its_parent_when_the_parent_is_killed(tmp_path: Path) 
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_relative_program_is_found_in_the_childs_folder(tmp_path: Path) -> None:
+    """``argv: [./report.sh]`` runs from the step's folder, wherever the run started."""
+    from luigi_airbyte.transforms._process import run_process
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    script = folder / "report.sh"
+    script.write_text('#!/bin/sh\necho ran in "$PWD"\n')
+    script.chmod(0o755)
+    outcome = run_process(["./report.sh"], env={"PATH": os.defpath}, cwd=folder)
+    assert outcome.exit_code == 0, outcome
+    assert any("ran in" in line for line in outcome.stdout_tail)
+    with pytest.raises(FileNotFoundError):
+        run_process(["./missing.sh"], env={"PATH": os.defpath}, cwd=folder)

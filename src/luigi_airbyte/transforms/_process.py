@@ -49,21 +49,38 @@ _ORPHAN_GUARD = (
     f"ctypes.CDLL(None, use_errno=True).prctl({_PR_SET_PDEATHSIG}, int(signal.SIGTERM), 0, 0, 0)\n"
     "if os.getppid() != int(sys.argv[1]):\n"
     "    sys.exit(143)\n"
-    "os.execvpe(sys.argv[2], sys.argv[2:], os.environ)\n"
+    "try:\n"
+    "    os.execv(sys.argv[2], sys.argv[2:])\n"
+    "except OSError as exc:\n"
+    "    sys.stderr.write(f'cannot run {sys.argv[2]}: {exc.strerror}\\n')\n"
+    "    sys.exit(127)\n"
 )
 
 
-def guarded(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+def guarded(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str] | None = None
+) -> list[str]:
     """``argv`` wrapped so that the child dies with this process (Linux); as is elsewhere.
 
-    Raises ``FileNotFoundError`` as ``Popen`` would when the command cannot be found, so
-    the caller's "cannot start" handling still applies.
+    The program is resolved as ``Popen`` would resolve it in the child: a bare name on
+    the child's ``PATH``, a relative path against the child's ``cwd``. Raises
+    ``FileNotFoundError`` or ``PermissionError`` as ``Popen`` would, so the caller's
+    "cannot start" handling still applies.
     """
     if not sys.platform.startswith("linux") or not argv:
         return list(argv)
-    program = shutil.which(argv[0], path=env.get("PATH", os.defpath))
-    if program is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), argv[0])
+    name = str(argv[0])
+    if os.sep in name:
+        program = os.path.join(os.fspath(cwd) if cwd is not None else os.getcwd(), name)
+        if not os.path.isfile(program):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+        if not os.access(program, os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+    else:
+        found = shutil.which(name, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+        program = found
     return [sys.executable, "-c", _ORPHAN_GUARD, str(os.getpid()), program, *argv[1:]]
 
 
@@ -230,7 +247,7 @@ def run_process(
     with _sigterm_raises():
         try:
             proc = subprocess.Popen(
-                guarded(argv, env),
+                guarded(argv, env, cwd),
                 env=dict(env),
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
