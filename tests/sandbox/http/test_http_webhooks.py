@@ -40,9 +40,10 @@ SUMMARY_KEYS = {
 
 
 class Capture:
-    """A local HTTP server that keeps every POST body (and answers ``status``)."""
+    """A local HTTP server that keeps every POST body (and answers ``status``); with
+    ``gate``, each answer waits until the gate is set."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, gate: threading.Event | None = None) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         capture = self
@@ -52,6 +53,8 @@ class Capture:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 capture.bodies.append(json.loads(body))
                 capture.headers.append(dict(self.headers))
+                if gate is not None:
+                    gate.wait(30)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -207,6 +210,23 @@ def test_a_failed_delivery_is_logged_not_retried(
         assert "Not blocking" in caplog.text
     finally:
         down.close()
+
+
+def test_a_hanging_receiver_does_not_hold_up_jobs(sb: Sandbox, client: httpx.Client) -> None:
+    gate = threading.Event()
+    stuck = Capture(gate=gate)
+    try:
+        configure(client, sb, stuck.url)
+        first = sync(client, sb)  # its webhook hangs in the receiver...
+        wait_for_none = deliveries(sb, first, 1, timeout=0.5)
+        second = sync(client, sb)  # ...and the next job still runs to its end
+        assert client.get(f"/jobs/{second}").json()["status"] == "succeeded"
+        assert wait_for_none == [] and len(stuck.bodies) == 1
+        gate.set()
+        assert [d["outcome"] for d in deliveries(sb, second, 1)] == ["sent"]
+    finally:
+        gate.set()
+        stuck.close()
 
 
 def test_bad_webhook_faults_are_400(sb: Sandbox) -> None:
