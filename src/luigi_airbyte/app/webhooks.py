@@ -13,13 +13,23 @@ from typing import TYPE_CHECKING
 from luigi_airbyte.airbyte.webhooks import SyncNotifications
 from luigi_airbyte.app.webhook_receiver import StoreHintSink, WebhookReceiver
 from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.masking import MASK
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger("luigi_airbyte.webhooks")
 
-MASK = "***"
+__all__ = [
+    "MASK",
+    "WebhookTarget",
+    "configure_webhooks",
+    "listen_address",
+    "pipeline_connections",
+    "serve_receiver",
+    "webhook_target",
+    "webhook_token",
+]
 
 
 @dataclass(frozen=True)
