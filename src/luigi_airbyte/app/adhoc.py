@@ -34,6 +34,7 @@ from luigi_airbyte.errors import (
     Problem,
     StateConflictError,
 )
+from luigi_airbyte.exit_codes import for_error
 from luigi_airbyte.sync import (
     Attachment,
     Clock,
@@ -52,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 ADHOC_PIPELINE = "adhoc"
 """The pipeline name ad-hoc syncs are recorded under in the metadata store."""
-
-INTERRUPTED_EXIT_CODE = 130
 
 AttachCallback = Callable[[Attachment, str], None]
 
@@ -224,18 +223,14 @@ def sync_connection(
 def _record_failure(
     rt: Runtime, handle: RunHandle, step: str, exc: BaseException, attachment: Attachment | None
 ) -> None:
-    if isinstance(exc, LuigiAirbyteError):
-        code = exc.exit_code
-        text = rt.redact(str(exc)) or type(exc).__name__
-    elif isinstance(exc, (KeyboardInterrupt, Terminated)):
-        code = INTERRUPTED_EXIT_CODE
+    code = for_error(exc, interrupts=(KeyboardInterrupt, Terminated))
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
         text = f"interrupted; with on_interrupt={rt.settings.on_interrupt} the Airbyte job " + (
             "keeps running and a rerun attaches to it"
             if rt.settings.on_interrupt == "detach"
             else "was cancelled"
         )
     else:
-        code = 1
         text = rt.redact(str(exc)) or type(exc).__name__
     store = rt.store()
     try:

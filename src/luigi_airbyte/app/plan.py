@@ -42,6 +42,7 @@ from luigi_airbyte.app.plan_model import (
 from luigi_airbyte.checks.drift import SYNC_MODE_LABELS
 from luigi_airbyte.checks.drift_types import ExpectedConnection, ExpectedStream
 from luigi_airbyte.errors import AirbyteError, ConfigError, LuigiAirbyteError, Problem
+from luigi_airbyte.exit_codes import for_apply
 from luigi_airbyte.pipeline._steps import Expect, StreamExpect, SyncStep
 
 __all__ = [
@@ -611,11 +612,9 @@ class ApplyResult:
     def exit_code(self) -> int:
         """0 all applied, 4 Airbyte refused or could not be asked, 6 blockers remain,
         130 interrupted."""
-        if self.interrupted:
-            return 130
-        if self.failed is not None:
-            return 4
-        return 6 if self.blocked else 0
+        return for_apply(
+            interrupted=self.interrupted, failed=self.failed is not None, blocked=bool(self.blocked)
+        )
 
     def to_dict(self) -> Json:
         def names(items: Iterable[ConnectionPlan]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from luigi_airbyte.exit_codes import for_plan
 from luigi_airbyte.pipeline._steps import Expect
 
 PLAN_FORMAT_VERSION = 1
@@ -129,9 +130,7 @@ class Plan:
     @property
     def exit_code(self) -> int:
         """0 clean, 6 drifted, 4 when Airbyte could not be asked about a connection."""
-        if self.errors:
-            return 4
-        return 6 if self.drifted else 0
+        return for_plan(errors=bool(self.errors), drifted=self.drifted)
 
     def to_dict(self) -> Json:
         return {

@@ -33,6 +33,7 @@ from luigi_airbyte.errors import (
     PreflightError,
     SecretError,
 )
+from luigi_airbyte.exit_codes import for_preflight
 from luigi_airbyte.pipeline._steps import CheckStep, CommandStep, DbtStep, SparkStep, SyncStep
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.secrets import SecretRef
@@ -60,10 +61,7 @@ class PreflightCheck:
 
 def preflight_exit_code(checks: Sequence[PreflightCheck]) -> int:
     """0 when every check passed, 6 when drift is the only failure, 4 otherwise."""
-    failed = [c for c in checks if not c.ok]
-    if not failed:
-        return 0
-    return 6 if all(c.kind == "drift" for c in failed) else 4
+    return for_preflight(c.kind for c in checks if not c.ok)
 
 
 # What to do about a connection that cannot sync, by its status.

@@ -45,6 +45,7 @@ from luigi_airbyte.app.run_record import (
     settle_claims_of,
 )
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
+from luigi_airbyte.exit_codes import for_error, for_run, for_step
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.pipeline.graph import Graph, Node
 from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-INTERRUPTED = 130
 
 _NOT_RUN = ("skipped", "fresh", "upstream_failed", "not_run", "pending")
 _UPSTREAM = {
@@ -225,7 +224,7 @@ class RunService:
             )
         except BaseException as exc:
             if not handle.finished:
-                code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
+                code = for_error(exc)
                 try:
                     handle.finish("failed", code, message=f"interrupted or crashed: {exc!r}")
                 except LuigiAirbyteError as store_exc:
@@ -287,7 +286,7 @@ class RunService:
     ) -> RunOutcome:
         """A preflight failure is a run in the store, exit 4, one alert to the owner."""
         text = self.rt.redact(str(exc))
-        code = exc.exit_code
+        code = for_error(exc)
         handle.finish("failed", code, message=text)
         self._alert_run(
             graph,
@@ -311,7 +310,7 @@ class RunService:
         """The store failed under the run: say so once, show what Luigi knew, alert, exit 4."""
         handle.stop_heartbeat()
         text = self.rt.redact(str(exc))
-        code = exc.exit_code
+        code = for_error(exc)
         try:  # an outage may be over already; a replaced file refuses this write
             handle.store.finish_run(handle.run_id, "failed", code, message=text)
         except LuigiAirbyteError as again:
@@ -391,7 +390,7 @@ class RunService:
                     connection=self._connection_name(graph, node),
                     cause=one_line(step.message) or step.status,
                     fix=fix_for(step, detail.run.run_id, rerun),
-                    exit_code=step.exit_code or 1,
+                    exit_code=for_step(step.exit_code),
                 )
             )
         return items
@@ -437,13 +436,9 @@ def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOu
 
 
 def exit_code_for(detail: RunDetail, outcome: GraphOutcome) -> int:
-    """0 on success; else the lowest code 3-7 among failed steps; else 1."""
-    bad = [s for s in detail.steps if s.status in ("failed", "abandoned")]
-    if outcome.succeeded and not bad:
-        return 0
-    codes = [s.exit_code or 1 for s in bad]
-    specific = [c for c in codes if 3 <= c <= 7]
-    return min(specific) if specific else 1
+    """The run's code from its failed steps and Luigi's verdict (``exit_codes.for_run``)."""
+    bad = [s.exit_code for s in detail.steps if s.status in ("failed", "abandoned")]
+    return for_run(succeeded=outcome.succeeded, failed_step_codes=bad)
 
 
 _PARTITION_STATUS = {
@@ -502,7 +497,7 @@ def rerun_command(request: RunRequest) -> str:
 
 def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
     """What to do about a failed step, ending with the one command that recovers."""
-    code = step.exit_code or 1
+    code = for_step(step.exit_code)
     show = f"luigi-airbyte show {run_id[:8]}"
     if step.status == "abandoned":
         first = "its process died mid-step"

@@ -13,8 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from luigi_airbyte.cli.exit_codes import ExitCode
-from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.exit_codes import for_error
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -34,12 +33,8 @@ def emit_json(doc: Any) -> None:
 
 def fail(error: BaseException, *, as_json: bool) -> NoReturn:
     """Print ``error`` for a human (stderr) or a machine (stdout JSON) and exit with its code."""
-    if isinstance(error, LuigiAirbyteError):
-        code = error.exit_code
-        kind = type(error).__name__
-    else:
-        code = int(ExitCode.UNEXPECTED)
-        kind = type(error).__name__
+    code = for_error(error)
+    kind = type(error).__name__
     message = str(error)
     if as_json:
         doc: dict[str, Any] = {"error": {"type": kind, "message": message, "exit_code": code}}

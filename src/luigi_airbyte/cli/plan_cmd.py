@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
+from luigi_airbyte.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.plan import (

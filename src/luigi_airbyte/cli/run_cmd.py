@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.cli.exit_codes import ExitCode
 from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.exit_codes import ExitCode
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
     from rich.console import Console

@@ -13,12 +13,11 @@ from luigi_airbyte.cli.common import emit_json, fail, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.adhoc import AdhocSync
     from luigi_airbyte.sync import Attachment, Progress
-
-INTERRUPTED = 130
 
 
 class _ProgressLines:
@@ -154,7 +153,7 @@ def sync_command(
             "interrupted: the Airbyte job keeps running unless on_interrupt is cancel; "
             "run the same command again to attach to it"
         )
-        sys.exit(INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     _render(outcome, as_json=as_json)
 
 
