@@ -38,8 +38,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/cli/plan_cmd.py::apply_command_cli": 86,
     "luigi_airbyte/cli/quickstart_cmd.py::write_project": 64,
     "luigi_airbyte/cli/quickstart_cmd.py::quickstart_command": 94,
-    "luigi_airbyte/cli/run_cmd.py::run_command": 109,
-    "luigi_airbyte/cli/run_cmd.py::execute_run": 118,
     "luigi_airbyte/cli/sync_cmd.py::sync_command": 101,
     "luigi_airbyte/store/html_timeline.py::_timeline_svg": 62,
     "luigi_airbyte/store/html_report.py::_syncs": 69,

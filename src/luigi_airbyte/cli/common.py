@@ -27,8 +27,27 @@ def json_option(fn: F) -> F:
     )(fn)
 
 
+def options(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Several click arguments and options as one decorator, applied in the order listed
+    (top first), as if stacked above the function."""
+
+    def apply(fn: F) -> F:
+        decorated: Any = fn
+        for decorator in reversed(decorators):
+            decorated = decorator(decorated)
+        return decorated  # type: ignore[no-any-return]
+
+    return apply
+
+
 def emit_json(doc: Any) -> None:
     click.echo(json.dumps(doc, indent=2, sort_keys=False, default=str))
+
+
+def interrupted(message: str, *, fg: str | None = None) -> NoReturn:
+    """Ctrl-C (or SIGTERM) stopped the command: say what was left where, exit 130."""
+    click.secho(message, fg=fg, err=True)
+    sys.exit(for_error(KeyboardInterrupt()))
 
 
 def fail(error: BaseException, *, as_json: bool) -> NoReturn:

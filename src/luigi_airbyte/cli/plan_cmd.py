@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
-from luigi_airbyte.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.plan import (
@@ -289,8 +288,7 @@ def apply_command_cli(
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     except KeyboardInterrupt:
-        click.secho("interrupted: run `luigi-airbyte plan` to see what landed", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+        interrupted("interrupted: run `luigi-airbyte plan` to see what landed")
     finally:
         rt.close()
     if as_json:

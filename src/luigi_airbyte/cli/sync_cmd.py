@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
-from luigi_airbyte.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.adhoc import AdhocSync
@@ -149,11 +148,10 @@ def sync_command(
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     except (KeyboardInterrupt, Terminated):
-        note(
+        interrupted(
             "interrupted: the Airbyte job keeps running unless on_interrupt is cancel; "
             "run the same command again to attach to it"
         )
-        sys.exit(ExitCode.INTERRUPTED)
     _render(outcome, as_json=as_json)
 
 
