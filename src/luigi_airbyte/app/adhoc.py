@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from luigi_airbyte.airbyte import Connection, Job, JobType
 from luigi_airbyte.app.execute import StepContext, sync_run_key
 from luigi_airbyte.app.identity import acting_identity
-from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
+from luigi_airbyte.app.run_service import RunHandle, flush_events, open_run, reap_abandoned
 from luigi_airbyte.errors import (
     AirbyteError,
     ConfigError,
@@ -172,23 +172,14 @@ def sync_connection(
     _check_job_type(job_type, confirm_clear, connection)
     conn = rt.connection(connection)  # an unknown name fails before anything is recorded
     key = run_key or adhoc_run_key(conn.connection_id, job_type)
-    store = rt.store()
-    reap_abandoned(store)
-    day = _today()
-    handle = open_run(store, ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
-    run_id = handle.run_id
-    step = step_name(job_type, conn)
-    ctx = StepContext(ADHOC_PIPELINE, step, day, run_id=run_id)
-    store.upsert_step(
-        run_id, step, kind="sync", status="running", started_at=datetime.now(timezone.utc)
-    )
+    handle, step, ctx = _open_adhoc_run(rt, conn, job_type, argv)
     runner = rt.executor().runner(None, ctx)
     attachment: Attachment | None = None
     url = ""
     try:
         with handle_termination():
             attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
-            store.upsert_step(run_id, step, job_id=attachment.job_id)
+            rt.store().upsert_step(handle.run_id, step, job_id=attachment.job_id)
             url = rt.client().job_url(attachment.job, conn)
             if on_attach is not None:
                 on_attach(attachment, url)
@@ -197,18 +188,72 @@ def sync_connection(
         _record_failure(rt, handle, step, exc, attachment)
         raise
     finally:
-        try:
-            rt.bus().flush()
-        except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
-            logger.debug("could not flush events: %s", exc)
+        flush_events(rt)
+    _record_success(rt, handle, step, job_type, result)
+    url = result.job_url or url
+    return AdhocSync(conn, key, job_type, attachment, url, result, handle.run_id)
+
+
+def run_adhoc(
+    rt: Runtime,
+    connection: str,
+    *,
+    wait: bool = True,
+    run_key: str | None = None,
+    job_type: JobType = JobType.SYNC,
+    confirm_clear: bool = False,
+    on_attach: AttachCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    argv: Sequence[str] | None = None,
+) -> AdhocSync:
+    """``luigi-airbyte sync``: `sync_connection` when waiting, else `start_sync`; closes
+    ``rt`` either way."""
+    try:
+        if not wait:
+            return start_sync(
+                rt, connection, run_key=run_key, job_type=job_type, confirm_clear=confirm_clear
+            )
+        return sync_connection(
+            rt,
+            connection,
+            run_key=run_key,
+            job_type=job_type,
+            confirm_clear=confirm_clear,
+            on_attach=on_attach,
+            on_progress=on_progress,
+            argv=argv,
+        )
+    finally:
+        rt.close()
+
+
+def _open_adhoc_run(
+    rt: Runtime, conn: Connection, job_type: JobType, argv: Sequence[str] | None
+) -> tuple[RunHandle, str, StepContext]:
+    """The run (pipeline ``adhoc``) and its one ``running`` step that record an ad-hoc job."""
+    store = rt.store()
+    reap_abandoned(store)
+    day = _today()
+    handle = open_run(store, ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
+    step = step_name(job_type, conn)
+    store.upsert_step(
+        handle.run_id, step, kind="sync", status="running", started_at=datetime.now(timezone.utc)
+    )
+    return handle, step, StepContext(ADHOC_PIPELINE, step, day, run_id=handle.run_id)
+
+
+def _record_success(
+    rt: Runtime, handle: RunHandle, step: str, job_type: JobType, result: SyncResult
+) -> None:
+    store = rt.store()
     if result.streams:
-        store.add_stream_stats(run_id, step, result.job_id, result.streams)
+        store.add_stream_stats(handle.run_id, step, result.job_id, result.streams)
     streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
     message = "; ".join(
         filter(None, [f"job {result.job_id} ({result.attached_how})", streams, *result.warnings])
     )
     store.upsert_step(
-        run_id,
+        handle.run_id,
         step,
         status="succeeded",
         finished_at=datetime.now(timezone.utc),
@@ -217,7 +262,6 @@ def sync_connection(
         message=message,
     )
     handle.finish("succeeded", 0, message=f"{job_type.value} job {result.job_id}")
-    return AdhocSync(conn, key, job_type, attachment, result.job_url or url, result, run_id)
 
 
 def _record_failure(
@@ -310,6 +354,7 @@ __all__ = [
     "CancelOutcome",
     "adhoc_run_key",
     "cancel_job",
+    "run_adhoc",
     "start_sync",
     "step_name",
     "sync_connection",

@@ -233,10 +233,7 @@ class RunService:
         finally:
             handle.stop_heartbeat()
             store.unpin()
-            try:
-                rt.bus().flush()
-            except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
-                logger.debug("could not flush events: %s", exc)
+            flush_events(rt)
 
     def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
         """Rotate the API credential after a cycle (``run --rotate-credentials``).
@@ -548,6 +545,15 @@ def _looks_like_uuid(text: str) -> bool:
     return True
 
 
+def flush_events(rt: Runtime) -> None:
+    """Flush the event sinks; a failure is logged, never raised (it must not mask the
+    run's outcome)."""
+    try:
+        rt.bus().flush()
+    except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
+        logger.debug("could not flush events: %s", exc)
+
+
 def default_argv() -> list[str]:
     return [Path(sys.argv[0]).name, *sys.argv[1:]]
 
@@ -566,6 +572,7 @@ __all__ = [
     "counts_line",
     "default_argv",
     "exit_code_for",
+    "flush_events",
     "holder_gone",
     "open_run",
     "reap_abandoned",
