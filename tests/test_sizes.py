@@ -34,7 +34,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/cli/history_cmd.py::_render": 70,
     "luigi_airbyte/cli/jobs_cmd.py::list_command": 72,
     "luigi_airbyte/cli/jobs_cmd.py::show_command": 77,
-    "luigi_airbyte/cli/plan_cmd.py::apply_command_cli": 86,
     "luigi_airbyte/cli/quickstart_cmd.py::write_project": 64,
     "luigi_airbyte/cli/quickstart_cmd.py::quickstart_command": 94,
     "luigi_airbyte/store/html_timeline.py::_timeline_svg": 62,
