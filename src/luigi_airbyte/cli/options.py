@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from luigi_airbyte.cli.common import fail
 from luigi_airbyte.errors import AuthenticationError, ConfigError, LuigiAirbyteError, Problem
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,19 @@ class AirbyteFlags:
         from luigi_airbyte.app.runtime import Runtime
 
         return Runtime.load(self.pipeline_file or "", cli=self.settings(), **kwargs)
+
+    def call(self, use: Callable[[Runtime], T], *, as_json: bool, explain: bool = False) -> T:
+        """``use(runtime)`` with a runtime loaded from these flags and closed after. A
+        library error ends the command with its exit code (``explain``: with the hint for a
+        forgotten ``-f``)."""
+        try:
+            rt = self.runtime()
+            try:
+                return use(rt)
+            finally:
+                rt.close()
+        except LuigiAirbyteError as exc:
+            fail(self.explain(exc) if explain else exc, as_json=as_json)
 
 
 _PIPELINE_FILE = (
