@@ -29,8 +29,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/app/run_service.py::run": 79,
     "luigi_airbyte/checks/counts.py::_reconcile_tables": 66,
     "luigi_airbyte/checks/counts.py::_reconcile_one": 97,
-    "luigi_airbyte/cli/quickstart_cmd.py::write_project": 64,
-    "luigi_airbyte/cli/quickstart_cmd.py::quickstart_command": 94,
     "luigi_airbyte/store/html_timeline.py::_timeline_svg": 62,
     "luigi_airbyte/store/html_report.py::_syncs": 69,
     "luigi_airbyte/store/html_report.py::_lineage_svg": 111,
