@@ -162,8 +162,6 @@ class RunService:
         """The whole life cycle of one ``luigi-airbyte run``. Raises ``ConfigError`` (exit
         3, nothing touched) and ``StoreError`` when the store is refused (exit 4, nothing
         contacted); every later failure is a recorded run with its exit code."""
-        from luigi_airbyte.app.preflight import run_preflight
-
         rt = self.rt
         pf = rt.pipeline_file
         assert pf is not None
@@ -180,17 +178,11 @@ class RunService:
             heartbeat_s=self.heartbeat_s,
         )
         html_path, html_link = report_location(rt, handle.run_id, request.report_html)
-        links = {"report": html_link} if html_link else None
         outcome: GraphOutcome | None = None
         try:
             try:
-                if not request.skip_preflight:
-                    try:
-                        run_preflight(rt, graph)
-                    except StoreError:
-                        raise
-                    except LuigiAirbyteError as exc:
-                        return self._preflight_failed(handle, graph, exc)
+                if not request.skip_preflight and (failed := self._preflight(handle, graph)):
+                    return failed
                 outcome = graph_runner(
                     rt,
                     graph,
@@ -201,17 +193,7 @@ class RunService:
                     workers=request.workers,
                     scheduler_url=request.scheduler_url,
                 )
-                handle.check()
-                record_unrun_steps(store, handle.run_id, graph, outcome)
-                detail = store.get_run(handle.run_id)
-                code = exit_code_for(detail, outcome)
-                rt.executor().alert_failed_steps(detail, links=links)
-                handle.finish(
-                    "succeeded" if code == 0 else "failed",
-                    code,
-                    message=f"luigi: {outcome.status}",
-                )
-                detail = store.get_run(handle.run_id)
+                code, detail = self._finish(handle, graph, outcome, html_link)
             except StoreError as exc:
                 return self._store_lost(handle, graph, request, exc, outcome)
             return RunOutcome(
@@ -223,17 +205,52 @@ class RunService:
                 html_link=html_link,
             )
         except BaseException as exc:
-            if not handle.finished:
-                code = for_error(exc)
-                try:
-                    handle.finish("failed", code, message=f"interrupted or crashed: {exc!r}")
-                except LuigiAirbyteError as store_exc:
-                    logger.warning("could not close run %s: %s", handle.run_id, store_exc)
+            self._crashed(handle, exc)
             raise
         finally:
             handle.stop_heartbeat()
             store.unpin()
             flush_events(rt)
+
+    def _preflight(self, handle: RunHandle, graph: Graph) -> RunOutcome | None:
+        """Preflight; a failure ends the run here (a store failure is raised)."""
+        from luigi_airbyte.app.preflight import run_preflight
+
+        try:
+            run_preflight(self.rt, graph)
+        except StoreError:
+            raise
+        except LuigiAirbyteError as exc:
+            return self._preflight_failed(handle, graph, exc)
+        return None
+
+    def _finish(
+        self, handle: RunHandle, graph: Graph, outcome: GraphOutcome, html_link: str
+    ) -> tuple[int, RunDetail]:
+        """After Luigi: record the steps it did not run, choose the exit code, alert each
+        failed step's owner, close the run."""
+        store = handle.store
+        handle.check()
+        record_unrun_steps(store, handle.run_id, graph, outcome)
+        detail = store.get_run(handle.run_id)
+        code = exit_code_for(detail, outcome)
+        links = {"report": html_link} if html_link else None
+        self.rt.executor().alert_failed_steps(detail, links=links)
+        handle.finish(
+            "succeeded" if code == 0 else "failed",
+            code,
+            message=f"luigi: {outcome.status}",
+        )
+        return code, store.get_run(handle.run_id)
+
+    def _crashed(self, handle: RunHandle, exc: BaseException) -> None:
+        """Close a run that an exception (Ctrl-C, a bug) ends before it was closed."""
+        if handle.finished:
+            return
+        try:
+            handle.finish("failed", for_error(exc), message=f"interrupted or crashed: {exc!r}")
+        except LuigiAirbyteError as store_exc:
+            logger.warning("could not close run %s: %s", handle.run_id, store_exc)
 
     def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
         """Rotate the API credential after a cycle (``run --rotate-credentials``).
