@@ -97,6 +97,11 @@ class _Checks:
     def record(self, name: str, ok: bool, detail: str, kind: CheckKind) -> None:
         self.checks.append(PreflightCheck(name, ok, detail, kind))
 
+    def record_error(self, name: str, exc: BaseException, kind: CheckKind) -> bool:
+        """A failed check whose detail is the error's message (redacted); returns False."""
+        self.record(name, False, self.rt.redact(str(exc)), kind)
+        return False
+
     @property
     def failed(self) -> bool:
         return any(not c.ok for c in self.checks)
@@ -157,15 +162,12 @@ class _Checks:
         try:
             healthy = client.health()
         except SecretError as exc:  # the credential itself cannot be read
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         except AuthenticationError as exc:  # it answered, but no token for this credential
             self.record("airbyte.health", True, f"{url} answered", "airbyte")
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         except LuigiAirbyteError as exc:
-            self.record("airbyte.health", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.health", exc, "airbyte")
         self.record(
             "airbyte.health",
             healthy,
@@ -177,8 +179,7 @@ class _Checks:
         try:
             workspaces = client.list_workspaces()
         except LuigiAirbyteError as exc:
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         self.record(
             "airbyte.token",
             True,
@@ -200,7 +201,7 @@ class _Checks:
             try:
                 conn = self.rt.connection(ref)
             except AirbyteError as exc:
-                self.record(name, False, self.rt.redact(str(exc)), "connection")
+                self.record_error(name, exc, "connection")
                 continue
             self.connections[ref] = conn
             active = conn.status is ConnectionStatus.ACTIVE
@@ -230,7 +231,7 @@ class _Checks:
                         else client.check_destination(cid)
                     )
                 except LuigiAirbyteError as exc:
-                    self.record(name, False, self.rt.redact(str(exc)), "connector")
+                    self.record_error(name, exc, "connector")
                     continue
                 if result is None:
                     self.record(
@@ -273,7 +274,7 @@ class _Checks:
             try:
                 wh_url = self.rt.warehouse_url(name)
             except LuigiAirbyteError as exc:
-                self.record(label, False, self.rt.redact(str(exc)), "warehouse")
+                self.record_error(label, exc, "warehouse")
                 continue
             if _file_not_created_yet(wh_url):
                 self.record(
@@ -293,7 +294,7 @@ class _Checks:
                         label, True, "in use by another process (a sync loading it?)", "warehouse"
                     )
                 else:
-                    self.record(label, False, self.rt.redact(str(exc)), "warehouse")
+                    self.record_error(label, exc, "warehouse")
             except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
                 self.record(
                     label, False, self.rt.redact(f"{type(exc).__name__}: {exc}"), "warehouse"

@@ -25,7 +25,6 @@ import logging
 import re
 import shlex
 import sys
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,6 +46,7 @@ from luigi_airbyte.app.run_record import (
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 from luigi_airbyte.exit_codes import for_error, for_run, for_step
 from luigi_airbyte.observe import Alert
+from luigi_airbyte.pipeline._types import looks_like_uuid
 from luigi_airbyte.pipeline.graph import Graph, Node
 from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
 
@@ -416,7 +416,7 @@ class RunService:
         if node.kind != "sync" and node.target_sync:
             sync = _node(graph, node.target_sync) or node
         name = sync.connection
-        if name and _looks_like_uuid(name):
+        if name and looks_like_uuid(name):
             try:
                 return self.rt.connection(name).name or name
             except LuigiAirbyteError:
@@ -552,14 +552,6 @@ def _node(graph: Graph, name: str) -> Node | None:
         return graph.node(name)
     except KeyError:
         return None
-
-
-def _looks_like_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def flush_events(rt: Runtime) -> None:
