@@ -117,6 +117,16 @@ def _check_job_type(job_type: JobType, confirm_clear: bool, connection: str) -> 
         )
 
 
+def _target(
+    rt: Runtime, connection: str, run_key: str | None, job_type: JobType, confirm_clear: bool
+) -> tuple[Connection, str]:
+    """The connection (by name or id) and the run key of an ad-hoc job, once the job
+    type is allowed."""
+    _check_job_type(job_type, confirm_clear, connection)
+    conn = rt.connection(connection)
+    return conn, run_key or adhoc_run_key(conn.connection_id, job_type)
+
+
 def step_name(job_type: JobType, connection: Connection) -> str:
     """The step an ad-hoc job is recorded as: the connection name, prefixed for reset/clear."""
     if job_type is JobType.SYNC:
@@ -137,9 +147,7 @@ def start_sync(
     The ledger row is written, so a later `sync_connection` with the same run key
     attaches to this job instead of starting another.
     """
-    _check_job_type(job_type, confirm_clear, connection)
-    conn = rt.connection(connection)
-    key = run_key or adhoc_run_key(conn.connection_id, job_type)
+    conn, key = _target(rt, connection, run_key, job_type, confirm_clear)
     runner = rt.executor().runner()
     with handle_termination():
         attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
@@ -169,9 +177,8 @@ def sync_connection(
         AirbyteError: Airbyte could not be reached or refused; the run is recorded failed.
         SyncError: the job failed, was cancelled or timed out; the run is recorded failed.
     """
-    _check_job_type(job_type, confirm_clear, connection)
-    conn = rt.connection(connection)  # an unknown name fails before anything is recorded
-    key = run_key or adhoc_run_key(conn.connection_id, job_type)
+    # an unknown name (or a clear without confirmation) fails before anything is recorded
+    conn, key = _target(rt, connection, run_key, job_type, confirm_clear)
     handle, step, ctx = _open_adhoc_run(rt, conn, job_type, argv)
     runner = rt.executor().runner(None, ctx)
     attachment: Attachment | None = None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, json_option, options
-from luigi_airbyte.cli.options import AirbyteFlags, store_options
+from luigi_airbyte.cli.options import OUTPUT_FILE, AirbyteFlags, limit_option, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 
 if TYPE_CHECKING:
@@ -40,18 +40,11 @@ def run_document(run: RunSummary) -> dict[str, Any]:
 
 _HISTORY_OPTIONS = options(
     click.option("-p", "--pipeline", help="Only runs of this pipeline (ad-hoc syncs: adhoc)."),
-    click.option(
-        "-n",
-        "--limit",
-        type=click.IntRange(1, 10000),
-        default=20,
-        show_default=True,
-        help="At most this many runs, newest first.",
-    ),
+    limit_option(10000, "runs"),
     click.option(
         "--html",
         "html_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OUTPUT_FILE,
         help="Also write trends (duration per step, rows per stream) as one HTML page here.",
     ),
     click.option(
@@ -146,7 +139,7 @@ def _steps(doc: dict[str, Any]) -> str:
 @click.option(
     "--junit",
     "junit_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Also write the run as a JUnit XML report to this file.",
 )
 @store_options

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, json_option
-from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
+from luigi_airbyte.cli.options import (
+    AirbyteFlags,
+    airbyte_options,
+    duration_callback,
+    limit_option,
+)
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
 
 if TYPE_CHECKING:
@@ -42,14 +47,7 @@ def job_document(job: Job, connection_name: str | None = None) -> dict[str, Any]
 @jobs_group.command("list")
 @click.argument("connection", required=False)
 @click.option("--status", type=click.Choice(_STATUSES), help="Only jobs with this status.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
-    help="At most this many jobs, newest first.",
-)
+@limit_option(1000, "jobs")
 @airbyte_options
 @json_option
 def list_command(

@@ -189,6 +189,22 @@ store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 """``-f`` and ``--store-url``, for commands that read the metadata store → ``airbyte=``."""
 
 
+OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
+"""The type of an option naming a file to write (a report, a page)."""
+
+
+def limit_option(maximum: int, what: str) -> Callable[[F], F]:
+    """``-n/--limit``: at most this many ``what`` (runs, jobs), newest first; default 20."""
+    return click.option(
+        "-n",
+        "--limit",
+        type=click.IntRange(1, maximum),
+        default=20,
+        show_default=True,
+        help=f"At most this many {what}, newest first.",
+    )
+
+
 def duration_callback(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> timedelta | None:

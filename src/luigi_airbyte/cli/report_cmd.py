@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from luigi_airbyte.cli.options import AirbyteFlags, store_options
+from luigi_airbyte.cli.options import OUTPUT_FILE, AirbyteFlags, store_options
 from luigi_airbyte.cli.render import note
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
@@ -27,7 +27,7 @@ __all__ = ["report_command"]
     "--html",
     "html_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Write the run as one self-contained HTML page here.",
 )
 @store_options

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
+from luigi_airbyte.cli.options import OUTPUT_FILE
 from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
@@ -50,19 +51,19 @@ _RUN_OPTIONS = options(
     click.option(
         "--junit",
         "junit_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OUTPUT_FILE,
         help="Write a JUnit XML report here.",
     ),
     click.option(
         "--report-json",
         "report_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OUTPUT_FILE,
         help="Write the JSON report here.",
     ),
     click.option(
         "--report-html",
         "report_html",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OUTPUT_FILE,
         help="Write the HTML run report here (reports.html in the file: in the state folder).",
     ),
     click.option(
