@@ -16,7 +16,7 @@ from luigi_airbyte.errors import AirbyteError, StoreError
 from luigi_airbyte.store import RunDetail, RunSummary, Store, mask_url
 
 if TYPE_CHECKING:
-    from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails
+    from luigi_airbyte.airbyte import AirbyteClient, Connection, Job, JobDetails
     from luigi_airbyte.app.runtime import Runtime
 
 Warn = Callable[[str], None]
@@ -27,6 +27,12 @@ def _quiet(message: str) -> None:
 
 
 # --- Airbyte's jobs ----------------------------------------------------------------------
+
+
+def workspace_connections(rt: Runtime) -> list[Connection]:
+    """The connections of the configured workspace, else of every visible one."""
+    workspace = rt.workspace_id()
+    return list(rt.client().list_connections([workspace] if workspace else None))
 
 
 def connection_names(
@@ -150,5 +156,6 @@ __all__ = [
     "run_detail",
     "store_of_run",
     "store_to_read",
+    "workspace_connections",
     "write_trends",
 ]

@@ -189,6 +189,25 @@ store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 """``-f`` and ``--store-url``, for commands that read the metadata store → ``airbyte=``."""
 
 
+def existing_file(pipeline_file: Path) -> Path:
+    """The pipeline file's absolute path; a missing one is a ``ConfigError`` (exit 3)."""
+    path = pipeline_file.resolve()
+    if not path.exists():
+        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
+    return path
+
+
+def pipeline_runtime(
+    pipeline_file: Path, settings: dict[str, Any] | None = None, **kwargs: Any
+) -> Runtime:
+    """The runtime of a pipeline file given as an argument, with the command line's
+    settings (``None`` values: not given) on top."""
+    from luigi_airbyte.app.runtime import Runtime
+
+    given = {k: v for k, v in (settings or {}).items() if v is not None}
+    return Runtime.load(existing_file(pipeline_file), cli=given, **kwargs)
+
+
 OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
 """The type of an option naming a file to write (a report, a page)."""
 

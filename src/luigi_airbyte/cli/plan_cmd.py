@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option
+from luigi_airbyte.cli.options import pipeline_runtime
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
 if TYPE_CHECKING:
@@ -128,11 +129,7 @@ def _targets(rt: Runtime, pipeline_name: str | None, connection: str | None) -> 
 
 
 def _load(pipeline_file: Path, url: str | None) -> Runtime:
-    from luigi_airbyte.app.runtime import Runtime
-
-    if not pipeline_file.exists():
-        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
-    return Runtime.load(pipeline_file.resolve(), cli={"airbyte.url": url} if url else {})
+    return pipeline_runtime(pipeline_file, {"airbyte.url": url or None})
 
 
 @click.command("plan")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
-from luigi_airbyte.cli.options import OUTPUT_FILE
+from luigi_airbyte.cli.options import OUTPUT_FILE, existing_file, pipeline_runtime
 from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
@@ -173,10 +173,11 @@ def execute_run(
     """
     from luigi_airbyte.app.run_outputs import write_run_outputs
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
+    from luigi_airbyte.cli.progress import ProgressPrinter
 
     out = console or _console(as_json)
-    path = _existing(pipeline_file)
-    rt = runtime or _load(path, cli_settings)
+    path = existing_file(pipeline_file)
+    rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
         if dry_run:
             return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
@@ -219,23 +220,6 @@ def _console(as_json: bool) -> Console:
 
     stream = sys.stderr if as_json else sys.stdout
     return Console(file=stream, width=None if stream.isatty() else 160)
-
-
-def _existing(pipeline_file: Path) -> Path:
-    path = pipeline_file.resolve()
-    if not path.exists():
-        from luigi_airbyte.errors import ConfigError, Problem
-
-        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
-    return path
-
-
-def _load(path: Path, cli_settings: dict[str, Any] | None) -> Runtime:
-    from luigi_airbyte.app.runtime import Runtime
-    from luigi_airbyte.cli.progress import ProgressPrinter
-
-    settings = {k: v for k, v in (cli_settings or {}).items() if v is not None}
-    return Runtime.load(path, cli=settings, event_sinks=(ProgressPrinter(),))
 
 
 def _preflight_failed(result: RunOutcome, request: RunRequest) -> tuple[int, dict[str, Any]]:
