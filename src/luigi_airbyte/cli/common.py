@@ -1,4 +1,5 @@
-"""What every command shares: ``--json``, JSON output, and the one place errors become exit codes.
+"""What every command shares: ``--json``, JSON output, option bundles, and the one way a
+command fails on an error or stops on Ctrl-C (codes from ``luigi_airbyte.exit_codes``).
 
 Command modules import from here, never from ``cli.app`` (which lists the commands), so
 the command modules and the group that holds them do not import each other.
