@@ -117,16 +117,6 @@ def _check_job_type(job_type: JobType, confirm_clear: bool, connection: str) -> 
         )
 
 
-def _target(
-    rt: Runtime, connection: str, run_key: str | None, job_type: JobType, confirm_clear: bool
-) -> tuple[Connection, str]:
-    """The connection (by name or id) and the run key of an ad-hoc job, once the job
-    type is allowed."""
-    _check_job_type(job_type, confirm_clear, connection)
-    conn = rt.connection(connection)
-    return conn, run_key or adhoc_run_key(conn.connection_id, job_type)
-
-
 def step_name(job_type: JobType, connection: Connection) -> str:
     """The step an ad-hoc job is recorded as: the connection name, prefixed for reset/clear."""
     if job_type is JobType.SYNC:
@@ -134,43 +124,50 @@ def step_name(job_type: JobType, connection: Connection) -> str:
     return f"{job_type.value}: {connection.name or connection.connection_id}"
 
 
-def start_sync(
-    rt: Runtime,
-    connection: str,
-    *,
-    run_key: str | None = None,
-    job_type: JobType = JobType.SYNC,
-    confirm_clear: bool = False,
-) -> AdhocSync:
+@dataclass(frozen=True)
+class AdhocJob:
+    """One ad-hoc job to run: the connection (name or id), the ledger key (default
+    `adhoc_run_key`), the job type, and for a clear the confirmation that it may erase."""
+
+    connection: str
+    run_key: str | None = None
+    job_type: JobType = JobType.SYNC
+    confirm_clear: bool = False
+
+    def target(self, rt: Runtime) -> tuple[Connection, str]:
+        """The connection and the run key, once the job type is allowed."""
+        _check_job_type(self.job_type, self.confirm_clear, self.connection)
+        conn = rt.connection(self.connection)
+        return conn, self.run_key or adhoc_run_key(conn.connection_id, self.job_type)
+
+
+def start_sync(rt: Runtime, job: AdhocJob) -> AdhocSync:
     """Trigger the job (or attach to the one already running) and return without waiting.
 
     The ledger row is written, so a later `sync_connection` with the same run key
     attaches to this job instead of starting another.
     """
-    conn, key = _target(rt, connection, run_key, job_type, confirm_clear)
+    conn, key = job.target(rt)
     runner = rt.executor().runner()
     with handle_termination():
-        attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
+        attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job.job_type)
     runner.release(key)  # nobody waits here: the ledger row leads the next run to the job
     url = rt.client().job_url(attachment.job, conn)
-    return AdhocSync(conn, key, job_type, attachment, url)
+    return AdhocSync(conn, key, job.job_type, attachment, url)
 
 
 def sync_connection(
     rt: Runtime,
-    connection: str,
+    job: AdhocJob,
     *,
-    run_key: str | None = None,
-    job_type: JobType = JobType.SYNC,
-    confirm_clear: bool = False,
     on_attach: AttachCallback | None = None,
     on_progress: ProgressCallback | None = None,
     argv: Sequence[str] | None = None,
 ) -> AdhocSync:
     """Sync (reset, clear) one connection now, wait for the job, record it as a run.
 
-    ``connection`` is a name or an id. ``on_attach(attachment, job_url)`` is called as
-    soon as the job is known, before waiting; ``on_progress`` while waiting.
+    ``on_attach(attachment, job_url)`` is called as soon as the job is known, before
+    waiting; ``on_progress`` while waiting.
 
     Raises:
         ConnectionLookupError: no connection (or several) has that name; nothing recorded.
@@ -178,14 +175,14 @@ def sync_connection(
         SyncError: the job failed, was cancelled or timed out; the run is recorded failed.
     """
     # an unknown name (or a clear without confirmation) fails before anything is recorded
-    conn, key = _target(rt, connection, run_key, job_type, confirm_clear)
-    handle, step, ctx = _open_adhoc_run(rt, conn, job_type, argv)
+    conn, key = job.target(rt)
+    handle, step, ctx = _open_adhoc_run(rt, conn, job.job_type, argv)
     runner = rt.executor().runner(None, ctx)
     attachment: Attachment | None = None
     url = ""
     try:
         with handle_termination():
-            attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
+            attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job.job_type)
             rt.store().upsert_step(handle.run_id, step, job_id=attachment.job_id)
             url = rt.client().job_url(attachment.job, conn)
             if on_attach is not None:
@@ -196,19 +193,16 @@ def sync_connection(
         raise
     finally:
         flush_events(rt)
-    _record_success(rt, handle, step, job_type, result)
+    _record_success(rt, handle, step, job.job_type, result)
     url = result.job_url or url
-    return AdhocSync(conn, key, job_type, attachment, url, result, handle.run_id)
+    return AdhocSync(conn, key, job.job_type, attachment, url, result, handle.run_id)
 
 
 def run_adhoc(
     rt: Runtime,
-    connection: str,
+    job: AdhocJob,
     *,
     wait: bool = True,
-    run_key: str | None = None,
-    job_type: JobType = JobType.SYNC,
-    confirm_clear: bool = False,
     on_attach: AttachCallback | None = None,
     on_progress: ProgressCallback | None = None,
     argv: Sequence[str] | None = None,
@@ -217,19 +211,8 @@ def run_adhoc(
     ``rt`` either way."""
     try:
         if not wait:
-            return start_sync(
-                rt, connection, run_key=run_key, job_type=job_type, confirm_clear=confirm_clear
-            )
-        return sync_connection(
-            rt,
-            connection,
-            run_key=run_key,
-            job_type=job_type,
-            confirm_clear=confirm_clear,
-            on_attach=on_attach,
-            on_progress=on_progress,
-            argv=argv,
-        )
+            return start_sync(rt, job)
+        return sync_connection(rt, job, on_attach=on_attach, on_progress=on_progress, argv=argv)
     finally:
         rt.close()
 
@@ -357,6 +340,7 @@ def cancel_job(
 
 __all__ = [
     "ADHOC_PIPELINE",
+    "AdhocJob",
     "AdhocSync",
     "CancelOutcome",
     "adhoc_run_key",

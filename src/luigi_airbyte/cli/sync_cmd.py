@@ -119,7 +119,7 @@ def sync_command(
       JOB=$(luigi-airbyte sync crm -f pipeline.yaml --no-wait)
       luigi-airbyte sync crm -f pipeline.yaml --clear --confirm-clear --json
     """
-    from luigi_airbyte.app.adhoc import run_adhoc
+    from luigi_airbyte.app.adhoc import AdhocJob, run_adhoc
     from luigi_airbyte.app.run_service import default_argv
     from luigi_airbyte.sync import Terminated
 
@@ -129,11 +129,8 @@ def sync_command(
     try:
         outcome = run_adhoc(
             airbyte.runtime(sync_overrides=overrides),
-            connection,
+            AdhocJob(connection, run_key, job_type, confirm_clear),
             wait=wait,
-            run_key=run_key,
-            job_type=job_type,
-            confirm_clear=confirm_clear,
             on_attach=lines.attached,
             on_progress=lines.progress,
             argv=default_argv(),
