@@ -44,7 +44,7 @@ from luigi_airbyte.app.run_record import (
     settle_claims_of,
 )
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
-from luigi_airbyte.exit_codes import for_error, for_run, for_step
+from luigi_airbyte.exit_codes import ExitCode, for_error, for_run, for_step
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.pipeline._types import looks_like_uuid
 from luigi_airbyte.pipeline.graph import Graph, Node
@@ -515,21 +515,21 @@ def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
     show = f"luigi-airbyte show {run_id[:8]}"
     if step.status == "abandoned":
         first = "its process died mid-step"
-    elif code == 5:
+    elif code == ExitCode.SYNC:
         first = (
             f"open Airbyte job {step.job_id} for the cause"
             if step.job_id is not None
             else "read the Airbyte job's logs for the cause"
         )
-    elif code == 6 and (apply := _APPLY.search(step.message or "")) is not None:
+    elif code == ExitCode.CHECK and (apply := _APPLY.search(step.message or "")) is not None:
         first = f"run `{apply.group(1)}` to put back what the pipeline file intends"
-    elif code == 6:
+    elif code == ExitCode.CHECK:
         first = f"inspect the data ({show}); fix the source or the expectation"
-    elif code == 7:
+    elif code == ExitCode.TRANSFORM:
         first = f"read the step's output ({show}) and fix it"
-    elif code == 4:
+    elif code == ExitCode.AIRBYTE:
         first = "make Airbyte and the metadata store reachable"
-    elif code == 3:
+    elif code == ExitCode.CONFIG:
         first = "fix the pipeline file (luigi-airbyte validate)"
     else:
         first = "unexpected: rerun with -v for the traceback, and report it"
