@@ -55,9 +55,9 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": set(),
     "testing": {"sandbox"},
 }
-# Bottom modules every package may import: the error tree, the secret primitive, the
-# retry waits, the ``with``/``close()`` mixin, the version.
-ALWAYS = {"errors", "masking", "backoff", "closing", "__version__"}
+# Bottom modules every package may import: the error tree, the exit codes, the secret
+# primitive, the retry waits, the ``with``/``close()`` mixin, the version.
+ALWAYS = {"errors", "exit_codes", "masking", "backoff", "closing", "__version__"}
 SUBPACKAGES = set(ALLOWED) | ALWAYS
 
 

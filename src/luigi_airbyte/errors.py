@@ -40,11 +40,13 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from luigi_airbyte.exit_codes import ExitCode
+
 
 class LuigiAirbyteError(Exception):
     """Root of every luigi-airbyte error."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.UNEXPECTED  # how codes are chosen: exit_codes.py
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Problem:
 class ConfigError(LuigiAirbyteError):
     """Settings or a pipeline file are invalid; every problem found is listed."""
 
-    exit_code = 3
+    exit_code = ExitCode.CONFIG
 
     def __init__(self, problems: Sequence[Problem] | str) -> None:
         if isinstance(problems, str):
@@ -80,13 +82,13 @@ class ConfigError(LuigiAirbyteError):
 class SecretError(LuigiAirbyteError):
     """A secret reference could not be resolved (missing variable, unreadable file, ...)."""
 
-    exit_code = 4
+    exit_code = ExitCode.AIRBYTE
 
 
 class AirbyteError(LuigiAirbyteError):
     """Talking to Airbyte failed."""
 
-    exit_code = 4
+    exit_code = ExitCode.AIRBYTE
 
 
 class AirbyteTransportError(AirbyteError):
@@ -205,7 +207,7 @@ class PreflightError(AirbyteError):
 class SyncError(LuigiAirbyteError):
     """A sync did not end with usable data."""
 
-    exit_code = 5
+    exit_code = ExitCode.SYNC
 
     def __init__(self, message: str, *, connection_id: str = "", job_id: int | None = None) -> None:
         self.connection_id = connection_id
@@ -232,16 +234,16 @@ class OutcomeRuleError(SyncError):
 class CheckFailedError(LuigiAirbyteError):
     """A data check failed: drift, record counts or freshness."""
 
-    exit_code = 6
+    exit_code = ExitCode.CHECK
 
 
 class TransformError(LuigiAirbyteError):
     """A dbt, Spark or command step failed."""
 
-    exit_code = 7
+    exit_code = ExitCode.TRANSFORM
 
 
 class StoreError(LuigiAirbyteError):
     """The metadata store could not be read or written, or is not one to trust."""
 
-    exit_code = 4
+    exit_code = ExitCode.AIRBYTE

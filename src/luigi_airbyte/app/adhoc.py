@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from luigi_airbyte.airbyte import Connection, Job, JobType
 from luigi_airbyte.app.execute import StepContext, sync_run_key
 from luigi_airbyte.app.identity import acting_identity
-from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
+from luigi_airbyte.app.run_service import RunHandle, flush_events, open_run, reap_abandoned
 from luigi_airbyte.errors import (
     AirbyteError,
     ConfigError,
@@ -34,6 +34,7 @@ from luigi_airbyte.errors import (
     Problem,
     StateConflictError,
 )
+from luigi_airbyte.exit_codes import for_error
 from luigi_airbyte.sync import (
     Attachment,
     Clock,
@@ -52,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 ADHOC_PIPELINE = "adhoc"
 """The pipeline name ad-hoc syncs are recorded under in the metadata store."""
-
-INTERRUPTED_EXIT_CODE = 130
 
 AttachCallback = Callable[[Attachment, str], None]
 
@@ -125,71 +124,66 @@ def step_name(job_type: JobType, connection: Connection) -> str:
     return f"{job_type.value}: {connection.name or connection.connection_id}"
 
 
-def start_sync(
-    rt: Runtime,
-    connection: str,
-    *,
-    run_key: str | None = None,
-    job_type: JobType = JobType.SYNC,
-    confirm_clear: bool = False,
-) -> AdhocSync:
+@dataclass(frozen=True)
+class AdhocJob:
+    """One ad-hoc job to run: the connection (name or id), the ledger key (default
+    `adhoc_run_key`), the job type, and for a clear the confirmation that it may erase."""
+
+    connection: str
+    run_key: str | None = None
+    job_type: JobType = JobType.SYNC
+    confirm_clear: bool = False
+
+    def target(self, rt: Runtime) -> tuple[Connection, str]:
+        """The connection and the run key, once the job type is allowed."""
+        _check_job_type(self.job_type, self.confirm_clear, self.connection)
+        conn = rt.connection(self.connection)
+        return conn, self.run_key or adhoc_run_key(conn.connection_id, self.job_type)
+
+
+def start_sync(rt: Runtime, job: AdhocJob) -> AdhocSync:
     """Trigger the job (or attach to the one already running) and return without waiting.
 
     The ledger row is written, so a later `sync_connection` with the same run key
     attaches to this job instead of starting another.
     """
-    _check_job_type(job_type, confirm_clear, connection)
-    conn = rt.connection(connection)
-    key = run_key or adhoc_run_key(conn.connection_id, job_type)
+    conn, key = job.target(rt)
     runner = rt.executor().runner()
     with handle_termination():
-        attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
+        attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job.job_type)
     runner.release(key)  # nobody waits here: the ledger row leads the next run to the job
     url = rt.client().job_url(attachment.job, conn)
-    return AdhocSync(conn, key, job_type, attachment, url)
+    return AdhocSync(conn, key, job.job_type, attachment, url)
 
 
 def sync_connection(
     rt: Runtime,
-    connection: str,
+    job: AdhocJob,
     *,
-    run_key: str | None = None,
-    job_type: JobType = JobType.SYNC,
-    confirm_clear: bool = False,
     on_attach: AttachCallback | None = None,
     on_progress: ProgressCallback | None = None,
     argv: Sequence[str] | None = None,
 ) -> AdhocSync:
     """Sync (reset, clear) one connection now, wait for the job, record it as a run.
 
-    ``connection`` is a name or an id. ``on_attach(attachment, job_url)`` is called as
-    soon as the job is known, before waiting; ``on_progress`` while waiting.
+    ``on_attach(attachment, job_url)`` is called as soon as the job is known, before
+    waiting; ``on_progress`` while waiting.
 
     Raises:
         ConnectionLookupError: no connection (or several) has that name; nothing recorded.
         AirbyteError: Airbyte could not be reached or refused; the run is recorded failed.
         SyncError: the job failed, was cancelled or timed out; the run is recorded failed.
     """
-    _check_job_type(job_type, confirm_clear, connection)
-    conn = rt.connection(connection)  # an unknown name fails before anything is recorded
-    key = run_key or adhoc_run_key(conn.connection_id, job_type)
-    store = rt.store()
-    reap_abandoned(store)
-    day = _today()
-    handle = open_run(store, ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
-    run_id = handle.run_id
-    step = step_name(job_type, conn)
-    ctx = StepContext(ADHOC_PIPELINE, step, day, run_id=run_id)
-    store.upsert_step(
-        run_id, step, kind="sync", status="running", started_at=datetime.now(timezone.utc)
-    )
+    # an unknown name (or a clear without confirmation) fails before anything is recorded
+    conn, key = job.target(rt)
+    handle, step, ctx = _open_adhoc_run(rt, conn, job.job_type, argv)
     runner = rt.executor().runner(None, ctx)
     attachment: Attachment | None = None
     url = ""
     try:
         with handle_termination():
-            attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job_type)
-            store.upsert_step(run_id, step, job_id=attachment.job_id)
+            attachment = runner.trigger_or_attach(conn.connection_id, key, job_type=job.job_type)
+            rt.store().upsert_step(handle.run_id, step, job_id=attachment.job_id)
             url = rt.client().job_url(attachment.job, conn)
             if on_attach is not None:
                 on_attach(attachment, url)
@@ -198,18 +192,58 @@ def sync_connection(
         _record_failure(rt, handle, step, exc, attachment)
         raise
     finally:
-        try:
-            rt.bus().flush()
-        except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
-            logger.debug("could not flush events: %s", exc)
+        flush_events(rt)
+    _record_success(rt, handle, step, job.job_type, result)
+    url = result.job_url or url
+    return AdhocSync(conn, key, job.job_type, attachment, url, result, handle.run_id)
+
+
+def run_adhoc(
+    rt: Runtime,
+    job: AdhocJob,
+    *,
+    wait: bool = True,
+    on_attach: AttachCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    argv: Sequence[str] | None = None,
+) -> AdhocSync:
+    """``luigi-airbyte sync``: `sync_connection` when waiting, else `start_sync`; closes
+    ``rt`` either way."""
+    try:
+        if not wait:
+            return start_sync(rt, job)
+        return sync_connection(rt, job, on_attach=on_attach, on_progress=on_progress, argv=argv)
+    finally:
+        rt.close()
+
+
+def _open_adhoc_run(
+    rt: Runtime, conn: Connection, job_type: JobType, argv: Sequence[str] | None
+) -> tuple[RunHandle, str, StepContext]:
+    """The run (pipeline ``adhoc``) and its one ``running`` step that record an ad-hoc job."""
+    store = rt.store()
+    reap_abandoned(store)
+    day = _today()
+    handle = open_run(store, ADHOC_PIPELINE, day, argv=argv, identity=acting_identity(rt))
+    step = step_name(job_type, conn)
+    store.upsert_step(
+        handle.run_id, step, kind="sync", status="running", started_at=datetime.now(timezone.utc)
+    )
+    return handle, step, StepContext(ADHOC_PIPELINE, step, day, run_id=handle.run_id)
+
+
+def _record_success(
+    rt: Runtime, handle: RunHandle, step: str, job_type: JobType, result: SyncResult
+) -> None:
+    store = rt.store()
     if result.streams:
-        store.add_stream_stats(run_id, step, result.job_id, result.streams)
+        store.add_stream_stats(handle.run_id, step, result.job_id, result.streams)
     streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
     message = "; ".join(
         filter(None, [f"job {result.job_id} ({result.attached_how})", streams, *result.warnings])
     )
     store.upsert_step(
-        run_id,
+        handle.run_id,
         step,
         status="succeeded",
         finished_at=datetime.now(timezone.utc),
@@ -218,24 +252,19 @@ def sync_connection(
         message=message,
     )
     handle.finish("succeeded", 0, message=f"{job_type.value} job {result.job_id}")
-    return AdhocSync(conn, key, job_type, attachment, result.job_url or url, result, run_id)
 
 
 def _record_failure(
     rt: Runtime, handle: RunHandle, step: str, exc: BaseException, attachment: Attachment | None
 ) -> None:
-    if isinstance(exc, LuigiAirbyteError):
-        code = exc.exit_code
-        text = rt.redact(str(exc)) or type(exc).__name__
-    elif isinstance(exc, (KeyboardInterrupt, Terminated)):
-        code = INTERRUPTED_EXIT_CODE
+    code = for_error(exc, interrupts=(KeyboardInterrupt, Terminated))
+    if isinstance(exc, (KeyboardInterrupt, Terminated)):
         text = f"interrupted; with on_interrupt={rt.settings.on_interrupt} the Airbyte job " + (
             "keeps running and a rerun attaches to it"
             if rt.settings.on_interrupt == "detach"
             else "was cancelled"
         )
     else:
-        code = 1
         text = rt.redact(str(exc)) or type(exc).__name__
     store = rt.store()
     try:
@@ -311,10 +340,12 @@ def cancel_job(
 
 __all__ = [
     "ADHOC_PIPELINE",
+    "AdhocJob",
     "AdhocSync",
     "CancelOutcome",
     "adhoc_run_key",
     "cancel_job",
+    "run_adhoc",
     "start_sync",
     "step_name",
     "sync_connection",

@@ -24,13 +24,13 @@ replaces the stream list, so the request carries every selected stream, changed 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_airbyte.airbyte import Connection, StoredStream, StreamConfig, StreamProperties
 from luigi_airbyte.airbyte.models import DiscoveredStream
 from luigi_airbyte.app.plan_model import (
     PLAN_FORMAT_VERSION,
+    ApplyResult,
     Blocker,
     Change,
     ConnectionPlan,
@@ -315,98 +315,128 @@ class _Planner:
         return list(entries.values())
 
     def stream(self, name: str, e: StreamExpect, cfg: StreamConfig | None, entry: Json) -> None:
+        """What differs in one stream that ``expect:`` names; ``entry`` gets the values to
+        send."""
         prop = self.props.get(name) if self.props is not None else None
         fields = self.fields_of(name)
-        where = f"expect.streams.{name}"
         if e.sync_mode is not None:
-            actual = cfg.sync_mode if cfg is not None else None
-            if actual != e.sync_mode:
-                if cfg is not None:
-                    self.change(
-                        f"streams.{name}.sync_mode",
-                        "update",
-                        actual,
-                        e.sync_mode,
-                        f"stream {name!r} syncs as {_mode(actual)}, the file intends "
-                        f"{_mode(e.sync_mode)}",
-                    )
-                entry["syncMode"] = e.sync_mode
-                self.send_streams = True
+            self._sync_mode(name, e.sync_mode, cfg, entry)
         if e.cursor is not None:
-            actual_cursor: tuple[str, ...] = cfg.cursor_field if cfg is not None else ()
-            if not actual_cursor and prop is not None and prop.source_defined_cursor:
-                actual_cursor = prop.default_cursor_field
-            if fields is not None and e.cursor[0] not in fields:
-                self.block(
-                    name,
-                    f"cursor {_path(e.cursor)} of stream {name!r} no longer exists at the source",
-                    f"change {where}.cursor in {self.file} to an existing field "
-                    f"({', '.join(fields[:10])})",
-                )
-            elif actual_cursor != e.cursor:
-                if cfg is not None:
-                    self.change(
-                        f"streams.{name}.cursor",
-                        "update",
-                        list(actual_cursor),
-                        list(e.cursor),
-                        f"stream {name!r} uses cursor {_path(actual_cursor)}, the file intends "
-                        f"{_path(e.cursor)}",
-                    )
-                entry["cursorField"] = list(e.cursor)
-                self.send_streams = True
+            self._cursor(name, e.cursor, cfg, entry, prop, fields)
         if e.primary_key is not None:
-            actual_pk: tuple[tuple[str, ...], ...] = cfg.primary_key if cfg is not None else ()
-            if not actual_pk and prop is not None:
-                actual_pk = prop.source_defined_primary_key
-            gone = [k for k in e.primary_key if fields is not None and k and k[0] not in fields]
-            if gone:
-                self.block(
-                    name,
-                    f"primary key field(s) {[_path(k) for k in gone]} of stream {name!r} no "
-                    "longer exist at the source",
-                    f"change {where}.primary_key in {self.file}",
-                )
-            elif set(actual_pk) != set(e.primary_key):
-                if cfg is not None:
-                    self.change(
-                        f"streams.{name}.primary_key",
-                        "update",
-                        [list(k) for k in actual_pk],
-                        [list(k) for k in e.primary_key],
-                        f"stream {name!r} has primary key {[_path(k) for k in actual_pk]}, the "
-                        f"file intends {[_path(k) for k in e.primary_key]}",
-                    )
-                entry["primaryKey"] = [list(k) for k in e.primary_key]
-                self.send_streams = True
+            self._primary_key(name, e.primary_key, cfg, entry, prop, fields)
         if e.selected_fields is not None:
-            actual_fields = (
-                sorted({f[0] for f in cfg.selected_fields if f})
-                if cfg is not None and cfg.selected_fields
-                else None
+            self._selected_fields(name, e.selected_fields, cfg, entry, fields)
+
+    def _intend(
+        self,
+        cfg: StreamConfig | None,
+        entry: Json,
+        key: str,
+        value: Any,
+        change: tuple[str, Any, Any, str],
+    ) -> None:
+        """Send ``key: value`` for this stream; a configured stream also shows the change
+        (``path, airbyte, intended, message``)."""
+        if cfg is not None:
+            path, airbyte, intended, message = change
+            self.change(path, "update", airbyte, intended, message)
+        entry[key] = value
+        self.send_streams = True
+
+    def _sync_mode(self, name: str, mode: str, cfg: StreamConfig | None, entry: Json) -> None:
+        actual = cfg.sync_mode if cfg is not None else None
+        if actual != mode:
+            message = f"stream {name!r} syncs as {_mode(actual)}, the file intends {_mode(mode)}"
+            change = (f"streams.{name}.sync_mode", actual, mode, message)
+            self._intend(cfg, entry, "syncMode", mode, change)
+
+    def _cursor(
+        self,
+        name: str,
+        cursor: tuple[str, ...],
+        cfg: StreamConfig | None,
+        entry: Json,
+        prop: StreamProperties | None,
+        fields: list[str] | None,
+    ) -> None:
+        actual: tuple[str, ...] = cfg.cursor_field if cfg is not None else ()
+        if not actual and prop is not None and prop.source_defined_cursor:
+            actual = prop.default_cursor_field
+        if fields is not None and cursor[0] not in fields:
+            self.block(
+                name,
+                f"cursor {_path(cursor)} of stream {name!r} no longer exists at the source",
+                f"change expect.streams.{name}.cursor in {self.file} to an existing field "
+                f"({', '.join(fields[:10])})",
             )
-            intended = sorted(set(e.selected_fields))
-            gone_fields = [f for f in intended if fields is not None and f not in fields]
-            if gone_fields:
-                self.block(
-                    name,
-                    f"selected field(s) {gone_fields} of stream {name!r} no longer exist at "
-                    "the source",
-                    f"remove them from {where}.selected_fields in {self.file}",
-                )
-            elif actual_fields != intended:
-                if cfg is not None:
-                    self.change(
-                        f"streams.{name}.selected_fields",
-                        "update",
-                        actual_fields if actual_fields is not None else "(all fields)",
-                        intended,
-                        f"stream {name!r} syncs "
-                        + (", ".join(actual_fields) if actual_fields else "all fields")
-                        + f"; the file intends {', '.join(intended)}",
-                    )
-                entry["selectedFields"] = [{"fieldPath": [f]} for f in e.selected_fields]
-                self.send_streams = True
+        elif actual != cursor:
+            message = (
+                f"stream {name!r} uses cursor {_path(actual)}, the file intends {_path(cursor)}"
+            )
+            change = (f"streams.{name}.cursor", list(actual), list(cursor), message)
+            self._intend(cfg, entry, "cursorField", list(cursor), change)
+
+    def _primary_key(
+        self,
+        name: str,
+        key: tuple[tuple[str, ...], ...],
+        cfg: StreamConfig | None,
+        entry: Json,
+        prop: StreamProperties | None,
+        fields: list[str] | None,
+    ) -> None:
+        actual: tuple[tuple[str, ...], ...] = cfg.primary_key if cfg is not None else ()
+        if not actual and prop is not None:
+            actual = prop.source_defined_primary_key
+        gone = [k for k in key if fields is not None and k and k[0] not in fields]
+        if gone:
+            self.block(
+                name,
+                f"primary key field(s) {[_path(k) for k in gone]} of stream {name!r} no "
+                "longer exist at the source",
+                f"change expect.streams.{name}.primary_key in {self.file}",
+            )
+        elif set(actual) != set(key):
+            message = (
+                f"stream {name!r} has primary key {[_path(k) for k in actual]}, the "
+                f"file intends {[_path(k) for k in key]}"
+            )
+            intended = [list(k) for k in key]
+            change = (f"streams.{name}.primary_key", [list(k) for k in actual], intended, message)
+            self._intend(cfg, entry, "primaryKey", intended, change)
+
+    def _selected_fields(
+        self,
+        name: str,
+        selected: Sequence[str],
+        cfg: StreamConfig | None,
+        entry: Json,
+        fields: list[str] | None,
+    ) -> None:
+        actual = (
+            sorted({f[0] for f in cfg.selected_fields if f})
+            if cfg is not None and cfg.selected_fields
+            else None
+        )
+        intended = sorted(set(selected))
+        gone = [f for f in intended if fields is not None and f not in fields]
+        if gone:
+            self.block(
+                name,
+                f"selected field(s) {gone} of stream {name!r} no longer exist at the source",
+                f"remove them from expect.streams.{name}.selected_fields in {self.file}",
+            )
+        elif actual != intended:
+            message = (
+                f"stream {name!r} syncs "
+                + (", ".join(actual) if actual else "all fields")
+                + f"; the file intends {', '.join(intended)}"
+            )
+            shown = actual if actual is not None else "(all fields)"
+            change = (f"streams.{name}.selected_fields", shown, intended, message)
+            value = [{"fieldPath": [f]} for f in selected]
+            self._intend(cfg, entry, "selectedFields", value, change)
 
     def configured_validity(self, entries: list[Json]) -> list[Json]:
         """Streams the source dropped leave the list; a cursor or key it dropped blocks."""
@@ -597,43 +627,6 @@ def make_plan(runtime: Any, targets: Sequence[PlanTarget], pipeline_file: str) -
     return Plan(pipeline_file, [airbyte.plan(t, pipeline_file) for t in targets])
 
 
-@dataclass
-class ApplyResult:
-    applied: list[ConnectionPlan] = field(default_factory=list)
-    unchanged: list[ConnectionPlan] = field(default_factory=list)
-    blocked: list[ConnectionPlan] = field(default_factory=list)
-    failed: ConnectionPlan | None = None
-    failure: str | None = None
-    not_attempted: list[ConnectionPlan] = field(default_factory=list)
-    interrupted: bool = False
-
-    @property
-    def exit_code(self) -> int:
-        """0 all applied, 4 Airbyte refused or could not be asked, 6 blockers remain,
-        130 interrupted."""
-        if self.interrupted:
-            return 130
-        if self.failed is not None:
-            return 4
-        return 6 if self.blocked else 0
-
-    def to_dict(self) -> Json:
-        def names(items: Iterable[ConnectionPlan]) -> list[str]:
-            return [c.connection for c in items]
-
-        return {
-            "format_version": PLAN_FORMAT_VERSION,
-            "exit_code": self.exit_code,
-            "applied": names(self.applied),
-            "unchanged": names(self.unchanged),
-            "blocked": names(self.blocked),
-            "failed": self.failed.connection if self.failed is not None else None,
-            "failure": self.failure,
-            "not_attempted": names(self.not_attempted),
-            "interrupted": self.interrupted,
-        }
-
-
 def apply_plan(
     runtime: Any,
     plan: Plan,
@@ -665,15 +658,11 @@ def apply_plan(
             client.patch_connection(cp.connection_id, cp.patch)
         except KeyboardInterrupt:
             result.interrupted = True
-            result.failed = cp
-            result.failure = "interrupted while sending; run plan to see whether it landed"
-            result.not_attempted = [c for c in queue if c.patch is not None and not c.blockers]
-            return result
+            return result.stopped_at(
+                cp, "interrupted while sending; run plan to see whether it landed", queue
+            )
         except LuigiAirbyteError as exc:
-            result.failed = cp
-            result.failure = runtime.redact(str(exc))
-            result.not_attempted = [c for c in queue if c.patch is not None and not c.blockers]
-            return result
+            return result.stopped_at(cp, runtime.redact(str(exc)), queue)
         result.applied.append(cp)
         if on_applied is not None:
             on_applied(cp)

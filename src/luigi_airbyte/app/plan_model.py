@@ -1,14 +1,17 @@
 """The plan as data: what differs (``Change``), what changed at the source
 (``SourceChange``), what no PATCH can fix (``Blocker``), per connection and in total.
 
-``Plan.to_dict()`` is the ``plan --json`` document (``PLAN_FORMAT_VERSION``).
+``Plan.to_dict()`` is the ``plan --json`` document (``PLAN_FORMAT_VERSION``);
+``ApplyResult`` what ``apply`` did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from luigi_airbyte.exit_codes import for_apply, for_plan
 from luigi_airbyte.pipeline._steps import Expect
 
 PLAN_FORMAT_VERSION = 1
@@ -129,9 +132,7 @@ class Plan:
     @property
     def exit_code(self) -> int:
         """0 clean, 6 drifted, 4 when Airbyte could not be asked about a connection."""
-        if self.errors:
-            return 4
-        return 6 if self.drifted else 0
+        return for_plan(errors=bool(self.errors), drifted=self.drifted)
 
     def to_dict(self) -> Json:
         return {
@@ -149,6 +150,50 @@ class Plan:
                 "blockers": sum(len(c.blockers) for c in self.connections),
             },
             "connections": [c.to_dict() for c in self.connections],
+        }
+
+
+@dataclass
+class ApplyResult:
+    applied: list[ConnectionPlan] = field(default_factory=list)
+    unchanged: list[ConnectionPlan] = field(default_factory=list)
+    blocked: list[ConnectionPlan] = field(default_factory=list)
+    failed: ConnectionPlan | None = None
+    failure: str | None = None
+    not_attempted: list[ConnectionPlan] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 all applied, 4 Airbyte refused or could not be asked, 6 blockers remain,
+        130 interrupted."""
+        return for_apply(
+            interrupted=self.interrupted, failed=self.failed is not None, blocked=bool(self.blocked)
+        )
+
+    def stopped_at(
+        self, cp: ConnectionPlan, failure: str, queue: Iterable[ConnectionPlan]
+    ) -> ApplyResult:
+        """Stopped at ``cp`` (refused or interrupted): ``queue``'s changes were not sent."""
+        self.failed = cp
+        self.failure = failure
+        self.not_attempted = [c for c in queue if c.patch is not None and not c.blockers]
+        return self
+
+    def to_dict(self) -> Json:
+        def names(items: Iterable[ConnectionPlan]) -> list[str]:
+            return [c.connection for c in items]
+
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "exit_code": self.exit_code,
+            "applied": names(self.applied),
+            "unchanged": names(self.unchanged),
+            "blocked": names(self.blocked),
+            "failed": self.failed.connection if self.failed is not None else None,
+            "failure": self.failure,
+            "not_attempted": names(self.not_attempted),
+            "interrupted": self.interrupted,
         }
 
 

@@ -33,6 +33,7 @@ from luigi_airbyte.errors import (
     PreflightError,
     SecretError,
 )
+from luigi_airbyte.exit_codes import for_preflight
 from luigi_airbyte.pipeline._steps import CheckStep, CommandStep, DbtStep, SparkStep, SyncStep
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.secrets import SecretRef
@@ -60,10 +61,7 @@ class PreflightCheck:
 
 def preflight_exit_code(checks: Sequence[PreflightCheck]) -> int:
     """0 when every check passed, 6 when drift is the only failure, 4 otherwise."""
-    failed = [c for c in checks if not c.ok]
-    if not failed:
-        return 0
-    return 6 if all(c.kind == "drift" for c in failed) else 4
+    return for_preflight(c.kind for c in checks if not c.ok)
 
 
 # What to do about a connection that cannot sync, by its status.
@@ -98,6 +96,11 @@ class _Checks:
 
     def record(self, name: str, ok: bool, detail: str, kind: CheckKind) -> None:
         self.checks.append(PreflightCheck(name, ok, detail, kind))
+
+    def record_error(self, name: str, exc: BaseException, kind: CheckKind) -> bool:
+        """A failed check whose detail is the error's message (redacted); returns False."""
+        self.record(name, False, self.rt.redact(str(exc)), kind)
+        return False
 
     @property
     def failed(self) -> bool:
@@ -159,15 +162,12 @@ class _Checks:
         try:
             healthy = client.health()
         except SecretError as exc:  # the credential itself cannot be read
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         except AuthenticationError as exc:  # it answered, but no token for this credential
             self.record("airbyte.health", True, f"{url} answered", "airbyte")
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         except LuigiAirbyteError as exc:
-            self.record("airbyte.health", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.health", exc, "airbyte")
         self.record(
             "airbyte.health",
             healthy,
@@ -179,8 +179,7 @@ class _Checks:
         try:
             workspaces = client.list_workspaces()
         except LuigiAirbyteError as exc:
-            self.record("airbyte.token", False, self.rt.redact(str(exc)), "airbyte")
-            return False
+            return self.record_error("airbyte.token", exc, "airbyte")
         self.record(
             "airbyte.token",
             True,
@@ -202,7 +201,7 @@ class _Checks:
             try:
                 conn = self.rt.connection(ref)
             except AirbyteError as exc:
-                self.record(name, False, self.rt.redact(str(exc)), "connection")
+                self.record_error(name, exc, "connection")
                 continue
             self.connections[ref] = conn
             active = conn.status is ConnectionStatus.ACTIVE
@@ -232,7 +231,7 @@ class _Checks:
                         else client.check_destination(cid)
                     )
                 except LuigiAirbyteError as exc:
-                    self.record(name, False, self.rt.redact(str(exc)), "connector")
+                    self.record_error(name, exc, "connector")
                     continue
                 if result is None:
                     self.record(
@@ -275,7 +274,7 @@ class _Checks:
             try:
                 wh_url = self.rt.warehouse_url(name)
             except LuigiAirbyteError as exc:
-                self.record(label, False, self.rt.redact(str(exc)), "warehouse")
+                self.record_error(label, exc, "warehouse")
                 continue
             if _file_not_created_yet(wh_url):
                 self.record(
@@ -295,7 +294,7 @@ class _Checks:
                         label, True, "in use by another process (a sync loading it?)", "warehouse"
                     )
                 else:
-                    self.record(label, False, self.rt.redact(str(exc)), "warehouse")
+                    self.record_error(label, exc, "warehouse")
             except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
                 self.record(
                     label, False, self.rt.redact(f"{type(exc).__name__}: {exc}"), "warehouse"

@@ -174,53 +174,16 @@ def rotate_credentials(
     store = credential_store(rt)
     current_id, current_secret = store.read()
     rt.redactor.register(current_secret.reveal())
-    deleted: list[DeletedApplication] = []
     with _client(rt, current_id, current_secret.reveal()) as client:
         apps = client.list_applications()  # also proves the stored credential works
-        for app in apps:
-            if app.name.startswith(prefix + "-") and app.client_id != current_id:
-                logger.warning(
-                    "deleting application %s (%s) left over from an interrupted rotation",
-                    app.name,
-                    app.application_id,
-                )
-                client.delete_application(app.application_id)
-                deleted.append(_deleted(app, "leftover"))
+        deleted = _delete_leftovers(client, apps, prefix, current_id)
         old = next((a for a in apps if a.client_id == current_id), None)
-        name = f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
-        new = client.create_application(name)
-        rt.redactor.register(new.client_secret)
-        logger.info("created application %s (%s)", new.name, new.application_id)
-        new_client = _client(rt, new.client_id, new.client_secret)
-        try:
-            _verify(new_client, sleep=sleep)
-        except AirbyteError as exc:
-            new_client.close()
-            _discard(client, new)
-            raise AirbyteError(
-                f"the new application {new.name} ({new.application_id}) did not work: {exc}. "
-                f"It was deleted; the stored credential in {store.location} is unchanged"
-            ) from exc
+        new, new_client = _create_verified(rt, client, prefix, store, sleep)
     with new_client:
         _write(store, new)
         rt.resolver.invalidate()
         logger.info("stored the new credential in %s", store.location)
-        if old is None:
-            logger.warning(
-                "the old client id %s is not among this user's applications; "
-                "if it still exists, delete it in Airbyte",
-                current_id,
-            )
-        else:
-            try:
-                new_client.delete_application(old.application_id)
-            except AirbyteError as exc:
-                raise AirbyteError(
-                    f"the new credential is stored in {store.location} and works, but deleting "
-                    f"the old application {old.name} ({old.application_id}) failed: {exc}. "
-                    "Delete it in Airbyte (Settings → Applications)"
-                ) from exc
-            deleted.append(_deleted(old, "replaced"))
+        deleted += _retire(new_client, old, store, current_id)
     return RotationResult(
         location=store.location,
         new_client_id=new.client_id,
@@ -230,6 +193,72 @@ def rotate_credentials(
         old_application_id=old.application_id if old is not None else None,
         deleted=tuple(deleted),
     )
+
+
+def _delete_leftovers(
+    client: AirbyteClient, apps: list[Application], prefix: str, current_id: str
+) -> list[DeletedApplication]:
+    """Delete the applications an interrupted rotation left behind (ours by name, not the
+    stored one)."""
+    deleted = []
+    for app in apps:
+        if app.name.startswith(prefix + "-") and app.client_id != current_id:
+            logger.warning(
+                "deleting application %s (%s) left over from an interrupted rotation",
+                app.name,
+                app.application_id,
+            )
+            client.delete_application(app.application_id)
+            deleted.append(_deleted(app, "leftover"))
+    return deleted
+
+
+def _create_verified(
+    rt: Runtime,
+    client: AirbyteClient,
+    prefix: str,
+    store: CredentialStore,
+    sleep: Callable[[float], None],
+) -> tuple[Application, AirbyteClient]:
+    """A new application and a client that has proved its credential works; an unusable
+    one is deleted again and nothing is stored."""
+    name = f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    new = client.create_application(name)
+    rt.redactor.register(new.client_secret)
+    logger.info("created application %s (%s)", new.name, new.application_id)
+    new_client = _client(rt, new.client_id, new.client_secret)
+    try:
+        _verify(new_client, sleep=sleep)
+    except AirbyteError as exc:
+        new_client.close()
+        _discard(client, new)
+        raise AirbyteError(
+            f"the new application {new.name} ({new.application_id}) did not work: {exc}. "
+            f"It was deleted; the stored credential in {store.location} is unchanged"
+        ) from exc
+    return new, new_client
+
+
+def _retire(
+    new_client: AirbyteClient, old: Application | None, store: CredentialStore, current_id: str
+) -> list[DeletedApplication]:
+    """Delete the old application, once the new credential is stored."""
+    if old is None:
+        logger.warning(
+            "the old client id %s is not among this user's applications; "
+            "if it still exists, delete it in Airbyte",
+            current_id,
+        )
+        return []
+    try:
+        new_client.delete_application(old.application_id)
+    except AirbyteError as exc:
+        raise AirbyteError(
+            f"the new credential is stored in {store.location} and works, but deleting "
+            f"the old application {old.name} ({old.application_id}) failed: {exc}. "
+            "Delete it in Airbyte (Settings → Applications)"
+        ) from exc
+    return [_deleted(old, "replaced")]
 
 
 def _deleted(app: Application, reason: Literal["replaced", "leftover"]) -> DeletedApplication:

@@ -25,7 +25,6 @@ import logging
 import re
 import shlex
 import sys
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +44,9 @@ from luigi_airbyte.app.run_record import (
     settle_claims_of,
 )
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
+from luigi_airbyte.exit_codes import ExitCode, for_error, for_run, for_step
 from luigi_airbyte.observe import Alert
+from luigi_airbyte.pipeline._types import looks_like_uuid
 from luigi_airbyte.pipeline.graph import Graph, Node
 from luigi_airbyte.store import RunDetail, RunSummary, StepRecord, Store, utcnow
 
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
-
-INTERRUPTED = 130
 
 _NOT_RUN = ("skipped", "fresh", "upstream_failed", "not_run", "pending")
 _UPSTREAM = {
@@ -163,8 +162,6 @@ class RunService:
         """The whole life cycle of one ``luigi-airbyte run``. Raises ``ConfigError`` (exit
         3, nothing touched) and ``StoreError`` when the store is refused (exit 4, nothing
         contacted); every later failure is a recorded run with its exit code."""
-        from luigi_airbyte.app.preflight import run_preflight
-
         rt = self.rt
         pf = rt.pipeline_file
         assert pf is not None
@@ -181,17 +178,11 @@ class RunService:
             heartbeat_s=self.heartbeat_s,
         )
         html_path, html_link = report_location(rt, handle.run_id, request.report_html)
-        links = {"report": html_link} if html_link else None
         outcome: GraphOutcome | None = None
         try:
             try:
-                if not request.skip_preflight:
-                    try:
-                        run_preflight(rt, graph)
-                    except StoreError:
-                        raise
-                    except LuigiAirbyteError as exc:
-                        return self._preflight_failed(handle, graph, exc)
+                if not request.skip_preflight and (failed := self._preflight(handle, graph)):
+                    return failed
                 outcome = graph_runner(
                     rt,
                     graph,
@@ -202,17 +193,7 @@ class RunService:
                     workers=request.workers,
                     scheduler_url=request.scheduler_url,
                 )
-                handle.check()
-                record_unrun_steps(store, handle.run_id, graph, outcome)
-                detail = store.get_run(handle.run_id)
-                code = exit_code_for(detail, outcome)
-                rt.executor().alert_failed_steps(detail, links=links)
-                handle.finish(
-                    "succeeded" if code == 0 else "failed",
-                    code,
-                    message=f"luigi: {outcome.status}",
-                )
-                detail = store.get_run(handle.run_id)
+                code, detail = self._finish(handle, graph, outcome, html_link)
             except StoreError as exc:
                 return self._store_lost(handle, graph, request, exc, outcome)
             return RunOutcome(
@@ -224,20 +205,52 @@ class RunService:
                 html_link=html_link,
             )
         except BaseException as exc:
-            if not handle.finished:
-                code = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else 1
-                try:
-                    handle.finish("failed", code, message=f"interrupted or crashed: {exc!r}")
-                except LuigiAirbyteError as store_exc:
-                    logger.warning("could not close run %s: %s", handle.run_id, store_exc)
+            self._crashed(handle, exc)
             raise
         finally:
             handle.stop_heartbeat()
             store.unpin()
-            try:
-                rt.bus().flush()
-            except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
-                logger.debug("could not flush events: %s", exc)
+            flush_events(rt)
+
+    def _preflight(self, handle: RunHandle, graph: Graph) -> RunOutcome | None:
+        """Preflight; a failure ends the run here (a store failure is raised)."""
+        from luigi_airbyte.app.preflight import run_preflight
+
+        try:
+            run_preflight(self.rt, graph)
+        except StoreError:
+            raise
+        except LuigiAirbyteError as exc:
+            return self._preflight_failed(handle, graph, exc)
+        return None
+
+    def _finish(
+        self, handle: RunHandle, graph: Graph, outcome: GraphOutcome, html_link: str
+    ) -> tuple[int, RunDetail]:
+        """After Luigi: record the steps it did not run, choose the exit code, alert each
+        failed step's owner, close the run."""
+        store = handle.store
+        handle.check()
+        record_unrun_steps(store, handle.run_id, graph, outcome)
+        detail = store.get_run(handle.run_id)
+        code = exit_code_for(detail, outcome)
+        links = {"report": html_link} if html_link else None
+        self.rt.executor().alert_failed_steps(detail, links=links)
+        handle.finish(
+            "succeeded" if code == 0 else "failed",
+            code,
+            message=f"luigi: {outcome.status}",
+        )
+        return code, store.get_run(handle.run_id)
+
+    def _crashed(self, handle: RunHandle, exc: BaseException) -> None:
+        """Close a run that an exception (Ctrl-C, a bug) ends before it was closed."""
+        if handle.finished:
+            return
+        try:
+            handle.finish("failed", for_error(exc), message=f"interrupted or crashed: {exc!r}")
+        except LuigiAirbyteError as store_exc:
+            logger.warning("could not close run %s: %s", handle.run_id, store_exc)
 
     def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
         """Rotate the API credential after a cycle (``run --rotate-credentials``).
@@ -287,7 +300,7 @@ class RunService:
     ) -> RunOutcome:
         """A preflight failure is a run in the store, exit 4, one alert to the owner."""
         text = self.rt.redact(str(exc))
-        code = exc.exit_code
+        code = for_error(exc)
         handle.finish("failed", code, message=text)
         self._alert_run(
             graph,
@@ -311,7 +324,7 @@ class RunService:
         """The store failed under the run: say so once, show what Luigi knew, alert, exit 4."""
         handle.stop_heartbeat()
         text = self.rt.redact(str(exc))
-        code = exc.exit_code
+        code = for_error(exc)
         try:  # an outage may be over already; a replaced file refuses this write
             handle.store.finish_run(handle.run_id, "failed", code, message=text)
         except LuigiAirbyteError as again:
@@ -391,7 +404,7 @@ class RunService:
                     connection=self._connection_name(graph, node),
                     cause=one_line(step.message) or step.status,
                     fix=fix_for(step, detail.run.run_id, rerun),
-                    exit_code=step.exit_code or 1,
+                    exit_code=for_step(step.exit_code),
                 )
             )
         return items
@@ -403,7 +416,7 @@ class RunService:
         if node.kind != "sync" and node.target_sync:
             sync = _node(graph, node.target_sync) or node
         name = sync.connection
-        if name and _looks_like_uuid(name):
+        if name and looks_like_uuid(name):
             try:
                 return self.rt.connection(name).name or name
             except LuigiAirbyteError:
@@ -437,13 +450,9 @@ def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOu
 
 
 def exit_code_for(detail: RunDetail, outcome: GraphOutcome) -> int:
-    """0 on success; else the lowest code 3-7 among failed steps; else 1."""
-    bad = [s for s in detail.steps if s.status in ("failed", "abandoned")]
-    if outcome.succeeded and not bad:
-        return 0
-    codes = [s.exit_code or 1 for s in bad]
-    specific = [c for c in codes if 3 <= c <= 7]
-    return min(specific) if specific else 1
+    """The run's code from its failed steps and Luigi's verdict (``exit_codes.for_run``)."""
+    bad = [s.exit_code for s in detail.steps if s.status in ("failed", "abandoned")]
+    return for_run(succeeded=outcome.succeeded, failed_step_codes=bad)
 
 
 _PARTITION_STATUS = {
@@ -502,25 +511,25 @@ def rerun_command(request: RunRequest) -> str:
 
 def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
     """What to do about a failed step, ending with the one command that recovers."""
-    code = step.exit_code or 1
+    code = for_step(step.exit_code)
     show = f"luigi-airbyte show {run_id[:8]}"
     if step.status == "abandoned":
         first = "its process died mid-step"
-    elif code == 5:
+    elif code == ExitCode.SYNC:
         first = (
             f"open Airbyte job {step.job_id} for the cause"
             if step.job_id is not None
             else "read the Airbyte job's logs for the cause"
         )
-    elif code == 6 and (apply := _APPLY.search(step.message or "")) is not None:
+    elif code == ExitCode.CHECK and (apply := _APPLY.search(step.message or "")) is not None:
         first = f"run `{apply.group(1)}` to put back what the pipeline file intends"
-    elif code == 6:
+    elif code == ExitCode.CHECK:
         first = f"inspect the data ({show}); fix the source or the expectation"
-    elif code == 7:
+    elif code == ExitCode.TRANSFORM:
         first = f"read the step's output ({show}) and fix it"
-    elif code == 4:
+    elif code == ExitCode.AIRBYTE:
         first = "make Airbyte and the metadata store reachable"
-    elif code == 3:
+    elif code == ExitCode.CONFIG:
         first = "fix the pipeline file (luigi-airbyte validate)"
     else:
         first = "unexpected: rerun with -v for the traceback, and report it"
@@ -545,12 +554,13 @@ def _node(graph: Graph, name: str) -> Node | None:
         return None
 
 
-def _looks_like_uuid(text: str) -> bool:
+def flush_events(rt: Runtime) -> None:
+    """Flush the event sinks; a failure is logged, never raised (it must not mask the
+    run's outcome)."""
     try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
+        rt.bus().flush()
+    except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
+        logger.debug("could not flush events: %s", exc)
 
 
 def default_argv() -> list[str]:
@@ -571,6 +581,7 @@ __all__ = [
     "counts_line",
     "default_argv",
     "exit_code_for",
+    "flush_events",
     "holder_gone",
     "open_run",
     "reap_abandoned",

@@ -59,6 +59,7 @@ from luigi_airbyte.pipeline._models import (
     PipelineFile,
 )
 from luigi_airbyte.pipeline._steps import SyncEachStep, SyncStep
+from luigi_airbyte.pipeline._types import looks_like_uuid
 from luigi_airbyte.pipeline.graph import Graph, build_graph
 from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
 from luigi_airbyte.secrets import SecretRef, SecretResolver
@@ -453,7 +454,7 @@ class Runtime:
         if workspace is None:
             return listed
         wanted = workspace
-        if not _looks_like_uuid(workspace):
+        if not looks_like_uuid(workspace):
             known = {w.name: w.workspace_id for w in self._workspaces()}
             if workspace not in known:
                 raise ConfigError(
@@ -495,7 +496,7 @@ class Runtime:
         with self._lock:
             found = self.shared.connections.get(name_or_id)
         if found is None:
-            if _looks_like_uuid(name_or_id):
+            if looks_like_uuid(name_or_id):
                 wanted = str(name_or_id).strip().lower()
                 listed = self.shared.visible or []
                 found = next((c for c in listed if c.connection_id.lower() == wanted), None)
@@ -545,7 +546,7 @@ class Runtime:
     def workspace_id(self) -> str | None:
         """The configured workspace as an id (a name is looked up once per process tree)."""
         ws = self.settings.workspace
-        if ws is None or _looks_like_uuid(ws):
+        if ws is None or looks_like_uuid(ws):
             return ws
         with self._lock:
             if self.shared.workspace_known:
@@ -687,13 +688,3 @@ class Runtime:
             if self._executor is None:
                 self._executor = StepExecutor(self)
             return self._executor
-
-
-def _looks_like_uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

@@ -59,7 +59,6 @@ def human_age(delta: timedelta) -> str:
 def failure_text(exc: BaseException, redact: Callable[[str], str]) -> tuple[int, str]:
     """A failed step's exit code and message: the code goes to ``steps.exit_code``, the
     message (redacted) to ``steps.message``; neither is written into the other."""
-    from luigi_airbyte.errors import LuigiAirbyteError
+    from luigi_airbyte.exit_codes import for_failed_step
 
-    code = exc.exit_code if isinstance(exc, LuigiAirbyteError) else 1
-    return code, redact(str(exc)) or type(exc).__name__
+    return for_failed_step(exc), redact(str(exc)) or type(exc).__name__

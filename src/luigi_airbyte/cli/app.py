@@ -1,7 +1,8 @@
 """The ``luigi-airbyte`` click group: the one place that lists the commands.
 
-Commands parse arguments, call the library, and render. Library errors carry their
-exit code (``LuigiAirbyteError.exit_code``); anything else is exit 1. With ``--json``
+Commands parse arguments, call the library, and render. An error exits with the code
+``luigi_airbyte.exit_codes.for_error`` gives it (a library error's class declares it;
+anything else is 1). With ``--json``
 an error is also printed as ``{"error": {"type", "message", "exit_code"}}``. Both are
 done by ``cli.common.fail``.
 """

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import note, table
-from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:
     from luigi_airbyte.airbyte import Connection
@@ -48,15 +47,9 @@ def list_command(airbyte: AirbyteFlags, as_json: bool) -> None:
       luigi-airbyte connections list -f pipeline.yaml
       luigi-airbyte connections list --url http://localhost:8000/api/public/v1 --json
     """
-    try:
-        rt = airbyte.runtime()
-        try:
-            workspace = rt.workspace_id()
-            conns = list(rt.client().list_connections([workspace] if workspace else None))
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+    from luigi_airbyte.app.queries import workspace_connections
+
+    conns = airbyte.call(workspace_connections, as_json=as_json)
     if as_json:
         emit_json({"connections": [connection_document(c) for c in conns]})
         return

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, json_option
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options
 from luigi_airbyte.cli.render import fields
-from luigi_airbyte.errors import LuigiAirbyteError
+
+if TYPE_CHECKING:
+    from luigi_airbyte.app.rotation import RotationResult
 
 
 @click.group("credentials", context_settings=CONTEXT_SETTINGS)
@@ -48,29 +51,31 @@ def rotate_command(airbyte: AirbyteFlags, name_prefix: str, as_json: bool) -> No
     """
     from luigi_airbyte.app.rotation import rotate_credentials
 
-    try:
-        rt = airbyte.runtime()
-        try:
-            result = rotate_credentials(rt, name_prefix=name_prefix)
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+    result = airbyte.call(
+        lambda rt: rotate_credentials(rt, name_prefix=name_prefix), as_json=as_json
+    )
     if as_json:
-        emit_json(
-            {
-                "location": result.location,
-                "new_client_id": result.new_client_id,
-                "new_application": {
-                    "id": result.new_application_id,
-                    "name": result.new_application_name,
-                },
-                "old_client_id": result.old_client_id,
-                "old_application_id": result.old_application_id,
-                "deleted": [asdict(d) for d in result.deleted],
-            }
-        )
-        return
+        emit_json(rotation_document(result))
+    else:
+        _print(result)
+
+
+def rotation_document(result: RotationResult) -> dict[str, Any]:
+    """The ``credentials rotate --json`` document."""
+    return {
+        "location": result.location,
+        "new_client_id": result.new_client_id,
+        "new_application": {
+            "id": result.new_application_id,
+            "name": result.new_application_name,
+        },
+        "old_client_id": result.old_client_id,
+        "old_application_id": result.old_application_id,
+        "deleted": [asdict(d) for d in result.deleted],
+    }
+
+
+def _print(result: RotationResult) -> None:
     fields(
         [
             ("stored in", result.location),

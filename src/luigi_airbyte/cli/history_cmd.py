@@ -7,36 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.cli.options import AirbyteFlags, store_options
+from luigi_airbyte.cli.common import emit_json, json_option, options
+from luigi_airbyte.cli.options import OUTPUT_FILE, AirbyteFlags, limit_option, store_options
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
-from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
-    from luigi_airbyte.store import RunDetail, RunSummary, Store
+    from luigi_airbyte.store import RunDetail, RunSummary
 
 _OK = ("succeeded", "fresh", "skipped")
-
-
-def _missing_sqlite(url: str) -> bool:
-    """True for a SQLite file URL whose file does not exist (reading must not create it)."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite") or not parsed.database:
-        return False
-    return parsed.database != ":memory:" and not Path(parsed.database).exists()
-
-
-def _store(rt: Runtime) -> Store | None:
-    """The store (None if its file does not exist), with abandoned runs closed first: a run
-    whose process is gone shows as ``abandoned``, never as ``running`` for good."""
-    from luigi_airbyte.app.run_service import RunService
-
-    if _missing_sqlite(rt.store_url()):
-        return None
-    return RunService(rt).store()
 
 
 def run_document(run: RunSummary) -> dict[str, Any]:
@@ -59,31 +38,29 @@ def run_document(run: RunSummary) -> dict[str, Any]:
     }
 
 
+_HISTORY_OPTIONS = options(
+    click.option("-p", "--pipeline", help="Only runs of this pipeline (ad-hoc syncs: adhoc)."),
+    limit_option(10000, "runs"),
+    click.option(
+        "--html",
+        "html_path",
+        type=OUTPUT_FILE,
+        help="Also write trends (duration per step, rows per stream) as one HTML page here.",
+    ),
+    click.option(
+        "--days",
+        type=click.IntRange(1, 3650),
+        default=30,
+        show_default=True,
+        help="With --html: the runs of the last this many days.",
+    ),
+    store_options,
+    json_option,
+)
+
+
 @click.command("history")
-@click.option("-p", "--pipeline", help="Only runs of this pipeline (ad-hoc syncs: adhoc).")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(1, 10000),
-    default=20,
-    show_default=True,
-    help="At most this many runs, newest first.",
-)
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write trends (duration per step, rows per stream) as one HTML page here.",
-)
-@click.option(
-    "--days",
-    type=click.IntRange(1, 3650),
-    default=30,
-    show_default=True,
-    help="With --html: the runs of the last this many days.",
-)
-@store_options
-@json_option
+@_HISTORY_OPTIONS
 def history_command(
     pipeline: str | None,
     limit: int,
@@ -104,26 +81,24 @@ def history_command(
       luigi-airbyte history -f pipeline.yaml -p nightly -n 5 --json
       luigi-airbyte history -f pipeline.yaml --html trends.html --days 14
     """
-    from luigi_airbyte.store import mask_url
+    from luigi_airbyte.app.queries import recent_runs, write_trends
 
-    try:
-        rt = airbyte.runtime()
-        try:
-            store = _store(rt)
-            runs = store.history(pipeline, limit) if store is not None else []
-            location = mask_url(rt.store_url())
-            if html_path is not None:
-                _write_trends(rt, store, html_path, pipeline, days)
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+    def read(rt: Runtime) -> tuple[list[RunSummary], str]:
+        store, runs, location = recent_runs(rt, pipeline, limit)
+        if html_path is not None:
+            note(f"wrote {write_trends(rt, store, html_path, pipeline, days)}")
+        return runs, location
+
+    runs, location = airbyte.call(read, as_json=as_json)
     if as_json:
         emit_json({"store": location, "runs": [run_document(r) for r in runs]})
-        return
-    if not runs:
+    elif not runs:
         note(f"no runs recorded in {location}")
-        return
+    else:
+        _history_table(runs)
+
+
+def _history_table(runs: list[RunSummary]) -> None:
     table(
         ("run", "pipeline", "date", "status", "exit", "started", "duration", "steps", "by"),
         [
@@ -142,19 +117,6 @@ def history_command(
         ],
         numeric=("exit",),
     )
-
-
-def _write_trends(
-    rt: Runtime, store: Store | None, path: Path, pipeline: str | None, days: int
-) -> None:
-    from datetime import datetime, timedelta, timezone
-
-    from luigi_airbyte.store.html_report import render_trends_html, write_html
-
-    since = datetime.now(timezone.utc) - timedelta(days=days)
-    details = store.runs_since(since, pipeline) if store is not None else []
-    text = render_trends_html(details, pipeline=pipeline, days=days, redact=rt.redact)
-    note(f"wrote {write_html(text, path)}")
 
 
 def _by(run: RunSummary) -> str:
@@ -177,7 +139,7 @@ def _steps(doc: dict[str, Any]) -> str:
 @click.option(
     "--junit",
     "junit_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Also write the run as a JUnit XML report to this file.",
 )
 @store_options
@@ -196,23 +158,10 @@ def show_command(
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml
       luigi-airbyte show 3f2a9c1e -f pipeline.yaml --junit report.xml --json > report.json
     """
-    from luigi_airbyte.store import json_report, junit_xml, mask_url
+    from luigi_airbyte.app.queries import run_detail
+    from luigi_airbyte.store import json_report, junit_xml
 
-    try:
-        rt = airbyte.runtime()
-        try:
-            store = _store(rt)
-            if store is None:
-                # Opening would create an empty store; say where we looked instead.
-                raise StoreError(
-                    f"no metadata store at {mask_url(rt.store_url())}, so no run {run_id}; "
-                    "pass the pipeline file (-f) or --store-url the run used"
-                )
-            detail = store.get_run(run_id)
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(exc, as_json=as_json)
+    detail = airbyte.call(lambda rt: run_detail(rt, run_id), as_json=as_json)
     if junit_path is not None:
         junit_path.parent.mkdir(parents=True, exist_ok=True)
         junit_path.write_text(junit_xml(detail), encoding="utf-8")
@@ -224,8 +173,6 @@ def show_command(
 
 
 def _render(detail: RunDetail) -> None:
-    from luigi_airbyte.app.run_service import one_line
-
     run = detail.run
     fields(
         [
@@ -243,6 +190,14 @@ def _render(detail: RunDetail) -> None:
             ("message", run.message),
         ]
     )
+    _steps_table(detail)
+    _streams_table(detail)
+    _checks_table(detail)
+
+
+def _steps_table(detail: RunDetail) -> None:
+    from luigi_airbyte.app.run_service import one_line
+
     if detail.steps:
         click.echo()
         table(
@@ -261,6 +216,9 @@ def _render(detail: RunDetail) -> None:
             ],
             numeric=("job", "rows"),
         )
+
+
+def _streams_table(detail: RunDetail) -> None:
     if detail.stream_stats:
         click.echo()
         table(
@@ -278,6 +236,11 @@ def _render(detail: RunDetail) -> None:
             ],
             numeric=("job", "records", "bytes", "rejected"),
         )
+
+
+def _checks_table(detail: RunDetail) -> None:
+    from luigi_airbyte.app.run_service import one_line
+
     if detail.checks:
         click.echo()
         table(

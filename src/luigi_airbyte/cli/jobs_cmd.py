@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, fail, json_option
-from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
+from luigi_airbyte.cli.common import CONTEXT_SETTINGS, emit_json, json_option
+from luigi_airbyte.cli.options import (
+    AirbyteFlags,
+    airbyte_options,
+    duration_callback,
+    limit_option,
+)
 from luigi_airbyte.cli.render import fields, iso, note, number, seconds, table, when
-from luigi_airbyte.errors import AirbyteError, LuigiAirbyteError
 
 if TYPE_CHECKING:
-    from luigi_airbyte.airbyte import AirbyteClient, Job, JobDetails
+    from luigi_airbyte.airbyte import Job, JobDetails
 
 # JobStatus values but UNKNOWN (spelled out: importing the client would slow down --help)
 _STATUSES = ["pending", "queued", "running", "incomplete", "succeeded", "failed", "cancelled"]
@@ -40,29 +44,10 @@ def job_document(job: Job, connection_name: str | None = None) -> dict[str, Any]
     }
 
 
-def _connection_names(client: AirbyteClient, workspace_id: str | None) -> dict[str, str]:
-    """Connection id → name, best effort (a listing failure leaves ids unnamed)."""
-    try:
-        return {
-            c.connection_id: c.name
-            for c in client.list_connections([workspace_id] if workspace_id else None)
-        }
-    except AirbyteError as exc:
-        note(f"warning: could not list connections to name them: {exc}")
-        return {}
-
-
 @jobs_group.command("list")
 @click.argument("connection", required=False)
 @click.option("--status", type=click.Choice(_STATUSES), help="Only jobs with this status.")
-@click.option(
-    "-n",
-    "--limit",
-    type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
-    help="At most this many jobs, newest first.",
-)
+@limit_option(1000, "jobs")
 @airbyte_options
 @json_option
 def list_command(
@@ -80,28 +65,13 @@ def list_command(
       luigi-airbyte jobs list "Postgres CRM → Warehouse" -f pipeline.yaml --status failed
       luigi-airbyte jobs list --url http://localhost:8000/api/public/v1 --json -n 5
     """
-    try:
-        rt = airbyte.runtime()
-        try:
-            client = rt.client()
-            if connection is not None:
-                conn = rt.connection(connection)
-                names = {conn.connection_id: conn.name}
-                jobs = list(client.list_jobs(conn.connection_id, status=status, max_items=limit))
-            else:
-                workspace = rt.workspace_id()
-                jobs = list(
-                    client.list_jobs(
-                        status=status,
-                        max_items=limit,
-                        workspace_ids=[workspace] if workspace else None,
-                    )
-                )
-                names = _connection_names(client, workspace) if jobs else {}
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(airbyte.explain(exc), as_json=as_json)
+    from luigi_airbyte.app.queries import recent_jobs
+
+    jobs, names = airbyte.call(
+        lambda rt: recent_jobs(rt, connection, status=status, limit=limit, warn=note),
+        as_json=as_json,
+        explain=True,
+    )
     if as_json:
         emit_json({"jobs": [job_document(j, names.get(j.connection_id)) for j in jobs]})
         return
@@ -180,19 +150,11 @@ def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
       luigi-airbyte jobs show 4211 -f pipeline.yaml
       luigi-airbyte jobs show 4211 -f pipeline.yaml --json | jq '.streams'
     """
-    try:
-        rt = airbyte.runtime()
-        try:
-            client = rt.client()
-            job = client.get_job(job_id)
-            details = client.get_job_details(job_id)
-            url = client.job_url(job)
-            name = _connection_names(client, rt.workspace_id()).get(job.connection_id)
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(airbyte.explain(exc), as_json=as_json)
-    doc = {**job_document(job, name), "url": url, **details_document(details)}
+    from luigi_airbyte.app.queries import job_view
+
+    view = airbyte.call(lambda rt: job_view(rt, job_id, warn=note), as_json=as_json, explain=True)
+    job, name = view.job, view.connection_name
+    doc = {**job_document(job, name), "url": view.url, **details_document(view.details)}
     if as_json:
         emit_json(doc)
         return
@@ -207,9 +169,13 @@ def show_command(job_id: int, airbyte: AirbyteFlags, as_json: bool) -> None:
             ("rows", number(job.rows_synced)),
             ("bytes", number(job.bytes_synced)),
             ("failure", doc["failure_reason"]),
-            ("url", url),
+            ("url", view.url),
         ]
     )
+    _stream_and_attempt_tables(doc)
+
+
+def _stream_and_attempt_tables(doc: dict[str, Any]) -> None:
     if doc["streams"]:
         click.echo()
         table(
@@ -270,14 +236,11 @@ def cancel_command(job_id: int, timeout: timedelta, airbyte: AirbyteFlags, as_js
     """
     from luigi_airbyte.app.adhoc import cancel_job
 
-    try:
-        rt = airbyte.runtime()
-        try:
-            outcome = cancel_job(rt.client(), job_id, timeout=timeout.total_seconds())
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(airbyte.explain(exc), as_json=as_json)
+    outcome = airbyte.call(
+        lambda rt: cancel_job(rt.client(), job_id, timeout=timeout.total_seconds()),
+        as_json=as_json,
+        explain=True,
+    )
     job = outcome.job
     if as_json:
         emit_json(

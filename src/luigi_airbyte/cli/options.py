@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from luigi_airbyte.cli.common import fail
 from luigi_airbyte.errors import AuthenticationError, ConfigError, LuigiAirbyteError, Problem
 from luigi_airbyte.secrets import REFERENCE_HELP, InvalidSecretRef, SecretRef
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from luigi_airbyte.app.runtime import Runtime
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,19 @@ class AirbyteFlags:
 
         return Runtime.load(self.pipeline_file or "", cli=self.settings(), **kwargs)
 
+    def call(self, use: Callable[[Runtime], T], *, as_json: bool, explain: bool = False) -> T:
+        """``use(runtime)`` with a runtime loaded from these flags and closed after. A
+        library error ends the command with its exit code (``explain``: with the hint for a
+        forgotten ``-f``)."""
+        try:
+            rt = self.runtime()
+            try:
+                return use(rt)
+            finally:
+                rt.close()
+        except LuigiAirbyteError as exc:
+            fail(self.explain(exc) if explain else exc, as_json=as_json)
+
 
 _PIPELINE_FILE = (
     "pipeline_file",
@@ -172,6 +187,41 @@ connection_options = _bundle(_URL, _CLIENT_ID, _CLIENT_SECRET_REF, _WORKSPACE)
 
 store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 """``-f`` and ``--store-url``, for commands that read the metadata store → ``airbyte=``."""
+
+
+def existing_file(pipeline_file: Path) -> Path:
+    """The pipeline file's absolute path; a missing one is a ``ConfigError`` (exit 3)."""
+    path = pipeline_file.resolve()
+    if not path.exists():
+        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
+    return path
+
+
+def pipeline_runtime(
+    pipeline_file: Path, settings: dict[str, Any] | None = None, **kwargs: Any
+) -> Runtime:
+    """The runtime of a pipeline file given as an argument, with the command line's
+    settings (``None`` values: not given) on top."""
+    from luigi_airbyte.app.runtime import Runtime
+
+    given = {k: v for k, v in (settings or {}).items() if v is not None}
+    return Runtime.load(existing_file(pipeline_file), cli=given, **kwargs)
+
+
+OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
+"""The type of an option naming a file to write (a report, a page)."""
+
+
+def limit_option(maximum: int, what: str) -> Callable[[F], F]:
+    """``-n/--limit``: at most this many ``what`` (runs, jobs), newest first; default 20."""
+    return click.option(
+        "-n",
+        "--limit",
+        type=click.IntRange(1, maximum),
+        default=20,
+        show_default=True,
+        help=f"At most this many {what}, newest first.",
+    )
 
 
 def duration_callback(

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.cli.exit_codes import ExitCode
+from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option
+from luigi_airbyte.cli.options import pipeline_runtime
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 
 if TYPE_CHECKING:
@@ -129,11 +129,7 @@ def _targets(rt: Runtime, pipeline_name: str | None, connection: str | None) -> 
 
 
 def _load(pipeline_file: Path, url: str | None) -> Runtime:
-    from luigi_airbyte.app.runtime import Runtime
-
-    if not pipeline_file.exists():
-        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
-    return Runtime.load(pipeline_file.resolve(), cli={"airbyte.url": url} if url else {})
+    return pipeline_runtime(pipeline_file, {"airbyte.url": url or None})
 
 
 @click.command("plan")
@@ -247,50 +243,19 @@ def apply_command_cli(
       luigi-airbyte apply pipeline.yaml
       luigi-airbyte apply pipeline.yaml --connection "Postgres CRM → Warehouse" --yes
     """
-    from luigi_airbyte.app.plan import apply_plan, make_plan
-
     if as_json and not yes:
-        fail(
-            ConfigError(
-                [
-                    Problem(
-                        "cli",
-                        "--json",
-                        "apply --json cannot ask for confirmation",
-                        "add --yes (after reviewing `luigi-airbyte plan --json`)",
-                    )
-                ]
-            ),
-            as_json=True,
-        )
+        fail(_NEEDS_YES, as_json=True)
     try:
         rt = _load(pipeline_file, url)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     try:
-        plan = make_plan(rt, _targets(rt, pipeline_name, connection), str(pipeline_file))
-        if not as_json:
-            click.echo(render_plan(plan))
-        if plan.errors:
-            code = plan.exit_code
-            if as_json:
-                emit_json({"plan": plan.to_dict(), "apply": None, "exit_code": code})
-            sys.exit(code)
-        if not any(c.patch is not None for c in plan.connections):
-            result = apply_plan(rt, plan)
-        else:
-            if not yes:
-                click.confirm("\nApply these changes to Airbyte?", abort=True, err=False)
-            result = apply_plan(
-                rt,
-                plan,
-                on_applied=None if as_json else (lambda c: click.echo(f"applied {c.connection!r}")),
-            )
+        plan = _plan_to_apply(rt, pipeline_file, pipeline_name, connection, as_json=as_json)
+        result = _apply(rt, plan, yes=yes, as_json=as_json)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     except KeyboardInterrupt:
-        click.secho("interrupted: run `luigi-airbyte plan` to see what landed", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+        interrupted("interrupted: run `luigi-airbyte plan` to see what landed")
     finally:
         rt.close()
     if as_json:
@@ -301,3 +266,52 @@ def apply_command_cli(
         click.echo("")
         click.echo(render_apply(result, str(pipeline_file)))
     sys.exit(result.exit_code)
+
+
+_NEEDS_YES = ConfigError(
+    [
+        Problem(
+            "cli",
+            "--json",
+            "apply --json cannot ask for confirmation",
+            "add --yes (after reviewing `luigi-airbyte plan --json`)",
+        )
+    ]
+)
+
+
+def _plan_to_apply(
+    rt: Runtime,
+    pipeline_file: Path,
+    pipeline_name: str | None,
+    connection: str | None,
+    *,
+    as_json: bool,
+) -> Plan:
+    """The plan, printed for a human; a plan Airbyte could not answer ends the command."""
+    from luigi_airbyte.app.plan import make_plan
+
+    plan = make_plan(rt, _targets(rt, pipeline_name, connection), str(pipeline_file))
+    if not as_json:
+        click.echo(render_plan(plan))
+    if plan.errors:
+        code = plan.exit_code
+        if as_json:
+            emit_json({"plan": plan.to_dict(), "apply": None, "exit_code": code})
+        sys.exit(code)
+    return plan
+
+
+def _apply(rt: Runtime, plan: Plan, *, yes: bool, as_json: bool) -> ApplyResult:
+    """Apply ``plan``, after asking (unless --yes) when it changes anything."""
+    from luigi_airbyte.app.plan import apply_plan
+
+    if not any(c.patch is not None for c in plan.connections):
+        return apply_plan(rt, plan)
+    if not yes:
+        click.confirm("\nApply these changes to Airbyte?", abort=True, err=False)
+    return apply_plan(
+        rt,
+        plan,
+        on_applied=None if as_json else (lambda c: click.echo(f"applied {c.connection!r}")),
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
+from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.preflight import PreflightCheck
@@ -43,14 +43,10 @@ def preflight_command(
       luigi-airbyte preflight pipeline.yaml --json    # in CI, before a deploy
     """
     from luigi_airbyte.app.preflight import full_preflight, preflight_exit_code
-    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.cli.options import pipeline_runtime
 
     try:
-        if not pipeline_file.exists():
-            raise ConfigError(
-                [Problem(str(pipeline_file), "-", "file not found", "check the path")]
-            )
-        rt = Runtime.load(pipeline_file.resolve(), cli={"airbyte.url": url} if url else {})
+        rt = pipeline_runtime(pipeline_file, {"airbyte.url": url or None})
         try:
             pf = rt.pipeline_file
             assert pf is not None

@@ -13,11 +13,15 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from luigi_airbyte.cli.common import fail
 from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PIPELINE_TEMPLATE = """\
 # A luigi-airbyte pipeline file, written by `luigi-airbyte quickstart`.
@@ -133,8 +137,6 @@ def write_project(
 
     With ``connector`` (e.g. source-faker) the CRM source is that real Airbyte connector.
     """
-    from ruamel.yaml import YAML
-
     from luigi_airbyte.sandbox.world import demo_world_data
 
     world_data = demo_world_data()
@@ -148,33 +150,10 @@ def write_project(
         world_data, model_sql = connector_demo_world_data(connector), FAKER_MODEL_SQL
 
     directory.mkdir(parents=True, exist_ok=True)
-    yaml = YAML()
-    yaml.default_flow_style = False
-    with (directory / "world.yaml").open("w", encoding="utf-8") as fh:
-        fh.write("# The sandbox world: luigi-airbyte sandbox serve --world world.yaml\n")
-        yaml.dump(world_data, fh)
-    secrets = directory / ".secrets"
-    secrets.mkdir(mode=0o700, exist_ok=True)
-    secret_file = secrets / "airbyte_client_secret"
-    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(client_secret)
-    os.chmod(secret_file, 0o600)
+    _write_world(directory, world_data)
+    secret_file = _write_secret(directory, client_secret)
     python = sys.executable
-    has_dbt = importlib.util.find_spec("dbt") is not None
-    if has_dbt:
-        models = directory / "dbt" / "models"
-        models.mkdir(parents=True, exist_ok=True)
-        (directory / "dbt" / "dbt_project.yml").write_text(DBT_PROJECT, encoding="utf-8")
-        (directory / "dbt" / "profiles.yml").write_text(
-            DBT_PROFILES.format(warehouse=directory.resolve() / "warehouse.duckdb"),
-            encoding="utf-8",
-        )
-        (models / "user_revenue.sql").write_text(model_sql, encoding="utf-8")
-        transform = DBT_STEP
-    else:
-        (directory / "transform.py").write_text(TRANSFORM_PY.format(sql=model_sql), "utf-8")
-        transform = SQL_STEP.format(python=python)
+    transform = _write_transform(directory, model_sql, python)
     (directory / "report.py").write_text(REPORT_PY, encoding="utf-8")
     pipeline = directory / "pipeline.yaml"
     pipeline.write_text(
@@ -190,6 +169,44 @@ def write_project(
         encoding="utf-8",
     )
     return pipeline
+
+
+def _write_world(directory: Path, world_data: object) -> None:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = False
+    with (directory / "world.yaml").open("w", encoding="utf-8") as fh:
+        fh.write("# The sandbox world: luigi-airbyte sandbox serve --world world.yaml\n")
+        yaml.dump(world_data, fh)
+
+
+def _write_secret(directory: Path, client_secret: str) -> Path:
+    """The client secret in ``.secrets/`` (0700), in a file only its owner reads (0600)."""
+    secrets = directory / ".secrets"
+    secrets.mkdir(mode=0o700, exist_ok=True)
+    secret_file = secrets / "airbyte_client_secret"
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(client_secret)
+    os.chmod(secret_file, 0o600)
+    return secret_file
+
+
+def _write_transform(directory: Path, model_sql: str, python: str) -> str:
+    """The transform: a dbt project when dbt is installed, else a script; returns its step."""
+    if importlib.util.find_spec("dbt") is None:
+        (directory / "transform.py").write_text(TRANSFORM_PY.format(sql=model_sql), "utf-8")
+        return SQL_STEP.format(python=python)
+    models = directory / "dbt" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (directory / "dbt" / "dbt_project.yml").write_text(DBT_PROJECT, encoding="utf-8")
+    (directory / "dbt" / "profiles.yml").write_text(
+        DBT_PROFILES.format(warehouse=directory.resolve() / "warehouse.duckdb"),
+        encoding="utf-8",
+    )
+    (models / "user_revenue.sql").write_text(model_sql, encoding="utf-8")
+    return DBT_STEP
 
 
 @click.command("quickstart")
@@ -216,8 +233,6 @@ def quickstart_command(directory: Path, keep_serving: bool, connector: str | Non
     """
     from rich.console import Console
 
-    from luigi_airbyte.cli.run_cmd import execute_run
-    from luigi_airbyte.sandbox import Sandbox, load_world
     from luigi_airbyte.sandbox.errors import WorldError
 
     out = Console(width=None if sys.stdout.isatty() else 140)
@@ -225,64 +240,83 @@ def quickstart_command(directory: Path, keep_serving: bool, connector: str | Non
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "warehouse.duckdb").unlink(missing_ok=True)
     try:
-        # Write the world first (with a placeholder URL), then start the sandbox from it.
-        write_project(
-            directory,
-            url="http://127.0.0.1:1/api/public/v1",
-            client_id="-",
-            client_secret="-",
-            connector=connector,
-        )
-        world = load_world(directory / "world.yaml")
-        with Sandbox(world, state_path=directory / "sandbox-state.json") as sandbox:
-            pipeline = write_project(
-                directory,
-                url=sandbox.url,
-                client_id=sandbox.client_id,
-                client_secret=sandbox.client_secret,
-                connector=connector,
-            )
-            out.rule(f"[bold]luigi-airbyte quickstart[/bold] in {directory}")
-            out.print(f"sandbox Airbyte at {sandbox.url}; pipeline file {pipeline}")
-            today = dt.datetime.now(dt.timezone.utc).date()
-            cwd = os.getcwd()
-            os.chdir(directory)  # the demo's command steps read warehouse.duckdb from here
-            try:
-                out.rule("first run: sync, check, transform, report")
-                first, first_doc = execute_run(pipeline, run_date=today, console=out)
-                out.rule("second run: same date, nothing to do")
-                second, _ = execute_run(pipeline, run_date=today, console=out)
-            finally:
-                os.chdir(cwd)
-            jobs = sandbox.requests("/jobs", method="POST")
-            out.print(
-                f"Airbyte jobs created across both runs: {len(jobs)} "
-                "(one per connection; the second run created none)"
-            )
-            out.print(
-                textwrap.dedent(
-                    f"""
-                    Next:
-                      cat {directory / "report.md"}
-                      luigi-airbyte history -f {pipeline}
-                      luigi-airbyte sandbox serve --world {directory / "world.yaml"} --port 8000 &
-                      luigi-airbyte run {pipeline} --url http://127.0.0.1:8000/api/public/v1
-                    """
-                )
-            )
-            if keep_serving:
-                out.print(f"sandbox still serving at {sandbox.url}; Ctrl-C to stop")
-                try:
-                    while True:
-                        import time
-
-                        time.sleep(3600)
-                except KeyboardInterrupt:
-                    pass
-            out.print(f"Run report: {first_doc.get('html_report')}", soft_wrap=True, markup=False)
+        code = _demo(directory, connector, out, keep_serving=keep_serving)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
     except WorldError as exc:  # e.g. a connector's environment could not be built
         problems = [Problem(exc.source, "-", text) for text in exc.problems]
         fail(ConfigError(problems), as_json=False)
-    sys.exit(first or second)
+    sys.exit(code)
+
+
+def _demo(directory: Path, connector: str | None, out: Console, *, keep_serving: bool) -> int:
+    """Start the sandbox, run the pipeline twice, say what to try next; the first
+    failing run's exit code, else 0."""
+    from luigi_airbyte.sandbox import Sandbox, load_world
+
+    # Write the world first (with a placeholder URL), then start the sandbox from it.
+    write_project(
+        directory,
+        url="http://127.0.0.1:1/api/public/v1",
+        client_id="-",
+        client_secret="-",
+        connector=connector,
+    )
+    world = load_world(directory / "world.yaml")
+    with Sandbox(world, state_path=directory / "sandbox-state.json") as sandbox:
+        pipeline = write_project(
+            directory,
+            url=sandbox.url,
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+            connector=connector,
+        )
+        out.rule(f"[bold]luigi-airbyte quickstart[/bold] in {directory}")
+        out.print(f"sandbox Airbyte at {sandbox.url}; pipeline file {pipeline}")
+        first, second, first_doc = _run_twice(directory, pipeline, out)
+        jobs = sandbox.requests("/jobs", method="POST")
+        out.print(
+            f"Airbyte jobs created across both runs: {len(jobs)} "
+            "(one per connection; the second run created none)"
+        )
+        out.print(textwrap.dedent(_NEXT.format(directory=directory, pipeline=pipeline)))
+        if keep_serving:
+            _serve_until_interrupted(sandbox.url, out)
+        out.print(f"Run report: {first_doc.get('html_report')}", soft_wrap=True, markup=False)
+    return first or second
+
+
+def _run_twice(directory: Path, pipeline: Path, out: Console) -> tuple[int, int, dict[str, Any]]:
+    from luigi_airbyte.cli.run_cmd import execute_run
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    cwd = os.getcwd()
+    os.chdir(directory)  # the demo's command steps read warehouse.duckdb from here
+    try:
+        out.rule("first run: sync, check, transform, report")
+        first, first_doc = execute_run(pipeline, run_date=today, console=out)
+        out.rule("second run: same date, nothing to do")
+        second, _ = execute_run(pipeline, run_date=today, console=out)
+    finally:
+        os.chdir(cwd)
+    return first, second, first_doc
+
+
+_NEXT = """
+    Next:
+      cat {directory}/report.md
+      luigi-airbyte history -f {pipeline}
+      luigi-airbyte sandbox serve --world {directory}/world.yaml --port 8000 &
+      luigi-airbyte run {pipeline} --url http://127.0.0.1:8000/api/public/v1
+    """
+
+
+def _serve_until_interrupted(url: str, out: Console) -> None:
+    import time
+
+    out.print(f"sandbox still serving at {url}; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

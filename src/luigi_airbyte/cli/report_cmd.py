@@ -12,30 +12,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from luigi_airbyte.cli.common import fail
-from luigi_airbyte.cli.options import AirbyteFlags, store_options
+from luigi_airbyte.cli.options import OUTPUT_FILE, AirbyteFlags, store_options
 from luigi_airbyte.cli.render import note
-from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
     from luigi_airbyte.app.runtime import Runtime
-    from luigi_airbyte.store import Store
 
-__all__ = ["open_existing_store", "report_command"]
-
-
-def open_existing_store(rt: Runtime, run_id: str) -> Store:
-    """The store, refusing to create an empty SQLite file just to find nothing in it."""
-    from luigi_airbyte.cli.history_cmd import _store
-    from luigi_airbyte.store import mask_url
-
-    store = _store(rt)
-    if store is None:
-        raise StoreError(
-            f"no metadata store at {mask_url(rt.store_url())}, so no run {run_id}; "
-            "pass the pipeline file (-f) or --store-url the run used"
-        )
-    return store
+__all__ = ["report_command"]
 
 
 @click.command("report")
@@ -44,7 +27,7 @@ def open_existing_store(rt: Runtime, run_id: str) -> Store:
     "--html",
     "html_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OUTPUT_FILE,
     help="Write the run as one self-contained HTML page here.",
 )
 @store_options
@@ -60,16 +43,11 @@ def report_command(run_id: str, html_path: Path, airbyte: AirbyteFlags) -> None:
     Example:
       luigi-airbyte report 3f2a9c1e -f pipeline.yaml --html report.html
     """
+    from luigi_airbyte.app.queries import store_of_run
     from luigi_airbyte.app.report_links import build_run_html
     from luigi_airbyte.store.html_report import write_html
 
-    try:
-        rt = airbyte.runtime()
-        try:
-            store = open_existing_store(rt, run_id)
-            path = write_html(build_run_html(rt, store, run_id), html_path)
-        finally:
-            rt.close()
-    except LuigiAirbyteError as exc:
-        fail(exc, as_json=False)
-    note(f"wrote {path}")
+    def write(rt: Runtime) -> Path:
+        return write_html(build_run_html(rt, store_of_run(rt, run_id), run_id), html_path)
+
+    note(f"wrote {airbyte.call(write, as_json=False)}")

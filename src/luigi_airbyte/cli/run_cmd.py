@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
-from luigi_airbyte.cli.exit_codes import ExitCode
+from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
+from luigi_airbyte.cli.options import OUTPUT_FILE, existing_file, pipeline_runtime
 from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
     from rich.console import Console
 
-    from luigi_airbyte.app.run_service import RunOutcome
+    from luigi_airbyte.app.run_service import RunOutcome, RunRequest
     from luigi_airbyte.app.runtime import Runtime
-    from luigi_airbyte.pipeline.graph import Graph
     from luigi_airbyte.store import RunDetail
 
 
@@ -26,56 +25,67 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+_RUN_OPTIONS = options(
+    click.argument("pipeline_file", type=click.Path(path_type=Path)),
+    click.option(
+        "-p", "--pipeline", "pipeline_name", help="Pipeline to run (when the file has several)."
+    ),
+    click.option(
+        "-w",
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Luigi worker processes.",
+    ),
+    click.option("--scheduler-url", help="Use a central luigid, e.g. http://localhost:8082."),
+    click.option(
+        "--date",
+        "run_date",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Logical run date (default: today, UTC).",
+    ),
+    click.option(
+        "--interval", default="", help="A finer partition of the date, e.g. 2026-11-24T14."
+    ),
+    click.option(
+        "--junit",
+        "junit_path",
+        type=OUTPUT_FILE,
+        help="Write a JUnit XML report here.",
+    ),
+    click.option(
+        "--report-json",
+        "report_path",
+        type=OUTPUT_FILE,
+        help="Write the JSON report here.",
+    ),
+    click.option(
+        "--report-html",
+        "report_html",
+        type=OUTPUT_FILE,
+        help="Write the HTML run report here (reports.html in the file: in the state folder).",
+    ),
+    click.option(
+        "--dry-run", is_flag=True, help="Show the graph and what would run or be skipped."
+    ),
+    click.option(
+        "--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first."
+    ),
+    click.option("--url", help="Airbyte public API URL (overrides the file)."),
+    click.option("--store-url", help="Metadata store URL (overrides the file)."),
+    click.option(
+        "--rotate-credentials",
+        is_flag=True,
+        help="After the run, replace the Airbyte application credential (client_credentials "
+        "with a file: or aws-sm: secret).",
+    ),
+    json_option,
+)
+
+
 @click.command("run")
-@click.argument("pipeline_file", type=click.Path(path_type=Path))
-@click.option(
-    "-p", "--pipeline", "pipeline_name", help="Pipeline to run (when the file has several)."
-)
-@click.option(
-    "-w",
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Luigi worker processes.",
-)
-@click.option("--scheduler-url", help="Use a central luigid, e.g. http://localhost:8082.")
-@click.option(
-    "--date",
-    "run_date",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Logical run date (default: today, UTC).",
-)
-@click.option("--interval", default="", help="A finer partition of the date, e.g. 2026-11-24T14.")
-@click.option(
-    "--junit",
-    "junit_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a JUnit XML report here.",
-)
-@click.option(
-    "--report-json",
-    "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the JSON report here.",
-)
-@click.option(
-    "--report-html",
-    "report_html",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the HTML run report here (reports.html in the file: in the state folder).",
-)
-@click.option("--dry-run", is_flag=True, help="Show the graph and what would run or be skipped.")
-@click.option("--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first.")
-@click.option("--url", help="Airbyte public API URL (overrides the file).")
-@click.option("--store-url", help="Metadata store URL (overrides the file).")
-@click.option(
-    "--rotate-credentials",
-    is_flag=True,
-    help="After the run, replace the Airbyte application credential (client_credentials "
-    "with a file: or aws-sm: secret).",
-)
-@json_option
+@_RUN_OPTIONS
 def run_command(
     pipeline_file: Path,
     pipeline_name: str | None,
@@ -125,16 +135,16 @@ def run_command(
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     except KeyboardInterrupt:
-        click.secho(
-            "interrupted: running Airbyte jobs were left running (on_interrupt: detach) or "
-            "cancelled (on_interrupt: cancel); run the same date again to attach",
-            fg="yellow",
-            err=True,
-        )
-        sys.exit(ExitCode.INTERRUPTED)
+        interrupted(_INTERRUPTED, fg="yellow")
     if as_json:
         emit_json(doc)
     sys.exit(code)
+
+
+_INTERRUPTED = (
+    "interrupted: running Airbyte jobs were left running (on_interrupt: detach) or "
+    "cancelled (on_interrupt: cancel); run the same date again to attach"
+)
 
 
 def execute_run(
@@ -161,29 +171,16 @@ def execute_run(
     Returns (exit code, JSON document). Raises ``ConfigError`` (exit 3) and a refused
     store's ``StoreError`` (exit 4) before anything is contacted.
     """
-    from rich.console import Console
-    from rich.markup import escape
-
-    from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv, rerun_command
-    from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.app.run_outputs import write_run_outputs
+    from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
     from luigi_airbyte.cli.progress import ProgressPrinter
-    from luigi_airbyte.store import json_report, junit_xml
 
-    stream = sys.stderr if as_json else sys.stdout
-    out = console or Console(file=stream, width=None if stream.isatty() else 160)
-    settings = {k: v for k, v in (cli_settings or {}).items() if v is not None}
-    path = pipeline_file.resolve()
-    if not path.exists():
-        from luigi_airbyte.errors import ConfigError, Problem
-
-        raise ConfigError([Problem(str(pipeline_file), "-", "file not found", "check the path")])
-    rt = runtime or Runtime.load(path, cli=settings, event_sinks=(ProgressPrinter(),))
+    out = console or _console(as_json)
+    path = existing_file(pipeline_file)
+    rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
-        pf = rt.pipeline_file
-        assert pf is not None
         if dry_run:
-            graph = rt.graph(pf.pipeline(pipeline_name).name)
-            return _dry_run(rt, graph, path, run_date, interval, out, as_json)
+            return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
         # Luigi is imported only now: validation errors must not pay for it.
         from luigi_airbyte.tasks.outcome import run_pipeline_graph
 
@@ -199,72 +196,68 @@ def execute_run(
             report_html=report_html,
         )
         result = RunService(rt).run(request, run_pipeline_graph)
-        detail, code = result.detail, result.code
         if result.error is not None and result.recorded:
-            # a preflight failure: recorded as a run, alerted; the message says the rest
-            click.secho(f"error: {result.error}", fg="red", err=True)
-            click.secho(
-                f"run {detail.run.run_id[:8]} recorded as failed (exit {code}); the owner "
-                f"was alerted. Fix the above, then rerun `{rerun_command(request)}`.",
-                err=True,
-            )
-            return code, _error_doc(result.error, detail, code)
-        if junit_path is not None and result.recorded:
-            junit_path.parent.mkdir(parents=True, exist_ok=True)
-            junit_path.write_text(
-                junit_xml(detail, html_report=result.html_link or None), encoding="utf-8"
-            )
-        doc = {**json_report(detail), "exit_code": code, "luigi_status": result.luigi_status}
-        if not result.recorded:
-            doc["error"] = {"type": "StoreError", "message": str(result.error), "exit_code": code}
-        if rotate and result.recorded:
-            rotation = RunService(rt).rotate_credentials(detail.run.run_id, detail.run.pipeline)
-            doc["credentials"] = rotation
-            if rotation["rotated"]:
-                out.print(f"credential rotated: new client id {rotation['client_id']}")
-            else:
-                out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
-        if result.html_path is not None and result.recorded:
-            from luigi_airbyte.app.report_links import write_run_html
-
-            doc["html_report"] = str(
-                write_run_html(rt, detail.run.run_id, result.html_path, link=result.html_link)
-            )
-        if report_path is not None:
-            import json
-
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-        if not as_json:
-            render_summary(detail, code, out)
-            if not result.recorded:
-                out.print(
-                    f"[red]error:[/red] {escape(str(result.error))}",
-                    soft_wrap=True,
-                    highlight=False,
-                )
-            render_recap(result, out)
-            if "html_report" in doc:
-                out.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
-        elif not result.recorded:
-            click.secho(f"error: {result.error}", fg="red", err=True)
-        return code, doc
+            return _preflight_failed(result, request)
+        doc = write_run_outputs(
+            rt, result, junit_path=junit_path, report_path=report_path, rotate=rotate
+        )
+        _print_result(result, doc, out, as_json=as_json)
+        return result.code, doc
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads
-            from luigi_airbyte.tasks.context import clear_runtimes
-
-            clear_runtimes()
-            rt.close()
+            _close(rt)
 
 
-def _error_doc(error: BaseException, detail: RunDetail, code: int) -> dict[str, Any]:
-    from luigi_airbyte.store import json_report
+def _close(rt: Runtime) -> None:
+    from luigi_airbyte.tasks.context import clear_runtimes
 
-    return {
-        **json_report(detail),
-        "exit_code": code,
-        "error": {"type": type(error).__name__, "message": str(error), "exit_code": code},
-    }
+    clear_runtimes()
+    rt.close()
+
+
+def _console(as_json: bool) -> Console:
+    from rich.console import Console
+
+    stream = sys.stderr if as_json else sys.stdout
+    return Console(file=stream, width=None if stream.isatty() else 160)
+
+
+def _preflight_failed(result: RunOutcome, request: RunRequest) -> tuple[int, dict[str, Any]]:
+    """A preflight failure: recorded as a run, alerted; the message says the rest."""
+    from luigi_airbyte.app.run_outputs import error_document
+    from luigi_airbyte.app.run_service import rerun_command
+
+    detail, code = result.detail, result.code
+    assert result.error is not None
+    click.secho(f"error: {result.error}", fg="red", err=True)
+    click.secho(
+        f"run {detail.run.run_id[:8]} recorded as failed (exit {code}); the owner "
+        f"was alerted. Fix the above, then rerun `{rerun_command(request)}`.",
+        err=True,
+    )
+    return code, error_document(result.error, detail, code)
+
+
+def _print_result(result: RunOutcome, doc: dict[str, Any], out: Console, *, as_json: bool) -> None:
+    """The rotation's line, the table, a lost store's error, the recap, the report's path."""
+    from rich.markup import escape
+
+    rotation = doc.get("credentials")
+    if rotation is not None:
+        if rotation["rotated"]:
+            out.print(f"credential rotated: new client id {rotation['client_id']}")
+        else:
+            out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
+    if as_json:
+        if not result.recorded:
+            click.secho(f"error: {result.error}", fg="red", err=True)
+        return
+    render_summary(result.detail, result.code, out)
+    if not result.recorded:
+        out.print(f"[red]error:[/red] {escape(str(result.error))}", soft_wrap=True, highlight=False)
+    render_recap(result, out)
+    if "html_report" in doc:
+        out.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
@@ -327,7 +320,7 @@ def render_recap(result: RunOutcome, out: Console) -> None:
 
 def _dry_run(
     rt: Runtime,
-    graph: Graph,
+    pipeline_name: str | None,
     path: Path,
     run_date: dt.date,
     interval: str,
@@ -340,6 +333,9 @@ def _dry_run(
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.translator import task_for_node
 
+    pf = rt.pipeline_file
+    assert pf is not None
+    graph = rt.graph(pf.pipeline(pipeline_name).name)
     install_runtime(str(path), rt)
     rows = []
     for node in graph:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from luigi_airbyte.cli.common import emit_json, fail, json_option
+from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
 from luigi_airbyte.cli.options import AirbyteFlags, airbyte_options, duration_callback
 from luigi_airbyte.cli.render import fields, note, number, seconds, table
 from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:
+    from luigi_airbyte.airbyte import JobType
     from luigi_airbyte.app.adhoc import AdhocSync
     from luigi_airbyte.sync import Attachment, Progress
-
-INTERRUPTED = 130
 
 
 class _ProgressLines:
@@ -55,35 +52,40 @@ class _ProgressLines:
             note(f"  {text}")
 
 
+_SYNC_OPTIONS = options(
+    click.argument("connection"),
+    click.option(
+        "--wait/--no-wait",
+        default=True,
+        show_default=True,
+        help="Wait for the job to finish, or print its id and return.",
+    ),
+    click.option(
+        "--timeout",
+        callback=duration_callback,
+        metavar="DURATION",
+        help="Give up (and cancel the job) after this long, e.g. 30m, or 60 (seconds). "
+        "Default: airbyte.timeout.",
+    ),
+    click.option(
+        "--run-key",
+        metavar="KEY",
+        help="Ledger key for this job (default sync:<connection id>:<UTC date>).",
+    ),
+    click.option("--reset", is_flag=True, help="Run a reset job instead of a sync."),
+    click.option(
+        "--clear",
+        is_flag=True,
+        help="Run a clear job: erases the connection's destination data. Needs --confirm-clear.",
+    ),
+    click.option("--confirm-clear", is_flag=True, help="Confirm that --clear may erase data."),
+    airbyte_options,
+    json_option,
+)
+
+
 @click.command("sync")
-@click.argument("connection")
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    show_default=True,
-    help="Wait for the job to finish, or print its id and return.",
-)
-@click.option(
-    "--timeout",
-    callback=duration_callback,
-    metavar="DURATION",
-    help="Give up (and cancel the job) after this long, e.g. 30m, or 60 (seconds). "
-    "Default: airbyte.timeout.",
-)
-@click.option(
-    "--run-key",
-    metavar="KEY",
-    help="Ledger key for this job (default sync:<connection id>:<UTC date>).",
-)
-@click.option("--reset", is_flag=True, help="Run a reset job instead of a sync.")
-@click.option(
-    "--clear",
-    is_flag=True,
-    help="Run a clear job: erases the connection's destination data. Needs --confirm-clear.",
-)
-@click.option("--confirm-clear", is_flag=True, help="Confirm that --clear may erase data.")
-@airbyte_options
-@json_option
+@_SYNC_OPTIONS
 def sync_command(
     connection: str,
     wait: bool,
@@ -117,45 +119,41 @@ def sync_command(
       JOB=$(luigi-airbyte sync crm -f pipeline.yaml --no-wait)
       luigi-airbyte sync crm -f pipeline.yaml --clear --confirm-clear --json
     """
-    from luigi_airbyte.airbyte import JobType
-    from luigi_airbyte.app.adhoc import start_sync, sync_connection
+    from luigi_airbyte.app.adhoc import AdhocJob, run_adhoc
+    from luigi_airbyte.app.run_service import default_argv
     from luigi_airbyte.sync import Terminated
 
-    if reset and clear:
-        raise click.UsageError("use one of --reset or --clear, not both")
-    job_type = JobType.RESET if reset else JobType.CLEAR if clear else JobType.SYNC
+    job_type = _job_type(reset, clear)  # a usage error before anything is loaded
     overrides = {"timeout": timeout.total_seconds()} if timeout is not None else {}
     lines = _ProgressLines(connection)
-    outcome: AdhocSync | None = None
     try:
-        rt = airbyte.runtime(sync_overrides=overrides)
-        try:
-            if wait:
-                outcome = sync_connection(
-                    rt,
-                    connection,
-                    run_key=run_key,
-                    job_type=job_type,
-                    confirm_clear=confirm_clear,
-                    on_attach=lines.attached,
-                    on_progress=lines.progress,
-                    argv=[Path(sys.argv[0]).name, *sys.argv[1:]],
-                )
-            else:
-                outcome = start_sync(
-                    rt, connection, run_key=run_key, job_type=job_type, confirm_clear=confirm_clear
-                )
-        finally:
-            rt.close()
+        outcome = run_adhoc(
+            airbyte.runtime(sync_overrides=overrides),
+            AdhocJob(connection, run_key, job_type, confirm_clear),
+            wait=wait,
+            on_attach=lines.attached,
+            on_progress=lines.progress,
+            argv=default_argv(),
+        )
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
     except (KeyboardInterrupt, Terminated):
-        note(
-            "interrupted: the Airbyte job keeps running unless on_interrupt is cancel; "
-            "run the same command again to attach to it"
-        )
-        sys.exit(INTERRUPTED)
+        interrupted(_INTERRUPTED)
     _render(outcome, as_json=as_json)
+
+
+_INTERRUPTED = (
+    "interrupted: the Airbyte job keeps running unless on_interrupt is cancel; "
+    "run the same command again to attach to it"
+)
+
+
+def _job_type(reset: bool, clear: bool) -> JobType:
+    from luigi_airbyte.airbyte import JobType
+
+    if reset and clear:
+        raise click.UsageError("use one of --reset or --clear, not both")
+    return JobType.RESET if reset else JobType.CLEAR if clear else JobType.SYNC
 
 
 def outcome_document(outcome: AdhocSync) -> dict[str, Any]:

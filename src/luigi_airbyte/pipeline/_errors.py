@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from luigi_airbyte.pipeline._steps import STEP_CLASSES, STEP_KINDS, Step
 from luigi_airbyte.pipeline._suggest import Segment, did_you_mean, render_path
+from luigi_airbyte.pipeline._suggest import hint as did_you_mean_hint
 from luigi_airbyte.pipeline._types import describe
 from luigi_airbyte.secrets import is_secret_key, looks_like_literal_secret
 
@@ -207,7 +208,7 @@ def finding_from_error(root: type[BaseModel], data: Any, err: ErrorDetails) -> F
             o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()
         ]
         close = did_you_mean(str(value), options) if isinstance(value, str) else None
-        hint = f"; did you mean {close!r}?" if close else ""
+        hint = did_you_mean_hint(close)
         return Finding(
             segments, f"{_safe(segments, value)} is not allowed{hint}", f"use one of: {expected}"
         )
@@ -274,7 +275,7 @@ def _bad_tag(segments: tuple[Segment, ...], ctx: dict[str, Any]) -> Finding:
     if tag is None:
         return Finding(path, "missing required key 'type'", f"add `type:` (one of: {options})")
     close = did_you_mean(str(tag), expected)
-    hint = f"; did you mean {close!r}?" if close else ""
+    hint = did_you_mean_hint(close)
     return Finding(path, f"unknown type {str(tag)[:40]!r}{hint}", f"use one of: {options}")
 
 

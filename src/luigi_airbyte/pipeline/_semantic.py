@@ -15,6 +15,7 @@ from typing import Any
 from luigi_airbyte.pipeline._errors import Finding
 from luigi_airbyte.pipeline._steps import CHECK_KINDS, step_kind_of
 from luigi_airbyte.pipeline._suggest import Segment, did_you_mean, mistyped_scheme
+from luigi_airbyte.pipeline._suggest import hint as did_you_mean_hint
 from luigi_airbyte.pipeline._types import NAME_PATTERN
 from luigi_airbyte.secrets import (
     REFERENCE_HELP,
@@ -129,7 +130,7 @@ def _owner_ref(path: Path, value: Any, roles: list[str]) -> list[Finding]:
             )
         ]
     close = did_you_mean(value, roles)
-    hint = f"; did you mean {close!r}?" if close else ""
+    hint = did_you_mean_hint(close)
     return [
         Finding(
             path,
@@ -231,7 +232,7 @@ def _after(here: Path, info: _StepInfo, by_name: dict[str, _StepInfo]) -> list[F
             found.append(Finding(where, f"step {info.name!r} lists itself in after", "remove it"))
         elif dep not in by_name:
             close = did_you_mean(dep, by_name)
-            hint = f"; did you mean {close!r}?" if close else ""
+            hint = did_you_mean_hint(close)
             fix = f"use {close!r}" if close else f"use one of: {', '.join(by_name)}"
             found.append(Finding(where, f"after refers to unknown step {dep!r}{hint}", fix))
         else:
@@ -267,7 +268,7 @@ def _check(here: Path, info: _StepInfo, by_name: dict[str, _StepInfo]) -> list[F
     syncs = [n for n, s in by_name.items() if s.kind == "sync"]
     if target not in by_name:
         close = did_you_mean(target, syncs)
-        hint = f"; did you mean {close!r}?" if close else ""
+        hint = did_you_mean_hint(close)
         return [
             Finding(
                 where,
@@ -363,7 +364,7 @@ def _warehouses(here: Path, info: _StepInfo, warehouses: list[str]) -> list[Find
                 found.append(Finding((*where, "warehouse"), f"which warehouse? {why}", fix))
         elif isinstance(name, str) and name not in warehouses:
             close = did_you_mean(name, warehouses)
-            hint = f"; did you mean {close!r}?" if close else ""
+            hint = did_you_mean_hint(close)
             fix = (
                 f"use one of: {', '.join(warehouses)}"
                 if warehouses

@@ -18,6 +18,11 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     return lowered[match[0]] if match else None
 
 
+def hint(close: str | None) -> str:
+    """``; did you mean 'x'?`` to append to a message, or nothing without a suggestion."""
+    return f"; did you mean {close!r}?" if close else ""
+
+
 def render_path(segments: Sequence[Segment]) -> str:
     """``("pipelines", "n", "steps", 2, "after", 0)`` -> ``pipelines.n.steps[2].after[0]``."""
     out = ""

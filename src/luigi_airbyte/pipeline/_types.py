@@ -8,6 +8,7 @@ declares its JSON Schema, so editors complete and check the same rules.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -25,6 +26,15 @@ from luigi_airbyte.secrets import (
     looks_like_reference_attempt,
     suggest_reference,
 )
+
+
+def looks_like_uuid(text: str) -> bool:
+    """Whether ``text`` is an id (Airbyte's are UUIDs) rather than a name."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def fail(kind: str, message: str, fix: str) -> PydanticCustomError:
@@ -149,8 +159,9 @@ def _parse_ref(value: str) -> SecretRef:
         raise fail("secret_reference", f"invalid secret reference: {exc.reason}", exc.fix) from None
 
 
-def parse_secret_ref(value: Any) -> SecretRef:
-    """A field that must hold a reference: literals are refused without echoing them."""
+def _reference(value: Any) -> SecretRef | None:
+    """``value`` as a reference if it is one (or tries to be: a malformed one raises, a
+    mistyped scheme raises with the fix); None for anything else."""
     if isinstance(value, SecretRef):
         return value
     if isinstance(value, str) and looks_like_reference_attempt(value):
@@ -158,6 +169,14 @@ def parse_secret_ref(value: Any) -> SecretRef:
     typo = mistyped_reference(value)
     if typo is not None:
         raise typo
+    return None
+
+
+def parse_secret_ref(value: Any) -> SecretRef:
+    """A field that must hold a reference: literals are refused without echoing them."""
+    ref = _reference(value)
+    if ref is not None:
+        return ref
     if value is None or value == "":
         raise fail(
             "secret_reference", "a secret reference is required here", f"write {REFERENCE_HELP}"
@@ -171,13 +190,9 @@ def parse_secret_ref(value: Any) -> SecretRef:
 
 def parse_maybe_secret(value: Any) -> SecretRef | str:
     """A value that may be plain (a client id, a username) or a reference."""
-    if isinstance(value, SecretRef):
-        return value
-    if isinstance(value, str) and looks_like_reference_attempt(value):
-        return _parse_ref(value)
-    typo = mistyped_reference(value)
-    if typo is not None:
-        raise typo
+    ref = _reference(value)
+    if ref is not None:
+        return ref
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise fail("string_type", f"expected a string, got {describe(value)}", "write a string")
     return str(value)

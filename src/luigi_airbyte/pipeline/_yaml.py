@@ -68,16 +68,10 @@ def _check_regular_file(path: Path, source: str) -> None:
     """Refuse anything but a regular file before opening it: a FIFO would block forever."""
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise _problem(
-            source, "file not found", "check the path (relative to the current directory)"
-        ) from None
     except OSError as exc:
-        raise _problem(
-            source, f"cannot be read ({exc.strerror})", "check the path and permissions"
-        ) from None
+        raise _os_problem(source, exc) from None
     if stat.S_ISDIR(mode):
-        raise _problem(source, "is a directory, not a file", "give the pipeline YAML file's path")
+        raise _os_problem(source, IsADirectoryError())
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         raise _problem(
@@ -87,24 +81,25 @@ def _check_regular_file(path: Path, source: str) -> None:
         )
 
 
+def _os_problem(source: str, exc: OSError) -> YamlProblem:
+    """What the operating system said about the file, with the fix."""
+    if isinstance(exc, FileNotFoundError):
+        return _problem(
+            source, "file not found", "check the path (relative to the current directory)"
+        )
+    if isinstance(exc, IsADirectoryError):
+        return _problem(source, "is a directory, not a file", "give the pipeline YAML file's path")
+    return _problem(source, f"cannot be read ({exc.strerror})", "check the path and permissions")
+
+
 def read_text(path: Path, source: str) -> str:
     """The file's text; missing, unreadable, huge or non-UTF-8 files become a `YamlProblem`."""
     _check_regular_file(path, source)
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise _problem(
-            source, "file not found", "check the path (relative to the current directory)"
-        ) from None
-    except IsADirectoryError:
-        raise _problem(
-            source, "is a directory, not a file", "give the pipeline YAML file's path"
-        ) from None
     except OSError as exc:
-        raise _problem(
-            source, f"cannot be read ({exc.strerror})", "check the path and permissions"
-        ) from None
+        raise _os_problem(source, exc) from None
     if len(data) > MAX_FILE_BYTES:
         raise _problem(
             source,

@@ -2,8 +2,8 @@
 
 Luigi's own answers are misleading for CI: the ``luigi`` binary exits 0 when a task
 fails, and ``luigi.build`` returns False on SUCCESS_WITH_RETRY. We always ask for the
-detailed summary and map ``LuigiStatusCode`` plus the per-task partition to a
-``BuildOutcome`` the CLI turns into an exit code.
+detailed summary and map ``LuigiStatusCode`` (``luigi_airbyte.exit_codes.luigi_succeeded``)
+plus the per-task partition to a ``BuildOutcome`` the run service turns into an exit code.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import luigi.worker
 from luigi.execution_summary import LuigiStatusCode
 
 from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.exit_codes import luigi_succeeded
 from luigi_airbyte.tasks._luigi_private import summary_partition
 
 logger = logging.getLogger(__name__)
@@ -104,9 +105,6 @@ class BuildOutcome:
         return self.task_ids.get(partition, [])
 
 
-_OK = {LuigiStatusCode.SUCCESS, LuigiStatusCode.SUCCESS_WITH_RETRY}
-
-
 class _Factory:
     """A worker/scheduler factory: keep-alive workers and a retrying local scheduler."""
 
@@ -171,11 +169,10 @@ def run_graph(
     partition = summary_partition(result.worker)
     task_ids = {name: sorted(t.task_id for t in found) for name, found in partition.items()}
     status: LuigiStatusCode = result.status
-    # NOT_RUN also means "another worker finished a task this one had scheduled" (two runs
-    # of one pipeline and date on luigid): Luigi counts a task as not run unless it saw the
-    # other worker *running* it. When every root is complete, the work is done, once.
-    done_elsewhere = status is LuigiStatusCode.NOT_RUN
-    succeeded = (status in _OK or done_elsewhere) and all(t.complete() for t in tasks)
+    # Which of Luigi's verdicts count as success: exit_codes.luigi_succeeded.
+    succeeded = luigi_succeeded(
+        status.name, roots_complete=lambda: all(t.complete() for t in tasks)
+    )
     logger.debug("luigi finished with %s", status.name)
     return BuildOutcome(
         status=status.name,
