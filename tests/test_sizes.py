@@ -46,7 +46,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/store/html_report.py::_lineage_svg": 111,
     "luigi_airbyte/store/html_report.py::render_run_html": 75,
     "luigi_airbyte/store/html_trends.py::render_trends_html": 122,
-    "luigi_airbyte/store/migrations.py::_v1_create_all": 102,
     "luigi_airbyte/store/reports.py::junit_xml": 62,
     "luigi_airbyte/store/reports.py::json_report": 75,
     "luigi_airbyte/store/runs.py::upsert_step": 78,
