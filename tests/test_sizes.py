@@ -49,8 +49,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/sync/waiting.py": 842,  # Waiter and its backoff: branch backoff
     "luigi_airbyte/sync/waiting.py::_poll": 61,
     "luigi_airbyte/sync/waiting.py::_succeeded": 72,
-    "luigi_airbyte/transforms/_process.py::run_process": 61,
-    "luigi_airbyte/transforms/_step.py::run_step": 65,
 }
 
 
