@@ -23,7 +23,9 @@ from luigi_airbyte.masking import MASK, is_secret_name, mask_url
 from luigi_airbyte.store.schema import (
     STEP_KINDS,
     STEP_STATUSES,
+    clean_text,
     ensure_utc,
+    steps,
 )
 
 
@@ -229,6 +231,38 @@ def _check_step_values(kind: object, status: object) -> None:
         raise ValueError(f"step kind {kind!r} is not one of {', '.join(STEP_KINDS)}")
     if status is not UNSET and status not in STEP_STATUSES:
         raise ValueError(f"step status {status!r} is not one of {', '.join(STEP_STATUSES)}")
+
+
+def _step_values(**fields: Any) -> dict[str, Any]:
+    """The step fields given (not ``UNSET``): times checked for a zone, text made storable."""
+    given = {name: value for name, value in fields.items() if value is not UNSET}
+    for name in ("started_at", "finished_at"):
+        if given.get(name) is not None:
+            given[name] = ensure_utc(given[name], name)
+    for name in ("message", "owner"):
+        if name in given:
+            given[name] = clean_text(given[name])
+    return given
+
+
+def _fill_duration(
+    conn: Connection, key: sa.ColumnElement[bool], given: Mapping[str, Any]
+) -> sa.RowMapping:
+    """The step's row, its duration computed from its times when this call set a time (or
+    none is stored) and gave no explicit ``duration_s``."""
+    row = conn.execute(sa.select(steps).where(key)).mappings().one()
+    times_changed = "started_at" in given or "finished_at" in given
+    if (
+        "duration_s" not in given
+        and (times_changed or row["duration_s"] is None)
+        and row["started_at"]
+        and row["finished_at"]
+    ):
+        duration = (row["finished_at"] - row["started_at"]).total_seconds()
+        if row["duration_s"] != duration:
+            conn.execute(steps.update().where(key).values(duration_s=duration))
+            row = conn.execute(sa.select(steps).where(key)).mappings().one()
+    return row
 
 
 def _step_from_row(row: sa.RowMapping) -> StepRecord:

@@ -31,11 +31,13 @@ from luigi_airbyte.store.run_records import (
     StreamStatRecord,
     _aware,
     _check_step_values,
+    _fill_duration,
     _insert,
     _stat_from_row,
     _stat_value,
     _stats_row,
     _step_from_row,
+    _step_values,
     _summary_from_row,
     _Unset,
     summarize_argv,
@@ -256,28 +258,18 @@ class RunRepository(ABC):
         computed from them; an explicit ``duration_s`` is kept until a time changes.
         """
         _check_step_values(kind, status)
-        given: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("kind", kind),
-                ("status", status),
-                ("started_at", started_at),
-                ("finished_at", finished_at),
-                ("duration_s", duration_s),
-                ("job_id", job_id),
-                ("rows", rows),
-                ("message", message),
-                ("owner", owner),
-                ("exit_code", exit_code),
-            )
-            if value is not UNSET
-        }
-        for name in ("started_at", "finished_at"):
-            if given.get(name) is not None:
-                given[name] = ensure_utc(given[name], name)
-        for name in ("message", "owner"):
-            if name in given:
-                given[name] = clean_text(given[name])
+        given = _step_values(
+            kind=kind,
+            status=status,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=duration_s,
+            job_id=job_id,
+            rows=rows,
+            message=message,
+            owner=owner,
+            exit_code=exit_code,
+        )
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         with self.begin(f"record step {step_name!r} of run {run_id}") as conn:
             self._require_run(conn, run_id)
@@ -298,19 +290,7 @@ class RunRepository(ABC):
                         index_elements=[steps.c.run_id, steps.c.step_name], set_=given
                     )
                 )
-            row = conn.execute(sa.select(steps).where(key)).mappings().one()
-            times_changed = "started_at" in given or "finished_at" in given
-            if (
-                "duration_s" not in given
-                and (times_changed or row["duration_s"] is None)
-                and row["started_at"]
-                and row["finished_at"]
-            ):
-                duration = (row["finished_at"] - row["started_at"]).total_seconds()
-                if row["duration_s"] != duration:
-                    conn.execute(steps.update().where(key).values(duration_s=duration))
-                    row = conn.execute(sa.select(steps).where(key)).mappings().one()
-            return _step_from_row(row)
+            return _step_from_row(_fill_duration(conn, key, given))
 
     def add_skipped_steps(
         self,
