@@ -37,11 +37,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/cli/run_cmd.py::run_command": 109,
     "luigi_airbyte/cli/run_cmd.py::execute_run": 118,
     "luigi_airbyte/cli/sync_cmd.py::sync_command": 101,
-    "luigi_airbyte/store/html_timeline.py::_timeline_svg": 62,
-    "luigi_airbyte/store/html_report.py::_syncs": 69,
-    "luigi_airbyte/store/html_report.py::_lineage_svg": 111,
-    "luigi_airbyte/store/html_report.py::render_run_html": 75,
-    "luigi_airbyte/store/html_trends.py::render_trends_html": 122,
     "luigi_airbyte/sync/runner.py::_create": 73,  # the create/reconcile loop: branch backoff
     "luigi_airbyte/sync/waiting.py": 842,  # Waiter and its backoff: branch backoff
     "luigi_airbyte/sync/waiting.py::_poll": 61,
