@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.masking import MASK, is_secret_name, mask_url
+from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.schema import (
     STEP_KINDS,
     STEP_STATUSES,
@@ -266,53 +267,12 @@ def _fill_duration(
 
 
 def _step_from_row(row: sa.RowMapping) -> StepRecord:
-    return StepRecord(
-        run_id=row["run_id"],
-        step_name=row["step_name"],
-        kind=row["kind"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        duration_s=row["duration_s"],
-        job_id=row["job_id"],
-        rows=row["rows"],
-        message=row["message"],
-        owner=row["owner"],
-        exit_code=row["exit_code"],
-    )
+    return record_from_row(StepRecord, row)
 
 
 def _stat_from_row(r: sa.RowMapping) -> StreamStatRecord:
-    return StreamStatRecord(
-        run_id=r["run_id"],
-        step_name=r["step_name"],
-        job_id=r["job_id"],
-        stream=r["stream"],
-        namespace=r["namespace"],
-        records_emitted=r["records_emitted"],
-        records_committed=r["records_committed"],
-        bytes_emitted=r["bytes_emitted"],
-        bytes_committed=r["bytes_committed"],
-        records_rejected=r["records_rejected"],
-    )
+    return record_from_row(StreamStatRecord, r)
 
 
 def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSummary:
-    return RunSummary(
-        run_id=row["run_id"],
-        pipeline=row["pipeline"],
-        run_date=row["run_date"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        exit_code=row["exit_code"],
-        host=row["host"],
-        argv=row["argv"],
-        scheduler=row["scheduler"],
-        message=row["message"],
-        identity=row["identity"],
-        step_counts=dict(counts),
-        heartbeat_at=row["heartbeat_at"],
-        pid=row["pid"],
-        pid_started_at=row["pid_started_at"],
-    )
+    return record_from_row(RunSummary, row, step_counts=dict(counts))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.run_records import (
     UNSET,
     CheckRecord,
@@ -455,13 +456,7 @@ class RunRepository(ABC):
             query = query.limit(limit)
         with self.read(f"read events of run {run_id}") as conn:
             return [
-                EventRecord(
-                    run_id=row["run_id"],
-                    at=row["at"],
-                    name=row["name"],
-                    level=row["level"],
-                    fields=row["fields"] or {},
-                )
+                record_from_row(EventRecord, row, fields=row["fields"] or {})
                 for row in conn.execute(query).mappings()
             ]
 
@@ -638,16 +633,7 @@ class RunRepository(ABC):
             ).mappings()
         )
         checks = tuple(
-            CheckRecord(
-                run_id=r["run_id"],
-                step_name=r["step_name"],
-                check=r["check_name"],
-                passed=bool(r["passed"]),
-                severity=r["severity"],
-                message=r["message"],
-                details=r["details"],
-                at=r["at"],
-            )
+            record_from_row(CheckRecord, r, check=r["check_name"], passed=bool(r["passed"]))
             for r in conn.execute(
                 sa.select(check_results)
                 .where(check_results.c.run_id == run_id)
