@@ -224,11 +224,11 @@ class JobRunner(EngineState):
                 job = self._jobs[job_id]
                 if not job.terminal:
                     if job.attempts and job.attempts[-1].status == "running":
-                        att = job.attempts[-1]
-                        att.status = "failed"
-                        att.ended_at = att.updated_at = time.time()
-                        att.failure = failure_reason(
-                            "airbyte_platform", "system_error", f"Sandbox engine error: {exc}"
+                        job.attempts[-1].fail(
+                            time.time(),
+                            failure_reason(
+                                "airbyte_platform", "system_error", f"Sandbox engine error: {exc}"
+                            ),
                         )
                     self._finish(job, "failed", time.time())
 
@@ -329,10 +329,7 @@ class JobRunner(EngineState):
             now = time.time()
             if job.status == "cancelled":
                 return False
-            attempt.status = "failed"
-            attempt.ended_at = attempt.updated_at = now
-            attempt.failure = exc.failure
-            attempt.logs.append(f"attempt failed: {exc.failure['externalMessage']}")
+            attempt.fail(now, exc.failure, f"attempt failed: {exc.failure['externalMessage']}")
             job.updated_at = now
             last = len(job.attempts) >= self.settings.max_attempts
             if last:

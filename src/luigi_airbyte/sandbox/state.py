@@ -279,15 +279,15 @@ class EngineState:
             if job.status in ACTIVE and job.attempts and job.attempts[-1].status == "running":
                 # The process died under this attempt: like a lost worker, the attempt fails
                 # and the job carries on with the next one.
-                att = job.attempts[-1]
-                att.status = "failed"
-                att.ended_at = att.updated_at = now
-                att.failure = failure_reason(
-                    "airbyte_platform",
-                    "heartbeat_timeout",
-                    "The sandbox restarted while this attempt was running.",
+                job.attempts[-1].fail(
+                    now,
+                    failure_reason(
+                        "airbyte_platform",
+                        "heartbeat_timeout",
+                        "The sandbox restarted while this attempt was running.",
+                    ),
+                    "attempt interrupted by a sandbox restart",
                 )
-                att.logs.append("attempt interrupted by a sandbox restart")
                 job.updated_at = now
                 if len(job.attempts) >= self.settings.max_attempts:
                     self._finish(job, "failed", now)
