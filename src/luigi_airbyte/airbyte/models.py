@@ -551,45 +551,50 @@ class StreamProperties:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    source_id: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Actor:
+    """What a source and a destination share (Airbyte calls both "actors")."""
+
     name: str
-    source_type: str
     workspace_id: str
     definition_id: str = ""
     configuration: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @staticmethod
+    def _shared(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "name": str(data.get("name", "")),
+            "workspace_id": str(data.get("workspaceId", "")),
+            "definition_id": str(data.get("definitionId", "")),
+            "configuration": dict(data.get("configuration") or {}),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source(_Actor):
+    source_id: str
+    source_type: str
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Source:
         return cls(
             source_id=str(data["sourceId"]),
-            name=str(data.get("name", "")),
             source_type=str(data.get("sourceType", "")),
-            workspace_id=str(data.get("workspaceId", "")),
-            definition_id=str(data.get("definitionId", "")),
-            configuration=dict(data.get("configuration") or {}),
+            **cls._shared(data),
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Destination(_Actor):
     destination_id: str
-    name: str
     destination_type: str
-    workspace_id: str
-    definition_id: str = ""
-    configuration: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Destination:
         return cls(
             destination_id=str(data["destinationId"]),
-            name=str(data.get("name", "")),
             destination_type=str(data.get("destinationType", "")),
-            workspace_id=str(data.get("workspaceId", "")),
-            definition_id=str(data.get("definitionId", "")),
-            configuration=dict(data.get("configuration") or {}),
+            **cls._shared(data),
         )
 
 
