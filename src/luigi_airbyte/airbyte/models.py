@@ -13,9 +13,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _member(cls: type[_E], value: object) -> _E | None:
+    """The member whose value is ``value`` in lower case; None for anything else."""
+    if isinstance(value, str):
+        try:
+            return cls(value.lower())
+        except ValueError:
+            return None
+    return None
 
 
 class JobStatus(str, Enum):
@@ -37,13 +50,11 @@ class JobStatus(str, Enum):
     @classmethod
     def parse(cls, value: object) -> JobStatus:
         """Map a wire value to a status; anything unrecognised is UNKNOWN (never an error)."""
-        if isinstance(value, str):
-            try:
-                return cls(value.lower())
-            except ValueError:
-                pass
-        logger.warning("unknown Airbyte job status %r; treating it as not terminal", value)
-        return cls.UNKNOWN
+        found = _member(cls, value)
+        if found is None:
+            logger.warning("unknown Airbyte job status %r; treating it as not terminal", value)
+            return cls.UNKNOWN
+        return found
 
 
 _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -60,15 +71,10 @@ class JobType(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> JobType:
-        if isinstance(value, str):
-            v = value.lower()
-            if v == "reset_connection":
-                return cls.RESET
-            try:
-                return cls(v)
-            except ValueError:
-                pass
-        return cls.UNKNOWN
+        if isinstance(value, str) and value.lower() == "reset_connection":
+            return cls.RESET
+        found = _member(cls, value)
+        return cls.UNKNOWN if found is None else found
 
 
 class ConnectionStatus(str, Enum):
@@ -80,13 +86,11 @@ class ConnectionStatus(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> ConnectionStatus:
-        if isinstance(value, str):
-            try:
-                return cls(value.lower())
-            except ValueError:
-                pass
-        logger.warning("unknown Airbyte connection status %r", value)
-        return cls.UNKNOWN
+        found = _member(cls, value)
+        if found is None:
+            logger.warning("unknown Airbyte connection status %r", value)
+            return cls.UNKNOWN
+        return found
 
 
 def parse_datetime(value: object) -> datetime | None:
