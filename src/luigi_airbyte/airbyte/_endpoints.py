@@ -60,6 +60,9 @@ class _Core(Protocol):
     @property
     def _config_post(self) -> Callable[..., httpx.Response | None]: ...
 
+    @property
+    def _config_read(self) -> Callable[..., httpx.Response | None]: ...
+
     def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None: ...
 
 
@@ -97,13 +100,23 @@ class ConfigAPIEndpoints:
             )
             return None
 
-    def get_stored_catalog(self: _Core, connection_id: str) -> list[StoredStream] | None:
-        """The catalog the connection was last saved with (config API); None without it."""
+    def _config_read(
+        self: _Core,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        timeout: httpx.Timeout | None = None,
+        hints: Mapping[int | str, str] | None = None,
+    ) -> httpx.Response | None:
+        """``_config_post`` where there is a config API; None where there is none."""
         base = self._config_base()
         if base is None:
             return None
-        response = self._config_post(
-            base,
+        return self._config_post(base, path, body, timeout=timeout, hints=hints)
+
+    def get_stored_catalog(self: _Core, connection_id: str) -> list[StoredStream] | None:
+        """The catalog the connection was last saved with (config API); None without it."""
+        response = self._config_read(
             "/v1/connections/get",
             {"connectionId": connection_id},
             hints={404: "Check the connection id"},
@@ -119,16 +132,11 @@ class ConfigAPIEndpoints:
 
     def get_job_details(self: _Core, job_id: int) -> JobDetails | None:
         """Attempts and per-stream counts from the config API; None without it."""
-        base = self._config_base()
-        if base is None:
-            return None
         body = {"id": int(job_id)}
         try:
-            response = self._config_post(base, "/v1/jobs/get_without_logs", body)
+            response = self._config_read("/v1/jobs/get_without_logs", body)
         except NotFoundError:  # older servers lack get_without_logs
-            response = self._config_post(
-                base, "/v1/jobs/get", body, hints={404: "Check the job id"}
-            )
+            response = self._config_read("/v1/jobs/get", body, hints={404: "Check the job id"})
         if response is None:
             return None
         details = self._parse(response, JobDetails.from_api, self._object(response))
@@ -144,10 +152,7 @@ class ConfigAPIEndpoints:
         return self._check("/v1/destinations/check_connection", {"destinationId": destination_id})
 
     def _check(self: _Core, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None:
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(base, path, body, timeout=self._slow_timeout())
+        response = self._config_read(path, body, timeout=self._slow_timeout())
         if response is None:
             return None
         check = self._parse(response, ConnectorCheck.from_api, self._object(response))
@@ -162,11 +167,7 @@ class ConfigAPIEndpoints:
         Raises:
             AirbyteError: the discover job ran and failed (Airbyte's reason included).
         """
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(
-            base,
+        response = self._config_read(
             "/v1/sources/discover_schema",
             {"sourceId": source_id, "disable_cache": disable_cache},
             timeout=self._slow_timeout(),
