@@ -58,9 +58,6 @@ class _Core(Protocol):
     def _slow_timeout(self) -> httpx.Timeout: ...
 
     @property
-    def _config_post(self) -> Callable[..., httpx.Response | None]: ...
-
-    @property
     def _config_read(self) -> Callable[..., httpx.Response | None]: ...
 
     def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None: ...
@@ -73,17 +70,19 @@ class ConfigAPIEndpoints:
     _config_url: str | None
     _config_known: bool
 
-    def _config_post(
+    def _config_read(
         self: _Core,
-        base: str,
         path: str,
         body: Mapping[str, Any],
         *,
         timeout: httpx.Timeout | None = None,
         hints: Mapping[int | str, str] | None = None,
     ) -> httpx.Response | None:
-        """POST to the config API; None (and the config API switched off) if it refuses
-        the credential, since config-only features are extras, not the sync itself."""
+        """POST to the config API; None without one, and None (the config API switched off)
+        if it refuses the credential, since config-only features are extras, not the sync."""
+        base = self._config_base()
+        if base is None:
+            return None
         try:
             # Config-API reads are POSTs; every one we use is read-only, so retry them.
             return self._send(
@@ -99,20 +98,6 @@ class ConfigAPIEndpoints:
                 exc.status_code,
             )
             return None
-
-    def _config_read(
-        self: _Core,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        timeout: httpx.Timeout | None = None,
-        hints: Mapping[int | str, str] | None = None,
-    ) -> httpx.Response | None:
-        """``_config_post`` where there is a config API; None where there is none."""
-        base = self._config_base()
-        if base is None:
-            return None
-        return self._config_post(base, path, body, timeout=timeout, hints=hints)
 
     def get_stored_catalog(self: _Core, connection_id: str) -> list[StoredStream] | None:
         """The catalog the connection was last saved with (config API); None without it."""
