@@ -59,7 +59,7 @@ class _Core(Protocol):
     def _slow_timeout(self) -> httpx.Timeout: ...
 
     @property
-    def _config_post(self) -> Callable[..., httpx.Response | None]: ...
+    def _config_read(self) -> Callable[..., httpx.Response | None]: ...
 
     def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None: ...
 
@@ -71,17 +71,19 @@ class ConfigAPIEndpoints:
     _config_url: str | None
     _config_known: bool
 
-    def _config_post(
+    def _config_read(
         self: _Core,
-        base: str,
         path: str,
         body: Mapping[str, Any],
         *,
         timeout: httpx.Timeout | None = None,
         hints: Mapping[int | str, str] | None = None,
     ) -> httpx.Response | None:
-        """POST to the config API; None (and the config API switched off) if it refuses
-        the credential, since config-only features are extras, not the sync itself."""
+        """POST to the config API; None without one, and None (the config API switched off)
+        if it refuses the credential, since config-only features are extras, not the sync."""
+        base = self._config_base()
+        if base is None:
+            return None
         try:
             # Config-API reads are POSTs; every one we use is read-only, so retry them.
             return self._send(
@@ -100,11 +102,7 @@ class ConfigAPIEndpoints:
 
     def get_stored_catalog(self: _Core, connection_id: str) -> list[StoredStream] | None:
         """The catalog the connection was last saved with (config API); None without it."""
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(
-            base,
+        response = self._config_read(
             "/v1/connections/get",
             {"connectionId": connection_id},
             hints={404: "Check the connection id"},
@@ -120,16 +118,11 @@ class ConfigAPIEndpoints:
 
     def get_job_details(self: _Core, job_id: int) -> JobDetails | None:
         """Attempts and per-stream counts from the config API; None without it."""
-        base = self._config_base()
-        if base is None:
-            return None
         body = {"id": int(job_id)}
         try:
-            response = self._config_post(base, "/v1/jobs/get_without_logs", body)
+            response = self._config_read("/v1/jobs/get_without_logs", body)
         except NotFoundError:  # older servers lack get_without_logs
-            response = self._config_post(
-                base, "/v1/jobs/get", body, hints={404: "Check the job id"}
-            )
+            response = self._config_read("/v1/jobs/get", body, hints={404: "Check the job id"})
         if response is None:
             return None
         details = self._parse(response, JobDetails.from_api, self._object(response))
@@ -145,10 +138,7 @@ class ConfigAPIEndpoints:
         return self._check("/v1/destinations/check_connection", {"destinationId": destination_id})
 
     def _check(self: _Core, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None:
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(base, path, body, timeout=self._slow_timeout())
+        response = self._config_read(path, body, timeout=self._slow_timeout())
         if response is None:
             return None
         check = self._parse(response, ConnectorCheck.from_api, self._object(response))
@@ -163,11 +153,7 @@ class ConfigAPIEndpoints:
         Raises:
             AirbyteError: the discover job ran and failed (Airbyte's reason included).
         """
-        base = self._config_base()
-        if base is None:
-            return None
-        response = self._config_post(
-            base,
+        response = self._config_read(
             "/v1/sources/discover_schema",
             {"sourceId": source_id, "disable_cache": disable_cache},
             timeout=self._slow_timeout(),

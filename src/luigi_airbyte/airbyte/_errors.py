@@ -185,16 +185,23 @@ def error_from_response(
     }
     if cls is not None:
         return cls(hint=hint, **kwargs)
+    return _error_for_status(status, hint, kwargs, auth_hint=auth_hint, throttled=throttled)
+
+
+def _error_for_status(
+    status: int, hint: str, kwargs: dict[str, Any], *, auth_hint: str, throttled: int
+) -> AirbyteAPIError:
+    """The ``AirbyteAPIError`` subclass for ``status``, with the default hint where none."""
     if status in (401, 403):
         default = auth_hint if status == 401 and auth_hint else _HINTS[status]
         return AuthenticationError(hint=hint or default, **kwargs)
     if status == 404:
         return NotFoundError(hint=hint or _HINTS[404], **kwargs)
     if status == 409:
-        lowered = message.lower()
-        if ptype == "try-again-later" or "already running" in lowered:
+        lowered = str(kwargs["server_message"]).lower()
+        if kwargs["problem_type"] == "try-again-later" or "already running" in lowered:
             return SyncAlreadyRunningError(hint=hint or _TRY_AGAIN_HINT, **kwargs)
-        if ptype == "state-conflict":
+        if kwargs["problem_type"] == "state-conflict":
             return StateConflictError(hint=hint or _HINTS[409], **kwargs)
         return ConflictError(hint=hint or _HINTS[409], **kwargs)
     if status == 429:

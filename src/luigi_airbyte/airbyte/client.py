@@ -2,7 +2,7 @@
 
 Everything that can go wrong on the wire is decided here, once:
 
-* every request goes through one send loop that applies the ``RetryPolicy``
+* every request goes through one send loop (``_send.py``) that applies the ``RetryPolicy``
   (never resending a ``POST /jobs`` that may have reached the server);
 * error responses become the luigi-airbyte error tree with Airbyte's own message;
 * httpx exceptions are translated at this edge and never escape;
@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -35,26 +34,22 @@ from luigi_airbyte.airbyte._endpoints import (
 )
 from luigi_airbyte.airbyte._errors import (
     Redactor,
-    error_from_response,
     make_redactor,
-    raise_if_cut_short,
-    transport_error,
 )
 from luigi_airbyte.airbyte._http import (
     Json,
     ResponseReader,
     _iso,
     _seg,
-    _sent,
     config_api_root,
     make_http_client,
     plain_http_only,
 )
 from luigi_airbyte.airbyte._pagination import FetchPage, check_page_size, paginate
 from luigi_airbyte.airbyte._retry import (
-    RETRYABLE_STATUSES,
     RetryPolicy,
 )
+from luigi_airbyte.airbyte._send import SendLoop
 from luigi_airbyte.airbyte.models import (
     Connection,
     Destination,
@@ -65,7 +60,6 @@ from luigi_airbyte.airbyte.models import (
     StreamProperties,
     Workspace,
 )
-from luigi_airbyte.backoff import parse_retry_after
 from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import (
     AirbyteAPIError,
@@ -74,7 +68,6 @@ from luigi_airbyte.errors import (
     AuthenticationError,
     ConfigError,
     ConnectionLookupError,
-    JobCreateUncertainError,
 )
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
@@ -96,7 +89,7 @@ T = TypeVar("T")
 
 
 class AirbyteClient(
-    ConfigAPIEndpoints, ApplicationEndpoints, WorkspaceEndpoints, ResponseReader, Closing
+    SendLoop, ConfigAPIEndpoints, ApplicationEndpoints, WorkspaceEndpoints, ResponseReader, Closing
 ):
     """Typed, retrying client for Airbyte's public API (Cloud or self-hosted).
 
@@ -218,152 +211,6 @@ class AirbyteClient(
         if self._auth is None:
             return _NO_AUTH_HINT
         return ""
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool,
-        retry: bool = True,
-        timeout: httpx.Timeout | None = None,
-        hints: Mapping[int | str, str] | None = None,
-        create_job_for: str | None = None,
-    ) -> httpx.Response:
-        """Send one logical request, retrying only what is safe; raise our errors."""
-        policy = self._retry if retry else self._no_retry
-        path = httpx.URL(url).path
-        started = policy.clock()
-        started_wall = datetime.now(timezone.utc)
-        attempt = 0
-        throttled = 0
-        while True:
-            attempt += 1
-            request = self._http.build_request(
-                method,
-                url,
-                params=params,
-                json=json,
-                timeout=timeout if timeout is not None else self._timeout,
-            )
-            t0 = time.perf_counter()
-            try:
-                response = self._http.send(request)
-                raise_if_cut_short(response, request)
-            except httpx.HTTPError as exc:
-                sent = _sent(exc, request)
-                if policy.is_retryable_error(exc, sent=sent, idempotent=idempotent):
-                    delay = policy.next_delay(attempt, started)
-                    if delay is not None:
-                        self._log_retry(method, path, attempt, policy, type(exc).__name__, delay)
-                        policy.sleep(delay)
-                        continue
-                if create_job_for is not None and sent:
-                    raise self._uncertain(
-                        path, create_job_for, started_wall, type(exc).__name__
-                    ) from exc
-                note = f"gave up after {attempt} attempts" if attempt > 1 else ""
-                raise transport_error(
-                    exc,
-                    method=method,
-                    path=path,
-                    target=f"{request.url.scheme}://{request.url.netloc.decode('ascii')}",
-                    redact=self._redact,
-                    note=note,
-                ) from exc
-            except AirbyteAPIError as exc:
-                # Raised by the auth flow at the token endpoint: ours was not sent.
-                if exc.status_code in RETRYABLE_STATUSES:
-                    delay = policy.next_delay(attempt, started)
-                    if delay is not None:
-                        reason = f"token endpoint answered {exc.status_code}"
-                        self._log_retry(method, path, attempt, policy, reason, delay)
-                        policy.sleep(delay)
-                        continue
-                raise
-            status = response.status_code
-            level = logging.DEBUG if response.is_success and idempotent else logging.INFO
-            logger.log(
-                level,
-                "HTTP %s %s -> %d (%.0f ms)",
-                method,
-                path,
-                status,
-                (time.perf_counter() - t0) * 1000,
-            )
-            if response.is_success:
-                return response
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            if status == 429 and wait is None and idempotent:
-                # Throttling: an operator limits this user, with no hint how long.
-                throttled += 1
-                self.throttled_count += 1
-                delay = policy.next_throttle_delay(throttled, started)
-                if delay is not None:
-                    logger.warning(
-                        "throttled by Airbyte: %s %s answered 429 without Retry-After "
-                        "(%d in a row); backing off %.1f s (ceiling %.0f s per wait, "
-                        "%.0f s in all)",
-                        method,
-                        path,
-                        throttled,
-                        delay,
-                        policy.throttle_max_delay,
-                        policy.throttle_max_elapsed,
-                    )
-                    response.close()
-                    policy.sleep(delay)
-                    continue
-            elif policy.is_retryable_status(status, idempotent=idempotent):
-                delay = policy.next_delay(attempt, started, wait)
-                if delay is not None:
-                    self._log_retry(method, path, attempt, policy, f"HTTP {status}", delay)
-                    response.close()
-                    policy.sleep(delay)
-                    continue
-            error = error_from_response(
-                response,
-                method=method,
-                path=path,
-                redact=self._redact,
-                hints=hints,
-                auth_hint=self._auth_hint(),
-                attempts=attempt,
-                throttled=throttled,
-            )
-            if create_job_for is not None and status >= 500:
-                raise self._uncertain(
-                    path, create_job_for, started_wall, f"HTTP {status}"
-                ) from error
-            raise error
-
-    @staticmethod
-    def _log_retry(
-        method: str, path: str, attempt: int, policy: RetryPolicy, reason: str, delay: float
-    ) -> None:
-        logger.warning(
-            "retrying %s %s: attempt %d of %d failed (%s); next try in %.2f s",
-            method,
-            path,
-            attempt,
-            policy.max_attempts,
-            reason,
-            delay,
-        )
-
-    @staticmethod
-    def _uncertain(
-        path: str, connection_id: str, started: datetime, reason: str
-    ) -> JobCreateUncertainError:
-        return JobCreateUncertainError(
-            f"POST {path} for connection {connection_id} got no clear answer ({reason}): "
-            "a job may have been created. Do not post again; list the connection's jobs "
-            f"created since about {_iso(started)} (allow for clock skew) and attach to the new one",
-            method="POST",
-            path=path,
-        )
 
     def _get(
         self,

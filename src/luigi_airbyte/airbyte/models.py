@@ -13,9 +13,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def _member(cls: type[_E], value: object) -> _E | None:
+    """The member whose value is ``value`` in lower case; None for anything else."""
+    if isinstance(value, str):
+        try:
+            return cls(value.lower())
+        except ValueError:
+            return None
+    return None
 
 
 class JobStatus(str, Enum):
@@ -37,13 +50,11 @@ class JobStatus(str, Enum):
     @classmethod
     def parse(cls, value: object) -> JobStatus:
         """Map a wire value to a status; anything unrecognised is UNKNOWN (never an error)."""
-        if isinstance(value, str):
-            try:
-                return cls(value.lower())
-            except ValueError:
-                pass
-        logger.warning("unknown Airbyte job status %r; treating it as not terminal", value)
-        return cls.UNKNOWN
+        found = _member(cls, value)
+        if found is None:
+            logger.warning("unknown Airbyte job status %r; treating it as not terminal", value)
+            return cls.UNKNOWN
+        return found
 
 
 _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -60,15 +71,10 @@ class JobType(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> JobType:
-        if isinstance(value, str):
-            v = value.lower()
-            if v == "reset_connection":
-                return cls.RESET
-            try:
-                return cls(v)
-            except ValueError:
-                pass
-        return cls.UNKNOWN
+        if isinstance(value, str) and value.lower() == "reset_connection":
+            return cls.RESET
+        found = _member(cls, value)
+        return cls.UNKNOWN if found is None else found
 
 
 class ConnectionStatus(str, Enum):
@@ -80,13 +86,11 @@ class ConnectionStatus(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> ConnectionStatus:
-        if isinstance(value, str):
-            try:
-                return cls(value.lower())
-            except ValueError:
-                pass
-        logger.warning("unknown Airbyte connection status %r", value)
-        return cls.UNKNOWN
+        found = _member(cls, value)
+        if found is None:
+            logger.warning("unknown Airbyte connection status %r", value)
+            return cls.UNKNOWN
+        return found
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -551,45 +555,50 @@ class StreamProperties:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    source_id: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Actor:
+    """What a source and a destination share (Airbyte calls both "actors")."""
+
     name: str
-    source_type: str
     workspace_id: str
     definition_id: str = ""
     configuration: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @staticmethod
+    def _shared(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "name": str(data.get("name", "")),
+            "workspace_id": str(data.get("workspaceId", "")),
+            "definition_id": str(data.get("definitionId", "")),
+            "configuration": dict(data.get("configuration") or {}),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source(_Actor):
+    source_id: str
+    source_type: str
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Source:
         return cls(
             source_id=str(data["sourceId"]),
-            name=str(data.get("name", "")),
             source_type=str(data.get("sourceType", "")),
-            workspace_id=str(data.get("workspaceId", "")),
-            definition_id=str(data.get("definitionId", "")),
-            configuration=dict(data.get("configuration") or {}),
+            **cls._shared(data),
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Destination(_Actor):
     destination_id: str
-    name: str
     destination_type: str
-    workspace_id: str
-    definition_id: str = ""
-    configuration: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Destination:
         return cls(
             destination_id=str(data["destinationId"]),
-            name=str(data.get("name", "")),
             destination_type=str(data.get("destinationType", "")),
-            workspace_id=str(data.get("workspaceId", "")),
-            definition_id=str(data.get("definitionId", "")),
-            configuration=dict(data.get("configuration") or {}),
+            **cls._shared(data),
         )
 
 

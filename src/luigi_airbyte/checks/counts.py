@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from luigi_airbyte.airbyte.models import StreamStats
@@ -171,6 +172,22 @@ def lost_records(
     return out
 
 
+@dataclass(frozen=True)
+class _Counting:
+    """How every stream of one reconciliation is counted and judged."""
+
+    tolerance: Tolerance
+    mode: Mode
+    sync_id: int | None
+    meta: str
+    severity: Severity
+
+    def result(
+        self, name: str, passed: bool, message: str, details: dict[str, object]
+    ) -> CheckResult:
+        return CheckResult(name, "counts", passed, self.severity, message, details)
+
+
 def _reconcile_tables(
     committed: Mapping[str, int],
     warehouse_url: str,
@@ -189,17 +206,16 @@ def _reconcile_tables(
     if mode == "sync" and sync_id is None:
         raise ValueError("mode='sync' needs the sync's job id (sync_id)")
     allowed_difference(0, tolerance)  # validate before touching the warehouse
+    how = _Counting(tolerance, mode, sync_id, meta_column, severity)
     streams = {**{s: s for s in committed}, **dict(tables)}
     where = mask_url(warehouse_url)
     try:
         wh = open_warehouse(warehouse_url)
     except WarehouseError as exc:
         return [
-            CheckResult(
+            how.result(
                 f"counts:{s}",
-                "counts",
                 False,
-                severity,
                 f"{s}: cannot count rows: {exc}",
                 {"stream": s, "warehouse": where},
             )
@@ -209,48 +225,30 @@ def _reconcile_tables(
         results = [
             _reconcile_one(
                 wh,
+                how,
                 stream,
                 streams[stream],
                 int(committed.get(stream, 0)),
-                tolerance=tolerance,
-                mode=mode,
-                sync_id=sync_id,
-                meta=meta_column,
-                severity=severity,
                 mapped=stream in tables,
                 deduped=mode == "sync" and stream in deduped,
             )
             for stream in sorted(streams)
         ]
         if mode == "sync":
-            for stream in sorted(primary_keys):
-                if stream in streams and primary_keys[stream]:
-                    results.append(
-                        _duplicates_one(
-                            wh,
-                            stream,
-                            streams[stream],
-                            tuple(primary_keys[stream]),
-                            sync_id=sync_id,
-                            meta=meta_column,
-                            severity=severity,
-                        )
-                    )
+            results += [
+                _duplicates_one(wh, how, stream, streams[stream], tuple(primary_keys[stream]))
+                for stream in sorted(primary_keys)
+                if stream in streams and primary_keys[stream]
+            ]
         return results
 
 
 def _duplicates_one(
-    wh: Warehouse,
-    stream: str,
-    table: str,
-    key: tuple[str, ...],
-    *,
-    sync_id: int | None,
-    meta: str,
-    severity: Severity,
+    wh: Warehouse, how: _Counting, stream: str, table: str, key: tuple[str, ...]
 ) -> CheckResult:
     """Rows of this sync whose primary key appears more than once (append modes)."""
     name = f"duplicates:{stream}"
+    sync_id = how.sync_id
     details: dict[str, object] = {
         "stream": stream,
         "table": table,
@@ -260,7 +258,7 @@ def _duplicates_one(
     cols = ", ".join(quote_identifier(c) for c in key)
     sql = (
         f"SELECT COALESCE(SUM(n - 1), 0), COUNT(*) FROM (SELECT COUNT(*) AS n "
-        f"FROM {wh.quote_table(table)} WHERE {wh.json_text(meta, 'sync_id')} = :sync_id "
+        f"FROM {wh.quote_table(table)} WHERE {wh.json_text(how.meta, 'sync_id')} = :sync_id "
         f"GROUP BY {cols} HAVING COUNT(*) > 1) dup"
     )
     try:
@@ -268,31 +266,22 @@ def _duplicates_one(
             raise WarehouseError(f"table {table} not found")
         extra = int(wh.scalar(sql, {"sync_id": str(sync_id)}) or 0)
     except WarehouseError as exc:
-        return CheckResult(
-            name,
-            "counts",
-            False,
-            severity,
-            f"{stream}: cannot look for duplicate keys in {table}: {exc}",
-            details,
+        return how.result(
+            name, False, f"{stream}: cannot look for duplicate keys in {table}: {exc}", details
         )
     details["duplicates"] = extra
     key_text = ", ".join(key)
     if extra == 0:
-        return CheckResult(
+        return how.result(
             name,
-            "counts",
             True,
-            severity,
             f"{stream}: no primary key ({key_text}) appears twice among the rows of sync "
             f"{sync_id} in {table}",
             details,
         )
-    return CheckResult(
+    return how.result(
         name,
-        "counts",
         False,
-        severity,
         f"{stream}: {extra} duplicate rows by primary key ({key_text}) among the rows of sync "
         f"{sync_id} in {table}: a retried attempt re-sent records in an append mode. "
         "Deduplicate the table (or switch the stream to a deduped mode in Airbyte) before "
@@ -303,15 +292,11 @@ def _duplicates_one(
 
 def _reconcile_one(
     wh: Warehouse,
+    how: _Counting,
     stream: str,
     table: str,
     expected: int,
     *,
-    tolerance: Tolerance,
-    mode: Mode,
-    sync_id: int | None,
-    meta: str,
-    severity: Severity,
     mapped: bool,
     deduped: bool = False,
 ) -> CheckResult:
@@ -319,19 +304,17 @@ def _reconcile_one(
     details: dict[str, object] = {
         "stream": stream,
         "table": table,
-        "mode": mode,
-        "sync_id": sync_id,
+        "mode": how.mode,
+        "sync_id": how.sync_id,
         "expected": expected,
-        "tolerance": tolerance,
+        "tolerance": how.tolerance,
         "warehouse": wh.display_url,
     }
     if not wh.table_exists(table):
         hint = "" if mapped else " (no table mapping was given, so the stream name was used)"
-        return CheckResult(
+        return how.result(
             name,
-            "counts",
             False,
-            severity,
             f"{stream}: table {table} not found in {wh.display_url}{hint}. Fix the stream's "
             "table in the pipeline file (counts.tables), or check the destination's "
             "namespace and prefix settings in Airbyte.",
@@ -339,44 +322,50 @@ def _reconcile_one(
         )
     try:
         # check explicitly: SQLite reads a quoted unknown column as a string literal
-        if mode == "sync" and meta.lower() not in {c.lower() for c in wh.columns(table)}:
-            raise WarehouseError(f"{table} has no {meta} column")
-        actual = _count(wh, table, mode, sync_id, meta)
+        if how.mode == "sync" and how.meta.lower() not in {c.lower() for c in wh.columns(table)}:
+            raise WarehouseError(f"{table} has no {how.meta} column")
+        actual = _count(wh, table, how.mode, how.sync_id, how.meta)
     except WarehouseError as exc:
         fix = (
-            f" Tables written by older destinations lack {meta}; use mode 'total' for them."
-            if mode == "sync"
+            f" Tables written by older destinations lack {how.meta}; use mode 'total' for them."
+            if how.mode == "sync"
             else ""
         )
-        return CheckResult(
-            name,
-            "counts",
-            False,
-            severity,
-            f"{stream}: cannot count rows in {table}: {exc}.{fix}",
-            details,
+        return how.result(
+            name, False, f"{stream}: cannot count rows in {table}: {exc}.{fix}", details
         )
-    allowed = allowed_difference(expected, tolerance)
+    return _judge(how, name, stream, table, expected, actual, deduped, details)
+
+
+def _judge(
+    how: _Counting,
+    name: str,
+    stream: str,
+    table: str,
+    expected: int,
+    actual: int,
+    deduped: bool,
+    details: dict[str, object],
+) -> CheckResult:
+    """Pass or fail ``actual`` rows against ``expected`` within the tolerance."""
+    allowed = allowed_difference(expected, how.tolerance)
     difference = actual - expected
     details.update(actual=actual, difference=difference, allowed=allowed)
-    what = f"rows of sync {sync_id}" if mode == "sync" else "rows"
-    source = "Airbyte committed" if mode == "sync" else "expected"
+    what = f"rows of sync {how.sync_id}" if how.mode == "sync" else "rows"
+    source = "Airbyte committed" if how.mode == "sync" else "expected"
     if abs(difference) <= allowed:
-        return CheckResult(
+        return how.result(
             name,
-            "counts",
             True,
-            severity,
-            f"{stream}: {actual} {what} in {table}; {source} {expected} (tolerance {tolerance})",
+            f"{stream}: {actual} {what} in {table}; {source} {expected} "
+            f"(tolerance {how.tolerance})",
             details,
         )
     if deduped and difference < 0:
         details["deduped"] = True
-        return CheckResult(
+        return how.result(
             name,
-            "counts",
             True,
-            severity,
             f"{stream}: {actual} {what} in {table} for {expected} records committed: a "
             "deduplicated table keeps one row per key (updates, and records re-sent by a "
             "retried attempt, collapse)",
@@ -387,14 +376,12 @@ def _reconcile_one(
         if difference < 0
         else "more rows than expected: duplicates, or another writer"
     )
-    return CheckResult(
+    return how.result(
         name,
-        "counts",
         False,
-        severity,
         f"{stream}: {actual} {what} in {table}, but {source} {expected} (difference "
-        f"{difference:+d}, tolerance {tolerance}); {cause}. Inspect the table and the job in "
-        "Airbyte; if the difference is expected (deduplication, deletes), raise "
+        f"{difference:+d}, tolerance {how.tolerance}); {cause}. Inspect the table and the job "
+        "in Airbyte; if the difference is expected (deduplication, deletes), raise "
         "counts.tolerance in the pipeline file.",
         details,
     )

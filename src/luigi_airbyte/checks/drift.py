@@ -12,7 +12,7 @@ difference what differs and where to fix it: in the Airbyte UI or in the pipelin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -268,44 +268,44 @@ class _Differ:
         self, name: str, exp: ExpectedStream, cfg: StreamConfig, prop: StreamProperties | None
     ) -> None:
         if exp.sync_mode is not None and cfg.sync_mode != exp.sync_mode:
-            self.add(
-                name,
-                "sync_mode",
-                f"stream {name!r} syncs as {_label(cfg.sync_mode)}, the pipeline expects "
-                f"{_label(exp.sync_mode)}.",
-                self.ui(name, f"set the sync mode to {_label(exp.sync_mode)}") + "; or "
-                f"change expect.streams.{name}.sync_mode in the pipeline file.",
-                expected=exp.sync_mode,
-                actual=cfg.sync_mode,
+            self._stream_differs(
+                name, "sync_mode", "syncs as", "sync mode", _label, exp.sync_mode, cfg.sync_mode
             )
         cursor = cfg.cursor_field
         if not cursor and prop is not None and prop.source_defined_cursor:
             cursor = prop.default_cursor_field
         if exp.cursor_path is not None and cursor != exp.cursor_path:
-            self.add(
-                name,
-                "cursor",
-                f"stream {name!r} uses cursor {_path(cursor)}, the pipeline expects "
-                f"{_path(exp.cursor_path)}.",
-                self.ui(name, f"set the cursor field to {_path(exp.cursor_path)}") + "; or "
-                f"change expect.streams.{name}.cursor in the pipeline file.",
-                expected=exp.cursor_path,
-                actual=cursor,
+            self._stream_differs(
+                name, "cursor", "uses cursor", "cursor field", _path, exp.cursor_path, cursor
             )
         keys = cfg.primary_key
         if not keys and prop is not None:
             keys = prop.source_defined_primary_key
         if exp.key_paths is not None and set(keys) != set(exp.key_paths):
-            self.add(
-                name,
-                "primary_key",
-                f"stream {name!r} has primary key {_keys(keys)}, the pipeline expects "
-                f"{_keys(exp.key_paths)}.",
-                self.ui(name, f"set the primary key to {_keys(exp.key_paths)}") + "; or "
-                f"change expect.streams.{name}.primary_key in the pipeline file.",
-                expected=exp.key_paths,
-                actual=keys,
+            self._stream_differs(
+                name, "primary_key", "has primary key", "primary key", _keys, exp.key_paths, keys
             )
+
+    def _stream_differs(
+        self,
+        name: str,
+        kind: str,
+        says: str,
+        setting: str,
+        show: Callable[[Any], str],
+        expected: Any,
+        actual: Any,
+    ) -> None:
+        """A stream's ``kind`` (also its key under expect.streams) differs from the file."""
+        self.add(
+            name,
+            kind,
+            f"stream {name!r} {says} {show(actual)}, the pipeline expects {show(expected)}.",
+            self.ui(name, f"set the {setting} to {show(expected)}") + "; or "
+            f"change expect.streams.{name}.{kind} in the pipeline file.",
+            expected=expected,
+            actual=actual,
+        )
 
     def _catalog(self, name: str, cfg: StreamConfig, prop: StreamProperties | None) -> None:
         """Validate the configured stream against what the source and destination offer."""

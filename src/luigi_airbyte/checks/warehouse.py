@@ -40,6 +40,21 @@ def split_table(name: str) -> list[str]:
     return parts
 
 
+# information_schema rows of one table: catalog and schema only when the name gives them
+_SAME_TABLE = (
+    " where lower(table_name) = lower(:t)"
+    " and (:s is null or lower(table_schema) = lower(:s))"
+    " and (:c is null or lower(table_catalog) = lower(:c))"
+)
+
+
+def _table_params(name: str) -> dict[str, str | None]:
+    """``_SAME_TABLE``'s parameters for ``[catalog.][schema.]table``."""
+    parts: list[str | None] = [None, None, *split_table(name)]
+    catalog, schema, table = parts[-3:]
+    return {"t": table, "s": schema, "c": catalog}
+
+
 class Warehouse(Closing, ABC):
     """What checks need from a warehouse connection; use it as a context manager."""
 
@@ -115,25 +130,15 @@ class DuckDBWarehouse(Warehouse):
         return [tuple(r) for r in out]
 
     def table_exists(self, name: str) -> bool:
-        parts: list[str | None] = [None, None, *split_table(name)]
-        catalog, schema, table = parts[-3:]
-        sql = (
-            "select count(*) from information_schema.tables where lower(table_name) = lower(:t)"
-            " and (:s is null or lower(table_schema) = lower(:s))"
-            " and (:c is null or lower(table_catalog) = lower(:c))"
-        )
-        return bool(self.scalar(sql, {"t": table, "s": schema, "c": catalog}))
+        sql = f"select count(*) from information_schema.tables{_SAME_TABLE}"
+        return bool(self.scalar(sql, _table_params(name)))
 
     def columns(self, table: str) -> list[str]:
-        parts: list[str | None] = [None, None, *split_table(table)]
-        catalog, schema, name = parts[-3:]
         sql = (
-            "select column_name from information_schema.columns"
-            " where lower(table_name) = lower(:t)"
-            " and (:s is null or lower(table_schema) = lower(:s))"
-            " and (:c is null or lower(table_catalog) = lower(:c)) order by ordinal_position"
+            f"select column_name from information_schema.columns{_SAME_TABLE}"
+            " order by ordinal_position"
         )
-        return [str(r[0]) for r in self.rows(sql, {"t": name, "s": schema, "c": catalog})]
+        return [str(r[0]) for r in self.rows(sql, _table_params(table))]
 
     def json_text(self, column: str, key: str) -> str:
         text, key = f"CAST({quote_identifier(column)} AS VARCHAR)", _json_key(key)

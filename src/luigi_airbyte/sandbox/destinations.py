@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,24 @@ class Writer(ABC):
                 for n, t in wanted:
                     if n.lower() not in have:
                         run(f"ALTER TABLE {_qualified(ref)} ADD COLUMN {quote(n)} {self.types[t]}")
+
+    def insert_records(
+        self,
+        ref: TableRef,
+        names: Sequence[str],
+        records: Iterable[Sequence[Any]],
+        *,
+        sync_id: int,
+        generation: int,
+        dedup: Dedup | None = None,
+    ) -> int:
+        """Insert records (values in ``names`` order) with the Destinations V2 columns a
+        sync writes (a new raw id each, ``_airbyte_meta`` naming ``sync_id``); the count."""
+        extracted = datetime.now(timezone.utc).replace(tzinfo=None)
+        meta = json.dumps({"sync_id": sync_id, "changes": []})
+        rows = [[*values, str(uuid.uuid4()), extracted, meta, generation] for values in records]
+        self.insert(ref, [*names, *(name for name, _ in AIRBYTE_COLUMNS)], rows, dedup)
+        return len(rows)
 
     def insert(
         self,

@@ -285,16 +285,16 @@ class Engine(WorkspaceNotifications, JobRunner, EngineViews):
                 return job  # the platform accepted the request; the job never notices
             now = time.time()
             if job.attempts and job.attempts[-1].status == "running":
-                att = job.attempts[-1]
-                att.status = "failed"
-                att.ended_at = att.updated_at = now
-                att.failure = failure_reason(
-                    "airbyte_platform",
-                    "manual_cancellation",
-                    "The sync was cancelled.",
-                    retryable=False,
+                job.attempts[-1].fail(
+                    now,
+                    failure_reason(
+                        "airbyte_platform",
+                        "manual_cancellation",
+                        "The sync was cancelled.",
+                        retryable=False,
+                    ),
+                    "cancelled by user",
                 )
-                att.logs.append("cancelled by user")
             self._finish(job, "cancelled", now)
             self._wake.set()
             return job

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -95,20 +96,30 @@ def health(call: Call) -> Response:
 
 def list_workspaces(call: Call) -> Response:
     """``GET /workspaces`` (paginated)."""
+
+    def items(ids: list[str], include_deleted: bool) -> Sequence[dict[str, Any]]:
+        found = call.engine.list_workspaces()
+        return [w for w in found if w.get("workspaceId") in ids] if ids else found
+
+    return _by_workspace(call, "workspaces", items)
+
+
+def _by_workspace(
+    call: Call, resource: str, items: Callable[[list[str], bool], Sequence[dict[str, Any]]]
+) -> Response:
+    """A paginated ``GET /<resource>`` filtered by ``workspaceIds`` and ``includeDeleted``."""
     request = call.request
     ids = [normalize_uuid(w) for w in query_list(request, "workspaceIds")]
     include_deleted = query_bool(request, "includeDeleted")
     limit = query_int(request, "limit", 20, 1, 100)
     offset = query_int(request, "offset", 0, 0)
-    items = call.engine.list_workspaces()
-    if ids:
-        items = [w for w in items if w.get("workspaceId") in ids]
-    builder = UriBuilder(f"{call.api_host}/v1/workspaces").query_param(
+    found = items(ids, include_deleted)
+    builder = UriBuilder(f"{call.api_host}/v1/{resource}").query_param(
         "includeDeleted", include_deleted
     )
     if ids:
         builder.query_param("workspaceIds", ",".join(ids))
-    return json_response(page_response(items, limit, offset, builder))
+    return json_response(page_response(found, limit, offset, builder))
 
 
 def get_workspace(call: Call) -> Response:
@@ -147,19 +158,12 @@ def stream_properties(call: Call) -> Response:
 
 def list_connections(call: Call) -> Response:
     """``GET /connections`` (paginated; ``workspaceIds`` repeated or comma-joined)."""
-    request = call.request
-    ids = [normalize_uuid(w) for w in query_list(request, "workspaceIds")]
-    tag_ids = set(query_list(request, "tagIds"))
-    include_deleted = query_bool(request, "includeDeleted")
-    limit = query_int(request, "limit", 20, 1, 100)
-    offset = query_int(request, "offset", 0, 0)
-    items = call.engine.list_connections(ids, include_deleted, tag_ids)
-    builder = UriBuilder(f"{call.api_host}/v1/connections").query_param(
-        "includeDeleted", include_deleted
+    tag_ids = set(query_list(call.request, "tagIds"))
+    return _by_workspace(
+        call,
+        "connections",
+        lambda ids, include_deleted: call.engine.list_connections(ids, include_deleted, tag_ids),
     )
-    if ids:
-        builder.query_param("workspaceIds", ",".join(ids))
-    return json_response(page_response(items, limit, offset, builder))
 
 
 def get_connection(call: Call) -> Response:

@@ -34,9 +34,16 @@ class AttemptFailed(Exception):
 
 
 def failure_reason(
-    origin: str, ftype: str, external: str, internal: str | None = None, retryable: bool = True
+    origin: str,
+    ftype: str,
+    external: str,
+    internal: str | None = None,
+    retryable: bool = True,
+    *,
+    stacktrace: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """An Airbyte FailureReason (the shape of attempt.failureSummary.failures[])."""
+    out: dict[str, Any] = {
         "failureOrigin": origin,
         "failureType": ftype,
         "externalMessage": external,
@@ -44,6 +51,9 @@ def failure_reason(
         "retryable": retryable,
         "timestamp": int(time.time() * 1000),
     }
+    if stacktrace:
+        out["stacktrace"] = stacktrace
+    return out
 
 
 @dataclass
@@ -109,6 +119,14 @@ class Attempt:
         for c in self.streams.values():
             total.add(c)
         return total
+
+    def fail(self, now: float, failure: dict[str, Any], log: str | None = None) -> None:
+        """End the attempt as failed with this FailureReason (and a line in its log)."""
+        self.status = "failed"
+        self.ended_at = self.updated_at = now
+        self.failure = failure
+        if log is not None:
+            self.logs.append(log)
 
 
 @dataclass

@@ -10,13 +10,10 @@ equal the rows really written. Faults are injected at the same points where Airb
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import threading
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import luigi_airbyte.sandbox.datagen as datagen
@@ -224,11 +221,11 @@ class JobRunner(EngineState):
                 job = self._jobs[job_id]
                 if not job.terminal:
                     if job.attempts and job.attempts[-1].status == "running":
-                        att = job.attempts[-1]
-                        att.status = "failed"
-                        att.ended_at = att.updated_at = time.time()
-                        att.failure = failure_reason(
-                            "airbyte_platform", "system_error", f"Sandbox engine error: {exc}"
+                        job.attempts[-1].fail(
+                            time.time(),
+                            failure_reason(
+                                "airbyte_platform", "system_error", f"Sandbox engine error: {exc}"
+                            ),
                         )
                     self._finish(job, "failed", time.time())
 
@@ -329,10 +326,7 @@ class JobRunner(EngineState):
             now = time.time()
             if job.status == "cancelled":
                 return False
-            attempt.status = "failed"
-            attempt.ended_at = attempt.updated_at = now
-            attempt.failure = exc.failure
-            attempt.logs.append(f"attempt failed: {exc.failure['externalMessage']}")
+            attempt.fail(now, exc.failure, f"attempt failed: {exc.failure['externalMessage']}")
             job.updated_at = now
             last = len(job.attempts) >= self.settings.max_attempts
             if last:
@@ -617,21 +611,11 @@ class JobRunner(EngineState):
         should_commit = emitted_total - math.floor(emitted_total * faults.commit_shortfall)
         n_commit = max(0, min(len(batch), should_commit - committed_so_far))
         keep = batch[:n_commit]
-        extracted = datetime.now(timezone.utc).replace(tzinfo=None)
-        meta = json.dumps({"sync_id": job.id, "changes": []})
-        rows = [
-            [r.get(n) for n in names] + [str(uuid.uuid4()), extracted, meta, p.generation]
-            for r in keep
-        ]
-        cols = [
-            *names,
-            "_airbyte_raw_id",
-            "_airbyte_extracted_at",
-            "_airbyte_meta",
-            "_airbyte_generation_id",
-        ]
+        values = ([r.get(n) for n in names] for r in keep)
         try:
-            writer.insert(target, cols, rows, dedup)
+            writer.insert_records(
+                target, names, values, sync_id=job.id, generation=p.generation, dedup=dedup
+            )
         except DestinationWriteError as exc:
             raise AttemptFailed(failure_reason("destination", "system_error", str(exc))) from None
         with self._lock:

@@ -15,11 +15,12 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from luigi_airbyte.closing import Closing
 from luigi_airbyte.sandbox.app import SandboxApp
 from luigi_airbyte.sandbox.auth import key_for
 from luigi_airbyte.sandbox.engine import Engine
@@ -51,7 +52,7 @@ def _as_world(world: WorldLike) -> World:
     return world_from_dict(dict(world))
 
 
-class Sandbox:
+class Sandbox(Closing):
     """An Airbyte-compatible server on loopback, for tests and local runs.
 
     Example::
@@ -130,16 +131,12 @@ class Sandbox:
             engine.close()
             self._engine = None
 
+    def close(self) -> None:
+        """``stop()``: what leaving a ``with`` block calls."""
+        self.stop()
+
     def __enter__(self) -> Sandbox:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _wsgi(self, environ: Any, start_response: Any) -> Any:
         if self._app is None:  # a request raced start(); answer like a booting server

@@ -18,9 +18,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import luigi_airbyte.sandbox.datagen as datagen
 from luigi_airbyte.sandbox.connectors.hub import ConnectorHub
@@ -279,15 +280,15 @@ class EngineState:
             if job.status in ACTIVE and job.attempts and job.attempts[-1].status == "running":
                 # The process died under this attempt: like a lost worker, the attempt fails
                 # and the job carries on with the next one.
-                att = job.attempts[-1]
-                att.status = "failed"
-                att.ended_at = att.updated_at = now
-                att.failure = failure_reason(
-                    "airbyte_platform",
-                    "heartbeat_timeout",
-                    "The sandbox restarted while this attempt was running.",
+                job.attempts[-1].fail(
+                    now,
+                    failure_reason(
+                        "airbyte_platform",
+                        "heartbeat_timeout",
+                        "The sandbox restarted while this attempt was running.",
+                    ),
+                    "attempt interrupted by a sandbox restart",
                 )
-                att.logs.append("attempt interrupted by a sandbox restart")
                 job.updated_at = now
                 if len(job.attempts) >= self.settings.max_attempts:
                     self._finish(job, "failed", now)
@@ -338,28 +339,16 @@ class EngineState:
             self._wake.set()
 
     def _conn(self, connection_id: str) -> ConnState:
-        cs = self._connections.get(str(connection_id))
-        if cs is None:
-            raise NotFound("connection", str(connection_id))
-        return cs
+        return _found(self._connections, str(connection_id), "connection")
 
     def _source(self, source_id: str) -> Source:
-        src = self._sources.get(str(source_id))
-        if src is None:
-            raise NotFound("source", str(source_id))
-        return src
+        return _found(self._sources, str(source_id), "source")
 
     def _destination(self, destination_id: str) -> Destination:
-        dst = self._destinations.get(str(destination_id))
-        if dst is None:
-            raise NotFound("destination", str(destination_id))
-        return dst
+        return _found(self._destinations, str(destination_id), "destination")
 
     def _job(self, job_id: int) -> Job:
-        job = self._jobs.get(int(job_id))
-        if job is None:
-            raise NotFound("job", str(job_id))
-        return job
+        return _found(self._jobs, int(job_id), "job")
 
     def _schema_fault(self, source: Source) -> SchemaFault | None:
         fault = self._faults.schema_.get(source.name)
@@ -502,3 +491,15 @@ class EngineState:
         with self._lock:
             self._token_ttl = int(value)
             self._mark_dirty()
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _found(items: Mapping[_K, _V], key: _K, kind: str) -> _V:
+    """``items[key]``, or the 404 Airbyte answers for a ``kind`` it does not know."""
+    found = items.get(key)
+    if found is None:
+        raise NotFound(kind, str(key))
+    return found

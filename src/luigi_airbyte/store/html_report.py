@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -153,47 +154,11 @@ def _syncs(
         out.append('<p class="note">This run has no sync steps.</p>')
     rows: list[str] = []
     for s in syncs:
-        evs = per_step.get(s.step_name, {})
-        url, how, conn_id, attempts = _sync_info(s, evs)
-        connection = plan.get(s.step_name, StepPlan()).connection or conn_id or "—"
-        job = "—" if s.job_id is None else f"job {s.job_id}"
-        job_html = e.link(url, job) if url else e(job)
-        out.append(
-            f'<h3 id="{e(step_anchor(s.step_name, "sync"))}">{e(s.step_name)} '
-            f'<span class="muted">· {e(_STATUS_TEXT.get(s.status, s.status))}</span></h3>'
-            f'<dl class="meta"><dt>connection</dt><dd>{e(connection)}</dd>'
-            f'<dt>Airbyte job</dt><dd class="job">{job_html}</dd>'
-            f"<dt>how</dt><dd>{e(how or '—')}</dd>"
-            f"<dt>attempts</dt><dd>{e(_num(attempts))}</dd>"
-            f"<dt>rows</dt><dd>{e(_num(s.rows))}</dd></dl>"
-        )
-        for st in by_step.get(s.step_name, ()):
-            prev = previous.get((s.step_name, _stream_name(st)), ())
-            prev_txt = " · ".join(_num(r) for _, _, r in prev[:5]) or "—"
-            prev_title = ", ".join(f"{rid[:8]} {at:%Y-%m-%d}: {r}" for rid, at, r in prev[:5])
-            change = "—"
-            if prev and prev[0][2] > 0:
-                pct = (st.records_committed - prev[0][2]) / prev[0][2] * 100
-                change = f"{pct:+.0f}%"
-            elif prev:
-                change = "new rows" if st.records_committed else "0 → 0"
-            flag = ""
-            if st.records_committed == 0:
-                flag = ' <strong class="bad">⚠ zero rows</strong>'
-            rows.append(
-                f'<tr class="stream" data-step="{e(s.step_name)}" '
-                f'data-stream="{e(_stream_name(st))}"'
-                f' data-rows="{st.records_committed}"'
-                f' data-previous="{",".join(str(r) for _, _, r in prev[:5])}">'
-                f"<td>{e(s.step_name)}</td>"
-                f"<td>{e(_stream_name(st))}{flag}</td>"
-                f'<td class="num rows">{_num(st.records_committed)}</td>'
-                f'<td class="num">{_num(st.bytes_committed)}</td>'
-                f'<td class="num">{_num(st.records_emitted)}</td>'
-                f'<td class="num">{_num(st.records_rejected)}</td>'
-                f'<td class="num" title="{e(prev_title)}">{e(prev_txt)}</td>'
-                f'<td class="num">{e(change)}</td></tr>'
-            )
+        out.append(_sync_meta(s, per_step.get(s.step_name, {}), plan, e))
+        rows += [
+            _stream_row(s, st, previous.get((s.step_name, _stream_name(st)), ()), e)
+            for st in by_step.get(s.step_name, ())
+        ]
     if rows:
         out.append(
             '<h3>Rows and bytes per stream</h3><table id="streams"><thead><tr><th>step</th>'
@@ -206,6 +171,59 @@ def _syncs(
         out.append('<p class="note">No per-stream counts were recorded for this run.</p>')
     out.append("</section>")
     return "".join(out)
+
+
+def _sync_meta(
+    s: StepRecord, evs: Mapping[str, EventRecord], plan: Mapping[str, StepPlan], e: _Text
+) -> str:
+    """A sync step's heading and its connection, job, how, attempts and rows."""
+    url, how, conn_id, attempts = _sync_info(s, evs)
+    connection = plan.get(s.step_name, StepPlan()).connection or conn_id or "—"
+    job = "—" if s.job_id is None else f"job {s.job_id}"
+    job_html = e.link(url, job) if url else e(job)
+    return (
+        f'<h3 id="{e(step_anchor(s.step_name, "sync"))}">{e(s.step_name)} '
+        f'<span class="muted">· {e(_STATUS_TEXT.get(s.status, s.status))}</span></h3>'
+        f'<dl class="meta"><dt>connection</dt><dd>{e(connection)}</dd>'
+        f'<dt>Airbyte job</dt><dd class="job">{job_html}</dd>'
+        f"<dt>how</dt><dd>{e(how or '—')}</dd>"
+        f"<dt>attempts</dt><dd>{e(_num(attempts))}</dd>"
+        f"<dt>rows</dt><dd>{e(_num(s.rows))}</dd></dl>"
+    )
+
+
+def _stream_row(
+    s: StepRecord,
+    st: StreamStatRecord,
+    prev: Sequence[tuple[str, datetime, int]],
+    e: _Text,
+) -> str:
+    """One stream's counts beside its previous runs' rows (newest first)."""
+    prev_txt = " · ".join(_num(r) for _, _, r in prev[:5]) or "—"
+    prev_title = ", ".join(f"{rid[:8]} {at:%Y-%m-%d}: {r}" for rid, at, r in prev[:5])
+    change = "—"
+    if prev and prev[0][2] > 0:
+        pct = (st.records_committed - prev[0][2]) / prev[0][2] * 100
+        change = f"{pct:+.0f}%"
+    elif prev:
+        change = "new rows" if st.records_committed else "0 → 0"
+    flag = ""
+    if st.records_committed == 0:
+        flag = ' <strong class="bad">⚠ zero rows</strong>'
+    return (
+        f'<tr class="stream" data-step="{e(s.step_name)}" '
+        f'data-stream="{e(_stream_name(st))}"'
+        f' data-rows="{st.records_committed}"'
+        f' data-previous="{",".join(str(r) for _, _, r in prev[:5])}">'
+        f"<td>{e(s.step_name)}</td>"
+        f"<td>{e(_stream_name(st))}{flag}</td>"
+        f'<td class="num rows">{_num(st.records_committed)}</td>'
+        f'<td class="num">{_num(st.bytes_committed)}</td>'
+        f'<td class="num">{_num(st.records_emitted)}</td>'
+        f'<td class="num">{_num(st.records_rejected)}</td>'
+        f'<td class="num" title="{e(prev_title)}">{e(prev_txt)}</td>'
+        f'<td class="num">{e(change)}</td></tr>'
+    )
 
 
 def _check_values(c: CheckRecord) -> tuple[str, str, str]:
@@ -308,6 +326,20 @@ def _failures(detail: RunDetail, plan: Mapping[str, StepPlan], e: _Text) -> str:
     return "".join(out)
 
 
+@dataclass
+class _Lineage:
+    """The lineage graph's nodes, one list per column, each (key, label), and its edges."""
+
+    sources: list[tuple[str, str]] = field(default_factory=list)
+    streams: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[tuple[str, str]] = field(default_factory=list)
+    models: list[tuple[str, str]] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)
+
+    def columns(self) -> tuple[list[tuple[str, str]], ...]:
+        return (self.sources, self.streams, self.tables, self.models)
+
+
 def _lineage_svg(
     detail: RunDetail,
     plan: Mapping[str, StepPlan],
@@ -315,12 +347,21 @@ def _lineage_svg(
     e: _Text,
 ) -> str:
     """sources → streams → tables → transforms (dbt models), as far as the records tell."""
-    cap = 60
-    sources: list[tuple[str, str]] = []  # (key, label)
-    streams: list[tuple[str, str]] = []
-    tables: list[tuple[str, str]] = []
-    models: list[tuple[str, str]] = []
-    edges: list[tuple[str, str]] = []
+    graph = _Lineage()
+    sync_tables = _lineage_syncs(graph, detail, plan, per_step)
+    _lineage_transforms(graph, detail, plan, sync_tables)
+    if not graph.sources:
+        return '<p class="note">No sync in this run: nothing to draw.</p>'
+    return _draw_lineage(graph, e)
+
+
+def _lineage_syncs(
+    graph: _Lineage,
+    detail: RunDetail,
+    plan: Mapping[str, StepPlan],
+    per_step: Mapping[str, Mapping[str, EventRecord]],
+) -> dict[str, list[str]]:
+    """Add each sync's source, streams and tables; returns each sync's last nodes."""
     table_of: dict[tuple[str, str], str] = {}
     for c in detail.checks:
         d = c.details or {}
@@ -336,20 +377,30 @@ def _lineage_svg(
         evs = per_step.get(s.step_name, {})
         label = plan.get(s.step_name, StepPlan()).connection or _sync_info(s, evs)[2] or s.step_name
         src = f"src:{s.step_name}"
-        sources.append((src, label))
+        graph.sources.append((src, label))
         for st in streams_of.get(s.step_name, ()):
             sk = f"st:{s.step_name}:{_stream_name(st)}"
-            streams.append((sk, _stream_name(st)))
-            edges.append((src, sk))
+            graph.streams.append((sk, _stream_name(st)))
+            graph.edges.append((src, sk))
             table = table_of.get((s.step_name, st.stream))
             if table:
                 tk = f"tb:{table}"
-                if tk not in {k for k, _ in tables}:
-                    tables.append((tk, table))
-                edges.append((sk, tk))
+                if tk not in {k for k, _ in graph.tables}:
+                    graph.tables.append((tk, table))
+                graph.edges.append((sk, tk))
                 sync_tables.setdefault(s.step_name, []).append(tk)
             else:
                 sync_tables.setdefault(s.step_name, []).append(sk)
+    return sync_tables
+
+
+def _lineage_transforms(
+    graph: _Lineage,
+    detail: RunDetail,
+    plan: Mapping[str, StepPlan],
+    sync_tables: Mapping[str, list[str]],
+) -> None:
+    """Add each transform fed (through the plan's ``after``) by a sync of this run."""
     upstream_syncs: dict[str, set[str]] = {}
     kinds = {s.step_name: s.kind for s in detail.steps}
 
@@ -375,13 +426,16 @@ def _lineage_svg(
         feeds = syncs_of(s.step_name)
         if not feeds:
             continue
-        models.append((mk, label))
+        graph.models.append((mk, label))
         for sync in sorted(feeds):
             for node in sync_tables.get(sync, [f"src:{sync}"]):
-                edges.append((node, mk))
-    if not sources:
-        return '<p class="note">No sync in this run: nothing to draw.</p>'
-    columns = [c[:cap] for c in (sources, streams, tables, models)]
+                graph.edges.append((node, mk))
+
+
+def _draw_lineage(graph: _Lineage, e: _Text) -> str:
+    """Four columns of boxes (at most 60 each) joined by curves, as inline SVG."""
+    cap = 60
+    columns = [c[:cap] for c in graph.columns()]
     titles = ("sources", "streams", "tables", "transforms")
     col_w, box_w, row_h = 250, 210, 26
     height = 30 + row_h * max(len(c) for c in columns) + 10
@@ -399,7 +453,7 @@ def _lineage_svg(
                 f'y="{y0 + 14}">{e(_short(label, 32))}</text><title>{e(label)}</title></g>'
             )
     lines = []
-    for a, b in dict.fromkeys(edges):
+    for a, b in dict.fromkeys(graph.edges):
         if a in pos and b in pos:
             (ax, ay), (bx, by) = pos[a], pos[b]
             x1, y1, x2, y2 = ax + box_w, ay + (row_h - 6) / 2, bx, by + (row_h - 6) / 2
@@ -409,7 +463,7 @@ def _lineage_svg(
                 f'{y2:.0f} {x2:.0f} {y2:.0f}"/>'
             )
     width = 10 + 4 * col_w
-    more = sum(max(0, len(c) - cap) for c in (sources, streams, tables, models))
+    more = sum(max(0, len(c) - cap) for c in graph.columns())
     note = f'<p class="note">{more} more node(s) not drawn.</p>' if more else ""
     return (
         f'<svg id="lineage" role="img" aria-label="lineage: sources, streams, tables, '
@@ -452,6 +506,48 @@ def step_anchor(step_name: str, section: str = "step") -> str:
     return f"{section}-{step_name}"
 
 
+_NAV = (
+    '<nav class="note">'
+    + " · ".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("timeline", "timeline"),
+            ("failures", "failures"),
+            ("syncs", "syncs"),
+            ("checks", "checks"),
+            ("lineage-section", "lineage"),
+            ("steps", "steps"),
+        )
+    )
+    + "</nav>"
+)
+
+
+def _time_span(detail: RunDetail, events: Sequence[EventRecord]) -> tuple[datetime, datetime]:
+    """The timeline's start and end: the run's, widened to every recorded time."""
+    run = detail.run
+    times = [t for s in detail.steps for t in (s.started_at, s.finished_at) if t is not None]
+    times += [ev.at for ev in events]
+    t0 = min([run.started_at, *times])
+    t_end = run.finished_at or max(times, default=t0 + timedelta(seconds=1))
+    return t0, max([t_end, *times])
+
+
+def _timeline_gaps(has_plan: bool) -> list[str]:
+    """What the timeline cannot know, said under it."""
+    gaps = []
+    if not has_plan:
+        gaps.append(
+            "the pipeline file was not given, so dependencies are unknown: a step's wait "
+            "before it started is shown as queued from the start of the run"
+        )
+    gaps.append(
+        "queued = from the moment its last dependency finished (or the run started) to its "
+        "start; the store does not record when Luigi handed the step to a worker"
+    )
+    return gaps
+
+
 def render_run_html(
     detail: RunDetail,
     *,
@@ -473,48 +569,22 @@ def render_run_html(
     run = detail.run
     per_step = _step_events(events)
     order = _dependency_order(detail.steps, plan)
-    times = [t for s in detail.steps for t in (s.started_at, s.finished_at) if t is not None]
-    times += [ev.at for ev in events]
-    t0 = min([run.started_at, *times])
-    t_end = run.finished_at or max(times, default=t0 + timedelta(seconds=1))
-    t_end = max([t_end, *times])
+    t0, t_end = _time_span(detail, events)
     bars = _bars(detail, order, plan, per_step, t0, t_end)
     prev_rows: dict[tuple[str, str], list[tuple[str, datetime, int]]] = {}
     for rid, at, st in previous:
         prev_rows.setdefault((st.step_name, _stream_name(st)), []).append(
             (rid, at, st.records_committed)
         )
-    gaps = []
-    if not plan:
-        gaps.append(
-            "the pipeline file was not given, so dependencies are unknown: a step's wait "
-            "before it started is shown as queued from the start of the run"
-        )
-    gaps.append(
-        "queued = from the moment its last dependency finished (or the run started) to its "
-        "start; the store does not record when Luigi handed the step to a worker"
-    )
     made = generated_at or datetime.now(timezone.utc)
     body = [
         _header(detail, e, report_url),
-        '<nav class="note">',
-        " · ".join(
-            f'<a href="#{a}">{t}</a>'
-            for a, t in (
-                ("timeline", "timeline"),
-                ("failures", "failures"),
-                ("syncs", "syncs"),
-                ("checks", "checks"),
-                ("lineage-section", "lineage"),
-                ("steps", "steps"),
-            )
-        ),
-        "</nav>",
+        _NAV,
         _failures(detail, plan, e) if any(s.status == "failed" for s in detail.steps) else "",
         '<section id="timeline-section"><h2 id="timeline-h">Timeline</h2>',
         _legend(),
         _timeline_svg(bars, t0, t_end, e) if bars else '<p class="note">No steps recorded.</p>',
-        "".join(f'<p class="note">Note: {e(g)}.</p>' for g in gaps),
+        "".join(f'<p class="note">Note: {e(g)}.</p>' for g in _timeline_gaps(bool(plan))),
         "</section>",
         "" if any(s.status == "failed" for s in detail.steps) else _failures(detail, plan, e),
         _syncs(detail, per_step, plan, prev_rows, e),

@@ -131,6 +131,22 @@ def _nice_step(span: float) -> float:
     return 3600 * max(1, round(raw / 3600))
 
 
+def _axis(span: float, left: float, chart_w: float, top: int, height: int) -> list[str]:
+    """Vertical lines at round offsets from the run's start, each labelled ``+<time>``."""
+    out = []
+    tick = _nice_step(span)
+    n = 0
+    while n * tick <= span + 1e-9 and n < 200:
+        tx = left + chart_w * n * tick / span
+        out.append(
+            f'<line class="axis" x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{height - 8}"/>'
+            f'<text class="lbl" x="{tx:.1f}" y="{top - 10}" text-anchor="middle">'
+            f"+{_secs(n * tick)}</text>"
+        )
+        n += 1
+    return out
+
+
 def _timeline_svg(bars: Sequence[_Bar], t0: datetime, t_end: datetime, e: _Text) -> str:
     label_w, chart_w, status_w, row_h, top = 230, 640, 150, 18, 24
     span = max((t_end - t0).total_seconds(), 0.001)
@@ -149,16 +165,7 @@ def _timeline_svg(bars: Sequence[_Bar], t0: datetime, t_end: datetime, e: _Text)
         'opacity="0.35"/><line x1="0" y1="0" x2="0" y2="6" stroke="var(--bad)" '
         'stroke-width="3"/></pattern></defs>',
     ]
-    tick = _nice_step(span)
-    n = 0
-    while n * tick <= span + 1e-9 and n < 200:
-        tx = label_w + chart_w * n * tick / span
-        out.append(
-            f'<line class="axis" x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{height - 8}"/>'
-            f'<text class="lbl" x="{tx:.1f}" y="{top - 10}" text-anchor="middle">'
-            f"+{_secs(n * tick)}</text>"
-        )
-        n += 1
+    out += _axis(span, label_w, chart_w, top, height)
     for row, bar in enumerate(bars):
         s = bar.step
         y = top + row * row_h

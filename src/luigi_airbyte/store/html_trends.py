@@ -123,7 +123,19 @@ def render_trends_html(
         f"<dd>{ok}</dd><dt>failed or other</dt><dd>{len(runs) - ok}</dd><dt>from</dt>"
         f"<dd>{e(_when(t0))}</dd><dt>to</dt><dd>{e(_when(t1))}</dd></dl></header>"
     )
-    # durations per step
+    marks = stream_events(runs, drop_threshold)
+    body.append(_durations_section(runs, t0, t1, e))
+    body.append(_streams_section(runs, marks, t0, t1, drop_threshold, e))
+    body.append(_events_section(marks, e))
+    body.append(
+        f'<footer class="note"><p>luigi-airbyte trend report · generated {e(_when(made))} '
+        "from the metadata store</p></footer>"
+    )
+    return _page(title, body, e)
+
+
+def _durations_section(runs: Sequence[RunDetail], t0: datetime, t1: datetime, e: _Text) -> str:
+    """One row per step: its duration over time, last and median, and its failures."""
     by_step: dict[str, list[tuple[datetime, str, float, str]]] = {}
     for d in runs:
         for s in d.steps:
@@ -143,7 +155,7 @@ def render_trends_html(
             f'<td class="num">{_secs(statistics.median(values))}</td>'
             f"<td>{'✗ ' + str(fails) + ' failed' if fails else ''}</td></tr>"
         )
-    body.append(
+    return (
         '<section id="durations"><h2>Duration per step</h2>'
         + (
             '<table><thead><tr><th>step</th><th>duration over time</th><th class="num">runs'
@@ -154,8 +166,17 @@ def render_trends_html(
         )
         + "</section>"
     )
-    # rows per stream
-    marks = stream_events(runs, drop_threshold)
+
+
+def _streams_section(
+    runs: Sequence[RunDetail],
+    marks: Sequence[TrendEvent],
+    t0: datetime,
+    t1: datetime,
+    drop_threshold: float,
+    e: _Text,
+) -> str:
+    """One row per stream: rows committed over time, zero-row and sharp-drop points marked."""
     marked = {(m.step, m.stream, m.run_id): m.kind for m in marks}
     srows = []
     for (step, stream), series in _stream_series(runs).items():
@@ -178,7 +199,7 @@ def render_trends_html(
             f'<td class="num">{_num(series[-1][2])}</td>'
             f"<td>{e(', '.join(f'⚠ {n} {k}' for k, n in _count(flags).items()))}</td></tr>"
         )
-    body.append(
+    return (
         '<section id="streams-trend"><h2>Rows per stream</h2>'
         f'<p class="note">Marked: <span class="bad">● red = zero rows</span>; '
         f'<span class="warn">● amber = sharp drop</span> (more than '
@@ -193,6 +214,10 @@ def render_trends_html(
         )
         + "</section>"
     )
+
+
+def _events_section(marks: Sequence[TrendEvent], e: _Text) -> str:
+    """The zero-row and sharp-drop events, listed."""
     erows = "".join(
         f'<tr class="trend-event" data-kind="{e(m.kind)}"><td>{e(_when(m.at))}</td>'
         f'<td class="mono">{e(m.run_id[:8])}</td><td>{e(m.step)}</td><td>{e(m.stream)}</td>'
@@ -201,7 +226,7 @@ def render_trends_html(
         "</strong></td></tr>"
         for m in marks
     )
-    body.append(
+    return (
         '<section id="events"><h2>Zero-row and sharp-drop events</h2>'
         + (
             "<table><thead><tr><th>when</th><th>run</th><th>step</th><th>stream</th>"
@@ -212,11 +237,6 @@ def render_trends_html(
         )
         + "</section>"
     )
-    body.append(
-        f'<footer class="note"><p>luigi-airbyte trend report · generated {e(_when(made))} '
-        "from the metadata store</p></footer>"
-    )
-    return _page(title, body, e)
 
 
 def _rows_text(value: float) -> str:

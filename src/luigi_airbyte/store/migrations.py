@@ -1,9 +1,10 @@
 """Versioned schema migrations: an ordered list, applied in one locked transaction.
 
 Each migration is frozen once released: it describes the tables *as they were* at that
-version, never by importing ``schema.py`` (which only knows the latest layout). To change
-the schema, append a migration here and update ``schema.py`` to match; the store tests
-compare a migrated database with ``schema.py``.
+version, never by importing ``schema.py`` (which only knows the latest layout). Tables
+are created from their released column lists in ``layouts.py``, which ``schema.py``
+extends. To change the schema, append a migration here and update ``schema.py`` to
+match; the store tests compare a migrated database with ``schema.py``.
 
 Two processes may open the store at once. The migration transaction first takes a lock
 (PostgreSQL: ``pg_advisory_xact_lock``; SQLite: ``BEGIN IMMEDIATE``), then reads the
@@ -20,8 +21,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store import layouts
 from luigi_airbyte.store.engine import BEGIN_MODE_OPTION, mask_url
-from luigi_airbyte.store.schema import UTCDateTime, schema_version, utcnow
+from luigi_airbyte.store.schema import schema_version, utcnow
 
 # pg_advisory_xact_lock key: b"LA-STORE" read as a big-endian signed 64-bit integer.
 ADVISORY_LOCK_KEY = int.from_bytes(b"LA-STORE", "big", signed=True)
@@ -37,106 +39,10 @@ class Migration:
 
 
 def _v1_create_all(conn: Connection) -> None:
-    """Version 1: every table, as released in 0.1."""
+    """Version 1: every table, as released in 0.1 (layouts.V1_TABLES)."""
     md = sa.MetaData()
-    id_type = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-    def run_fk() -> sa.ForeignKey:
-        return sa.ForeignKey("runs.run_id", ondelete="CASCADE")
-
-    sa.Table(
-        "runs",
-        md,
-        sa.Column("run_id", sa.String(36), primary_key=True),
-        sa.Column("pipeline", sa.String(200), nullable=False),
-        sa.Column("run_date", sa.Date, nullable=True),
-        sa.Column("started_at", UTCDateTime, nullable=False),
-        sa.Column("finished_at", UTCDateTime, nullable=True),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("exit_code", sa.Integer, nullable=True),
-        sa.Column("host", sa.String(255), nullable=True),
-        sa.Column("argv", sa.Text, nullable=True),
-        sa.Column("scheduler", sa.String(255), nullable=True),
-        sa.Index("ix_runs_pipeline_started_at", "pipeline", "started_at"),
-        sa.Index("ix_runs_started_at", "started_at"),
-    )
-    sa.Table(
-        "steps",
-        md,
-        sa.Column("id", id_type, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
-        sa.Column("step_name", sa.String(200), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("started_at", UTCDateTime, nullable=True),
-        sa.Column("finished_at", UTCDateTime, nullable=True),
-        sa.Column("duration_s", sa.Float, nullable=True),
-        sa.Column("job_id", sa.BigInteger, nullable=True),
-        sa.Column("rows", sa.BigInteger, nullable=True),
-        sa.Column("message", sa.Text, nullable=True),
-        sa.Column("owner", sa.String(200), nullable=True),
-        sa.UniqueConstraint("run_id", "step_name", name="uq_steps_run_id_step_name"),
-    )
-    sa.Table(
-        "airbyte_jobs",
-        md,
-        sa.Column("id", id_type, primary_key=True, autoincrement=True),
-        sa.Column("run_key", sa.String(500), nullable=False),
-        sa.Column("connection_id", sa.String(100), nullable=False),
-        sa.Column("job_id", sa.BigInteger, nullable=False),
-        sa.Column("job_type", sa.String(32), nullable=False),
-        sa.Column("attached", sa.Boolean, nullable=False),
-        sa.Column("status", sa.String(32), nullable=False),
-        sa.Column("finished", sa.Boolean, nullable=False),
-        sa.Column("rows_committed", sa.BigInteger, nullable=True),
-        sa.Column("bytes_committed", sa.BigInteger, nullable=True),
-        sa.Column("created_at", UTCDateTime, nullable=True),
-        sa.Column("finished_at", UTCDateTime, nullable=True),
-        sa.Column("recorded_at", UTCDateTime, nullable=False),
-        sa.UniqueConstraint("run_key", "job_id", name="uq_airbyte_jobs_run_key_job_id"),
-        sa.Index("ix_airbyte_jobs_run_key_id", "run_key", "id"),
-    )
-    sa.Table(
-        "stream_stats",
-        md,
-        sa.Column("id", id_type, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
-        sa.Column("step_name", sa.String(200), nullable=False),
-        sa.Column("job_id", sa.BigInteger, nullable=True),
-        sa.Column("stream", sa.String(500), nullable=False),
-        sa.Column("namespace", sa.String(500), nullable=True),
-        sa.Column("records_emitted", sa.BigInteger, nullable=False),
-        sa.Column("records_committed", sa.BigInteger, nullable=False),
-        sa.Column("bytes_emitted", sa.BigInteger, nullable=False),
-        sa.Column("bytes_committed", sa.BigInteger, nullable=False),
-        sa.Column("records_rejected", sa.BigInteger, nullable=False),
-        sa.Index("ix_stream_stats_run_id_step_name", "run_id", "step_name"),
-    )
-    sa.Table(
-        "check_results",
-        md,
-        sa.Column("id", id_type, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(36), run_fk(), nullable=False),
-        sa.Column("step_name", sa.String(200), nullable=False),
-        sa.Column("check_name", sa.String(200), nullable=False),
-        sa.Column("passed", sa.Boolean, nullable=False),
-        sa.Column("severity", sa.String(16), nullable=False),
-        sa.Column("message", sa.Text, nullable=True),
-        sa.Column("details", sa.JSON, nullable=True),
-        sa.Column("at", UTCDateTime, nullable=False),
-        sa.Index("ix_check_results_run_id_step_name", "run_id", "step_name"),
-    )
-    sa.Table(
-        "events",
-        md,
-        sa.Column("id", id_type, primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(36), run_fk(), nullable=True),
-        sa.Column("at", UTCDateTime, nullable=False),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("level", sa.String(16), nullable=False),
-        sa.Column("fields", sa.JSON, nullable=True),
-        sa.Index("ix_events_run_id_at", "run_id", "at"),
-    )
+    for name, layout in layouts.V1_TABLES:
+        sa.Table(name, md, *layout())
     md.create_all(conn)
 
 
@@ -154,24 +60,7 @@ def _v2_run_message_and_connection_index(conn: Connection) -> None:
 def _v3_sync_claims(conn: Connection) -> None:
     """Version 3: ``sync_claims`` (the lock on each run key) and ``airbyte_jobs.reason``."""
     md = sa.MetaData()
-    sa.Table(
-        "sync_claims",
-        md,
-        sa.Column("run_key", sa.String(500), primary_key=True),
-        sa.Column("connection_id", sa.String(100), nullable=False),
-        sa.Column("job_type", sa.String(32), nullable=False),
-        sa.Column("holder_token", sa.String(64), nullable=True),
-        sa.Column("holder_run_id", sa.String(36), nullable=True),
-        sa.Column("holder_host", sa.String(255), nullable=True),
-        sa.Column("holder_pid", sa.Integer, nullable=True),
-        sa.Column("holder_started", sa.Float, nullable=True),
-        sa.Column("claimed_at", UTCDateTime, nullable=True),
-        sa.Column("lease_until", UTCDateTime, nullable=True),
-        sa.Column("intent_at", UTCDateTime, nullable=True),
-        sa.Column("intent_seen_max", sa.BigInteger, nullable=True),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
-        sa.Index("ix_sync_claims_holder_run_id", "holder_run_id"),
-    )
+    sa.Table("sync_claims", md, *layouts.sync_claims_v3())
     md.create_all(conn)
     conn.execute(sa.text("ALTER TABLE airbyte_jobs ADD COLUMN reason TEXT"))
 
@@ -212,22 +101,7 @@ def _v6_webhook_hints(conn: Connection) -> None:
     """Version 6: ``webhook_hints``, Airbyte's sync notifications received by a shared
     receiver (``webhook serve``), one row per connection and job."""
     md = sa.MetaData()
-    sa.Table(
-        "webhook_hints",
-        md,
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            primary_key=True,
-            autoincrement=True,
-        ),
-        sa.Column("connection_id", sa.String(100), nullable=False),
-        sa.Column("job_id", sa.BigInteger, nullable=False),
-        sa.Column("received_at", UTCDateTime, nullable=False),
-        sa.UniqueConstraint(
-            "connection_id", "job_id", name="uq_webhook_hints_connection_id_job_id"
-        ),
-    )
+    sa.Table("webhook_hints", md, *layouts.webhook_hints_v6())
     md.create_all(conn)
 
 

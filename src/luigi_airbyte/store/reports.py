@@ -135,36 +135,7 @@ def junit_xml(run: RunDetail, *, html_report: str | None = None) -> str:
     ``html_report`` (a path or URL of the run's HTML report) becomes a property.
     """
     pipeline = run.run.pipeline
-    cases: list[ET.Element] = []
-    failures = errors = skipped = 0
-    steps_time = 0.0
-    for step in run.steps:
-        duration = step_duration(step) or 0.0
-        steps_time += max(duration, 0.0)
-        case = ET.Element("testcase", classname=_xml_text(pipeline), name=_xml_text(step.step_name))
-        case.set("time", _seconds(duration))
-        outcome = _outcome(run, step)
-        if outcome is not None:
-            case.append(outcome)
-            if outcome.tag == "failure":
-                failures += 1
-            elif outcome.tag == "error":
-                errors += 1
-            else:
-                skipped += 1
-        out = ET.SubElement(case, "system-out")
-        out.text = _xml_text(_system_out(run, step))
-        cases.append(case)
-
-    # Wall-clock time of the run when it finished (steps may overlap), else the step sum.
-    total = run.run.duration_s if run.run.duration_s is not None else steps_time
-    counts: dict[str, str] = {
-        "tests": str(len(cases)),
-        "failures": str(failures),
-        "errors": str(errors),
-        "skipped": str(skipped),
-        "time": _seconds(total),
-    }
+    cases, counts = _junit_cases(run)
     root = ET.Element("testsuites", {"name": "luigi-airbyte", **counts})
     suite = ET.SubElement(root, "testsuite", {"name": _xml_text(pipeline), **counts})
     # The Ant JUnit schema wants a timestamp without an offset: it is UTC.
@@ -193,52 +164,83 @@ def junit_xml(run: RunDetail, *, html_report: str | None = None) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _junit_cases(run: RunDetail) -> tuple[list[ET.Element], dict[str, str]]:
+    """One ``<testcase>`` per step, and the suite's counts (tests, failures, ..., time)."""
+    cases: list[ET.Element] = []
+    tally = {"failure": 0, "error": 0, "skipped": 0}
+    steps_time = 0.0
+    for step in run.steps:
+        duration = step_duration(step) or 0.0
+        steps_time += max(duration, 0.0)
+        case = ET.Element(
+            "testcase", classname=_xml_text(run.run.pipeline), name=_xml_text(step.step_name)
+        )
+        case.set("time", _seconds(duration))
+        outcome = _outcome(run, step)
+        if outcome is not None:
+            case.append(outcome)
+            tag = outcome.tag if outcome.tag in ("failure", "error") else "skipped"
+            tally[tag] += 1
+        out = ET.SubElement(case, "system-out")
+        out.text = _xml_text(_system_out(run, step))
+        cases.append(case)
+    # Wall-clock time of the run when it finished (steps may overlap), else the step sum.
+    total = run.run.duration_s if run.run.duration_s is not None else steps_time
+    counts = {
+        "tests": str(len(cases)),
+        "failures": str(tally["failure"]),
+        "errors": str(tally["error"]),
+        "skipped": str(tally["skipped"]),
+        "time": _seconds(total),
+    }
+    return cases, counts
+
+
+def _json_step(run: RunDetail, step: StepRecord) -> dict[str, Any]:
+    return {
+        "name": step.step_name,
+        "kind": step.kind,
+        "status": step.status,
+        "owner": step.owner,
+        "started_at": _iso(step.started_at),
+        "finished_at": _iso(step.finished_at),
+        "duration_s": step_duration(step),
+        "job_id": step.job_id,
+        "rows": step.rows,
+        "message": step.message,
+        "exit_code": step.exit_code,
+        "streams": [
+            {
+                "stream": s.stream,
+                "namespace": s.namespace,
+                "job_id": s.job_id,
+                "records_emitted": s.records_emitted,
+                "records_committed": s.records_committed,
+                "bytes_emitted": s.bytes_emitted,
+                "bytes_committed": s.bytes_committed,
+                "records_rejected": s.records_rejected,
+            }
+            for s in run.streams_for(step.step_name)
+        ],
+        "checks": [
+            {
+                "check": c.check,
+                "passed": c.passed,
+                "severity": c.severity,
+                "message": c.message,
+                "details": c.details,
+                "at": _iso(c.at),
+            }
+            for c in run.checks_for(step.step_name)
+        ],
+    }
+
+
 def json_report(run: RunDetail) -> dict[str, Any]:
     """The run as a JSON-ready dict; shape documented in docs/reports.md (schema_version 1)."""
     by_status = dict.fromkeys(STEP_STATUSES, 0)
     for step in run.steps:
         by_status[step.status] = by_status.get(step.status, 0) + 1
-    steps_out = []
-    for step in run.steps:
-        steps_out.append(
-            {
-                "name": step.step_name,
-                "kind": step.kind,
-                "status": step.status,
-                "owner": step.owner,
-                "started_at": _iso(step.started_at),
-                "finished_at": _iso(step.finished_at),
-                "duration_s": step_duration(step),
-                "job_id": step.job_id,
-                "rows": step.rows,
-                "message": step.message,
-                "exit_code": step.exit_code,
-                "streams": [
-                    {
-                        "stream": s.stream,
-                        "namespace": s.namespace,
-                        "job_id": s.job_id,
-                        "records_emitted": s.records_emitted,
-                        "records_committed": s.records_committed,
-                        "bytes_emitted": s.bytes_emitted,
-                        "bytes_committed": s.bytes_committed,
-                        "records_rejected": s.records_rejected,
-                    }
-                    for s in run.streams_for(step.step_name)
-                ],
-                "checks": [
-                    {
-                        "check": c.check,
-                        "passed": c.passed,
-                        "severity": c.severity,
-                        "message": c.message,
-                        "details": c.details,
-                        "at": _iso(c.at),
-                    }
-                    for c in run.checks_for(step.step_name)
-                ],
-            }
-        )
     summary = run.run
     return {
         "report": JSON_REPORT_KIND,
@@ -266,7 +268,7 @@ def json_report(run: RunDetail) -> dict[str, Any]:
             "checks": len(run.checks),
             "checks_failed": sum(1 for c in run.checks if not c.passed),
         },
-        "steps": steps_out,
+        "steps": [_json_step(run, step) for step in run.steps],
     }
 
 

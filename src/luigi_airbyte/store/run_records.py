@@ -20,10 +20,13 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.masking import MASK, is_secret_name, mask_url
+from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.schema import (
     STEP_KINDS,
     STEP_STATUSES,
+    clean_text,
     ensure_utc,
+    steps,
 )
 
 
@@ -231,54 +234,45 @@ def _check_step_values(kind: object, status: object) -> None:
         raise ValueError(f"step status {status!r} is not one of {', '.join(STEP_STATUSES)}")
 
 
+def _step_values(**fields: Any) -> dict[str, Any]:
+    """The step fields given (not ``UNSET``): times checked for a zone, text made storable."""
+    given = {name: value for name, value in fields.items() if value is not UNSET}
+    for name in ("started_at", "finished_at"):
+        if given.get(name) is not None:
+            given[name] = ensure_utc(given[name], name)
+    for name in ("message", "owner"):
+        if name in given:
+            given[name] = clean_text(given[name])
+    return given
+
+
+def _fill_duration(
+    conn: Connection, key: sa.ColumnElement[bool], given: Mapping[str, Any]
+) -> sa.RowMapping:
+    """The step's row, its duration computed from its times when this call set a time (or
+    none is stored) and gave no explicit ``duration_s``."""
+    row = conn.execute(sa.select(steps).where(key)).mappings().one()
+    times_changed = "started_at" in given or "finished_at" in given
+    if (
+        "duration_s" not in given
+        and (times_changed or row["duration_s"] is None)
+        and row["started_at"]
+        and row["finished_at"]
+    ):
+        duration = (row["finished_at"] - row["started_at"]).total_seconds()
+        if row["duration_s"] != duration:
+            conn.execute(steps.update().where(key).values(duration_s=duration))
+            row = conn.execute(sa.select(steps).where(key)).mappings().one()
+    return row
+
+
 def _step_from_row(row: sa.RowMapping) -> StepRecord:
-    return StepRecord(
-        run_id=row["run_id"],
-        step_name=row["step_name"],
-        kind=row["kind"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        duration_s=row["duration_s"],
-        job_id=row["job_id"],
-        rows=row["rows"],
-        message=row["message"],
-        owner=row["owner"],
-        exit_code=row["exit_code"],
-    )
+    return record_from_row(StepRecord, row)
 
 
 def _stat_from_row(r: sa.RowMapping) -> StreamStatRecord:
-    return StreamStatRecord(
-        run_id=r["run_id"],
-        step_name=r["step_name"],
-        job_id=r["job_id"],
-        stream=r["stream"],
-        namespace=r["namespace"],
-        records_emitted=r["records_emitted"],
-        records_committed=r["records_committed"],
-        bytes_emitted=r["bytes_emitted"],
-        bytes_committed=r["bytes_committed"],
-        records_rejected=r["records_rejected"],
-    )
+    return record_from_row(StreamStatRecord, r)
 
 
 def _summary_from_row(row: sa.RowMapping, counts: Mapping[str, int]) -> RunSummary:
-    return RunSummary(
-        run_id=row["run_id"],
-        pipeline=row["pipeline"],
-        run_date=row["run_date"],
-        status=row["status"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        exit_code=row["exit_code"],
-        host=row["host"],
-        argv=row["argv"],
-        scheduler=row["scheduler"],
-        message=row["message"],
-        identity=row["identity"],
-        step_counts=dict(counts),
-        heartbeat_at=row["heartbeat_at"],
-        pid=row["pid"],
-        pid_started_at=row["pid_started_at"],
-    )
+    return record_from_row(RunSummary, row, step_counts=dict(counts))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.errors import StoreError
+from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.run_records import (
     UNSET,
     CheckRecord,
@@ -31,11 +32,13 @@ from luigi_airbyte.store.run_records import (
     StreamStatRecord,
     _aware,
     _check_step_values,
+    _fill_duration,
     _insert,
     _stat_from_row,
     _stat_value,
     _stats_row,
     _step_from_row,
+    _step_values,
     _summary_from_row,
     _Unset,
     summarize_argv,
@@ -256,28 +259,18 @@ class RunRepository(ABC):
         computed from them; an explicit ``duration_s`` is kept until a time changes.
         """
         _check_step_values(kind, status)
-        given: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("kind", kind),
-                ("status", status),
-                ("started_at", started_at),
-                ("finished_at", finished_at),
-                ("duration_s", duration_s),
-                ("job_id", job_id),
-                ("rows", rows),
-                ("message", message),
-                ("owner", owner),
-                ("exit_code", exit_code),
-            )
-            if value is not UNSET
-        }
-        for name in ("started_at", "finished_at"):
-            if given.get(name) is not None:
-                given[name] = ensure_utc(given[name], name)
-        for name in ("message", "owner"):
-            if name in given:
-                given[name] = clean_text(given[name])
+        given = _step_values(
+            kind=kind,
+            status=status,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=duration_s,
+            job_id=job_id,
+            rows=rows,
+            message=message,
+            owner=owner,
+            exit_code=exit_code,
+        )
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         with self.begin(f"record step {step_name!r} of run {run_id}") as conn:
             self._require_run(conn, run_id)
@@ -298,19 +291,7 @@ class RunRepository(ABC):
                         index_elements=[steps.c.run_id, steps.c.step_name], set_=given
                     )
                 )
-            row = conn.execute(sa.select(steps).where(key)).mappings().one()
-            times_changed = "started_at" in given or "finished_at" in given
-            if (
-                "duration_s" not in given
-                and (times_changed or row["duration_s"] is None)
-                and row["started_at"]
-                and row["finished_at"]
-            ):
-                duration = (row["finished_at"] - row["started_at"]).total_seconds()
-                if row["duration_s"] != duration:
-                    conn.execute(steps.update().where(key).values(duration_s=duration))
-                    row = conn.execute(sa.select(steps).where(key)).mappings().one()
-            return _step_from_row(row)
+            return _step_from_row(_fill_duration(conn, key, given))
 
     def add_skipped_steps(
         self,
@@ -475,13 +456,7 @@ class RunRepository(ABC):
             query = query.limit(limit)
         with self.read(f"read events of run {run_id}") as conn:
             return [
-                EventRecord(
-                    run_id=row["run_id"],
-                    at=row["at"],
-                    name=row["name"],
-                    level=row["level"],
-                    fields=row["fields"] or {},
-                )
+                record_from_row(EventRecord, row, fields=row["fields"] or {})
                 for row in conn.execute(query).mappings()
             ]
 
@@ -658,16 +633,7 @@ class RunRepository(ABC):
             ).mappings()
         )
         checks = tuple(
-            CheckRecord(
-                run_id=r["run_id"],
-                step_name=r["step_name"],
-                check=r["check_name"],
-                passed=bool(r["passed"]),
-                severity=r["severity"],
-                message=r["message"],
-                details=r["details"],
-                at=r["at"],
-            )
+            record_from_row(CheckRecord, r, check=r["check_name"], passed=bool(r["passed"]))
             for r in conn.execute(
                 sa.select(check_results)
                 .where(check_results.c.run_id == run_id)

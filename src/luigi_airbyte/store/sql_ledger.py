@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.ledger import (
     DEFAULT_LEASE_S,
     Claim,
@@ -55,19 +56,12 @@ _COLUMNS = (
 
 
 def _entry(row: sa.RowMapping) -> LedgerEntry:
-    return LedgerEntry(
-        run_key=row["run_key"],
-        connection_id=row["connection_id"],
+    return record_from_row(
+        LedgerEntry,
+        row,
         job_id=int(row["job_id"]),
-        job_type=row["job_type"],
         attached=bool(row["attached"]),
-        status=row["status"],
         finished=bool(row["finished"]),
-        rows_committed=row["rows_committed"],
-        bytes_committed=row["bytes_committed"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
-        reason=row["reason"],
     )
 
 

@@ -223,6 +223,34 @@ def _wait_unreaped(pid: int, deadline: float | None) -> bool:
         time.sleep(next(pauses))
 
 
+def _start_pumps(
+    proc: subprocess.Popen[bytes], tail: _Tail, on_line: LineHandler | None
+) -> list[threading.Thread]:
+    """One daemon thread per pipe feeding ``tail`` (and ``on_line``)."""
+    pumps = []
+    for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        assert pipe is not None
+        t = threading.Thread(target=_pump, args=(pipe, stream, tail, on_line), daemon=True)
+        t.start()
+        pumps.append(t)
+    return pumps
+
+
+def _wait_or_kill(
+    proc: subprocess.Popen[bytes], deadline: float | None, timeout: float | None, grace: float
+) -> bool:
+    """Wait for the process until ``deadline``; True if it exited, False if it was killed."""
+    if _wait_unreaped(proc.pid, deadline):
+        # the leader is a zombie, so its group id is still ours: clear leftovers
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return True
+    logger.warning("pid %d timed out after %.0fs; killing its group", proc.pid, timeout)
+    kill_tree(proc, grace)
+    return False
+
+
 def run_process(
     argv: Sequence[str],
     *,
@@ -255,20 +283,8 @@ def run_process(
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-            for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
-                assert pipe is not None
-                t = threading.Thread(target=_pump, args=(pipe, stream, tail, on_line), daemon=True)
-                t.start()
-                pumps.append(t)
-            exited = _wait_unreaped(proc.pid, deadline)
-            if exited:
-                # the leader is a zombie, so its group id is still ours: clear leftovers
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            else:
-                logger.warning("pid %d timed out after %.0fs; killing its group", proc.pid, timeout)
-                kill_tree(proc, kill_grace_s)
+            pumps = _start_pumps(proc, tail, on_line)
+            exited = _wait_or_kill(proc, deadline, timeout, kill_grace_s)
         except BaseException:
             if proc is not None and proc.returncode is None:
                 kill_tree(proc, kill_grace_s)

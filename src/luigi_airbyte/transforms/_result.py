@@ -7,7 +7,7 @@ frozen values with no reference to the process that made them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -40,13 +40,8 @@ class TransformRecord:
         return self.status.lower() in FAILED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "rows_affected": self.rows_affected,
-            "duration_s": self.duration_s,
-            "message": self.message,
-        }
+        """Every field, by name (what the store keeps)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

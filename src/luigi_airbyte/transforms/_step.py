@@ -81,20 +81,12 @@ def _error_message(spec: StepSpec, reason: str, outcome: ProcessOutcome) -> str:
     return text
 
 
-def run_step(
-    spec: StepSpec,
-    *,
-    collect: Callable[[ProcessOutcome], Collected],
-    emitter: Emitter | None,
-    redact: Redactor,
-) -> TransformResult:
-    """Run the step, emit ``transform.*`` events, and raise ``TransformFailedError`` on failure."""
-    sink: Emitter = emitter or NullEmitter()
-    base = {"kind": spec.kind, "name": spec.name, **spec.fields}
-    started_at = _utcnow()
-    sink.emit(Event("transform.started", base))
+def _launch(
+    spec: StepSpec, sink: Emitter, base: dict[str, object], redact: Redactor
+) -> ProcessOutcome:
+    """Run the step's process; a stop, an interrupt or a failed start is ``transform.failed``."""
     try:
-        outcome = run_process(
+        return run_process(
             spec.argv, env=spec.env, cwd=spec.cwd, timeout=spec.timeout, on_line=spec.on_line
         )
     except Terminated as stop:
@@ -112,6 +104,20 @@ def run_step(
         sink.emit(Event("transform.failed", {**base, "error": error}, level="error"))
         raise TransformError(error) from None
 
+
+def run_step(
+    spec: StepSpec,
+    *,
+    collect: Callable[[ProcessOutcome], Collected],
+    emitter: Emitter | None,
+    redact: Redactor,
+) -> TransformResult:
+    """Run the step, emit ``transform.*`` events, and raise ``TransformFailedError`` on failure."""
+    sink: Emitter = emitter or NullEmitter()
+    base = {"kind": spec.kind, "name": spec.name, **spec.fields}
+    started_at = _utcnow()
+    sink.emit(Event("transform.started", base))
+    outcome = _launch(spec, sink, base, redact)
     try:
         collected = collect(outcome)
     except (OSError, ValueError, KeyError, TypeError) as exc:  # unreadable results: a failure

@@ -8,11 +8,11 @@ protocol violation and fails the attempt with the offending line quoted.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from luigi_airbyte.sandbox.datagen import StreamSchema
+from luigi_airbyte.sandbox.jobstate import failure_reason
 from luigi_airbyte.sandbox.world import SourceStream
 
 MESSAGE_TYPES = frozenset(
@@ -59,17 +59,7 @@ def failure(
     retryable: bool = True,
 ) -> dict[str, Any]:
     """An Airbyte FailureReason (the shape of attempt.failureSummary.failures[])."""
-    out: dict[str, Any] = {
-        "failureOrigin": origin,
-        "failureType": ftype,
-        "externalMessage": external,
-        "internalMessage": internal or external,
-        "retryable": retryable,
-        "timestamp": int(time.time() * 1000),
-    }
-    if stacktrace:
-        out["stacktrace"] = stacktrace
-    return out
+    return failure_reason(origin, ftype, external, internal, retryable, stacktrace=stacktrace)
 
 
 def trace_failure(trace: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ which discards the connector state of the old one.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -223,27 +222,20 @@ def _flush(engine: JobRunner, job: Job, attempt: Attempt, writer: Writer, st: _S
     """Commit a stream's buffered records in one transaction."""
     if not st.buffer:
         return
-    extracted = datetime.now(timezone.utc).replace(tzinfo=None)
-    meta = json.dumps({"sync_id": job.id, "changes": []})
-    gen = st.plan.generation
-    rows = [
-        [record_value(data.get(n)) for n in st.names] + [str(uuid.uuid4()), extracted, meta, gen]
-        for data, _ in st.buffer
-    ]
-    cols = [
-        *st.names,
-        "_airbyte_raw_id",
-        "_airbyte_extracted_at",
-        "_airbyte_meta",
-        "_airbyte_generation_id",
-    ]
     try:
-        writer.insert(st.target, cols, rows, st.dedup if st.kind == "dedup" else None)
+        written = writer.insert_records(
+            st.target,
+            st.names,
+            ([record_value(data.get(n)) for n in st.names] for data, _ in st.buffer),
+            sync_id=job.id,
+            generation=st.plan.generation,
+            dedup=st.dedup if st.kind == "dedup" else None,
+        )
     except DestinationWriteError as exc:
         raise AttemptFailed(failure("system_error", str(exc), origin="destination")) from None
     with engine._lock:
         counters = attempt.streams.setdefault(st.plan.name, StreamCounters())
-        counters.committed += len(rows)
+        counters.committed += written
         counters.bytes_committed += sum(size for _, size in st.buffer)
     st.buffer = []
 
