@@ -48,7 +48,7 @@ KINDS = (
     "syncDisabled",
     "syncDisabledWarning",
 )
-_OFF: dict[str, Any] = {"email": {"enabled": False}, "webhook": {"enabled": False}}
+OFF: dict[str, Any] = {"email": {"enabled": False}, "webhook": {"enabled": False}}
 SEND_TIMEOUT_S = 10.0
 
 
@@ -222,7 +222,7 @@ class WorkspaceNotifications(EngineState):
     def _notifications_of(self, ws_id: str) -> dict[str, Any]:
         """The workspace's NotificationsConfig (caller holds the lock)."""
         stored = self._ws_notifications.get(ws_id, {})
-        return {k: copy.deepcopy(stored.get(k, _OFF)) for k in KINDS}
+        return {k: copy.deepcopy(stored.get(k, OFF)) for k in KINDS}
 
     def _workspace_dict(self, ws_id: str) -> dict[str, Any]:
         return {

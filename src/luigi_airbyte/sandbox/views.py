@@ -20,6 +20,7 @@ from luigi_airbyte.sandbox.jobstate import (
     attempt_info,
     job_response,
 )
+from luigi_airbyte.sandbox.notifications import KINDS, OFF
 from luigi_airbyte.sandbox.state import BASE_CREATED_AT, AppState, ConnState, EngineState
 from luigi_airbyte.sandbox.world import (
     SYNC_MODES,
@@ -120,22 +121,11 @@ class EngineViews(EngineState):
     """Renders the state in the Public and Config API shapes (caller holds the lock)."""
 
     def _workspace_dict(self, ws_id: str) -> dict[str, Any]:
-        off = {"email": {"enabled": False}, "webhook": {"enabled": False}}
         return {
             "workspaceId": ws_id,
             "name": self._workspaces[ws_id].name,
             "dataResidency": "auto",
-            "notifications": {
-                k: copy.deepcopy(off)
-                for k in (
-                    "failure",
-                    "success",
-                    "connectionUpdate",
-                    "connectionUpdateActionRequired",
-                    "syncDisabled",
-                    "syncDisabledWarning",
-                )
-            },
+            "notifications": {k: copy.deepcopy(OFF) for k in KINDS},
         }
 
     def source_view(self, source_id: str) -> dict[str, Any]:
