@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,11 @@ class JobType(str, Enum):
             except ValueError:
                 pass
         return cls.UNKNOWN
+
+
+#: How a refresh treats the rows already in the destination (config API ``RefreshMode``):
+#: ``Truncate`` removes them first, ``Merge`` keeps them and merges the re-read in.
+RefreshMode = Literal["Truncate", "Merge"]
 
 
 class ConnectionStatus(str, Enum):

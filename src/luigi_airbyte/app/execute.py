@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.reload import pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.app.step_alerts import failure_alert
@@ -343,6 +344,8 @@ class StepExecutor:
             self._note_skip(ctx, "sync", status, note)
             self.rt.shared.complete.add(key_done)
             return True
+        if pending_rejection(self.rt, key) is not None:
+            return False  # its load was rejected: the refresh is still to run
         if req.freshness:
             window = parse_duration(req.freshness)
             end = self.rt.last_success_end(conn, window)
@@ -371,8 +374,14 @@ class StepExecutor:
             key = sync_run_key(conn.connection_id, ctx.partition)
             runner = self.runner(step, ctx)
             client = self.rt.client()
+            rejection = pending_rejection(self.rt, key)
             with handle_termination():
-                attachment = runner.trigger_or_attach(conn.connection_id, key)
+                if rejection is not None:  # ``run --reload``: the one refresh of the streams
+                    attachment = runner.refresh(
+                        conn.connection_id, rejection.refresh_key, rejection.streams
+                    )
+                else:
+                    attachment = runner.trigger_or_attach(conn.connection_id, key)
                 outcome["job_id"] = attachment.job.job_id
                 self._record(ctx, "sync", job_id=attachment.job.job_id)
                 reporter.tracking_url(client.job_url(attachment.job, conn))
@@ -390,6 +399,8 @@ class StepExecutor:
                         reporter.progress(p.percent)
 
                 result = runner.wait(attachment, on_progress=on_progress)
+            if rejection is not None:
+                record_refresh(self.rt, rejection, result)
             outcome["rows"] = result.rows_committed
             outcome["job_id"] = result.job_id  # a replacement of a queued job, if any
             if self.rt.lineage() is not None:
@@ -400,6 +411,14 @@ class StepExecutor:
                     None,
                     [
                         f"job {result.job_id} ({result.attached_how})",
+                        *(
+                            [
+                                f"refresh of {', '.join(rejection.streams) or 'every stream'} "
+                                f"replacing rejected job {rejection.job_id}"
+                            ]
+                            if rejection is not None
+                            else []
+                        ),
                         *(
                             [f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}"]
                             if result.replaced_job_ids

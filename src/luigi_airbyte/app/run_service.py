@@ -33,6 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.reload import (
+    RELOAD_FIX,
+    reject_bad_loads,
+    reload_option,
+    reload_target,
+    resolve_reload,
+)
 from luigi_airbyte.app.report_links import report_location
 from luigi_airbyte.app.run_record import (
     HEARTBEAT_S,
@@ -105,6 +112,7 @@ class RunRequest:
     skip_preflight: bool = False
     argv: Sequence[str] = ()
     report_html: Path | None = None  # --report-html; else reports.html in the file decides
+    reload: tuple[str, ...] = ()  # --reload: sync steps whose bad load is rejected, refreshed
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,7 @@ class RunService:
         assert pf is not None
         pipeline = pf.pipeline(request.pipeline_name)
         graph = rt.graph(pipeline.name)
+        reload_nodes = resolve_reload(graph, request.reload)  # exit 3 before any side effect
         store = self.store()
         handle = open_run(
             store,
@@ -192,6 +201,15 @@ class RunService:
                         raise
                     except LuigiAirbyteError as exc:
                         return self._preflight_failed(handle, graph, exc)
+                if reload_nodes:
+                    reject_bad_loads(
+                        rt,
+                        graph,
+                        reload_nodes,
+                        run_date=request.run_date,
+                        partition=request.interval or request.run_date.isoformat(),
+                        run_id=handle.run_id,
+                    )
                 outcome = graph_runner(
                     rt,
                     graph,
@@ -383,6 +401,11 @@ class RunService:
             if step.status not in ("failed", "abandoned"):
                 continue
             node = _node(graph, step.step_name)
+            target = reload_target(graph, step.step_name, detail.checks)
+            fix = fix_for(step, detail.run.run_id, rerun)
+            if target:  # a bad load: only a reload recovers it
+                command = shlex.join([*shlex.split(rerun), *reload_option(target)])
+                fix = RELOAD_FIX.format(command=command)
             items.append(
                 RecapItem(
                     step=step.step_name,
@@ -390,7 +413,7 @@ class RunService:
                     status=step.status,
                     connection=self._connection_name(graph, node),
                     cause=one_line(step.message) or step.status,
-                    fix=fix_for(step, detail.run.run_id, rerun),
+                    fix=fix,
                     exit_code=step.exit_code or 1,
                 )
             )

@@ -208,6 +208,30 @@ def _v5_heartbeat_and_step_exit_code(conn: Connection) -> None:
             )
 
 
+def _v6_rejected_jobs(conn: Connection) -> None:
+    """Version 6: ``rejected_jobs``, a succeeded job whose load was rejected (who, why,
+    when, which streams to reload) so that no one counts it as the good load again."""
+    md = sa.MetaData()
+    sa.Table(
+        "rejected_jobs",
+        md,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+        sa.Column("run_key", sa.String(500), nullable=False),
+        sa.Column("connection_id", sa.String(100), nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+        sa.Column("pipeline", sa.String(200), nullable=True),
+        sa.Column("step_name", sa.String(200), nullable=True),
+        sa.Column("streams", sa.JSON, nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("rejected_by", sa.String(255), nullable=True),
+        sa.Column("rejected_at", UTCDateTime, nullable=False),
+        sa.Column("run_id", sa.String(36), nullable=True),
+        sa.UniqueConstraint("run_key", "job_id", name="uq_rejected_jobs_run_key_job_id"),
+        sa.Index("ix_rejected_jobs_connection_id_job_id", "connection_id", "job_id"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -224,6 +248,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         "add runs.heartbeat_at, pid, pid_started_at and steps.exit_code",
         _v5_heartbeat_and_step_exit_code,
     ),
+    Migration(6, "add rejected_jobs (loads rejected by a reload)", _v6_rejected_jobs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

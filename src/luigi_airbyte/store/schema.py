@@ -200,6 +200,25 @@ sync_claims = sa.Table(
     sa.Index("ix_sync_claims_holder_run_id", "holder_run_id"),
 )
 
+# migration 6: a succeeded job whose load a reload rejected (see ledger.py, "rejected").
+rejected_jobs = sa.Table(
+    "rejected_jobs",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("run_key", sa.String(500), nullable=False),
+    sa.Column("connection_id", sa.String(100), nullable=False),
+    sa.Column("job_id", sa.BigInteger, nullable=False),
+    sa.Column("pipeline", sa.String(200), nullable=True),
+    sa.Column("step_name", sa.String(200), nullable=True),
+    sa.Column("streams", sa.JSON, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("rejected_by", sa.String(255), nullable=True),
+    sa.Column("rejected_at", UTCDateTime, nullable=False),
+    sa.Column("run_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("run_key", "job_id", name="uq_rejected_jobs_run_key_job_id"),
+    sa.Index("ix_rejected_jobs_connection_id_job_id", "connection_id", "job_id"),
+)
+
 stream_stats = sa.Table(
     "stream_stats",
     metadata,
