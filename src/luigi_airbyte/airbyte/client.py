@@ -57,7 +57,6 @@ from luigi_airbyte.airbyte.models import (
     Job,
     JobStatus,
     JobType,
-    RefreshMode,
     Source,
     StreamProperties,
     Workspace,
@@ -597,61 +596,6 @@ class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader, Cl
             path = response.request.url.path
             raise self._uncertain(
                 path, connection_id, started, f"unreadable answer: {exc}"
-            ) from exc
-
-    def refresh_streams(
-        self,
-        connection_id: str,
-        streams: Sequence[str] = (),
-        *,
-        mode: RefreshMode = "Truncate",
-    ) -> Job:
-        """Start a refresh of ``streams`` (all of the connection's when empty): Airbyte
-        resets their cursors and reads them again; ``Truncate`` first removes their rows.
-
-        The public API answers 422 to ``POST /jobs {jobType: refresh}``, so this is the
-        config API's ``POST /v1/connections/refresh`` (``ConnectionStreamRefreshRequestBody``,
-        answered with ``JobReadResponse``). Never resent once it may have reached Airbyte;
-        the errors are ``create_job``'s: ``SyncAlreadyRunningError`` (409, a job of the
-        connection is running), ``JobCreateUncertainError`` (reconcile with ``list_jobs``).
-
-        Raises:
-            AirbyteError: without a config API (Airbyte Cloud): refreshes cannot be started.
-        """
-        base = self._config_base()
-        if base is None:
-            raise AirbyteError(
-                f"connection {connection_id}: refreshing streams needs Airbyte's config API "
-                "(self-hosted Airbyte); in Airbyte Cloud, refresh the streams from the UI"
-            )
-        body: dict[str, Any] = {
-            "connectionId": connection_id,
-            "refreshMode": mode,
-            "streams": [{"streamName": name} for name in streams],
-        }
-        started = datetime.now(timezone.utc)
-        response = self._send(
-            "POST",
-            base + "/v1/connections/refresh",
-            json=body,
-            idempotent=False,
-            create_job_for=connection_id,
-            hints={
-                404: "Check the connection id, and that this credential can see it",
-                422: "Check that these streams are enabled on the connection",
-            },
-        )
-        data = self._object(response)
-        job = data.get("job")
-        if not isinstance(job, Mapping):
-            raise self._uncertain(
-                response.request.url.path, connection_id, started, "no job in the answer"
-            )
-        try:
-            return self._parse(response, Job.from_config_api, job)
-        except AirbyteAPIError as exc:
-            raise self._uncertain(
-                response.request.url.path, connection_id, started, f"unreadable answer: {exc}"
             ) from exc
 
     def get_job(self, job_id: int) -> Job:

@@ -61,6 +61,7 @@ from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
 from luigi_airbyte.store.html_report import step_anchor
+from luigi_airbyte.store.ledger import Rejection
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -405,31 +406,7 @@ class StepExecutor:
             outcome["job_id"] = result.job_id  # a replacement of a queued job, if any
             if self.rt.lineage() is not None:
                 outcome["lineage"] = self._sync_lineage(conn)
-            streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
-            outcome["message"] = "; ".join(
-                filter(
-                    None,
-                    [
-                        f"job {result.job_id} ({result.attached_how})",
-                        *(
-                            [
-                                f"refresh of {', '.join(rejection.streams) or 'every stream'} "
-                                f"replacing rejected job {rejection.job_id}"
-                            ]
-                            if rejection is not None
-                            else []
-                        ),
-                        *(
-                            [f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}"]
-                            if result.replaced_job_ids
-                            else []
-                        ),
-                        *([f"queued {result.queued_s:.0f}s"] if result.queued_s else []),
-                        streams,
-                        *result.warnings,
-                    ],
-                )
-            )
+            outcome["message"] = _sync_message(result, rejection)
             if ctx.run_id and result.streams:
                 self.rt.store().add_stream_stats(
                     ctx.run_id, ctx.step, result.job_id, result.streams
@@ -521,6 +498,21 @@ class StepExecutor:
 
 _notes_lock = threading.Lock()
 _executors: weakref.WeakSet[StepExecutor] = weakref.WeakSet()
+
+
+def _sync_message(result: SyncResult, rejection: Rejection | None) -> str:
+    """The sync step's one-line message: the job, how it was found, per-stream rows."""
+    parts = [f"job {result.job_id} ({result.attached_how})"]
+    if rejection is not None:
+        streams = ", ".join(rejection.streams) or "every stream"
+        parts.append(f"refresh of {streams} replacing rejected job {rejection.job_id}")
+    if result.replaced_job_ids:
+        parts.append(f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}")
+    if result.queued_s:
+        parts.append(f"queued {result.queued_s:.0f}s")
+    parts.append(", ".join(f"{s.name}={s.records_committed}" for s in result.streams))
+    parts.extend(result.warnings)
+    return "; ".join(filter(None, parts))
 
 
 def _without_run(event: Event) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from luigi_airbyte.app.step_context import sync_run_key, utcnow
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.pipeline._suggest import did_you_mean
 from luigi_airbyte.pipeline.graph import Graph, Node
+from luigi_airbyte.store.check_history import latest_checks
 from luigi_airbyte.store.ledger import LedgerEntry, Rejection
 from luigi_airbyte.store.run_records import CheckRecord
 
@@ -170,7 +171,7 @@ def _failed_on(
     for check in graph:
         if check.check_kind != "counts" or check.target_sync != node.name:
             continue
-        for record in store.latest_checks(graph.pipeline, check.name, run_date):
+        for record in latest_checks(store, graph.pipeline, check.name, run_date):
             judged = (record.details or {}).get("sync_id")
             if record.passed or not is_bad_load(record.check):
                 continue

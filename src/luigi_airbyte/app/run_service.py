@@ -26,7 +26,7 @@ import re
 import shlex
 import sys
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -178,7 +178,7 @@ class RunService:
         assert pf is not None
         pipeline = pf.pipeline(request.pipeline_name)
         graph = rt.graph(pipeline.name)
-        reload_nodes = resolve_reload(graph, request.reload)  # exit 3 before any side effect
+        reload = self._reload(graph, request)  # an unknown step: exit 3, nothing touched
         store = self.store()
         handle = open_run(
             store,
@@ -201,15 +201,7 @@ class RunService:
                         raise
                     except LuigiAirbyteError as exc:
                         return self._preflight_failed(handle, graph, exc)
-                if reload_nodes:
-                    reject_bad_loads(
-                        rt,
-                        graph,
-                        reload_nodes,
-                        run_date=request.run_date,
-                        partition=request.interval or request.run_date.isoformat(),
-                        run_id=handle.run_id,
-                    )
+                reload(handle.run_id)
                 outcome = graph_runner(
                     rt,
                     graph,
@@ -256,6 +248,19 @@ class RunService:
                 rt.bus().flush()
             except Exception as exc:  # noqa: BLE001 - events must never mask the outcome
                 logger.debug("could not flush events: %s", exc)
+
+    def _reload(self, graph: Graph, request: RunRequest) -> Callable[[str], object]:
+        """``--reload``: the steps are resolved now (``ConfigError`` before any side
+        effect); the returned call rejects their bad loads once preflight passed."""
+        nodes = resolve_reload(graph, request.reload)
+        return lambda run_id: reject_bad_loads(
+            self.rt,
+            graph,
+            nodes,
+            run_date=request.run_date,
+            partition=request.interval or request.run_date.isoformat(),
+            run_id=run_id,
+        )
 
     def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
         """Rotate the API credential after a cycle (``run --rotate-credentials``).

@@ -26,6 +26,16 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+_RELOAD = click.option(
+    "--reload",
+    multiple=True,
+    metavar="SYNC_STEP",
+    help="Reject the load of this sync step whose counts checks found records lost or "
+    "duplicated, have Airbyte refresh those streams once, then run the checks and what "
+    "they blocked. Repeatable.",
+)
+
+
 @click.command("run")
 @click.argument("pipeline_file", type=click.Path(path_type=Path))
 @click.option(
@@ -67,15 +77,7 @@ def _today() -> dt.date:
 )
 @click.option("--dry-run", is_flag=True, help="Show the graph and what would run or be skipped.")
 @click.option("--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first.")
-@click.option(
-    "--reload",
-    "reload",
-    multiple=True,
-    metavar="SYNC_STEP",
-    help="Reject the load of this sync step whose counts checks found records lost or "
-    "duplicated, have Airbyte refresh those streams once, then run the checks and what "
-    "they blocked. Repeatable.",
-)
+@_RELOAD
 @click.option("--url", help="Airbyte public API URL (overrides the file).")
 @click.option("--store-url", help="Metadata store URL (overrides the file).")
 @click.option(

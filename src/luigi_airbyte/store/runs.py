@@ -580,47 +580,6 @@ class RunRepository(ABC):
         with self.read(f"look up earlier results of step {step_name!r}") as conn:
             return conn.execute(query).first() is not None
 
-    def latest_checks(
-        self, pipeline: str, step_name: str, run_date: date
-    ) -> tuple[CheckRecord, ...]:
-        """The check results of ``step_name`` from the newest run of ``pipeline`` for
-        ``run_date`` that recorded any (what a reload judges the load by)."""
-        newest = (
-            sa.select(check_results.c.run_id)
-            .select_from(check_results.join(runs, runs.c.run_id == check_results.c.run_id))
-            .where(
-                (runs.c.pipeline == pipeline)
-                & (runs.c.run_date == run_date)
-                & (check_results.c.step_name == step_name)
-            )
-            .order_by(check_results.c.id.desc())
-            .limit(1)
-        )
-        with self.read(f"look up the latest checks of step {step_name!r}") as conn:
-            run_id = conn.execute(newest).scalar()
-            if run_id is None:
-                return ()
-            rows = conn.execute(
-                sa.select(check_results)
-                .where(
-                    (check_results.c.run_id == run_id) & (check_results.c.step_name == step_name)
-                )
-                .order_by(check_results.c.id)
-            ).mappings()
-            return tuple(
-                CheckRecord(
-                    run_id=r["run_id"],
-                    step_name=r["step_name"],
-                    check=r["check_name"],
-                    passed=bool(r["passed"]),
-                    severity=r["severity"],
-                    message=r["message"],
-                    details=r["details"],
-                    at=r["at"],
-                )
-                for r in rows
-            )
-
     def latest_run(self, pipeline: str | None = None) -> RunDetail | None:
         """The most recently started run (of one pipeline, if given), or ``None``."""
         query = sa.select(runs.c.run_id).order_by(runs.c.started_at.desc(), runs.c.run_id)
