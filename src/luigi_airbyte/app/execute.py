@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
-from luigi_airbyte.app.reload import pending_rejection, record_refresh
+from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.app.step_alerts import failure_alert
@@ -349,7 +349,7 @@ class StepExecutor:
             return False  # its load was rejected: the refresh is still to run
         if req.freshness:
             window = parse_duration(req.freshness)
-            end = self.rt.last_success_end(conn, window)
+            end = last_good_end(self.rt, conn, window)
             verdict = check_freshness(end, window, utcnow())
             if verdict.passed:
                 assert end is not None

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from luigi_airbyte.airbyte import Connection, JobStatus
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.step_context import sync_run_key, utcnow
+from luigi_airbyte.checks.freshness import last_success_end
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.pipeline._suggest import did_you_mean
 from luigi_airbyte.pipeline.graph import Graph, Node
@@ -181,6 +183,22 @@ def _failed_on(
     return failed
 
 
+def last_good_end(rt: Runtime, conn: Connection, window: timedelta) -> datetime | None:
+    """``Runtime.last_success_end`` (freshness), except that a load rejected by
+    ``--reload`` never counts: with a rejection on the connection, its own jobs are read."""
+    rejected = rt.store().ledger.rejected_job_ids(conn.connection_id)
+    if not rejected:
+        return rt.last_success_end(conn, window)
+    jobs = rt.client().list_jobs(
+        conn.connection_id,
+        status=JobStatus.SUCCEEDED,
+        updated_at_start=utcnow() - window,
+        order_by="updatedAt|DESC",
+        max_items=20,
+    )
+    return last_success_end(jobs, exclude=rejected)
+
+
 def pending_rejection(rt: Runtime, run_key: str) -> Rejection | None:
     """The rejection whose refresh this sync run key still needs, if any."""
     ledger = rt.store().ledger
@@ -214,6 +232,7 @@ def record_refresh(rt: Runtime, rejection: Rejection, result: SyncResult) -> Non
 __all__ = [
     "RELOAD_CHECKS",
     "is_bad_load",
+    "last_good_end",
     "pending_rejection",
     "record_refresh",
     "RELOAD_FIX",
