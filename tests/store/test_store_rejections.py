@@ -86,3 +86,26 @@ def test_the_refresh_becomes_the_good_load(ledger: SqlLedger) -> None:
     good = ledger.last_succeeded(KEY)
     assert good is not None and good.job_id == 3
     assert ledger.rejected_job_ids("conn") == {2}
+
+
+def test_the_run_that_loaded_it_shows_the_rejection(new_database: Callable[[str], str]) -> None:
+    store = Store(new_database("sqlite")).open()
+    try:
+        run_id = store.start_run("demo", T0.date())
+        store.upsert_step(run_id, "crm", kind="sync", status="succeeded", job_id=2, message="ok")
+        store.upsert_step(run_id, "events", kind="sync", status="succeeded", job_id=1)
+        _succeeded(store.ledger, KEY, 2)
+
+        store.ledger.reject(_rejection(2))
+        store.ledger.reject(_rejection(2))  # noted once
+
+        detail = store.get_run(run_id)
+        crm, events = detail.step("crm"), detail.step("events")
+        assert crm is not None and events is not None
+        assert crm.message is not None
+        assert crm.message.startswith("ok [load rejected: 2026-02-03T03:00:00+00:00 by client ops")
+        assert crm.message.count("[load rejected") == 1
+        assert "refresh:conn:2" in crm.message
+        assert events.message is None or "rejected" not in events.message
+    finally:
+        store.close()

@@ -37,6 +37,7 @@ from luigi_airbyte.store.schema import (
     airbyte_jobs,
     ensure_utc,
     rejected_jobs,
+    steps,
     sync_claims,
     utcnow,
 )
@@ -77,6 +78,12 @@ def _entry(row: sa.RowMapping) -> LedgerEntry:
         finished_at=row["finished_at"],
         reason=row["reason"],
     )
+
+
+def _rejected_note(r: Rejection) -> str:
+    who = f" by {r.rejected_by}" if r.rejected_by else ""
+    when = r.rejected_at.isoformat(timespec="seconds")
+    return f"{when}{who}: {r.reason}"[:600] + f"; reloaded under {r.refresh_key}"
 
 
 def _rejection(row: sa.RowMapping) -> Rejection:
@@ -416,6 +423,17 @@ class SqlLedger:
                     airbyte_jobs.c.status == "succeeded",
                 )
                 .values(status=REJECTED, reason=f"rejected: {rejection.reason}"[:2000])
+            )
+            # The runs that loaded it say so in `show`, `history` and their reports.
+            note = f" [load rejected: {_rejected_note(rejection)}]"
+            conn.execute(
+                steps.update()
+                .where(
+                    steps.c.kind == "sync",
+                    steps.c.job_id == rejection.job_id,
+                    ~sa.func.coalesce(steps.c.message, "").contains("[load rejected"),
+                )
+                .values(message=sa.func.coalesce(steps.c.message, "") + note)
             )
         found = self.rejection_of(rejection.connection_id, rejection.job_id)
         assert found is not None
