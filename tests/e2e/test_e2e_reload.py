@@ -52,13 +52,14 @@ def test_two_reload_commands_at_once_make_one_refresh(night: Night) -> None:  # 
     procs = [_start(night, command), _start(night, command)]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
 
-    # Both go through the sync step; dbt of two runs on one DuckDB file may collide on
-    # its lock (exit 7), which is not the refresh's business: a plain run finishes it.
+    # Both go through the sync step; the two runs' dbt on one DuckDB project may collide
+    # (seen: dbt exits 2, step exit 7), which is not the refresh's business: a plain run
+    # finishes it.
     codes = sorted(p.returncode for p in procs)
     assert codes[0] == 0 and codes[1] in (0, 7), outputs
     assert _by_type(night) == ONE_REFRESH
-    for output in outputs:  # both went through the one refresh, neither synced
-        assert "replacing rejected job" in output, output
+    for output in outputs:  # each attached to the one refresh, or found it done; no sync
+        assert "replacing rejected job" in output or "already synced this date" in output, output
     assert night.run().returncode == 0
     assert _by_type(night) == ONE_REFRESH
 
