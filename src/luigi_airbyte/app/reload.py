@@ -8,7 +8,8 @@ done, so the sync is skipped and the same job is judged again. The recovery is:
    streams): its ledger rows become ``rejected``, so the run key is no longer complete
    and freshness, ``show`` and ``history`` never count it as the good load;
 2. the sync step then runs the run key's **refresh** instead of a sync
-   (``refresh_rejected``): Airbyte truncates the affected streams and reads them again.
+   (``pending_rejection`` in ``StepExecutor.run_sync``, ``SyncRunner.refresh``): Airbyte
+   truncates the affected streams and reads them again.
    The refresh is claimed under ``refresh:<connection>:<rejected job id>``, so the same
    command again, two at once, or a re-run after a kill make one refresh job between
    them (the claim, intent and reconcile rules of ``luigi_airbyte.sync.runner``);
