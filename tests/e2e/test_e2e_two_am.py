@@ -216,9 +216,12 @@ def _by_type(night: Night) -> dict[str, dict[str, int]]:
     return out
 
 
-def _reload(night: Night, command: list[str], streams: set[str]) -> None:
+def _reload(
+    night: Night, first: subprocess.CompletedProcess[str], command: list[str], streams: set[str]
+) -> None:
     """(e) for a bad load: the printed command rejects it and refreshes once."""
     assert "--reload" in command, command  # a plain re-run would judge the same job again
+    (bad_run,) = re.findall(r"^run ([0-9a-f-]{36}): failed", first.stdout, re.MULTILINE)
     night.set_faults({"jobs": {}})  # the destination is fixed
     recovered = night.command(command)
     assert recovered.returncode == 0, recovered.stdout  # the checks pass on the new load
@@ -235,6 +238,9 @@ def _reload(night: Night, command: list[str], streams: set[str]) -> None:
         assert again.returncode == 0, again.stdout
         assert _by_type(night) == {CRM: {"sync": 1, "refresh": 1}, EVENTS: {"sync": 1}}
     assert len(night.alerts()) == 1  # the recovery alerted no one
+    shown = night.command([CLI, "show", bad_run, "-f", str(night.pipeline), "--json"])
+    crm = next(s for s in json.loads(shown.stdout)["steps"] if s["name"] == "crm")
+    assert "[load rejected: " in crm["message"], crm  # the bad run says its load was rejected
 
 
 def test_records_lost(night: Night) -> None:
@@ -243,7 +249,7 @@ def test_records_lost(night: Night) -> None:
     first = night.run()
 
     command = _judge(night, first, code=6, posts=2, cause="crm:counts")
-    _reload(night, command, {"users", "orders"})
+    _reload(night, first, command, {"users", "orders"})
 
 
 def test_duplicates_on_retry(night: Night) -> None:
@@ -255,4 +261,4 @@ def test_duplicates_on_retry(night: Night) -> None:
     # the append stream's duplicates fail; the deduplicated stream's re-sent records do not
     assert "duplicates:orders FAILED" in first.stdout
     assert "counts:users FAILED" not in first.stdout, first.stdout
-    _reload(night, command, {"orders"})
+    _reload(night, first, command, {"orders"})
