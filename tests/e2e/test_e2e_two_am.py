@@ -222,6 +222,9 @@ def _reload(
     """(e) for a bad load: the printed command rejects it and refreshes once."""
     assert "--reload" in command, command  # a plain re-run would judge the same job again
     (bad_run,) = re.findall(r"^run ([0-9a-f-]{36}): failed", first.stdout, re.MULTILINE)
+    (alert,) = night.alerts()  # the alert's recovery is the same reload
+    assert alert["command"].endswith("--reload crm"), alert
+    assert "--reload crm` rejects that load" in alert["next_step"], alert
     night.set_faults({"jobs": {}})  # the destination is fixed
     recovered = night.command(command)
     assert recovered.returncode == 0, recovered.stdout  # the checks pass on the new load

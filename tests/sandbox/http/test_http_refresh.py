@@ -136,3 +136,18 @@ def test_refresh_conflicts_and_bad_bodies(
     unknown = _refresh(config_client, spec, fast, ["nope"])
     assert unknown.status_code == 422
     assert "nope" in unknown.json()["message"]
+
+
+def test_engine_faults_apply_to_a_refresh(
+    sb: Sandbox, spec: SpecValidator, config_client: httpx.Client
+) -> None:
+    conn = connection_id(sb, FAST_CONNECTION)
+    sb.set_faults(engine={"jobs": {FAST_CONNECTION: {"fail_attempts": 1}}})
+
+    job = _refresh(config_client, spec, conn, ["orders"]).json()["job"]
+    done = wait_config_job(config_client, job["id"])
+
+    assert [a["attempt"]["status"] for a in done["attempts"]] == ["failed", "succeeded"]
+    assert done["job"]["status"] == "succeeded"
+    orders = sb.engine.destination_rows(conn, "orders")
+    assert len(orders) == len({r["id"] for r in orders}) > 0  # the retry started over
