@@ -167,7 +167,9 @@ class JobRunner(EngineState):
             return
         self._finish(job, "cancelled", time.time())
         self._waiting.discard(job.id)
-        successor = self._new_job(cs.id, job.job_type)
+        successor = self._new_job(
+            cs.id, job.job_type, streams=job.enabled_streams, refresh_mode=job.refresh_mode
+        )
         successor.status = "queued"
         successor.replaces = job.id
 
