@@ -88,8 +88,13 @@ def test_the_refresh_becomes_the_good_load(ledger: SqlLedger) -> None:
     assert ledger.rejected_job_ids("conn") == {2}
 
 
-def test_the_run_that_loaded_it_shows_the_rejection(new_database: Callable[[str], str]) -> None:
-    store = Store(new_database("sqlite")).open()
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_the_run_that_loaded_it_shows_the_rejection(
+    new_database: Callable[[str], str], backend: str
+) -> None:
+    store = Store(new_database(backend)).open()
     try:
         run_id = store.start_run("demo", T0.date())
         store.upsert_step(run_id, "crm", kind="sync", status="succeeded", job_id=2, message="ok")
