@@ -83,3 +83,12 @@ def test_last_success_end_ignores_failures_resets_and_unknown_ends() -> None:
     assert last_success_end([]) is None
     refresh = job(7, JobStatus.SUCCEEDED, JobType.REFRESH, last_updated_at=NOW)
     assert last_success_end([*jobs, refresh]) == NOW
+
+
+def test_a_rejected_load_does_not_count_as_fresh() -> None:
+    """``run --reload`` rejected job 8's load: only the refresh (or an older sync) counts."""
+    older = job(1, last_updated_at=NOW - timedelta(hours=10))
+    rejected = job(8, last_updated_at=NOW - timedelta(minutes=10))
+    assert last_success_end([older, rejected]) == NOW - timedelta(minutes=10)
+    assert last_success_end([older, rejected], exclude={8}) == NOW - timedelta(hours=10)
+    assert last_success_end([rejected], exclude={8}) is None

@@ -121,3 +121,40 @@ def test_schema_output_file(invoke, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert json.loads(out.read_text(encoding="utf-8"))["title"] == "luigi-airbyte pipeline file"
+
+
+ROUTED = """\
+version: 1
+airbyte:
+  url: http://localhost:8000/api/public/v1
+owners:
+  ops:
+    alerts: ["webhook:env:LA_TEST_HOOK"]
+pipelines:
+  nightly:
+    owner: ops
+    steps:
+      - sync: crm
+        connection: "Postgres CRM → Warehouse"
+"""
+
+
+def test_validate_checks_a_routes_env_url_as_run_would(invoke, tmp_path: Path) -> None:
+    """webhook:env:HOOK: with HOOK set, the URL it holds is checked by run's own code."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(ROUTED, encoding="utf-8")
+    refused = "http://alerts.example.com/secret-path-123"  # plain http off loopback
+
+    bad = invoke("validate", str(path), "--json", env={"LA_TEST_HOOK": refused})
+
+    assert bad.exit_code == 3, bad.output
+    (problem,) = json.loads(bad.stdout)["error"]["problems"]
+    assert (problem["source"], problem["line"]) == (str(path), 6)
+    assert problem["field"] == "owners.ops.alerts[0]"
+    assert "env:LA_TEST_HOOK" in problem["message"] and "loopback" in problem["message"]
+    assert problem["fix"] == "use an https:// URL in LA_TEST_HOOK"
+    assert "secret-path-123" not in bad.output  # the URL may be a credential
+    for fine in ("https://alerts.example.com/hook", "http://127.0.0.1:9/hook"):
+        assert invoke("validate", str(path), env={"LA_TEST_HOOK": fine}).exit_code == 0
+    unset = invoke("validate", str(path), env={"LA_TEST_HOOK": ""})  # "" unsets in CliRunner
+    assert unset.exit_code == 0, unset.output  # known only at run time (preflight)

@@ -8,7 +8,9 @@ report; the owner role's alerts go to a JSON-lines route). For each failure:
 (c) the cause and the fix in the last 5 lines of output;
 (d) exactly one alert in the owner's route;
 (e) the recovery command printed in those lines makes no duplicate Airbyte job and
-    re-runs only what failed.
+    re-runs only what failed. For a bad load (records lost or duplicated) that command
+    is ``run --reload SYNC_STEP``: it rejects the load and has Airbyte refresh the
+    affected streams exactly once.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.e2e_helpers import CLI, CRM, EVENTS, clean_env, free_port, jobs_for
+from e2e.e2e_helpers import CLI, CRM, EVENTS, clean_env, connection_id, free_port, jobs_for
 from luigi_airbyte.cli.quickstart_cmd import write_project
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.sandbox.world import demo_world_data
@@ -204,12 +206,53 @@ def test_dbt_model_broken(night: Night) -> None:
     assert "PASS=2 " in again.stdout  # dbt and the report; the rest was done
 
 
+def _by_type(night: Night) -> dict[str, dict[str, int]]:
+    """Airbyte's jobs per connection and job type, as the sandbox lists them."""
+    out: dict[str, dict[str, int]] = {}
+    for name in (CRM, EVENTS):
+        for job in jobs_for(night.sandbox, name):
+            kinds = out.setdefault(name, {})
+            kinds[job["jobType"]] = kinds.get(job["jobType"], 0) + 1
+    return out
+
+
+def _reload(
+    night: Night, first: subprocess.CompletedProcess[str], command: list[str], streams: set[str]
+) -> None:
+    """(e) for a bad load: the printed command rejects it and refreshes once."""
+    assert "--reload" in command, command  # a plain re-run would judge the same job again
+    (bad_run,) = re.findall(r"^run ([0-9a-f-]{36}): failed", first.stdout, re.MULTILINE)
+    (alert,) = night.alerts()  # the alert's recovery is the same reload
+    assert alert["command"].endswith("--reload crm"), alert
+    assert "--reload crm` rejects that load" in alert["next_step"], alert
+    night.set_faults({"jobs": {}})  # the destination is fixed
+    recovered = night.command(command)
+    assert recovered.returncode == 0, recovered.stdout  # the checks pass on the new load
+    assert _by_type(night) == {CRM: {"sync": 1, "refresh": 1}, EVENTS: {"sync": 1}}
+    (refresh,) = [j for j in jobs_for(night.sandbox, CRM) if j["jobType"] == "refresh"]
+    info = night.sandbox.engine.job_info(refresh["jobId"])
+    assert {s["name"] for s in info["job"]["enabledStreams"]} == streams
+    assert "PASS=0 " not in recovered.stdout
+    crm = connection_id(night.sandbox, CRM)
+    for stream in streams:  # the refreshed streams hold exactly the refresh's rows
+        rows = night.sandbox.engine.destination_rows(crm, stream)
+        assert len(rows) == len({r["id"] for r in rows}) > 0
+    for again in (night.command(command), night.run()):  # same command, then a plain run
+        assert again.returncode == 0, again.stdout
+        assert _by_type(night) == {CRM: {"sync": 1, "refresh": 1}, EVENTS: {"sync": 1}}
+    assert len(night.alerts()) == 1  # the recovery alerted no one
+    shown = night.command([CLI, "show", bad_run, "-f", str(night.pipeline), "--json"])
+    crm = next(s for s in json.loads(shown.stdout)["steps"] if s["name"] == "crm")
+    assert "[load rejected: " in crm["message"], crm  # the bad run says its load was rejected
+
+
 def test_records_lost(night: Night) -> None:
     night.set_faults({"jobs": {CRM: {"commit_shortfall": 0.1}}})
 
     first = night.run()
 
-    _judge(night, first, code=6, posts=2, cause="crm:counts")
+    command = _judge(night, first, code=6, posts=2, cause="crm:counts")
+    _reload(night, first, command, {"users", "orders"})
 
 
 def test_duplicates_on_retry(night: Night) -> None:
@@ -217,7 +260,8 @@ def test_duplicates_on_retry(night: Night) -> None:
 
     first = night.run()
 
-    _judge(night, first, code=6, posts=2, cause="crm:counts")
+    command = _judge(night, first, code=6, posts=2, cause="crm:counts")
     # the append stream's duplicates fail; the deduplicated stream's re-sent records do not
     assert "duplicates:orders FAILED" in first.stdout
     assert "counts:users FAILED" not in first.stdout, first.stdout
+    _reload(night, first, command, {"orders"})

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -21,10 +22,18 @@ from luigi_airbyte.airbyte.models import (
     Application,
     ConnectorCheck,
     DiscoveredStream,
+    Job,
     JobDetails,
+    RefreshMode,
+)
+from luigi_airbyte.errors import (
+    AirbyteAPIError,
+    AirbyteError,
+    AuthenticationError,
+    JobCreateUncertainError,
+    NotFoundError,
 )
 from luigi_airbyte.airbyte.webhooks import SyncNotifications, sync_webhook_patch
-from luigi_airbyte.errors import AirbyteError, AuthenticationError, NotFoundError
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
 
@@ -62,6 +71,11 @@ class _Core(Protocol):
     def _config_read(self) -> Callable[..., httpx.Response | None]: ...
 
     def _check(self, path: str, body: Mapping[str, Any]) -> ConnectorCheck | None: ...
+
+    @staticmethod
+    def _uncertain(
+        path: str, connection_id: str, started: datetime, reason: str
+    ) -> JobCreateUncertainError: ...
 
 
 class ConfigAPIEndpoints:
@@ -115,6 +129,61 @@ class ConfigAPIEndpoints:
         if not isinstance(streams, list):
             return None
         return [StoredStream.from_api(s) for s in streams if isinstance(s, Mapping)]
+
+    def refresh_streams(
+        self: _Core,
+        connection_id: str,
+        streams: Sequence[str] = (),
+        *,
+        mode: RefreshMode = "Truncate",
+    ) -> Job:
+        """Start a refresh of ``streams`` (all of the connection's when empty): Airbyte
+        resets their cursors and reads them again; ``Truncate`` first removes their rows.
+
+        The public API answers 422 to ``POST /jobs {jobType: refresh}``, so this is the
+        config API's ``POST /v1/connections/refresh`` (``ConnectionStreamRefreshRequestBody``,
+        answered with ``JobReadResponse``). Never resent once it may have reached Airbyte;
+        the errors are ``create_job``'s: ``SyncAlreadyRunningError`` (409, a job of the
+        connection is running), ``JobCreateUncertainError`` (reconcile with ``list_jobs``).
+
+        Raises:
+            AirbyteError: without a config API (Airbyte Cloud): refreshes cannot be started.
+        """
+        base = self._config_base()
+        if base is None:
+            raise AirbyteError(
+                f"connection {connection_id}: refreshing streams needs Airbyte's config API "
+                "(self-hosted Airbyte); in Airbyte Cloud, refresh the streams from the UI"
+            )
+        body: dict[str, Any] = {
+            "connectionId": connection_id,
+            "refreshMode": mode,
+            "streams": [{"streamName": name} for name in streams],
+        }
+        started = datetime.now(timezone.utc)
+        response = self._send(
+            "POST",
+            base + "/v1/connections/refresh",
+            json=body,
+            idempotent=False,
+            create_job_for=connection_id,
+            hints={
+                404: "Check the connection id, and that this credential can see it",
+                422: "Check that these streams are enabled on the connection",
+            },
+        )
+        data = self._object(response)
+        job = data.get("job")
+        if not isinstance(job, Mapping):
+            raise self._uncertain(
+                response.request.url.path, connection_id, started, "no job in the answer"
+            )
+        try:
+            return self._parse(response, Job.from_config_api, job)
+        except AirbyteAPIError as exc:
+            raise self._uncertain(
+                response.request.url.path, connection_id, started, f"unreadable answer: {exc}"
+            ) from exc
 
     def get_job_details(self: _Core, job_id: int) -> JobDetails | None:
         """Attempts and per-stream counts from the config API; None without it."""

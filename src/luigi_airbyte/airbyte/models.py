@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +75,11 @@ class JobType(str, Enum):
             return cls.RESET
         found = _member(cls, value)
         return cls.UNKNOWN if found is None else found
+
+
+#: How a refresh treats the rows already in the destination (config API ``RefreshMode``):
+#: ``Truncate`` removes them first, ``Merge`` keeps them and merges the re-read in.
+RefreshMode = Literal["Truncate", "Merge"]
 
 
 class ConnectionStatus(str, Enum):

@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.app.step_alerts import failure_alert
@@ -60,6 +61,7 @@ from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
 from luigi_airbyte.store.html_report import step_anchor
+from luigi_airbyte.store.ledger import Rejection
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -343,9 +345,11 @@ class StepExecutor:
             self._note_skip(ctx, "sync", status, note)
             self.rt.shared.complete.add(key_done)
             return True
+        if pending_rejection(self.rt, key) is not None:
+            return False  # its load was rejected: the refresh is still to run
         if req.freshness:
             window = parse_duration(req.freshness)
-            end = self.rt.last_success_end(conn, window)
+            end = last_good_end(self.rt, conn, window)
             verdict = check_freshness(end, window, utcnow())
             if verdict.passed:
                 assert end is not None
@@ -371,8 +375,14 @@ class StepExecutor:
             key = sync_run_key(conn.connection_id, ctx.partition)
             runner = self.runner(step, ctx)
             client = self.rt.client()
+            rejection = pending_rejection(self.rt, key)
             with handle_termination():
-                attachment = runner.trigger_or_attach(conn.connection_id, key)
+                if rejection is not None:  # ``run --reload``: the one refresh of the streams
+                    attachment = runner.refresh(
+                        conn.connection_id, rejection.refresh_key, rejection.streams
+                    )
+                else:
+                    attachment = runner.trigger_or_attach(conn.connection_id, key)
                 outcome["job_id"] = attachment.job.job_id
                 self._record(ctx, "sync", job_id=attachment.job.job_id)
                 reporter.tracking_url(client.job_url(attachment.job, conn))
@@ -390,27 +400,13 @@ class StepExecutor:
                         reporter.progress(p.percent)
 
                 result = runner.wait(attachment, on_progress=on_progress)
+            if rejection is not None:
+                record_refresh(self.rt, rejection, result)
             outcome["rows"] = result.rows_committed
             outcome["job_id"] = result.job_id  # a replacement of a queued job, if any
             if self.rt.lineage() is not None:
                 outcome["lineage"] = self._sync_lineage(conn)
-            streams = ", ".join(f"{s.name}={s.records_committed}" for s in result.streams)
-            outcome["message"] = "; ".join(
-                filter(
-                    None,
-                    [
-                        f"job {result.job_id} ({result.attached_how})",
-                        *(
-                            [f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}"]
-                            if result.replaced_job_ids
-                            else []
-                        ),
-                        *([f"queued {result.queued_s:.0f}s"] if result.queued_s else []),
-                        streams,
-                        *result.warnings,
-                    ],
-                )
-            )
+            outcome["message"] = _sync_message(result, rejection)
             if ctx.run_id and result.streams:
                 self.rt.store().add_stream_stats(
                     ctx.run_id, ctx.step, result.job_id, result.streams
@@ -502,6 +498,21 @@ class StepExecutor:
 
 _notes_lock = threading.Lock()
 _executors: weakref.WeakSet[StepExecutor] = weakref.WeakSet()
+
+
+def _sync_message(result: SyncResult, rejection: Rejection | None) -> str:
+    """The sync step's one-line message: the job, how it was found, per-stream rows."""
+    parts = [f"job {result.job_id} ({result.attached_how})"]
+    if rejection is not None:
+        streams = ", ".join(rejection.streams) or "every stream"
+        parts.append(f"refresh of {streams} replacing rejected job {rejection.job_id}")
+    if result.replaced_job_ids:
+        parts.append(f"replaced queued job {', '.join(map(str, result.replaced_job_ids))}")
+    if result.queued_s:
+        parts.append(f"queued {result.queued_s:.0f}s")
+    parts.append(", ".join(f"{s.name}={s.records_committed}" for s in result.streams))
+    parts.extend(result.warnings)
+    return "; ".join(filter(None, parts))
 
 
 def _without_run(event: Event) -> dict[str, Any]:

@@ -25,13 +25,20 @@ import logging
 import re
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.reload import (
+    RELOAD_FIX,
+    reject_bad_loads,
+    reload_option,
+    reload_target,
+    resolve_reload,
+)
 from luigi_airbyte.app.report_links import report_location
 from luigi_airbyte.app.run_record import (
     HEARTBEAT_S,
@@ -104,6 +111,7 @@ class RunRequest:
     skip_preflight: bool = False
     argv: Sequence[str] = ()
     report_html: Path | None = None  # --report-html; else reports.html in the file decides
+    reload: tuple[str, ...] = ()  # --reload: sync steps whose bad load is rejected, refreshed
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,7 @@ class RunService:
         assert pf is not None
         pipeline = pf.pipeline(request.pipeline_name)
         graph = rt.graph(pipeline.name)
+        reload = self._reload(graph, request)  # an unknown step: exit 3, nothing touched
         store = self.store()
         handle = open_run(
             store,
@@ -183,6 +192,7 @@ class RunService:
             try:
                 if not request.skip_preflight and (failed := self._preflight(handle, graph)):
                     return failed
+                reload(handle.run_id)
                 outcome = graph_runner(
                     rt,
                     graph,
@@ -251,6 +261,19 @@ class RunService:
             handle.finish("failed", for_error(exc), message=f"interrupted or crashed: {exc!r}")
         except LuigiAirbyteError as store_exc:
             logger.warning("could not close run %s: %s", handle.run_id, store_exc)
+
+    def _reload(self, graph: Graph, request: RunRequest) -> Callable[[str], object]:
+        """``--reload``: the steps are resolved now (``ConfigError`` before any side
+        effect); the returned call rejects their bad loads once preflight passed."""
+        nodes = resolve_reload(graph, request.reload)
+        return lambda run_id: reject_bad_loads(
+            self.rt,
+            graph,
+            nodes,
+            run_date=request.run_date,
+            partition=request.interval or request.run_date.isoformat(),
+            run_id=run_id,
+        )
 
     def rotate_credentials(self, run_id: str, pipeline: str) -> dict[str, Any]:
         """Rotate the API credential after a cycle (``run --rotate-credentials``).
@@ -396,6 +419,11 @@ class RunService:
             if step.status not in ("failed", "abandoned"):
                 continue
             node = _node(graph, step.step_name)
+            target = reload_target(graph, step.step_name, detail.checks)
+            fix = fix_for(step, detail.run.run_id, rerun)
+            if target:  # a bad load: only a reload recovers it
+                command = shlex.join([*shlex.split(rerun), *reload_option(target)])
+                fix = RELOAD_FIX.format(command=command)
             items.append(
                 RecapItem(
                     step=step.step_name,
@@ -403,7 +431,7 @@ class RunService:
                     status=step.status,
                     connection=self._connection_name(graph, node),
                     cause=one_line(step.message) or step.status,
-                    fix=fix_for(step, detail.run.run_id, rerun),
+                    fix=fix,
                     exit_code=for_step(step.exit_code),
                 )
             )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from luigi_airbyte.airbyte import Connection, Job, JobStatus, JobType
+from luigi_airbyte.app.reload import RELOAD_FIX, reload_option, reload_target
 from luigi_airbyte.app.step_context import StepContext
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.pipeline.graph import Graph, Node
@@ -83,6 +84,12 @@ def _next_step(kind: str, command: str) -> str:
         return f"read the error above, fix the {kind} step, then " + rerun.format(what="step")
     # not a step of the graph (e.g. a run that failed before its steps): run it again
     return f"fix the cause, then `{command}` runs the pipeline again; finished steps are skipped"
+
+
+def _reload_step(command: str) -> str:
+    return "records were lost or duplicated in the sync's load: " + RELOAD_FIX.format(
+        command=command
+    )
 
 
 def _node(rt: Runtime, ctx: StepContext) -> tuple[Graph | None, Node | None]:
@@ -182,6 +189,10 @@ def failure_alert(
         ctx = replace(ctx, interval=interval_from_argv(detail.run.argv))
     facts = _facts(rt, ctx, kind, job_id, detail)
     command = recovery_command(rt, ctx)
+    graph, _ = _node(rt, ctx)
+    target = reload_target(graph, ctx.step, detail.checks if detail is not None else ())
+    if target:  # a bad load: a plain re-run would skip the sync and judge it again
+        command = shlex.join([*shlex.split(command), *reload_option(target)])
     return Alert(
         owner_role=owner or "default",
         severity="error",
@@ -193,7 +204,7 @@ def failure_alert(
         pipeline=ctx.pipeline,
         kind=f"{kind}-failure",
         airbyte_message=facts.airbyte_message,
-        next_step=_next_step(kind, command),
+        next_step=_reload_step(command) if target else _next_step(kind, command),
         connection=facts.connection,
         connection_id=facts.connection_id,
         blocked=facts.blocked,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from luigi_airbyte.airbyte import Connection, JobDetails, JobStatus, JobType
+from luigi_airbyte.airbyte import Connection, JobDetails, JobStatus
 from luigi_airbyte.app.plan import apply_command, drift_expectations
 from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
@@ -22,6 +22,7 @@ from luigi_airbyte.checks import (
     run_sql_check,
 )
 from luigi_airbyte.checks.counts import LostMode
+from luigi_airbyte.checks.freshness import DATA_JOB_TYPES
 from luigi_airbyte.errors import AirbyteError, CheckFailedError, LuigiAirbyteError
 from luigi_airbyte.pipeline._steps import CheckStep, SyncStep
 from luigi_airbyte.pipeline.graph import Node
@@ -72,12 +73,12 @@ class CheckSteps:
         """When Airbyte's most recent succeeded sync of ``conn`` ended (its job history)."""
         jobs = self.rt.client().list_jobs(
             conn.connection_id,
-            job_type=JobType.SYNC,
             status=JobStatus.SUCCEEDED,
             order_by="updatedAt|DESC",
-            max_items=5,
-        )
-        return last_success_end(list(jobs))
+            max_items=20,
+        )  # syncs and refreshes; a load rejected by ``run --reload`` does not count
+        rejected = self.rt.store().ledger.rejected_job_ids(conn.connection_id)
+        return last_success_end(list(jobs), exclude=rejected)
 
     def _drift_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
         sync = self._sync_step(ctx, node.target_sync)
@@ -158,10 +159,12 @@ class CheckSteps:
             return conn
 
     def _last_succeeded_job(self, conn: Connection) -> int | None:
+        rejected = self.rt.store().ledger.rejected_job_ids(conn.connection_id)
         for job in self.rt.client().list_jobs(
-            conn.connection_id, job_type=JobType.SYNC, status=JobStatus.SUCCEEDED, max_items=1
+            conn.connection_id, status=JobStatus.SUCCEEDED, max_items=20
         ):
-            return job.job_id
+            if job.job_type in DATA_JOB_TYPES and job.job_id not in rejected:
+                return job.job_id
         return None
 
     # transforms --------------------------------------------------------------------------

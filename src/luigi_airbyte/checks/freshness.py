@@ -31,13 +31,20 @@ def job_end(job: Job) -> datetime | None:
 
 
 def last_success_end(
-    jobs: Iterable[Job], *, job_types: Collection[JobType] = DATA_JOB_TYPES
+    jobs: Iterable[Job],
+    *,
+    job_types: Collection[JobType] = DATA_JOB_TYPES,
+    exclude: Collection[int] = (),
 ) -> datetime | None:
-    """The latest end of a succeeded job of ``job_types``, or None when there is none."""
+    """The latest end of a succeeded job of ``job_types``, or None when there is none.
+
+    ``exclude`` names jobs that do not count: loads rejected by ``run --reload``."""
     ends = [
         end
         for job in jobs
-        if job.status is JobStatus.SUCCEEDED and job.job_type in job_types
+        if job.status is JobStatus.SUCCEEDED
+        and job.job_type in job_types
+        and job.job_id not in exclude
         if (end := job_end(job)) is not None
     ]
     return max(ends, default=None)

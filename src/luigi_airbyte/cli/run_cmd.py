@@ -72,6 +72,14 @@ _RUN_OPTIONS = options(
     click.option(
         "--skip-preflight", is_flag=True, help="Do not check Airbyte and warehouses first."
     ),
+    click.option(
+        "--reload",
+        multiple=True,
+        metavar="SYNC_STEP",
+        help="Reject the load of this sync step whose counts checks found records lost or "
+        "duplicated, have Airbyte refresh those streams once, then run the checks and what "
+        "they blocked. Repeatable.",
+    ),
     click.option("--url", help="Airbyte public API URL (overrides the file)."),
     click.option("--store-url", help="Metadata store URL (overrides the file)."),
     click.option(
@@ -98,6 +106,7 @@ def run_command(
     report_html: Path | None,
     dry_run: bool,
     skip_preflight: bool,
+    reload: tuple[str, ...],
     url: str | None,
     store_url: str | None,
     rotate_credentials: bool,
@@ -128,6 +137,7 @@ def run_command(
             report_html=report_html,
             dry_run=dry_run,
             skip_preflight=skip_preflight,
+            reload=reload,
             cli_settings={"airbyte.url": url, "store.url": store_url},
             as_json=as_json,
             rotate=rotate_credentials,
@@ -160,6 +170,7 @@ def execute_run(
     report_html: Path | None = None,
     dry_run: bool = False,
     skip_preflight: bool = False,
+    reload: tuple[str, ...] = (),
     cli_settings: dict[str, Any] | None = None,
     as_json: bool = False,
     console: Console | None = None,
@@ -192,6 +203,7 @@ def execute_run(
             workers=workers,
             scheduler_url=scheduler_url,
             skip_preflight=skip_preflight,
+            reload=tuple(reload),
             argv=default_argv(),
             report_html=report_html,
         )

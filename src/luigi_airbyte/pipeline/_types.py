@@ -7,6 +7,7 @@ declares its JSON Schema, so editors complete and check the same rules.
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -471,8 +472,8 @@ def parse_alert_route(value: Any) -> str:
     if scheme == "webhook" and not is_ref and not re.fullmatch(r"https?://\S+", target):
         raise fail("alert_route", "webhook: needs an http(s) URL or a secret reference", fix)
     if scheme in ("webhook", "slack") and is_ref:
-        _parse_ref(target)
-        return value  # the URL is known only at run time, where the same check runs
+        _check_resolved_route(scheme, _parse_ref(target))
+        return value
     if scheme == "slack":
         raise fail(
             "alert_route",
@@ -485,6 +486,30 @@ def parse_alert_route(value: Any) -> str:
         )
     _check_sink(value)
     return value
+
+
+def _check_resolved_route(scheme: str, ref: SecretRef) -> None:
+    """A route given as ``env:NAME`` whose variable is set is checked as ``run`` builds
+    it (``parse_sink_uri`` on the resolved URL), so a route ``run`` would refuse fails
+    here, not at 2 a.m. with its alert lost. The URL is never echoed: it may be a secret.
+
+    ``file:``, ``aws-sm:`` and ``vault:`` routes, and an unset variable, are resolved at
+    run time only (preflight): a relative file is known only against the pipeline file's
+    folder, and the stores need credentials and the network, which validation never uses.
+    """
+    if ref.scheme != "env" or ref.key:
+        return
+    url = os.environ.get(ref.location, "")
+    if not url:
+        return
+    try:
+        parse_sink_uri(f"{scheme}:{url}")
+    except SinkURIError as exc:
+        raise fail(
+            "alert_route",
+            f"{ref} holds a URL that `run` would refuse: {exc.message}",
+            f"{exc.fix} in {ref.location}",
+        ) from None
 
 
 def _check_sink(value: str) -> None:

@@ -367,6 +367,18 @@ class Engine(WorkspaceNotifications, JobRunner, EngineViews):
         with self._lock:
             return job_info(job)
 
+    def config_refresh(
+        self, connection_id: str, refresh_mode: str, streams: list[str]
+    ) -> dict[str, Any]:
+        """``/v1/connections/refresh``: a refresh job of ``streams`` (all when empty);
+        409 while a job of the connection runs, as for a sync. Answers ``JobReadResponse``."""
+        job = self._new_job(connection_id, "refresh", streams=streams, refresh_mode=refresh_mode)
+        with self._lock:
+            cs = self._connections.get(job.connection_id)
+            if cs is not None and self._take_create_timeout(cs):
+                raise CreateTimedOut()
+            return {"job": job_read(job)}
+
     def job_info(self, job_id: int) -> dict[str, Any]:
         with self._lock:
             return job_info(self._job(job_id))

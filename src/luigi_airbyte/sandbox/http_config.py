@@ -75,6 +75,37 @@ def connection_sync(call: Call) -> Response:
     return json_response(call.engine.config_sync(_string(_body(call), "connectionId")))
 
 
+_REFRESH_MODES = ("Truncate", "Merge")
+
+
+def connection_refresh(call: Call) -> Response:
+    """``/v1/connections/refresh`` (``ConnectionStreamRefreshRequestBody``) -> JobReadResponse.
+
+    ``streams`` names ``ConnectionStream``s ``{streamName, streamNamespace?}``; none or an
+    empty list refreshes every stream. 409 KnownExceptionInfo while a job of the
+    connection is running, as for a sync.
+    """
+    body = _body(call)
+    connection_id = _string(body, "connectionId")
+    mode = body.get("refreshMode")
+    if mode not in _REFRESH_MODES:
+        raise InvalidInput(
+            "refreshMode",
+            "must not be null" if mode is None else f"must be one of {', '.join(_REFRESH_MODES)}",
+            mode,
+        )
+    raw = body.get("streams") or []
+    if not isinstance(raw, list):
+        raise InvalidInput("streams", "must be a list", raw)
+    streams: list[str] = []
+    for i, item in enumerate(raw):
+        name = item.get("streamName") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise InvalidInput(f"streams[{i}].streamName", "must not be null", item)
+        streams.append(name)
+    return json_response(call.engine.config_refresh(connection_id, mode, streams))
+
+
 def job_get(call: Call) -> Response:
     """``/v1/jobs/get`` and ``/v1/jobs/get_without_logs`` -> JobInfoRead."""
     return json_response(call.engine.job_info(_job_id(_body(call))))
@@ -166,6 +197,7 @@ def access_token(call: Call) -> Response:
 ROUTES: list[tuple[str, str, Any, bool]] = [
     ("POST", "/api/v1/connections/get", connection_get, True),
     ("POST", "/api/v1/connections/sync", connection_sync, True),
+    ("POST", "/api/v1/connections/refresh", connection_refresh, True),
     ("POST", "/api/v1/jobs/get", job_get, True),
     ("POST", "/api/v1/jobs/get_without_logs", job_get, True),
     ("POST", "/api/v1/jobs/get_debug_info", job_debug_info, True),

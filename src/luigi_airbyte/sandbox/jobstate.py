@@ -161,6 +161,7 @@ class Job:
     planned: bool = False
     cancel_requested: bool = False
     replaces: int | None = None  # the queued job this scheduled job replaced
+    refresh_mode: str | None = None  # a refresh's RefreshMode: Truncate or Merge
 
     @property
     def config_type(self) -> str:
@@ -280,6 +281,8 @@ def job_read(job: Job) -> dict[str, Any]:
         out["startedAt"] = int(job.started_at)
     if job.job_type in ("reset", "clear"):
         out["resetConfig"] = {"streamsToReset": [{"name": n} for n in job.enabled_streams]}
+    if job.job_type == "refresh":
+        out["refreshConfig"] = {"streamsToRefresh": [{"name": n} for n in job.enabled_streams]}
     if job.attempts:
         out["aggregatedStats"] = job.totals().aggregated()
         out["streamAggregatedStats"] = [

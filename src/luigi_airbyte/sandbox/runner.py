@@ -47,6 +47,9 @@ from luigi_airbyte.sandbox.world import (
     JobFaults,
 )
 
+#: Job types whose attempts read the source and write the destination.
+_SYNCING = ("sync", "refresh")
+
 
 def _fault_failure(faults: JobFaults, attempt: Attempt) -> dict[str, Any]:
     internal = f"sandbox fault: fail_attempts={faults.fail_attempts} (attempt {attempt.number})"
@@ -161,12 +164,23 @@ class JobRunner(EngineState):
             return
         self._finish(job, "cancelled", time.time())
         self._waiting.discard(job.id)
-        successor = self._new_job(cs.id, job.job_type)
+        successor = self._new_job(
+            cs.id, job.job_type, streams=job.enabled_streams, refresh_mode=job.refresh_mode
+        )
         successor.status = "queued"
         successor.replaces = job.id
 
-    def _new_job(self, connection_id: str, job_type: str) -> Job:
-        if job_type == "refresh":
+    def _new_job(
+        self,
+        connection_id: str,
+        job_type: str,
+        *,
+        streams: list[str] | None = None,
+        refresh_mode: str | None = None,
+    ) -> Job:
+        """A new job; ``streams`` (a refresh's) narrows the enabled streams, every
+        configured one when empty. 409 while any job of the connection is active."""
+        if job_type == "refresh" and refresh_mode is None:
             raise Unprocessable("Refreshes are not supported in the public API")
         if job_type not in CONFIG_TYPES:
             raise BadRequest(f"Invalid jobType: {job_type!r}")
@@ -178,6 +192,12 @@ class JobRunner(EngineState):
                     raise Conflict("try-again-later", f"A sync is already running for: {cs.id}")
             if cs.status != "active":
                 raise Conflict("state-conflict", "Could not fulfill request")
+            configured = [s["name"] for s in self._configured_streams(cs)]
+            unknown = sorted(set(streams or ()) - set(configured))
+            if unknown:
+                raise Unprocessable(
+                    f"Streams {', '.join(unknown)} are not enabled on connection {cs.id}"
+                )
             now = time.time()
             job = Job(
                 id=self._next_job_id,
@@ -186,7 +206,8 @@ class JobRunner(EngineState):
                 status="pending",
                 created_at=now,
                 updated_at=now,
-                enabled_streams=[s["name"] for s in self._configured_streams(cs)],
+                enabled_streams=[n for n in configured if not streams or n in streams],
+                refresh_mode=refresh_mode,
             )
             self._next_job_id += 1
             self._add_job(job)
@@ -251,12 +272,15 @@ class JobRunner(EngineState):
                 cursor_field=s["cursor_field"][0] if incremental else None,
                 primary_key=[p[0] for p in s["primary_key"]],
             )
-            if job.job_type in ("reset", "clear") or WRITE_KIND[mode].startswith("overwrite"):
-                # Clears and truncating syncs start a new generation (Airbyte's refreshes).
+            if job.job_type in ("reset", "clear", "refresh") or WRITE_KIND[mode].startswith(
+                "overwrite"
+            ):
+                # Clears, refreshes and truncating syncs start a new generation.
                 st["generation"] = int(st["generation"]) + 1
             plan.generation = int(st["generation"])
-            if job.job_type == "sync":
-                plan.cursor_start = st["cursor"] if incremental else None
+            if job.job_type in ("sync", "refresh"):
+                # A refresh resets the cursor: it reads the stream again from the start.
+                plan.cursor_start = st["cursor"] if incremental and job.job_type == "sync" else None
                 src = self._sources[cs.source]
                 if src.type == "generator":
                     times = self._epochs.setdefault(cs.source, {}).setdefault(s["name"], [])
@@ -347,9 +371,11 @@ class JobRunner(EngineState):
     def _run_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
         try:
             with self._writer(cs.destination).session():
-                if job.job_type == "sync" and self._sources[cs.source].type == "airbyte":
+                if job.job_type == "refresh" and attempt.number == 0:
+                    self._start_refresh(job, cs)
+                if job.job_type in _SYNCING and self._sources[cs.source].type == "airbyte":
                     connector_sync_attempt(self, job, attempt, cs)
-                elif job.job_type == "sync":
+                elif job.job_type in _SYNCING:
                     self._sync_attempt(job, attempt, cs, faults)
                 else:
                     self._clear_attempt(job, attempt, cs)
@@ -362,6 +388,27 @@ class JobRunner(EngineState):
             duration = self.settings.job_duration_seconds
         rps = cs.records_per_second or self.settings.records_per_second
         return duration, rps
+
+    def _start_refresh(self, job: Job, cs: ConnState) -> None:
+        """A refresh's first attempt: its streams' cursors go back to the start, and in
+        ``Truncate`` mode their rows leave the destination; the attempt then reads them
+        again as a sync does (``Merge`` keeps the rows and lets the re-read merge in)."""
+        writer = self._writer(cs.destination)
+        for p in job.streams:
+            self._check_cancel(job)
+            if job.refresh_mode == "Truncate":
+                try:
+                    writer.truncate(TableRef(p.table, p.schema))
+                except DestinationWriteError as exc:
+                    raise AttemptFailed(
+                        failure_reason("destination", "system_error", str(exc))
+                    ) from None
+            with self._lock:
+                st = self._stream_state.setdefault(cs.id, {}).setdefault(
+                    p.name, {"cursor": None, "generation": p.generation}
+                )
+                st["cursor"] = None
+                self._mark_dirty()
 
     def _clear_attempt(self, job: Job, attempt: Attempt, cs: ConnState) -> None:
         writer = self._writer(cs.destination)
@@ -391,7 +438,7 @@ class JobRunner(EngineState):
                     raise JobCancelled
 
     def _cleanup_staging(self, job: Job, cs: ConnState | None) -> None:
-        if cs is None or job.job_type != "sync":
+        if cs is None or job.job_type not in _SYNCING:
             return
         writer = self._writer(cs.destination)
         for p in job.streams:

@@ -163,6 +163,25 @@ def webhook_hints_v6() -> Items:
     ]
 
 
+def rejected_jobs_v7() -> Items:
+    """A succeeded job whose load a reload rejected: who, why, when, which streams."""
+    return [
+        sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        sa.Column("run_key", sa.String(500), nullable=False),
+        sa.Column("connection_id", sa.String(100), nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+        sa.Column("pipeline", sa.String(200), nullable=True),
+        sa.Column("step_name", sa.String(200), nullable=True),
+        sa.Column("streams", sa.JSON, nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("rejected_by", sa.String(255), nullable=True),
+        sa.Column("rejected_at", UTCDateTime, nullable=False),
+        sa.Column("run_id", sa.String(36), nullable=True),
+        sa.UniqueConstraint("run_key", "job_id", name="uq_rejected_jobs_run_key_job_id"),
+        sa.Index("ix_rejected_jobs_connection_id_job_id", "connection_id", "job_id"),
+    ]
+
+
 V1_TABLES = (
     ("runs", runs_v1),
     ("steps", steps_v1),

@@ -21,6 +21,13 @@ exactly one process holds a run key at a time. The rules:
   re-run); within one claim the runner never posts twice except under the reconcile
   rule of ``SyncRunner``.
 - The holder renews its lease while it waits and releases the claim when it is done.
+- A succeeded job whose load turned out bad (its ``lost:``/``duplicates:`` checks
+  failed) can be **rejected** (``SqlLedger.reject``): its rows take the status
+  ``rejected``, so the run key is no longer complete and nothing counts that job as the
+  good load. The run key's next job is then a *refresh* of the affected streams, claimed
+  under a run key of its own, ``refresh:<connection>:<rejected job id>``: whichever
+  process or re-run asks, that key makes at most one refresh (the rules above), and
+  once it succeeded the refresh is recorded under the sync's run key as its good load.
 
 ``record_job`` and every claim write are committed before they return. The metadata
 store implements this protocol (``luigi_airbyte.store.sql_ledger.SqlLedger``);
@@ -44,6 +51,34 @@ DEFAULT_LEASE_S = 60.0
 
 #: Ledger status of a job Airbyte no longer knows (404, or 409 "not currently running").
 LOST = "lost"
+
+#: Ledger status of a succeeded job whose load was rejected (see ``Rejection``).
+REJECTED = "rejected"
+
+
+def refresh_run_key(connection_id: str, rejected_job_id: int) -> str:
+    """The run key of the one refresh that replaces a rejected job's load."""
+    return f"refresh:{connection_id}:{int(rejected_job_id)}"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A succeeded job whose load was rejected: who, why, when, which streams to reload."""
+
+    run_key: str
+    connection_id: str
+    job_id: int
+    rejected_at: datetime
+    streams: tuple[str, ...] = ()  # empty: every stream of the connection
+    reason: str = ""
+    rejected_by: str = ""
+    pipeline: str = ""
+    step: str = ""
+    run_id: str = ""
+
+    @property
+    def refresh_key(self) -> str:
+        return refresh_run_key(self.connection_id, self.job_id)
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,14 @@ def _v6_webhook_hints(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v7_rejected_jobs(conn: Connection) -> None:
+    """Version 7: ``rejected_jobs``, a succeeded job whose load was rejected (who, why,
+    when, which streams to reload) so that no one counts it as the good load again."""
+    md = sa.MetaData()
+    sa.Table("rejected_jobs", md, *layouts.rejected_jobs_v7())
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -122,6 +130,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         _v5_heartbeat_and_step_exit_code,
     ),
     Migration(6, "add webhook_hints (sync notifications received)", _v6_webhook_hints),
+    Migration(7, "add rejected_jobs (loads rejected by a reload)", _v7_rejected_jobs),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -101,3 +101,6 @@ events = sa.Table("events", metadata, *layouts.events_v1())
 
 # migration 6: Airbyte webhook hints received by `webhook serve`.
 webhook_hints = sa.Table("webhook_hints", metadata, *layouts.webhook_hints_v6())
+
+# migration 7: a succeeded job whose load a reload rejected (see ledger.py, "rejected").
+rejected_jobs = sa.Table("rejected_jobs", metadata, *layouts.rejected_jobs_v7())

@@ -25,14 +25,23 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from luigi_airbyte.store._rows import record_from_row
 from luigi_airbyte.store.ledger import (
     DEFAULT_LEASE_S,
+    REJECTED,
     Claim,
     ClaimLostError,
     ClaimResult,
     Holder,
     LedgerEntry,
+    Rejection,
     decide_claim,
 )
-from luigi_airbyte.store.schema import airbyte_jobs, ensure_utc, sync_claims, utcnow
+from luigi_airbyte.store.schema import (
+    airbyte_jobs,
+    ensure_utc,
+    rejected_jobs,
+    steps,
+    sync_claims,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from luigi_airbyte.store.database import Store
@@ -62,6 +71,28 @@ def _entry(row: sa.RowMapping) -> LedgerEntry:
         job_id=int(row["job_id"]),
         attached=bool(row["attached"]),
         finished=bool(row["finished"]),
+    )
+
+
+def _rejected_note(r: Rejection) -> str:
+    who = f" by {r.rejected_by}" if r.rejected_by else ""
+    when = r.rejected_at.isoformat(timespec="seconds")
+    return f"{when}{who}: {r.reason}"[:600] + f"; reloaded under {r.refresh_key}"
+
+
+def _rejection(row: sa.RowMapping) -> Rejection:
+    streams = row["streams"] if isinstance(row["streams"], list) else []
+    return Rejection(
+        run_key=row["run_key"],
+        connection_id=row["connection_id"],
+        job_id=int(row["job_id"]),
+        rejected_at=row["rejected_at"],
+        streams=tuple(str(s) for s in streams),
+        reason=row["reason"] or "",
+        rejected_by=row["rejected_by"] or "",
+        pipeline=row["pipeline"] or "",
+        step=row["step_name"] or "",
+        run_id=row["run_id"] or "",
     )
 
 
@@ -350,6 +381,93 @@ class SqlLedger:
         )
         with self._store.read(f"list jobs of connection {connection_id}") as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
+
+    # --- rejected loads (see ledger.py, "rejected") ------------------------------------
+
+    def reject(self, rejection: Rejection) -> Rejection:
+        """Reject a succeeded job's load, in one transaction: its ledger rows (every run
+        key) take the status ``rejected`` and the rejection is written. Idempotent: a
+        second call for the same run key and job keeps (and returns) the first record."""
+        values = {
+            "run_key": rejection.run_key,
+            "connection_id": rejection.connection_id,
+            "job_id": rejection.job_id,
+            "pipeline": rejection.pipeline or None,
+            "step_name": rejection.step or None,
+            "streams": list(rejection.streams),
+            "reason": rejection.reason[:2000] or None,
+            "rejected_by": rejection.rejected_by[:255] or None,
+            "rejected_at": ensure_utc(rejection.rejected_at, "rejected_at"),
+            "run_id": rejection.run_id or None,
+        }
+        action = f"reject job {rejection.job_id} of run key {rejection.run_key!r}"
+        with self._store.begin(action) as conn:
+            conn.execute(
+                _insert(conn)(rejected_jobs)
+                .values(values)
+                .on_conflict_do_nothing(
+                    index_elements=[rejected_jobs.c.run_key, rejected_jobs.c.job_id]
+                )
+            )
+            conn.execute(
+                airbyte_jobs.update()
+                .where(
+                    airbyte_jobs.c.connection_id == rejection.connection_id,
+                    airbyte_jobs.c.job_id == rejection.job_id,
+                    airbyte_jobs.c.status == "succeeded",
+                )
+                .values(status=REJECTED, reason=f"rejected: {rejection.reason}"[:2000])
+            )
+            # The runs that loaded it say so in `show`, `history` and their reports.
+            note = f" [load rejected: {_rejected_note(rejection)}]"
+            conn.execute(
+                steps.update()
+                .where(
+                    steps.c.kind == "sync",
+                    steps.c.job_id == rejection.job_id,
+                    ~sa.func.coalesce(steps.c.message, "").contains("[load rejected"),
+                )
+                .values(message=sa.func.coalesce(steps.c.message, "") + note)
+            )
+        found = self.rejection_of(rejection.connection_id, rejection.job_id)
+        assert found is not None
+        return found
+
+    def rejection_of(self, connection_id: str, job_id: int) -> Rejection | None:
+        """The rejection of this job, if its load was rejected."""
+        query = (
+            sa.select(rejected_jobs)
+            .where(
+                rejected_jobs.c.connection_id == connection_id,
+                rejected_jobs.c.job_id == int(job_id),
+            )
+            .order_by(rejected_jobs.c.id)
+            .limit(1)
+        )
+        with self._store.read(f"look up the rejection of job {job_id}") as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _rejection(row)
+
+    def last_rejection(self, run_key: str) -> Rejection | None:
+        """The newest rejection of a job of this run key."""
+        query = (
+            sa.select(rejected_jobs)
+            .where(rejected_jobs.c.run_key == run_key)
+            .order_by(rejected_jobs.c.id.desc())
+            .limit(1)
+        )
+        with self._store.read(f"look up the rejections of run key {run_key!r}") as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _rejection(row)
+
+    def rejected_job_ids(self, connection_id: str) -> set[int]:
+        """Every rejected job of the connection (freshness must not count them)."""
+        query = sa.select(rejected_jobs.c.job_id).where(
+            rejected_jobs.c.connection_id == connection_id
+        )
+        with self._store.read(f"list the rejected jobs of connection {connection_id}") as conn:
+            values: list[Any] = list(conn.execute(query).scalars())
+        return {int(v) for v in values}
 
     def entries(self) -> list[LedgerEntry]:
         """Every row, oldest first (as ``InMemoryLedger.entries``); for tests and debugging."""

@@ -7,11 +7,18 @@ client satisfies it without inheriting from it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from luigi_airbyte.airbyte.models import Connection, Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.airbyte.models import (
+    Connection,
+    Job,
+    JobDetails,
+    JobStatus,
+    JobType,
+    RefreshMode,
+)
 from luigi_airbyte.errors import AirbyteError, AirbyteTransportError, RateLimitedError, ServerError
 
 #: Failures worth another try on a read: the request may not have arrived, or Airbyte
@@ -60,4 +67,15 @@ class AirbyteJobsAPI(Protocol):
 
     def job_url(self, job: Job, /, connection: Connection | None = None) -> str:
         """A link to the job in the Airbyte UI."""
+        ...
+
+
+@runtime_checkable
+class RefreshAPI(Protocol):
+    """A client that can start refreshes (the config API's ``/v1/connections/refresh``)."""
+
+    def refresh_streams(
+        self, connection_id: str, streams: Sequence[str] = (), *, mode: RefreshMode = "Truncate"
+    ) -> Job:
+        """Start a refresh; the errors are ``create_job``'s."""
         ...

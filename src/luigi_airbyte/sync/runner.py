@@ -37,11 +37,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from luigi_airbyte.airbyte.models import Job, JobType
+from luigi_airbyte.airbyte.models import Job, JobType, RefreshMode
 from luigi_airbyte.backoff import Backoff, retry_until
 from luigi_airbyte.errors import (
     AirbyteError,
@@ -61,7 +61,7 @@ from luigi_airbyte.store.ledger import (
     Holder,
     Ledger,
 )
-from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI
+from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI, RefreshAPI
 from luigi_airbyte.sync.claim_keeper import ClaimKeeper
 from luigi_airbyte.sync.claims import (
     ClaimSteps,
@@ -132,6 +132,7 @@ class SyncRunner(ClaimSteps):
         self.journal = JobJournal(client, ledger, emitter, clock, settings.history_size)
         self._keepers: dict[str, ClaimKeeper] = {}
         self._keepers_lock = threading.Lock()
+        self._refreshes: dict[str, tuple[tuple[str, ...], RefreshMode]] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -202,6 +203,28 @@ class SyncRunner(ClaimSteps):
             run_key,
         )
         return self.run(connection_id, run_key, job_type=JobType.CLEAR, on_progress=on_progress)
+
+    def refresh(
+        self,
+        connection_id: str,
+        run_key: str,
+        streams: Sequence[str] = (),
+        *,
+        mode: RefreshMode = "Truncate",
+    ) -> Attachment:
+        """Find or start the one refresh of ``streams`` (every stream when empty) for
+        ``run_key``: the same claim, intent and reconcile rules as a sync, so whichever
+        process or re-run asks, the run key gets one refresh job. ``wait`` on the answer."""
+        logger.warning(
+            "connection %s: refreshing %s (%s); Airbyte resets their cursors and reads them "
+            "again (run key %s)",
+            connection_id,
+            ", ".join(streams) or "every stream",
+            mode,
+            run_key,
+        )
+        self._refreshes[run_key] = (tuple(streams), mode)
+        return self.trigger_or_attach(connection_id, run_key, job_type=JobType.REFRESH)
 
     def trigger_or_attach(
         self, connection_id: str, run_key: str, *, job_type: JobType = JobType.SYNC
@@ -362,7 +385,7 @@ class SyncRunner(ClaimSteps):
             _pause_point("intent")
             since = self.clock.now() - timedelta(seconds=self.settings.clock_skew)
             try:
-                job = self.client.create_job(connection_id, job_type=job_type)
+                job = self._post(connection_id, run_key, job_type)
                 _pause_point("posted")
             except SyncAlreadyRunningError as exc:
                 return self._attach_after_conflict(
@@ -414,6 +437,16 @@ class SyncRunner(ClaimSteps):
                 # more than the clock skew. Ours by attachment, not by creation.
                 return self._adopt(job, "queued", connection_id, run_key, job_type, history)
             return self._adopt(job, "created", connection_id, run_key, job_type, history)
+
+    def _post(self, connection_id: str, run_key: str, job_type: JobType) -> Job:
+        """The one request that starts a job: ``POST /jobs``, or for a refresh the config
+        API's ``POST /v1/connections/refresh`` (the public API refuses refreshes)."""
+        if job_type is not JobType.REFRESH:
+            return self.client.create_job(connection_id, job_type=job_type)
+        if not isinstance(self.client, RefreshAPI):
+            raise AirbyteError(f"connection {connection_id}: this client cannot start refreshes")
+        streams, mode = self._refreshes.get(run_key, ((), "Truncate"))
+        return self.client.refresh_streams(connection_id, streams, mode=mode)
 
     def _is_new(self, job: Job, connection_id: str, since: datetime, seen_max: int | None) -> bool:
         if job.connection_id and job.connection_id != connection_id:

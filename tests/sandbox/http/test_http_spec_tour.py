@@ -23,6 +23,7 @@ from sandbox_http_helpers import (
     token_for,
     wait_for_job,
 )
+from test_http_config_api import wait_config_job
 
 from luigi_airbyte.sandbox import Sandbox
 
@@ -166,6 +167,10 @@ EXPECTED = {
     ("POST", "config /v1/connections/get", 422),
     ("POST", "config /v1/connections/sync", 200),
     ("POST", "config /v1/connections/sync", 409),
+    ("POST", "config /v1/connections/refresh", 200),
+    ("POST", "config /v1/connections/refresh", 409),
+    ("POST", "config /v1/connections/refresh", 422),
+    ("POST", "config /v1/connections/refresh", 404),
     ("POST", "config /v1/jobs/get", 200),
     ("POST", "config /v1/jobs/get_without_logs", 200),
     ("POST", "config /v1/jobs/get_debug_info", 200),
@@ -256,6 +261,13 @@ def test_tour_of_every_endpoint(
         cfg.post("/jobs/list", json={"configTypes": ["sync"], "configId": fast})
         cfg_anon.post("/jobs/list", json={"configTypes": ["sync"]})
         cfg.post("/jobs/cancel", json={"id": info["job"]["id"]})
+        wait_config_job(cfg, info["job"]["id"])
+        refresh = {"connectionId": fast, "refreshMode": "Truncate", "streams": []}
+        refreshed = cfg.post("/connections/refresh", json=refresh).json()
+        cfg.post("/connections/refresh", json=refresh)
+        cfg.post("/connections/refresh", json={"connectionId": fast})
+        cfg.post("/connections/refresh", json={**refresh, "connectionId": missing})
+        cfg.post("/jobs/cancel", json={"id": refreshed["job"]["id"]})
         cfg.post("/sources/check_connection", json={"sourceId": conn["sourceId"]})
         cfg.post("/destinations/check_connection", json={"destinationId": conn["destinationId"]})
         cfg.post("/sources/discover_schema", json={"sourceId": conn["sourceId"]})
