@@ -26,6 +26,7 @@ from luigi_airbyte.airbyte.models import (
     JobDetails,
     RefreshMode,
 )
+from luigi_airbyte.airbyte.webhooks import SyncNotifications, sync_webhook_patch
 from luigi_airbyte.errors import (
     AirbyteAPIError,
     AirbyteError,
@@ -33,7 +34,6 @@ from luigi_airbyte.errors import (
     JobCreateUncertainError,
     NotFoundError,
 )
-from luigi_airbyte.airbyte.webhooks import SyncNotifications, sync_webhook_patch
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
 

@@ -180,7 +180,7 @@ def execute_run(
     """The body of ``run``: the run service does the work, this prints it.
 
     Returns (exit code, JSON document). Raises ``ConfigError`` (exit 3) and a refused
-    store's ``StoreError`` (exit 4) before anything is contacted.
+    store's ``StoreError`` (exit 4) before anything is contacted or Luigi imported.
     """
     from luigi_airbyte.app.run_outputs import write_run_outputs
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
@@ -192,8 +192,7 @@ def execute_run(
     try:
         if dry_run:
             return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
-        # Luigi is imported only now: validation errors must not pay for it.
-        from luigi_airbyte.tasks.outcome import run_pipeline_graph
+        from luigi_airbyte.tasks.outcome import run_pipeline_graph  # Luigi only now
 
         request = RunRequest(
             pipeline_file=path,
