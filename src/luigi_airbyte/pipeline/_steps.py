@@ -29,20 +29,10 @@ from luigi_airbyte.pipeline._types import (
     ToleranceField,
     non_empty,
 )
+from luigi_airbyte.vocabulary import SyncMode
 
 STEP_KINDS = ("sync", "sync_each", "check", "dbt", "spark", "command")
 CHECK_KINDS = ("sql", "freshness", "drift", "counts")
-SyncMode = Literal[
-    "full_refresh_overwrite",
-    "full_refresh_overwrite_deduped",
-    "full_refresh_append",
-    "full_refresh_update",
-    "full_refresh_soft_delete",
-    "incremental_append",
-    "incremental_deduped_history",
-    "incremental_update",
-    "incremental_soft_delete",
-]
 EnvMap = dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], MaybeSecret]
 
 
