@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from luigi_airbyte.checks.result import fields_to_json
 from luigi_airbyte.exit_codes import for_apply, for_plan
 from luigi_airbyte.pipeline._steps import Expect
 
@@ -29,13 +30,7 @@ class Change:
     message: str
 
     def to_dict(self) -> Json:
-        return {
-            "path": self.path,
-            "action": self.action,
-            "airbyte": _jsonable(self.airbyte),
-            "intended": _jsonable(self.intended),
-            "message": self.message,
-        }
+        return fields_to_json(self)
 
 
 @dataclass(frozen=True)
@@ -49,13 +44,7 @@ class SourceChange:
     message: str
 
     def to_dict(self) -> Json:
-        return {
-            "kind": self.kind,
-            "stream": self.stream,
-            "field": self.field,
-            "breaking": self.breaking,
-            "message": self.message,
-        }
+        return fields_to_json(self)
 
 
 @dataclass(frozen=True)
@@ -67,7 +56,7 @@ class Blocker:
     fix: str
 
     def to_dict(self) -> Json:
-        return {"stream": self.stream, "message": self.message, "fix": self.fix}
+        return fields_to_json(self)
 
 
 @dataclass(frozen=True)
@@ -195,9 +184,3 @@ class ApplyResult:
             "not_attempted": names(self.not_attempted),
             "interrupted": self.interrupted,
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_airbyte.checks.result import CheckResult, Severity
+from luigi_airbyte.checks.result import CheckResult, Severity, fields_to_json
 
 FieldPath = tuple[str, ...]
 
@@ -72,21 +72,7 @@ class Difference:
     severity: Severity = "error"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "kind": self.kind,
-            "message": self.message,
-            "fix": self.fix,
-            "expected": _jsonable(self.expected),
-            "actual": _jsonable(self.actual),
-            "severity": self.severity,
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
+        return fields_to_json(self)
 
 
 @dataclass(frozen=True)

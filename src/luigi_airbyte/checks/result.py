@@ -7,7 +7,7 @@ just the first. ``raise_for`` is where a caller decides the results should stop 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -39,22 +39,22 @@ class CheckResult:
         return not self.passed and self.severity == "error"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "passed": self.passed,
-            "severity": self.severity,
-            "message": self.message,
-            "details": _plain(self.details),
-        }
+        return fields_to_json(self)
 
 
-def _plain(value: Any) -> Any:
+def to_json(value: Any) -> Any:
+    """A value as JSON holds it: mappings become dicts with text keys, sequences lists."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [to_json(v) for v in value]
     return value
+
+
+def fields_to_json(record: Any) -> dict[str, Any]:
+    """A dataclass's fields, in declaration order, as JSON holds them (the ``to_dict`` of
+    a result, a drift difference, a plan's change)."""
+    return {f.name: to_json(getattr(record, f.name)) for f in fields(record)}
 
 
 class FailedChecksError(CheckFailedError):
