@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from luigi_airbyte.checks.result import fields_to_json
+from luigi_airbyte.checks.result import JsonRecord
 from luigi_airbyte.exit_codes import for_apply, for_plan
 from luigi_airbyte.pipeline._steps import Expect
 
@@ -20,7 +20,7 @@ Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(JsonRecord):
     """One setting that differs; ``apply`` sets it to ``intended``."""
 
     path: str  # status, schedule, prefix, streams.users.sync_mode, streams.orders, catalog
@@ -29,12 +29,9 @@ class Change:
     intended: Any
     message: str
 
-    def to_dict(self) -> Json:
-        return fields_to_json(self)
-
 
 @dataclass(frozen=True)
-class SourceChange:
+class SourceChange(JsonRecord):
     """A change at the source since the connection was last saved."""
 
     kind: Literal["stream_added", "stream_removed", "field_added", "field_removed"]
@@ -43,20 +40,14 @@ class SourceChange:
     breaking: bool
     message: str
 
-    def to_dict(self) -> Json:
-        return fields_to_json(self)
-
 
 @dataclass(frozen=True)
-class Blocker:
+class Blocker(JsonRecord):
     """A difference no PATCH can fix; ``fix`` says what to change instead."""
 
     stream: str | None
     message: str
     fix: str
-
-    def to_dict(self) -> Json:
-        return fields_to_json(self)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_airbyte.checks.result import CheckResult, Severity, fields_to_json
+from luigi_airbyte.checks.result import CheckResult, JsonRecord, Severity
 
 FieldPath = tuple[str, ...]
 
@@ -60,7 +60,7 @@ class ExpectedConnection:
 
 
 @dataclass(frozen=True)
-class Difference:
+class Difference(JsonRecord):
     """One way the connection differs from the expectation, and how to fix it."""
 
     stream: str | None  # None: the connection itself
@@ -70,9 +70,6 @@ class Difference:
     expected: Any = None
     actual: Any = None
     severity: Severity = "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return fields_to_json(self)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,27 @@ Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 
+def to_json(value: Any) -> Any:
+    """A value as JSON holds it: mappings become dicts with text keys, sequences lists."""
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+class JsonRecord:
+    """Mixin for a dataclass whose ``to_dict`` is its fields, in declaration order, as JSON
+    holds them: a check result, a drift difference, a plan's change."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: to_json(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(JsonRecord):
     """One check's verdict. Only a failed ``error`` check fails the run; warnings are reported."""
 
     name: str
@@ -37,24 +56,6 @@ class CheckResult:
     def blocking(self) -> bool:
         """True when this result should stop the pipeline."""
         return not self.passed and self.severity == "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return fields_to_json(self)
-
-
-def to_json(value: Any) -> Any:
-    """A value as JSON holds it: mappings become dicts with text keys, sequences lists."""
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    return value
-
-
-def fields_to_json(record: Any) -> dict[str, Any]:
-    """A dataclass's fields, in declaration order, as JSON holds them (the ``to_dict`` of
-    a result, a drift difference, a plan's change)."""
-    return {f.name: to_json(getattr(record, f.name)) for f in fields(record)}
 
 
 class FailedChecksError(CheckFailedError):

@@ -235,14 +235,7 @@ def java_duration(seconds: int) -> str:
     seconds = abs(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    out = "PT"
-    if h:
-        out += f"{sign}{h}H"
-    if m:
-        out += f"{sign}{m}M"
-    if s:
-        out += f"{sign}{s}S"
-    return out
+    return "PT" + "".join(f"{sign}{n}{unit}" for n, unit in ((h, "H"), (m, "M"), (s, "S")) if n)
 
 
 def job_response(job: Job) -> dict[str, Any]:
