@@ -56,8 +56,8 @@ ALLOWED: dict[str, set[str]] = {
     "testing": {"sandbox"},
 }
 # Bottom modules every package may import: the error tree, the exit codes, the secret
-# primitive, the retry waits, the ``with``/``close()`` mixin, the version.
-ALWAYS = {"errors", "exit_codes", "masking", "backoff", "closing", "__version__"}
+# primitive, the retry waits, the ``with``/``close()`` mixin, Airbyte's own names, the version.
+ALWAYS = {"errors", "exit_codes", "masking", "backoff", "closing", "vocabulary", "__version__"}
 SUBPACKAGES = set(ALLOWED) | ALWAYS
 
 

@@ -20,14 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-NOTIFICATION_KINDS = (
-    "failure",
-    "success",
-    "connectionUpdate",
-    "connectionUpdateActionRequired",
-    "syncDisabled",
-    "syncDisabledWarning",
-)
+from luigi_airbyte.vocabulary import NOTIFICATION_KINDS
+
 SYNC_KINDS = ("success", "failure")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

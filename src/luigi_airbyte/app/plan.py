@@ -24,6 +24,7 @@ replaces the stream list, so the request carries every selected stream, changed 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from luigi_airbyte.airbyte import Connection, StoredStream, StreamConfig, StreamProperties
@@ -50,6 +51,7 @@ __all__ = [
     "Blocker",
     "Change",
     "ConnectionPlan",
+    "LiveConnection",
     "Plan",
     "PlanTarget",
     "SourceChange",
@@ -171,19 +173,24 @@ def _ns(value: str | None) -> str | None:
     return "custom_format" if value == "customformat" else value
 
 
+@dataclass(frozen=True)
+class LiveConnection:
+    """What Airbyte says about one connection: its live configuration, what its source
+    offers (``GET /streams``), and the source's fresh discover and the stored catalog
+    (config API); None where Airbyte could not say."""
+
+    conn: Connection
+    props: Sequence[StreamProperties] | None = None
+    discovered: Sequence[DiscoveredStream] | None = None
+    stored: Sequence[StoredStream] | None = None
+
+
 class _Planner:
-    def __init__(
-        self,
-        target: PlanTarget,
-        conn: Connection,
-        props: Sequence[StreamProperties] | None,
-        discovered: Sequence[DiscoveredStream] | None,
-        stored: Sequence[StoredStream] | None,
-        pipeline_file: str,
-    ) -> None:
+    def __init__(self, target: PlanTarget, live: LiveConnection, pipeline_file: str) -> None:
         self.t = target
         self.exp = target.expect
-        self.conn = conn
+        self.conn = conn = live.conn
+        props, discovered, stored = live.props, live.discovered, live.stored
         self.props = {p.stream_name: p for p in props} if props is not None else None
         self.discovered = {d.name: d for d in discovered} if discovered is not None else None
         self.stored = {s.name: s for s in stored} if stored is not None else None
@@ -573,17 +580,9 @@ def _entry(cfg: StreamConfig) -> Json:
     return out
 
 
-def plan_connection(
-    target: PlanTarget,
-    conn: Connection,
-    *,
-    props: Sequence[StreamProperties] | None,
-    discovered: Sequence[DiscoveredStream] | None,
-    stored: Sequence[StoredStream] | None,
-    pipeline_file: str,
-) -> ConnectionPlan:
+def plan_connection(target: PlanTarget, live: LiveConnection, pipeline_file: str) -> ConnectionPlan:
     """Diff one live connection against its target (pure: no I/O)."""
-    return _Planner(target, conn, props, discovered, stored, pipeline_file).build()
+    return _Planner(target, live, pipeline_file).build()
 
 
 # --- with Airbyte ----------------------------------------------------------------------------
@@ -612,12 +611,7 @@ class _Airbyte:
         except LuigiAirbyteError as exc:
             return ConnectionPlan(target.connection, target.steps, error=self.rt.redact(str(exc)))
         return plan_connection(
-            target,
-            conn,
-            props=props,
-            discovered=discovered,
-            stored=stored,
-            pipeline_file=pipeline_file,
+            target, LiveConnection(conn, props, discovered, stored), pipeline_file
         )
 
 

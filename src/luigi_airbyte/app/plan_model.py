@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from luigi_airbyte.checks.result import JsonRecord
 from luigi_airbyte.exit_codes import for_apply, for_plan
 from luigi_airbyte.pipeline._steps import Expect
 
@@ -19,7 +20,7 @@ Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(JsonRecord):
     """One setting that differs; ``apply`` sets it to ``intended``."""
 
     path: str  # status, schedule, prefix, streams.users.sync_mode, streams.orders, catalog
@@ -28,18 +29,9 @@ class Change:
     intended: Any
     message: str
 
-    def to_dict(self) -> Json:
-        return {
-            "path": self.path,
-            "action": self.action,
-            "airbyte": _jsonable(self.airbyte),
-            "intended": _jsonable(self.intended),
-            "message": self.message,
-        }
-
 
 @dataclass(frozen=True)
-class SourceChange:
+class SourceChange(JsonRecord):
     """A change at the source since the connection was last saved."""
 
     kind: Literal["stream_added", "stream_removed", "field_added", "field_removed"]
@@ -48,26 +40,14 @@ class SourceChange:
     breaking: bool
     message: str
 
-    def to_dict(self) -> Json:
-        return {
-            "kind": self.kind,
-            "stream": self.stream,
-            "field": self.field,
-            "breaking": self.breaking,
-            "message": self.message,
-        }
-
 
 @dataclass(frozen=True)
-class Blocker:
+class Blocker(JsonRecord):
     """A difference no PATCH can fix; ``fix`` says what to change instead."""
 
     stream: str | None
     message: str
     fix: str
-
-    def to_dict(self) -> Json:
-        return {"stream": self.stream, "message": self.message, "fix": self.fix}
 
 
 @dataclass(frozen=True)
@@ -195,9 +175,3 @@ class ApplyResult:
             "not_attempted": names(self.not_attempted),
             "interrupted": self.interrupted,
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value

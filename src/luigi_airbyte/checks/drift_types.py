@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_airbyte.checks.result import CheckResult, Severity
+from luigi_airbyte.checks.result import CheckResult, JsonRecord, Severity
 
 FieldPath = tuple[str, ...]
 
@@ -60,7 +60,7 @@ class ExpectedConnection:
 
 
 @dataclass(frozen=True)
-class Difference:
+class Difference(JsonRecord):
     """One way the connection differs from the expectation, and how to fix it."""
 
     stream: str | None  # None: the connection itself
@@ -70,23 +70,6 @@ class Difference:
     expected: Any = None
     actual: Any = None
     severity: Severity = "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "kind": self.kind,
-            "message": self.message,
-            "fix": self.fix,
-            "expected": _jsonable(self.expected),
-            "actual": _jsonable(self.actual),
-            "severity": self.severity,
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ just the first. ``raise_for`` is where a caller decides the results should stop 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -17,8 +17,27 @@ Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
 
 
+def to_json(value: Any) -> Any:
+    """A value as JSON holds it: mappings become dicts with text keys, sequences lists."""
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+class JsonRecord:
+    """Mixin for a dataclass whose ``to_dict`` is its fields, in declaration order, as JSON
+    holds them: a check result, a drift difference, a plan's change."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: to_json(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(JsonRecord):
     """One check's verdict. Only a failed ``error`` check fails the run; warnings are reported."""
 
     name: str
@@ -37,24 +56,6 @@ class CheckResult:
     def blocking(self) -> bool:
         """True when this result should stop the pipeline."""
         return not self.passed and self.severity == "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "passed": self.passed,
-            "severity": self.severity,
-            "message": self.message,
-            "details": _plain(self.details),
-        }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 class FailedChecksError(CheckFailedError):

@@ -16,14 +16,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from luigi_airbyte.observe.redact import Redactor, default_redactor
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 __all__ = [
     "INSTALL_HINT",
     "LineageDataset",
     "LineageEmitter",
+    "LineageStep",
     "dbt_datasets",
     "sync_datasets",
 ]
@@ -48,6 +52,24 @@ class LineageDataset:
 
     namespace: str
     name: str
+
+
+class _StepIdentity(TypedDict):
+    run_id: str
+    pipeline: str
+    step: str
+    step_type: str
+
+
+class LineageStep(_StepIdentity, total=False):
+    """The keyword arguments of ``start``, ``complete`` and ``fail``: which step of which run
+    (required), what it read and wrote (default none), which attempt (default 1) and when
+    (default now)."""
+
+    inputs: Sequence[LineageDataset]
+    outputs: Sequence[LineageDataset]
+    attempt: int
+    at: datetime | None
 
 
 def sync_datasets(
@@ -148,55 +170,17 @@ class LineageEmitter:
 
     # -- public API -----------------------------------------------------------------------
 
-    def start(
-        self,
-        *,
-        run_id: str,
-        pipeline: str,
-        step: str,
-        step_type: str,
-        inputs: Sequence[LineageDataset] = (),
-        outputs: Sequence[LineageDataset] = (),
-        attempt: int = 1,
-        at: datetime | None = None,
-    ) -> Any:
+    def start(self, **step: Unpack[LineageStep]) -> Any:
         """Emit START for a step; returns the event (or None if building it failed)."""
-        return self._emit("START", run_id, pipeline, step, step_type, inputs, outputs, attempt, at)
+        return self._emit("START", step)
 
-    def complete(
-        self,
-        *,
-        run_id: str,
-        pipeline: str,
-        step: str,
-        step_type: str,
-        inputs: Sequence[LineageDataset] = (),
-        outputs: Sequence[LineageDataset] = (),
-        attempt: int = 1,
-        at: datetime | None = None,
-    ) -> Any:
+    def complete(self, **step: Unpack[LineageStep]) -> Any:
         """Emit COMPLETE for a step."""
-        return self._emit(
-            "COMPLETE", run_id, pipeline, step, step_type, inputs, outputs, attempt, at
-        )
+        return self._emit("COMPLETE", step)
 
-    def fail(
-        self,
-        *,
-        run_id: str,
-        pipeline: str,
-        step: str,
-        step_type: str,
-        error: str,
-        inputs: Sequence[LineageDataset] = (),
-        outputs: Sequence[LineageDataset] = (),
-        attempt: int = 1,
-        at: datetime | None = None,
-    ) -> Any:
+    def fail(self, *, error: str, **step: Unpack[LineageStep]) -> Any:
         """Emit FAIL for a step, with a redacted ``errorMessage`` run facet."""
-        return self._emit(
-            "FAIL", run_id, pipeline, step, step_type, inputs, outputs, attempt, at, error=error
-        )
+        return self._emit("FAIL", step, error=error)
 
     def close(self, timeout: float = 5.0) -> None:
         target = self.client if self.client is not None else self.transport
@@ -263,33 +247,9 @@ class LineageEmitter:
             producer=self.producer,
         )
 
-    def _emit(
-        self,
-        event_type: str,
-        run_id: str,
-        pipeline: str,
-        step: str,
-        step_type: str,
-        inputs: Sequence[LineageDataset],
-        outputs: Sequence[LineageDataset],
-        attempt: int,
-        at: datetime | None,
-        *,
-        error: str | None = None,
-    ) -> Any:
+    def _emit(self, event_type: str, step: LineageStep, *, error: str | None = None) -> Any:
         try:
-            event = self.build(
-                event_type,
-                run_id,
-                pipeline,
-                step,
-                step_type,
-                inputs,
-                outputs,
-                attempt,
-                at,
-                error=error,
-            )
+            event = self.build(event_type, **step, error=error)
             if self.transport is not None:
                 self.transport.emit(event)
             else:
@@ -304,8 +264,8 @@ class LineageEmitter:
                     "OpenLineage %s event for %s.%s was not emitted (%s: %s); "
                     "further failures are only counted",
                     event_type,
-                    pipeline,
-                    step,
+                    step["pipeline"],
+                    step["step"],
                     type(exc).__name__,
                     self.redactor.redact_str(str(exc)),
                 )

@@ -9,16 +9,18 @@ walks the declaration through this view).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from luigi_airbyte.errors import Problem
 from luigi_airbyte.pipeline._models import Auth
 from luigi_airbyte.pipeline._settings_spec import SETTINGS, render
 from luigi_airbyte.secrets import SecretRef
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,17 @@ class SettingValue:
     value: Any
     source: str
     secret: bool = False
+
+
+class _Shortcut(Generic[_T]):
+    """A typed, read-only shortcut to one setting: ``convert(settings[key])``."""
+
+    def __init__(self, key: str, convert: Callable[[Any], _T]) -> None:
+        self.key = key
+        self.convert = convert
+
+    def __get__(self, settings: ResolvedSettings, owner: type[ResolvedSettings]) -> _T:
+        return self.convert(settings[self.key])
 
 
 class ResolvedSettings:
@@ -74,9 +87,14 @@ class ResolvedSettings:
         return out
 
     # typed accessors, for wiring the client, the store and the runner
-    @property
-    def airbyte_url(self) -> str:
-        return str(self["airbyte.url"])
+    airbyte_url = _Shortcut("airbyte.url", str)
+    resource = _Shortcut("airbyte.resource", str)
+    """The Luigi resource name for this Airbyte instance."""
+    max_concurrent_syncs = _Shortcut("airbyte.max_concurrent_syncs", int)
+    state_dir = _Shortcut("state_dir", lambda value: Path(str(value)))
+    poll_strategy = _Shortcut("poll.strategy", str)
+    on_interrupt = _Shortcut("on_interrupt", str)
+    log_format = _Shortcut("log_format", str)
 
     @property
     def workspace(self) -> str | None:
@@ -100,36 +118,11 @@ class ResolvedSettings:
         return None if value == "none" else value
 
     @property
-    def resource(self) -> str:
-        """The Luigi resource name for this Airbyte instance."""
-        return str(self["airbyte.resource"])
-
-    @property
-    def max_concurrent_syncs(self) -> int:
-        return int(self["airbyte.max_concurrent_syncs"])
-
-    @property
     def store_url(self) -> SecretRef | str:
         value: SecretRef | str = self["store.url"]
         return value
 
     @property
-    def state_dir(self) -> Path:
-        return Path(str(self["state_dir"]))
-
-    @property
-    def poll_strategy(self) -> str:
-        return str(self["poll.strategy"])
-
-    @property
     def poll_interval(self) -> timedelta:
         value: timedelta = self["poll.interval"]
         return value
-
-    @property
-    def on_interrupt(self) -> str:
-        return str(self["on_interrupt"])
-
-    @property
-    def log_format(self) -> str:
-        return str(self["log_format"])

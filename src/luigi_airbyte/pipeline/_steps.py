@@ -29,20 +29,10 @@ from luigi_airbyte.pipeline._types import (
     ToleranceField,
     non_empty,
 )
+from luigi_airbyte.vocabulary import SyncMode
 
 STEP_KINDS = ("sync", "sync_each", "check", "dbt", "spark", "command")
 CHECK_KINDS = ("sql", "freshness", "drift", "counts")
-SyncMode = Literal[
-    "full_refresh_overwrite",
-    "full_refresh_overwrite_deduped",
-    "full_refresh_append",
-    "full_refresh_update",
-    "full_refresh_soft_delete",
-    "incremental_append",
-    "incremental_deduped_history",
-    "incremental_update",
-    "incremental_soft_delete",
-]
 EnvMap = dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], MaybeSecret]
 
 
@@ -147,24 +137,15 @@ class Step(Model):
         return self.after
 
 
-class SyncStep(Step):
-    """Run (or attach to) an Airbyte sync of one connection."""
+class SyncOptions(Model):
+    """The options of one sync task: a ``sync`` step's, and (for every task) a
+    ``sync_each`` step's."""
 
-    kind: ClassVar[str] = "sync"
-    name: Name = Field(alias="sync")
-    """The step name."""
-    connection: ConnectionRef
-    """The connection's name (as shown in Airbyte) or id (a UUID)."""
     freshness: Duration | None = None
     """Skip the sync when Airbyte's last successful job ended within this window."""
     timeout: Duration | None = None
     """Give up waiting after this long running (default: airbyte.timeout); time spent
     queued for Airbyte capacity does not count."""
-    queue_timeout: Duration | None = None
-    """Give up waiting after this long queued (default: airbyte.queue_timeout, 8h). A
-    queued job is never cancelled for waiting: it is left to Airbyte."""
-    expect: Expect | None = None
-    """Expected stream configuration (drift check, run before the sync)."""
     counts: Counts | None = None
     """Record-count reconciliation after the sync."""
     on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
@@ -177,6 +158,21 @@ class SyncStep(Step):
     """Call the job stuck when status and counts stop changing this long (default 30m)."""
     on_stuck: Literal["warn", "cancel"] = "warn"
     """What a stuck job gets: a warning event, or a cancel (then the step fails)."""
+
+
+class SyncStep(SyncOptions, Step):
+    """Run (or attach to) an Airbyte sync of one connection."""
+
+    kind: ClassVar[str] = "sync"
+    name: Name = Field(alias="sync")
+    """The step name."""
+    connection: ConnectionRef
+    """The connection's name (as shown in Airbyte) or id (a UUID)."""
+    queue_timeout: Duration | None = None
+    """Give up waiting after this long queued (default: airbyte.queue_timeout, 8h). A
+    queued job is never cancelled for waiting: it is left to Airbyte."""
+    expect: Expect | None = None
+    """Expected stream configuration (drift check, run before the sync)."""
 
 
 class ConnectionSelect(Model):
@@ -215,19 +211,10 @@ class SyncOverride(Model):
     retries: int | None = Field(default=None, ge=0, le=100)
 
 
-_SHARED_SYNC_FIELDS = (
-    "freshness",
-    "timeout",
-    "counts",
-    "on_zero_rows",
-    "drop_threshold",
-    "on_drop",
-    "stuck_after",
-    "on_stuck",
-)
+_SHARED_SYNC_FIELDS = tuple(SyncOptions.model_fields)
 
 
-class SyncEachStep(Step):
+class SyncEachStep(SyncOptions, Step):
     """One sync task per connection the selection matches, from the run's one connection
     listing. Options apply to every task; ``overrides`` change them for one connection."""
 
@@ -238,17 +225,6 @@ class SyncEachStep(Step):
     """Workspace name or id (default: airbyte.workspace, else every visible workspace)."""
     select: ConnectionSelect = ConnectionSelect()
     """Which connections: name globs, tags, status (default: every active connection)."""
-    freshness: Duration | None = None
-    """Skip a connection's sync when its last successful job ended within this window."""
-    timeout: Duration | None = None
-    """Give up waiting after this long (default: airbyte.timeout)."""
-    counts: Counts | None = None
-    """Record-count reconciliation after each sync."""
-    on_zero_rows: Literal["fail", "warn", "ignore"] = "warn"
-    drop_threshold: float | None = Field(default=None, gt=0, le=1)
-    on_drop: Literal["fail", "warn"] = "warn"
-    stuck_after: Duration | None = None
-    on_stuck: Literal["warn", "cancel"] = "warn"
     overrides: dict[str, SyncOverride] = {}
     """Per-connection changes, keyed by connection name (or id), e.g. {crm: {freshness: 1h}}."""
 

@@ -56,6 +56,11 @@ def failure_reason(
     return out
 
 
+_AGGREGATED_KEYS = frozenset(
+    {"recordsEmitted", "bytesEmitted", "recordsCommitted", "bytesCommitted", "recordsRejected"}
+)
+
+
 @dataclass
 class StreamCounters:
     emitted: int = 0
@@ -93,14 +98,8 @@ class StreamCounters:
         )
 
     def aggregated(self) -> dict[str, Any]:
-        """JobAggregatedStats (all fields required)."""
-        return {
-            "recordsEmitted": self.emitted,
-            "bytesEmitted": self.bytes_emitted,
-            "recordsCommitted": self.committed,
-            "bytesCommitted": self.bytes_committed,
-            "recordsRejected": self.rejected,
-        }
+        """JobAggregatedStats (all fields required): AttemptStats' record and byte counts."""
+        return {k: v for k, v in self.attempt_stats().items() if k in _AGGREGATED_KEYS}
 
 
 @dataclass
@@ -236,14 +235,7 @@ def java_duration(seconds: int) -> str:
     seconds = abs(seconds)
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
-    out = "PT"
-    if h:
-        out += f"{sign}{h}H"
-    if m:
-        out += f"{sign}{m}M"
-    if s:
-        out += f"{sign}{s}S"
-    return out
+    return "PT" + "".join(f"{sign}{n}{unit}" for n, unit in ((h, "H"), (m, "M"), (s, "S")) if n)
 
 
 def job_response(job: Job) -> dict[str, Any]:

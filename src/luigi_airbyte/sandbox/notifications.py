@@ -37,17 +37,10 @@ import httpx
 from luigi_airbyte.sandbox.errors import BadRequest, NotFound
 from luigi_airbyte.sandbox.jobstate import Job
 from luigi_airbyte.sandbox.state import EngineState
+from luigi_airbyte.vocabulary import NOTIFICATION_KINDS
 
 logger = logging.getLogger(__name__)
 
-KINDS = (
-    "failure",
-    "success",
-    "connectionUpdate",
-    "connectionUpdateActionRequired",
-    "syncDisabled",
-    "syncDisabledWarning",
-)
 OFF: dict[str, Any] = {"email": {"enabled": False}, "webhook": {"enabled": False}}
 SEND_TIMEOUT_S = 10.0
 
@@ -222,7 +215,7 @@ class WorkspaceNotifications(EngineState):
     def _notifications_of(self, ws_id: str) -> dict[str, Any]:
         """The workspace's NotificationsConfig (caller holds the lock)."""
         stored = self._ws_notifications.get(ws_id, {})
-        return {k: copy.deepcopy(stored.get(k, OFF)) for k in KINDS}
+        return {k: copy.deepcopy(stored.get(k, OFF)) for k in NOTIFICATION_KINDS}
 
     def _workspace_dict(self, ws_id: str) -> dict[str, Any]:
         return {
@@ -358,8 +351,10 @@ def _checked_notifications(notes: Any) -> dict[str, dict[str, Any]]:
         raise BadRequest("notifications must be an object")
     out: dict[str, dict[str, Any]] = {}
     for kind, config in notes.items():
-        if kind not in KINDS:
-            raise BadRequest(f"notifications.{kind}: unknown; use one of {', '.join(KINDS)}")
+        if kind not in NOTIFICATION_KINDS:
+            raise BadRequest(
+                f"notifications.{kind}: unknown; use one of {', '.join(NOTIFICATION_KINDS)}"
+            )
         if not isinstance(config, dict) or set(config) - {"email", "webhook"}:
             raise BadRequest(f"notifications.{kind} must be {{email?, webhook?}}")
         entry: dict[str, Any] = {}

@@ -29,6 +29,17 @@ from luigi_airbyte.sandbox.world import World, demo_world, load_world, world_fro
 
 logger = logging.getLogger(__name__)
 
+#: What ``info()`` reports (``serve`` prints it, ``GET /_sandbox/info`` returns it), in order.
+INFO_FIELDS = (
+    "url",
+    "config_api_url",
+    "config_api_root",
+    "base_url",
+    "client_id",
+    "client_secret",
+    "workspace_id",
+)
+
 WorldLike = World | str | Path | Mapping[str, Any] | None
 
 
@@ -200,15 +211,7 @@ class Sandbox(Closing):
 
     def info(self) -> dict[str, Any]:
         """What ``serve`` prints and ``GET /_sandbox/info`` returns."""
-        return {
-            "url": self.url,
-            "config_api_url": self.config_api_url,
-            "config_api_root": self.config_api_root,
-            "base_url": self.base_url,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-            "workspace_id": self.workspace_id,
-        }
+        return {name: getattr(self, name) for name in INFO_FIELDS}
 
     # helpers for tests ---------------------------------------------------------------------
 

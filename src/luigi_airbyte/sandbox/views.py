@@ -20,13 +20,13 @@ from luigi_airbyte.sandbox.jobstate import (
     attempt_info,
     job_response,
 )
-from luigi_airbyte.sandbox.notifications import KINDS, OFF
+from luigi_airbyte.sandbox.notifications import OFF
 from luigi_airbyte.sandbox.state import BASE_CREATED_AT, AppState, ConnState, EngineState
 from luigi_airbyte.sandbox.world import (
-    SYNC_MODES,
     Destination,
     Source,
 )
+from luigi_airbyte.vocabulary import NOTIFICATION_KINDS, SYNC_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class EngineViews(EngineState):
             "workspaceId": ws_id,
             "name": self._workspaces[ws_id].name,
             "dataResidency": "auto",
-            "notifications": {k: copy.deepcopy(OFF) for k in KINDS},
+            "notifications": {k: copy.deepcopy(OFF) for k in NOTIFICATION_KINDS},
         }
 
     def source_view(self, source_id: str) -> dict[str, Any]:

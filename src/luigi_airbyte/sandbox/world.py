@@ -13,25 +13,17 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from luigi_airbyte.sandbox.errors import WorldError
 from luigi_airbyte.sandbox.world_checks import cross_check
+from luigi_airbyte.vocabulary import (
+    SYNC_MODES as SYNC_MODES,
+)  # engine, views and tests read it here
+from luigi_airbyte.vocabulary import SyncMode
 
-SyncMode = Literal[
-    "full_refresh_overwrite",
-    "full_refresh_overwrite_deduped",
-    "full_refresh_append",
-    "full_refresh_update",
-    "full_refresh_soft_delete",
-    "incremental_append",
-    "incremental_deduped_history",
-    "incremental_update",
-    "incremental_soft_delete",
-]
-SYNC_MODES: tuple[str, ...] = get_args(SyncMode)
 ColumnType = Literal["integer", "number", "string", "timestamp", "boolean"]
 
 #: uuid5 namespace for ids derived from names; never change it (ids would change with it).

@@ -33,6 +33,7 @@ store hold a credential that does not work.
 from __future__ import annotations
 
 import json
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 from luigi_airbyte.errors import SecretError
@@ -88,21 +89,15 @@ def _merged(
     return json.dumps(doc)
 
 
+@dataclass(frozen=True)
 class FileCredentialStore:
     """A JSON file ``{"client_id": ..., "client_secret": ...}``, mode 0600, replaced atomically."""
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        id_key: str = "client_id",
-        secret_key: str = "client_secret",
-        policy: FilePolicy = STRICT,
-    ) -> None:
-        self.path = path
-        self.id_key = id_key
-        self.secret_key = secret_key
-        self.policy = policy
+    path: str
+    _: KW_ONLY
+    id_key: str = "client_id"
+    secret_key: str = "client_secret"
+    policy: FilePolicy = STRICT
 
     @property
     def location(self) -> str:
