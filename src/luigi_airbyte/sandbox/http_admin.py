@@ -28,7 +28,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from luigi_airbyte.sandbox.errors import NotFound, SandboxError
-from luigi_airbyte.sandbox.http_common import Call, route_table
+from luigi_airbyte.sandbox.http_common import Call, Route
 from luigi_airbyte.sandbox.http_problems import json_response
 from luigi_airbyte.sandbox.notifications import WebhookFaults
 
@@ -134,17 +134,17 @@ def destination_counts(call: Call) -> Response:
 
 
 #: The admin routing rows (no auth).
-ROUTES = route_table(
-    "admin",
-    [
-        ("GET", "/_sandbox/info", info, False),
-        ("GET", "/_sandbox/requests", requests, False),
-        ("DELETE", "/_sandbox/requests", clear_requests, False),
-        ("GET", "/_sandbox/terminal-times", terminal_times, False),
-        ("GET", "/_sandbox/faults", get_faults, False),
-        ("PUT", "/_sandbox/faults", put_faults, False),
-        ("GET", "/_sandbox/webhooks", webhook_deliveries, False),
-        ("PUT", "/_sandbox/token-ttl", put_token_ttl, False),
-        ("GET", "/_sandbox/destination-counts/{connectionId}", destination_counts, False),
-    ],
-)
+ROUTES = [
+    Route("admin", method, template, handler, auth=False)
+    for method, template, handler in [
+        ("GET", "/_sandbox/info", info),
+        ("GET", "/_sandbox/requests", requests),
+        ("DELETE", "/_sandbox/requests", clear_requests),
+        ("GET", "/_sandbox/terminal-times", terminal_times),
+        ("GET", "/_sandbox/faults", get_faults),
+        ("PUT", "/_sandbox/faults", put_faults),
+        ("GET", "/_sandbox/webhooks", webhook_deliveries),
+        ("PUT", "/_sandbox/token-ttl", put_token_ttl),
+        ("GET", "/_sandbox/destination-counts/{connectionId}", destination_counts),
+    ]
+]
