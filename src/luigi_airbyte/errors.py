@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, fields
+from typing import Any
 
 from luigi_airbyte.exit_codes import ExitCode
 
@@ -91,13 +92,17 @@ class AirbyteError(LuigiAirbyteError):
     exit_code = ExitCode.AIRBYTE
 
 
+@dataclass(eq=False, repr=False)
 class AirbyteTransportError(AirbyteError):
     """The network failed; the request may or may not have reached Airbyte."""
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
-        self.method = method
-        self.path = path
-        super().__init__(message)
+    message: str
+    _: KW_ONLY
+    method: str = ""
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 class JobCreateUncertainError(AirbyteTransportError):
@@ -109,33 +114,35 @@ class JobCreateUncertainError(AirbyteTransportError):
     """
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class AirbyteAPIError(AirbyteError):
     """Airbyte answered with an error status."""
 
-    def __init__(
-        self,
-        *,
-        status_code: int,
-        method: str,
-        path: str,
-        server_message: str = "",
-        problem_type: str = "",
-        hint: str = "",
-    ) -> None:
-        self.status_code = status_code
-        self.method = method
-        self.path = path
-        self.server_message = server_message
-        self.problem_type = problem_type
-        self.hint = hint
-        text = f"{method} {path} returned {status_code}"
-        if problem_type:
-            text += f" ({problem_type})"
-        if server_message:
-            text += f": {server_message}"
-        if hint:
-            text += f". {hint}"
+    status_code: int
+    method: str
+    path: str
+    server_message: str = ""
+    problem_type: str = ""
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        text = f"{self.method} {self.path} returned {self.status_code}"
+        if self.problem_type:
+            text += f" ({self.problem_type})"
+        if self.server_message:
+            text += f": {self.server_message}"
+        if self.hint:
+            text += f". {self.hint}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as ``cls(*args)``; the fields are keyword-only.
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return (_rebuild, (type(self), given), self.__dict__)
+
+
+def _rebuild(cls: type[AirbyteAPIError], given: dict[str, Any]) -> AirbyteAPIError:
+    return cls(**given)
 
 
 class AuthenticationError(AirbyteAPIError):
@@ -204,15 +211,19 @@ class PreflightError(AirbyteError):
     """A preflight check failed, so no sync was started."""
 
 
+@dataclass(eq=False, repr=False)
 class SyncError(LuigiAirbyteError):
     """A sync did not end with usable data."""
 
     exit_code = ExitCode.SYNC
 
-    def __init__(self, message: str, *, connection_id: str = "", job_id: int | None = None) -> None:
-        self.connection_id = connection_id
-        self.job_id = job_id
-        super().__init__(message)
+    message: str
+    _: KW_ONLY
+    connection_id: str = ""
+    job_id: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 class SyncFailedError(SyncError):

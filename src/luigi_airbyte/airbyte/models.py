@@ -483,9 +483,25 @@ class StreamConfig:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionSettings:
+    """A connection's settings in Airbyte (schedule, namespace, schema changes).
+
+    What ``Connection`` reads back from Airbyte and what a drift check's
+    ``ExpectedConnection`` expects (``None`` there: not checked).
+    """
+
+    schedule_type: str | None = None
+    cron_expression: str | None = None
+    namespace_definition: str | None = None
+    namespace_format: str | None = None
+    prefix: str | None = None
+    non_breaking_schema_updates_behavior: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
-class Connection:
-    """A connection (``ConnectionResponse``)."""
+class Connection(ConnectionSettings):
+    """A connection (``ConnectionResponse``); its settings are keyword-only."""
 
     connection_id: str
     name: str
@@ -494,12 +510,6 @@ class Connection:
     workspace_id: str
     status: ConnectionStatus
     streams: tuple[StreamConfig, ...] = ()
-    schedule_type: str | None = None
-    cron_expression: str | None = None
-    namespace_definition: str | None = None
-    namespace_format: str | None = None
-    prefix: str | None = None
-    non_breaking_schema_updates_behavior: str | None = None
     created_at: datetime | None = None
     status_reason: str | None = None
     tags: tuple[str, ...] = ()  # tag names

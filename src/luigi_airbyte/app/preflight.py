@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,6 +40,7 @@ from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.secrets import SecretRef
 
 if TYPE_CHECKING:
+    from luigi_airbyte.airbyte import AirbyteClient
     from luigi_airbyte.app.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -101,6 +103,22 @@ class _Checks:
         """A failed check whose detail is the error's message (redacted); returns False."""
         self.record(name, False, self.rt.redact(str(exc)), kind)
         return False
+
+    def probe(
+        self,
+        name: str,
+        kind: CheckKind,
+        check: Callable[[], tuple[bool, str]],
+        errors: type[LuigiAirbyteError] = LuigiAirbyteError,
+    ) -> None:
+        """Record one check's line: what ``check()`` answers (ok, detail), or the error
+        that kept it from answering (one of ``errors``)."""
+        try:
+            ok, detail = check()
+        except errors as exc:
+            self.record_error(name, exc, kind)
+        else:
+            self.record(name, ok, detail, kind)
 
     @property
     def failed(self) -> bool:
@@ -198,21 +216,15 @@ class _Checks:
     def connections_active(self) -> None:
         for ref in self.sync_connections():
             name = f"connection {ref!r}"
-            try:
-                conn = self.rt.connection(ref)
-            except AirbyteError as exc:
-                self.record_error(name, exc, "connection")
-                continue
-            self.connections[ref] = conn
-            active = conn.status is ConnectionStatus.ACTIVE
-            reason = f" ({conn.status_reason})" if conn.status_reason else ""
-            self.record(
-                name,
-                active,
-                f"{conn.connection_id} is {conn.status.value}{reason}"
-                + ("" if active else f"; {_STATUS_FIX.get(conn.status, _STATUS_FIX[None])}"),
-                "connection",
-            )
+            self.probe(name, "connection", partial(self._connection_active, ref), AirbyteError)
+
+    def _connection_active(self, ref: str) -> tuple[bool, str]:
+        conn = self.rt.connection(ref)
+        self.connections[ref] = conn
+        active = conn.status is ConnectionStatus.ACTIVE
+        reason = f" ({conn.status_reason})" if conn.status_reason else ""
+        fix = "" if active else f"; {_STATUS_FIX.get(conn.status, _STATUS_FIX[None])}"
+        return active, f"{conn.connection_id} is {conn.status.value}{reason}{fix}"
 
     def connectors(self) -> None:
         """Each source and destination passes Airbyte's own check (config API)."""
@@ -224,32 +236,16 @@ class _Checks:
                     continue
                 done.add(cid)
                 name = f"{kind} {cid} (of {ref!r})"
-                try:
-                    result = (
-                        client.check_source(cid)
-                        if kind == "source"
-                        else client.check_destination(cid)
-                    )
-                except LuigiAirbyteError as exc:
-                    self.record_error(name, exc, "connector")
-                    continue
-                if result is None:
-                    self.record(
-                        name,
-                        True,
-                        "not checked: Airbyte's config API is not available",
-                        "connector",
-                    )
-                elif result.succeeded:
-                    self.record(name, True, "check_connection succeeded", "connector")
-                else:
-                    message = self.rt.redact(result.message or "no message")
-                    self.record(
-                        name,
-                        False,
-                        f"check_connection failed: {message}; fix the {kind} in Airbyte",
-                        "connector",
-                    )
+                self.probe(name, "connector", partial(self._connector, client, kind, cid))
+
+    def _connector(self, client: AirbyteClient, kind: str, cid: str) -> tuple[bool, str]:
+        result = client.check_source(cid) if kind == "source" else client.check_destination(cid)
+        if result is None:
+            return True, "not checked: Airbyte's config API is not available"
+        if result.succeeded:
+            return True, "check_connection succeeded"
+        message = self.rt.redact(result.message or "no message")
+        return False, f"check_connection failed: {message}; fix the {kind} in Airbyte"
 
     # warehouses and routes -------------------------------------------------------------------
 
@@ -271,34 +267,25 @@ class _Checks:
             return
         for name in sorted(set(names), key=lambda n: n or ""):
             label = f"warehouse {name or next(iter(pf.warehouses), '?')!r}"
+            self.probe(label, "warehouse", partial(self._warehouse, name))
+
+    def _warehouse(self, name: str | None) -> tuple[bool, str]:
+        wh_url = self.rt.warehouse_url(name)
+        if _file_not_created_yet(wh_url):
+            return True, "file does not exist yet; the first sync creates it"
+        try:
+            wh = open_warehouse(wh_url)
             try:
-                wh_url = self.rt.warehouse_url(name)
-            except LuigiAirbyteError as exc:
-                self.record_error(label, exc, "warehouse")
-                continue
-            if _file_not_created_yet(wh_url):
-                self.record(
-                    label, True, "file does not exist yet; the first sync creates it", "warehouse"
-                )
-                continue
-            try:
-                wh = open_warehouse(wh_url)
-                try:
-                    wh.scalar("select 1")
-                finally:
-                    wh.close()
-                self.record(label, True, "reachable", "warehouse")
-            except LuigiAirbyteError as exc:
-                if _locked_by_another_process(str(exc)):
-                    self.record(
-                        label, True, "in use by another process (a sync loading it?)", "warehouse"
-                    )
-                else:
-                    self.record_error(label, exc, "warehouse")
-            except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
-                self.record(
-                    label, False, self.rt.redact(f"{type(exc).__name__}: {exc}"), "warehouse"
-                )
+                wh.scalar("select 1")
+            finally:
+                wh.close()
+        except LuigiAirbyteError as exc:
+            if _locked_by_another_process(str(exc)):
+                return True, "in use by another process (a sync loading it?)"
+            raise
+        except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
+            return False, self.rt.redact(f"{type(exc).__name__}: {exc}")
+        return True, "reachable"
 
     def routes(self) -> None:
         """The alert routes of every owner the pipelines alert, reachable without sending."""

@@ -15,8 +15,8 @@ from luigi_airbyte.app.plan import apply_command, drift_expectations
 from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
     CheckResult,
-    check_drift,
     check_freshness,
+    diff_connection,
     last_success_end,
     reconcile_counts,
     run_sql_check,
@@ -94,14 +94,14 @@ class CheckSteps:
         discovered = client.discover_schema(conn.source_id)
         pf = self.rt.pipeline_file
         hint = apply_command(str(pf.source), sync.connection) if pf is not None else None
-        return check_drift(
+        return diff_connection(
             conn,
             expected,
             props,
             discovered,
             expect_connection=expect_connection,
             apply_hint=hint,
-        )
+        ).to_results()
 
     def _counts_check(self, ctx: StepContext, node: Node) -> list[CheckResult]:
         sync = self._sync_step(ctx, node.target_sync)

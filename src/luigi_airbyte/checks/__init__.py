@@ -8,7 +8,7 @@ Freshness, drift, record-count reconciliation and SQL checks each return
 from __future__ import annotations
 
 from luigi_airbyte.checks.counts import allowed_difference, reconcile_counts
-from luigi_airbyte.checks.drift import check_drift, diff_connection
+from luigi_airbyte.checks.drift import diff_connection
 from luigi_airbyte.checks.drift_types import (
     Difference,
     DriftReport,
@@ -32,7 +32,6 @@ __all__ = [
     "Warehouse",
     "WarehouseError",
     "allowed_difference",
-    "check_drift",
     "check_freshness",
     "diff_connection",
     "job_end",

@@ -7,7 +7,8 @@ what the source offers (``GET /streams``) and its discovered schema, and says fo
 difference what differs and where to fix it: in the Airbyte UI or in the pipeline file.
 
 ``diff_connection`` returns a ``DriftReport`` (the full diff, JSON-ready);
-``check_drift`` turns it into one ``CheckResult`` per stream plus one for the connection.
+``DriftReport.to_results()`` turns it into one ``CheckResult`` per stream, plus one for
+the connection.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from luigi_airbyte.checks.drift_types import (
     ExpectedConnection,
     ExpectedStream,
 )
-from luigi_airbyte.checks.result import CheckResult, Severity
+from luigi_airbyte.checks.result import Severity
 
 __all__ = [
     "SYNC_MODE_LABELS",
@@ -36,7 +37,6 @@ __all__ = [
     "DriftReport",
     "ExpectedConnection",
     "ExpectedStream",
-    "check_drift",
     "diff_connection",
 ]
 
@@ -519,26 +519,3 @@ def diff_connection(
         differences=tuple(differ.found),
         extra_streams=tuple(extras),
     )
-
-
-def check_drift(
-    connection: Connection,
-    expected: Mapping[str, ExpectedStream],
-    stream_properties: Sequence[StreamProperties] | None = None,
-    discovered: Sequence[DiscoveredStream] | None = None,
-    *,
-    strict: bool = False,
-    expect_connection: ExpectedConnection | None = None,
-    apply_hint: str | None = None,
-) -> list[CheckResult]:
-    """``diff_connection(...).to_results()``: one result for the connection, one per stream."""
-    report = diff_connection(
-        connection,
-        expected,
-        stream_properties,
-        discovered,
-        strict=strict,
-        expect_connection=expect_connection,
-        apply_hint=apply_hint,
-    )
-    return report.to_results()

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from luigi_airbyte.airbyte import ConnectionSettings
 from luigi_airbyte.checks.result import CheckResult, JsonRecord, Severity
 
 FieldPath = tuple[str, ...]
@@ -47,16 +48,11 @@ class ExpectedStream:
 
 
 @dataclass(frozen=True)
-class ExpectedConnection:
-    """Connection-level expectations; ``status`` is checked by default, the rest when set."""
+class ExpectedConnection(ConnectionSettings):
+    """Connection-level expectations; ``status`` is checked by default, the settings when
+    set (they are keyword-only)."""
 
     status: str | None = "active"
-    schedule_type: str | None = None
-    cron_expression: str | None = None
-    namespace_definition: str | None = None
-    namespace_format: str | None = None
-    prefix: str | None = None
-    non_breaking_schema_updates_behavior: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,14 +76,7 @@ class AirbyteFlags:
             "No credential was given: add -f pipeline.yaml to use the pipeline file's "
             "airbyte: url and auth, or pass --client-id and --client-secret-ref"
         )
-        return AuthenticationError(
-            status_code=error.status_code,
-            method=error.method,
-            path=error.path,
-            server_message=error.server_message,
-            problem_type=error.problem_type,
-            hint=f"{error.hint}. {hint}" if error.hint else hint,
-        )
+        return replace(error, hint=f"{error.hint}. {hint}" if error.hint else hint)
 
     def _secret_ref(self) -> str | None:
         text = self.client_secret_ref

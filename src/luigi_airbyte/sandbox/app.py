@@ -57,9 +57,9 @@ class SandboxApp:
         self._routes: list[tuple[Route, str]] = []
         rules: list[Rule] = []
         for mount in PUBLIC_MOUNTS:
-            for route in http_public.routes():
+            for route in http_public.ROUTES:
                 rules.append(self._rule(route, mount, mount + route.template))
-        for route in [*http_config.routes(), *http_admin.routes()]:
+        for route in [*http_config.ROUTES, *http_admin.ROUTES]:
             rules.append(self._rule(route, "", route.template))
         self._map = Map(rules, strict_slashes=False, merge_slashes=False)
 

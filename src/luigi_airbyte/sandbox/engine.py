@@ -13,14 +13,15 @@ through the third.
 from __future__ import annotations
 
 import copy
+import functools
 import hmac
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import ValidationError
 
@@ -59,6 +60,10 @@ from luigi_airbyte.sandbox.world import (
 
 logger = logging.getLogger(__name__)
 
+_Views = TypeVar("_Views", bound=EngineViews)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 
 def _epoch(dt: datetime | None) -> float | None:
     if dt is None:
@@ -66,6 +71,19 @@ def _epoch(dt: datetime | None) -> float | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.timestamp()
+
+
+def _locked(
+    view: Callable[Concatenate[_Views, _P], _R],
+) -> Callable[Concatenate[_Views, _P], _R]:
+    """A view as an ``Engine`` method that takes the lock (views expect the caller to)."""
+
+    @functools.wraps(view)
+    def method(self: _Views, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return view(self, *args, **kwargs)
+
+    return method
 
 
 class Engine(WorkspaceNotifications, JobRunner, EngineViews):
@@ -87,27 +105,12 @@ class Engine(WorkspaceNotifications, JobRunner, EngineViews):
                 raise NotFound("workspace", str(workspace_id))
             return self._workspace_dict(str(workspace_id))
 
-    def get_source(self, source_id: str) -> dict[str, Any]:
-        with self._lock:
-            return self.source_view(source_id)
-
-    def get_destination(self, destination_id: str) -> dict[str, Any]:
-        with self._lock:
-            return self.destination_view(destination_id)
-
-    def stream_properties(
-        self, source_id: str, destination_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        with self._lock:
-            return self.stream_properties_view(source_id, destination_id)
-
-    def config_connection(self, connection_id: str) -> dict[str, Any]:
-        with self._lock:
-            return self.config_connection_view(connection_id)
-
-    def job_debug_info(self, job_id: int) -> dict[str, Any]:
-        with self._lock:
-            return self.job_debug_view(job_id)
+    # Views with nothing to check or change first: rendered under the lock.
+    get_source = _locked(EngineViews.source_view)
+    get_destination = _locked(EngineViews.destination_view)
+    stream_properties = _locked(EngineViews.stream_properties_view)
+    config_connection = _locked(EngineViews.config_connection_view)
+    job_debug_info = _locked(EngineViews.job_debug_view)
 
     def destination_url(self, destination_id: str) -> str:
         with self._lock:

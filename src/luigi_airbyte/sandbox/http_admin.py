@@ -133,19 +133,18 @@ def destination_counts(call: Call) -> Response:
         return _error(404, str(exc))
 
 
-ROUTES: list[tuple[str, str, Any]] = [
-    ("GET", "/_sandbox/info", info),
-    ("GET", "/_sandbox/requests", requests),
-    ("DELETE", "/_sandbox/requests", clear_requests),
-    ("GET", "/_sandbox/terminal-times", terminal_times),
-    ("GET", "/_sandbox/faults", get_faults),
-    ("PUT", "/_sandbox/faults", put_faults),
-    ("GET", "/_sandbox/webhooks", webhook_deliveries),
-    ("PUT", "/_sandbox/token-ttl", put_token_ttl),
-    ("GET", "/_sandbox/destination-counts/{connectionId}", destination_counts),
+#: The admin routing rows (no auth).
+ROUTES = [
+    Route("admin", method, template, handler, auth=False)
+    for method, template, handler in [
+        ("GET", "/_sandbox/info", info),
+        ("GET", "/_sandbox/requests", requests),
+        ("DELETE", "/_sandbox/requests", clear_requests),
+        ("GET", "/_sandbox/terminal-times", terminal_times),
+        ("GET", "/_sandbox/faults", get_faults),
+        ("PUT", "/_sandbox/faults", put_faults),
+        ("GET", "/_sandbox/webhooks", webhook_deliveries),
+        ("PUT", "/_sandbox/token-ttl", put_token_ttl),
+        ("GET", "/_sandbox/destination-counts/{connectionId}", destination_counts),
+    ]
 ]
-
-
-def routes() -> list[Route]:
-    """The admin routing rows (no auth)."""
-    return [Route("admin", m, t, h, auth=False) for m, t, h in ROUTES]

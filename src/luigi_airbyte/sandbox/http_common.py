@@ -8,7 +8,7 @@ import collections
 import fnmatch
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -120,6 +120,11 @@ class Route:
     def key(self) -> str:
         """The fault/log key, e.g. ``"GET /jobs/{jobId}"``."""
         return f"{self.method} {self.template}"
+
+
+def route_table(api: str, rows: Iterable[tuple[str, str, Handler, bool]]) -> list[Route]:
+    """One API's routing rows from ``(method, template, handler, auth)``."""
+    return [Route(api, method, template, handler, auth) for method, template, handler, auth in rows]
 
 
 # --- parameter parsing ------------------------------------------------------------------------

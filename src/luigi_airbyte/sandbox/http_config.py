@@ -12,7 +12,13 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from luigi_airbyte.sandbox.errors import BadRequest
-from luigi_airbyte.sandbox.http_common import JOB_STATUSES, Call, Route, parse_datetime, read_json
+from luigi_airbyte.sandbox.http_common import (
+    JOB_STATUSES,
+    Call,
+    parse_datetime,
+    read_json,
+    route_table,
+)
 from luigi_airbyte.sandbox.http_problems import config_error, json_response
 
 _CONFIG_TYPES = (
@@ -194,23 +200,22 @@ def access_token(call: Call) -> Response:
     return json_response({"access_token": token.access_token})
 
 
-ROUTES: list[tuple[str, str, Any, bool]] = [
-    ("POST", "/api/v1/connections/get", connection_get, True),
-    ("POST", "/api/v1/connections/sync", connection_sync, True),
-    ("POST", "/api/v1/connections/refresh", connection_refresh, True),
-    ("POST", "/api/v1/jobs/get", job_get, True),
-    ("POST", "/api/v1/jobs/get_without_logs", job_get, True),
-    ("POST", "/api/v1/jobs/get_debug_info", job_debug_info, True),
-    ("POST", "/api/v1/jobs/list", job_list, True),
-    ("POST", "/api/v1/jobs/cancel", job_cancel, True),
-    ("POST", "/api/v1/sources/check_connection", check_source, True),
-    ("POST", "/api/v1/destinations/check_connection", check_destination, True),
-    ("POST", "/api/v1/sources/discover_schema", discover_schema, True),
-    ("POST", "/api/v1/applications/token", access_token, False),
-    ("GET", "/api/v1/health", health, False),
-]
-
-
-def routes() -> list[Route]:
-    """The Config API routing rows (paths are absolute)."""
-    return [Route("config", m, t, h, auth) for m, t, h, auth in ROUTES]
+#: The Config API's routing rows (paths are absolute).
+ROUTES = route_table(
+    "config",
+    [
+        ("POST", "/api/v1/connections/get", connection_get, True),
+        ("POST", "/api/v1/connections/sync", connection_sync, True),
+        ("POST", "/api/v1/connections/refresh", connection_refresh, True),
+        ("POST", "/api/v1/jobs/get", job_get, True),
+        ("POST", "/api/v1/jobs/get_without_logs", job_get, True),
+        ("POST", "/api/v1/jobs/get_debug_info", job_debug_info, True),
+        ("POST", "/api/v1/jobs/list", job_list, True),
+        ("POST", "/api/v1/jobs/cancel", job_cancel, True),
+        ("POST", "/api/v1/sources/check_connection", check_source, True),
+        ("POST", "/api/v1/destinations/check_connection", check_destination, True),
+        ("POST", "/api/v1/sources/discover_schema", discover_schema, True),
+        ("POST", "/api/v1/applications/token", access_token, False),
+        ("GET", "/api/v1/health", health, False),
+    ],
+)

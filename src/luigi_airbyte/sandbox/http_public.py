@@ -13,24 +13,47 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.sandbox.errors import BadRequest, Unprocessable
 from luigi_airbyte.sandbox.http_common import (
     JOB_STATUSES,
     JOB_TYPES,
     Call,
-    Route,
+    Handler,
     query_bool,
     query_datetime,
     query_enum,
     query_int,
     query_list,
     read_json,
+    route_table,
 )
 from luigi_airbyte.sandbox.http_pagination import UriBuilder, normalize_uuid, page_response
 from luigi_airbyte.sandbox.http_problems import json_response, problem
 
 _ORDER_BY = re.compile(r"([a-zA-Z0-9]+)\|(ASC|DESC)")
 _ORDER_FIELDS = {"createdat": "createdAt", "updatedat": "updatedAt"}
+
+
+# --- one resource by its id --------------------------------------------------------------------
+
+
+def _one(get: Callable[[Engine, str], dict[str, Any]], arg: str) -> Handler:
+    """``GET`` (or ``DELETE``) ``/<resources>/{arg}``: the engine's answer for that resource."""
+
+    def handler(call: Call) -> Response:
+        return json_response(get(call.engine, call.args[arg]))
+
+    return handler
+
+
+def _patch(patch: Callable[[Engine, str, dict[str, Any]], dict[str, Any]], arg: str) -> Handler:
+    """``PATCH /<resources>/{arg}`` with a JSON body: the resource as changed."""
+
+    def handler(call: Call) -> Response:
+        return json_response(patch(call.engine, call.args[arg], read_json(call.request)))
+
+    return handler
 
 
 # --- auth and applications ---------------------------------------------------------------------
@@ -68,22 +91,16 @@ def list_applications(call: Call) -> Response:
     return json_response({"applications": call.engine.list_applications()})
 
 
+get_application = _one(Engine.get_application, "applicationId")
+delete_application = _one(Engine.delete_application, "applicationId")
+
+
 def create_application(call: Call) -> Response:
     """``POST /applications`` with ``{name}``."""
     name = read_json(call.request).get("name")
     if not isinstance(name, str) or not name:
         raise BadRequest("name is required")
     return json_response(call.engine.create_application(name))
-
-
-def get_application(call: Call) -> Response:
-    """``GET /applications/{applicationId}``."""
-    return json_response(call.engine.get_application(call.args["applicationId"]))
-
-
-def delete_application(call: Call) -> Response:
-    """``DELETE /applications/{applicationId}``: 200 with the deleted application."""
-    return json_response(call.engine.delete_application(call.args["applicationId"]))
 
 
 def health(call: Call) -> Response:
@@ -122,25 +139,10 @@ def _by_workspace(
     return json_response(page_response(found, limit, offset, builder))
 
 
-def get_workspace(call: Call) -> Response:
-    """``GET /workspaces/{workspaceId}``."""
-    return json_response(call.engine.get_workspace(call.args["workspaceId"]))
-
-
-def patch_workspace(call: Call) -> Response:
-    """``PATCH /workspaces/{workspaceId}`` with a WorkspaceUpdateRequest (notifications)."""
-    body = read_json(call.request)
-    return json_response(call.engine.patch_workspace(call.args["workspaceId"], body))
-
-
-def get_source(call: Call) -> Response:
-    """``GET /sources/{sourceId}``."""
-    return json_response(call.engine.get_source(call.args["sourceId"]))
-
-
-def get_destination(call: Call) -> Response:
-    """``GET /destinations/{destinationId}``."""
-    return json_response(call.engine.get_destination(call.args["destinationId"]))
+get_workspace = _one(Engine.get_workspace, "workspaceId")
+patch_workspace = _patch(Engine.patch_workspace, "workspaceId")
+get_source = _one(Engine.get_source, "sourceId")
+get_destination = _one(Engine.get_destination, "destinationId")
 
 
 def stream_properties(call: Call) -> Response:
@@ -166,15 +168,8 @@ def list_connections(call: Call) -> Response:
     )
 
 
-def get_connection(call: Call) -> Response:
-    """``GET /connections/{connectionId}``."""
-    return json_response(call.engine.get_connection(call.args["connectionId"]))
-
-
-def patch_connection(call: Call) -> Response:
-    """``PATCH /connections/{connectionId}`` with a partial ConnectionPatchRequest."""
-    patch = read_json(call.request)
-    return json_response(call.engine.patch_connection(call.args["connectionId"], patch))
+get_connection = _one(Engine.get_connection, "connectionId")
+patch_connection = _patch(Engine.patch_connection, "connectionId")
 
 
 # --- jobs ---------------------------------------------------------------------------------------
@@ -255,29 +250,28 @@ def list_jobs(call: Call) -> Response:
     return json_response(page_response(jobs, limit, offset, builder))
 
 
-ROUTES: list[tuple[str, str, Any, bool]] = [
-    ("POST", "/applications/token", create_access_token, False),
-    ("GET", "/applications", list_applications, True),
-    ("POST", "/applications", create_application, True),
-    ("GET", "/applications/{applicationId}", get_application, True),
-    ("DELETE", "/applications/{applicationId}", delete_application, True),
-    ("GET", "/health", health, False),
-    ("GET", "/workspaces", list_workspaces, True),
-    ("GET", "/workspaces/{workspaceId}", get_workspace, True),
-    ("PATCH", "/workspaces/{workspaceId}", patch_workspace, True),
-    ("GET", "/sources/{sourceId}", get_source, True),
-    ("GET", "/destinations/{destinationId}", get_destination, True),
-    ("GET", "/streams", stream_properties, True),
-    ("GET", "/connections", list_connections, True),
-    ("GET", "/connections/{connectionId}", get_connection, True),
-    ("PATCH", "/connections/{connectionId}", patch_connection, True),
-    ("GET", "/jobs", list_jobs, True),
-    ("POST", "/jobs", create_job, True),
-    ("GET", "/jobs/{jobId}", get_job, True),
-    ("DELETE", "/jobs/{jobId}", cancel_job, True),
-]
-
-
-def routes() -> list[Route]:
-    """The Public API routing rows (mounted twice by the app)."""
-    return [Route("public", m, t, h, auth) for m, t, h, auth in ROUTES]
+#: The Public API's routing rows (mounted twice by the app).
+ROUTES = route_table(
+    "public",
+    [
+        ("POST", "/applications/token", create_access_token, False),
+        ("GET", "/applications", list_applications, True),
+        ("POST", "/applications", create_application, True),
+        ("GET", "/applications/{applicationId}", get_application, True),
+        ("DELETE", "/applications/{applicationId}", delete_application, True),
+        ("GET", "/health", health, False),
+        ("GET", "/workspaces", list_workspaces, True),
+        ("GET", "/workspaces/{workspaceId}", get_workspace, True),
+        ("PATCH", "/workspaces/{workspaceId}", patch_workspace, True),
+        ("GET", "/sources/{sourceId}", get_source, True),
+        ("GET", "/destinations/{destinationId}", get_destination, True),
+        ("GET", "/streams", stream_properties, True),
+        ("GET", "/connections", list_connections, True),
+        ("GET", "/connections/{connectionId}", get_connection, True),
+        ("PATCH", "/connections/{connectionId}", patch_connection, True),
+        ("GET", "/jobs", list_jobs, True),
+        ("POST", "/jobs", create_job, True),
+        ("GET", "/jobs/{jobId}", get_job, True),
+        ("DELETE", "/jobs/{jobId}", cancel_job, True),
+    ],
+)

@@ -396,38 +396,31 @@ class JobRunner(EngineState):
         writer = self._writer(cs.destination)
         for p in job.streams:
             self._check_cancel(job)
-            if job.refresh_mode == "Truncate":
-                try:
-                    writer.truncate(TableRef(p.table, p.schema))
-                except DestinationWriteError as exc:
-                    raise AttemptFailed(
-                        failure_reason("destination", "system_error", str(exc))
-                    ) from None
-            with self._lock:
-                st = self._stream_state.setdefault(cs.id, {}).setdefault(
-                    p.name, {"cursor": None, "generation": p.generation}
-                )
-                st["cursor"] = None
-                self._mark_dirty()
+            self._restart_stream(cs, p, writer if job.refresh_mode == "Truncate" else None)
 
     def _clear_attempt(self, job: Job, attempt: Attempt, cs: ConnState) -> None:
         writer = self._writer(cs.destination)
         for p in job.streams:
             self._check_cancel(job)
+            self._restart_stream(cs, p, writer)
+        duration, _ = self._pace(cs)
+        self._wait(min(duration or 0.0, 1.0) if duration else 0.0, job.id)
+
+    def _restart_stream(self, cs: ConnState, p: StreamPlan, writer: Writer | None) -> None:
+        """Send the stream's cursor back to the start; with a writer, empty its table first."""
+        if writer is not None:
             try:
                 writer.truncate(TableRef(p.table, p.schema))
             except DestinationWriteError as exc:
                 raise AttemptFailed(
                     failure_reason("destination", "system_error", str(exc))
                 ) from None
-            with self._lock:
-                st = self._stream_state.setdefault(cs.id, {}).setdefault(
-                    p.name, {"cursor": None, "generation": p.generation}
-                )
-                st["cursor"] = None
-                self._mark_dirty()
-        duration, _ = self._pace(cs)
-        self._wait(min(duration or 0.0, 1.0) if duration else 0.0, job.id)
+        with self._lock:
+            st = self._stream_state.setdefault(cs.id, {}).setdefault(
+                p.name, {"cursor": None, "generation": p.generation}
+            )
+            st["cursor"] = None
+            self._mark_dirty()
 
     def _check_cancel(self, job: Job, honour: bool = True) -> None:
         if self._stop.is_set():

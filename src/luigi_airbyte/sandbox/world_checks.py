@@ -7,10 +7,13 @@ connectors, destinations, connections (references, then their streams) and fault
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from luigi_airbyte.sandbox.world import Connection, Source, World
+
+_T = TypeVar("_T")
 
 
 def cross_check(world: World) -> list[str]:
@@ -24,6 +27,12 @@ def cross_check(world: World) -> list[str]:
         *connection_problems(world),
         *fault_problems(world),
     ]
+
+
+def _placed(kind: str, items: Sequence[_T]) -> Iterator[tuple[str, _T]]:
+    """Each item with where it stands in the world file: ``sources[0]``, ``sources[1]``..."""
+    for i, item in enumerate(items):
+        yield f"{kind}[{i}]", item
 
 
 def _dupes(kind: str, names: list[str], ids: list[str]) -> list[str]:
@@ -94,10 +103,9 @@ def workspace_problems(world: World) -> list[str]:
 def source_stream_problems(world: World) -> list[str]:
     """A source's streams: unique names, paths that fit the type, keys that are columns."""
     problems: list[str] = []
-    for i, src in enumerate(world.sources):
+    for src_where, src in _placed("sources", world.sources):
         names: set[str] = set()
-        for j, st in enumerate(src.streams):
-            where = f"sources[{i}].streams[{j}]"
+        for where, st in _placed(f"{src_where}.streams", src.streams):
             if st.name in names:
                 problems.append(f"{where}.name: duplicate stream {st.name!r}")
             names.add(st.name)
@@ -127,8 +135,7 @@ def source_stream_problems(world: World) -> list[str]:
 def connector_problems(world: World) -> list[str]:
     """A real-connector source names its connector and exactly one way to run it."""
     problems: list[str] = []
-    for i, src in enumerate(world.sources):
-        where = f"sources[{i}]"
+    for where, src in _placed("sources", world.sources):
         ways = [k for k in ("pip", "executable", "command") if getattr(src, k)]
         if src.type != "airbyte":
             for key in [*ways, *(["connector"] if src.connector else [])]:
@@ -149,8 +156,7 @@ def connector_problems(world: World) -> list[str]:
 def destination_problems(world: World) -> list[str]:
     """Each destination type has the path or URL it needs."""
     problems: list[str] = []
-    for i, dst in enumerate(world.destinations):
-        where = f"destinations[{i}]"
+    for where, dst in _placed("destinations", world.destinations):
         if dst.type in ("duckdb", "sqlite") and not (dst.path or dst.url):
             problems.append(f"{where}.path: a {dst.type} destination needs a file path")
         if dst.type == "postgres" and not dst.url:
@@ -165,8 +171,7 @@ def connection_problems(world: World) -> list[str]:
     problems: list[str] = []
     sources = {s.name: s for s in world.sources}
     destinations = {d.name for d in world.destinations}
-    for i, conn in enumerate(world.connections):
-        where = f"connections[{i}]"
+    for where, conn in _placed("connections", world.connections):
         conn_src = sources.get(conn.source)
         if conn_src is None:
             problems.append(
@@ -196,8 +201,7 @@ def connection_stream_problems(where: str, conn: Connection, conn_src: Source) -
     problems: list[str] = []
     by_name = {s.name: s for s in conn_src.streams}
     seen: set[str] = set()
-    for j, cs in enumerate(conn.streams):
-        sw = f"{where}.streams[{j}]"
+    for sw, cs in _placed(f"{where}.streams", conn.streams):
         if cs.name in seen:
             problems.append(f"{sw}.name: stream {cs.name!r} is configured twice")
         seen.add(cs.name)

@@ -30,7 +30,7 @@ exactly one process holds a run key at a time. The rules:
   once it succeeded the refresh is recorded under the sync's run key as its good load.
 
 ``record_job`` and every claim write are committed before they return. The metadata
-store implements this protocol (``luigi_airbyte.store.sql_ledger.SqlLedger``);
+store implements this interface (``luigi_airbyte.store.sql_ledger.SqlLedger``);
 ``InMemoryLedger`` serves tests and one-off CLI syncs.
 """
 
@@ -39,9 +39,12 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Protocol
+from typing import Literal, TypedDict
 
 from luigi_airbyte.errors import StoreError
 from luigi_airbyte.store.liveness import hostname, process_gone, process_started
@@ -178,24 +181,52 @@ class ClaimLostError(StoreError):
     """The caller no longer holds the claim (another process judged it gone)."""
 
 
-class Ledger(Protocol):
-    """Durable record of which Airbyte job belongs to which run key, and who may post one.
+class Outcome(TypedDict):
+    """How ``record_outcome`` settles a job's row (the row's fields it sets)."""
 
-    Implementations must make every write durable (committed) before returning.
+    status: str
+    finished: bool
+    rows_committed: int | None
+    bytes_committed: int | None
+    finished_at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LockedClaim:
+    """A run key's claim row, read under the implementation's lock or transaction.
+
+    ``succeeded`` is the run key's last success and ``now`` the time after the lock wait;
+    ``write`` stores the row ``decide_claim`` chose, in the same lock or transaction.
     """
 
+    existing: Claim
+    succeeded: LedgerEntry | None
+    now: datetime
+    write: Callable[[Claim], None]
+
+
+class Ledger(ABC):
+    """Durable record of which Airbyte job belongs to which run key, and who may post one.
+
+    Implementations must make every write durable (committed) before returning. The claim
+    rule (``decide_claim``) and the outcome's fields are decided here, once; an
+    implementation supplies the locked claim row (``_lock_claim``) and the write of an
+    outcome (``_settle``).
+    """
+
+    @abstractmethod
     def find_open(self, run_key: str) -> LedgerEntry | None:
         """The newest unfinished job for this run key, if any."""
-        ...
 
+    @abstractmethod
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         """The newest job for this run key that finished with status succeeded."""
-        ...
 
+    @abstractmethod
     def record_job(self, entry: LedgerEntry) -> None:
         """Remember that ``entry.job_id`` belongs to ``entry.run_key`` (idempotent), and
         clear the run key's create intent in the same transaction."""
-        ...
 
     def record_outcome(
         self,
@@ -208,8 +239,25 @@ class Ledger(Protocol):
         finished_at: datetime,
         reason: str | None = None,
     ) -> None:
-        """Mark the job finished with its terminal status and totals."""
-        ...
+        """Mark the job finished with its terminal status and totals; committed on return.
+
+        Calling it again overwrites the outcome (a retried task may). A job that was never
+        recorded is ignored: failing here, after the sync finished, would make Luigi retry
+        and start another sync.
+        """
+        outcome: Outcome = {
+            "status": status,
+            "finished": True,
+            "rows_committed": rows_committed,
+            "bytes_committed": bytes_committed,
+            "finished_at": finished_at,
+            "reason": reason,
+        }
+        self._settle(run_key, job_id, outcome)
+
+    @abstractmethod
+    def _settle(self, run_key: str, job_id: int, outcome: Outcome) -> None:
+        """Write ``outcome`` into the row of (run key, job id), if there is one."""
 
     def claim(
         self,
@@ -220,31 +268,41 @@ class Ledger(Protocol):
         lease_s: float = DEFAULT_LEASE_S,
     ) -> ClaimResult:
         """Atomically: complete, held by someone alive, or acquired by ``holder``."""
-        ...
+        with self._lock_claim(run_key, connection_id, job_type) as row:
+            result = decide_claim(row.existing, row.succeeded, holder, row.now, lease_s)
+            if result.outcome == "acquired" and result.claim is not None:
+                row.write(result.claim)
+            return result
 
+    @abstractmethod
+    def _lock_claim(
+        self, run_key: str, connection_id: str, job_type: str
+    ) -> AbstractContextManager[LockedClaim]:
+        """Lock the run key's claim row (creating it if missing) for one decision."""
+
+    @abstractmethod
     def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
         """Commit "a POST may leave now" (keeps an earlier intent); raises
         ``ClaimLostError`` if ``holder`` no longer holds the claim."""
-        ...
 
+    @abstractmethod
     def renew(self, run_key: str, holder: Holder, lease_s: float = DEFAULT_LEASE_S) -> bool:
         """Extend the lease; False if ``holder`` no longer holds the claim."""
-        ...
 
+    @abstractmethod
     def release(self, run_key: str, holder: Holder) -> None:
         """Give the claim up (a no-op if ``holder`` no longer holds it)."""
-        ...
 
+    @abstractmethod
     def get_claim(self, run_key: str) -> Claim | None:
         """The claim row of the run key, if one was ever taken."""
-        ...
 
+    @abstractmethod
     def claims_held_by(self, run_id: str) -> list[Claim]:
         """Claims whose holder belongs to this run id (for marking abandoned runs)."""
-        ...
 
 
-class InMemoryLedger:
+class InMemoryLedger(Ledger):
     """A thread-safe ledger in process memory (lost on exit)."""
 
     def __init__(self) -> None:
@@ -279,45 +337,22 @@ class InMemoryLedger:
                     return
             self._entries.append(entry)
 
-    def record_outcome(
-        self,
-        run_key: str,
-        job_id: int,
-        *,
-        status: str,
-        rows_committed: int | None,
-        bytes_committed: int | None,
-        finished_at: datetime,
-        reason: str | None = None,
-    ) -> None:
+    def _settle(self, run_key: str, job_id: int, outcome: Outcome) -> None:
         with self._lock:
             for i, entry in enumerate(self._entries):
                 if entry.run_key == run_key and entry.job_id == job_id:
-                    self._entries[i] = replace(
-                        entry,
-                        status=status,
-                        finished=True,
-                        rows_committed=rows_committed,
-                        bytes_committed=bytes_committed,
-                        finished_at=finished_at,
-                        reason=reason,
-                    )
+                    self._entries[i] = replace(entry, **outcome)
 
-    def claim(
-        self,
-        run_key: str,
-        connection_id: str,
-        job_type: str,
-        holder: Holder,
-        lease_s: float = DEFAULT_LEASE_S,
-    ) -> ClaimResult:
+    @contextmanager
+    def _lock_claim(self, run_key: str, connection_id: str, job_type: str) -> Iterator[LockedClaim]:
         now = datetime.now(timezone.utc)
         with self._lock:
             existing = self._claims.get(run_key) or Claim(run_key, connection_id, job_type)
-            result = decide_claim(existing, self._last_succeeded(run_key), holder, now, lease_s)
-            if result.outcome == "acquired" and result.claim is not None:
-                self._claims[run_key] = result.claim
-            return result
+
+            def write(claim: Claim) -> None:
+                self._claims[run_key] = claim
+
+            yield LockedClaim(existing, self._last_succeeded(run_key), now, write)
 
     def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
         with self._lock:

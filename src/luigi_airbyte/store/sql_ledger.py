@@ -15,7 +15,9 @@ decide, and write the new holder. Whoever commits first wins; the next one sees 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -28,11 +30,12 @@ from luigi_airbyte.store.ledger import (
     REJECTED,
     Claim,
     ClaimLostError,
-    ClaimResult,
     Holder,
+    Ledger,
     LedgerEntry,
+    LockedClaim,
+    Outcome,
     Rejection,
-    decide_claim,
 )
 from luigi_airbyte.store.schema import (
     airbyte_jobs,
@@ -129,11 +132,15 @@ def _holder_values(holder: Holder | None) -> dict[str, Any]:
     }
 
 
-def _insert(conn: sa.Connection) -> Any:
-    return pg_dialect.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert
+def _insert_new(
+    conn: sa.Connection, table: sa.Table, values: dict[str, Any], keys: list[sa.Column[Any]]
+) -> None:
+    """Insert the row unless one with the same ``keys`` exists (``ON CONFLICT DO NOTHING``)."""
+    insert = pg_dialect.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert
+    conn.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=keys))
 
 
-class SqlLedger:
+class SqlLedger(Ledger):
     """``Ledger`` implementation on a ``Store`` (SQLite or PostgreSQL)."""
 
     def __init__(self, store: Store) -> None:
@@ -197,13 +204,7 @@ class SqlLedger:
         }
         action = f"record job {entry.job_id} for run key {entry.run_key!r}"
         with self._store.begin(action) as conn:
-            conn.execute(
-                _insert(conn)(airbyte_jobs)
-                .values(values)
-                .on_conflict_do_nothing(
-                    index_elements=[airbyte_jobs.c.run_key, airbyte_jobs.c.job_id]
-                )
-            )
+            _insert_new(conn, airbyte_jobs, values, [airbyte_jobs.c.run_key, airbyte_jobs.c.job_id])
             # The job is known now: no POST of this run key is left unaccounted for.
             conn.execute(
                 sync_claims.update()
@@ -211,91 +212,67 @@ class SqlLedger:
                 .values(intent_at=None, intent_seen_max=None, updated_at=utcnow())
             )
 
-    def record_outcome(
-        self,
-        run_key: str,
-        job_id: int,
-        *,
-        status: str,
-        rows_committed: int | None,
-        bytes_committed: int | None,
-        finished_at: datetime,
-        reason: str | None = None,
-    ) -> None:
-        """Mark the job finished with its terminal status and totals; committed on return.
-
-        Calling it again overwrites the outcome (a retried task may). A job that was
-        never recorded is logged and ignored, like ``InMemoryLedger`` does: failing here,
-        after the sync finished, would make Luigi retry and start another sync.
-        """
-        finished_at = ensure_utc(finished_at, "finished_at")
+    def _settle(self, run_key: str, job_id: int, outcome: Outcome) -> None:
+        """One UPDATE; a job that was never recorded is logged and ignored, like
+        ``InMemoryLedger`` does."""
+        values = {
+            **outcome,
+            "finished_at": ensure_utc(outcome["finished_at"], "finished_at"),
+            "reason": None if outcome["reason"] is None else outcome["reason"][:2000],
+        }
         action = f"record the outcome of job {job_id} for run key {run_key!r}"
         with self._store.begin(action) as conn:
             result = conn.execute(
                 airbyte_jobs.update()
                 .where(airbyte_jobs.c.run_key == run_key, airbyte_jobs.c.job_id == job_id)
-                .values(
-                    status=status,
-                    finished=True,
-                    rows_committed=rows_committed,
-                    bytes_committed=bytes_committed,
-                    finished_at=finished_at,
-                    reason=None if reason is None else reason[:2000],
-                )
+                .values(**values)
             )
         if result.rowcount == 0:
             log.warning(
                 "ledger: outcome %s of job %s for run key %r ignored: the job was never recorded",
-                status,
+                outcome["status"],
                 job_id,
                 run_key,
             )
 
     # --- the claim (see ledger.py) -------------------------------------------------------
 
-    def claim(
-        self,
-        run_key: str,
-        connection_id: str,
-        job_type: str,
-        holder: Holder,
-        lease_s: float = DEFAULT_LEASE_S,
-    ) -> ClaimResult:
-        """Atomically: ``complete``, ``held`` by a live holder, or ``acquired``; committed."""
+    @contextmanager
+    def _lock_claim(self, run_key: str, connection_id: str, job_type: str) -> Iterator[LockedClaim]:
+        """One transaction: insert the claim row if missing, lock it, and write the decision."""
         with self._store.begin(f"claim run key {run_key!r}") as conn:
-            now = utcnow()
-            conn.execute(
-                _insert(conn)(sync_claims)
-                .values(
-                    run_key=run_key,
-                    connection_id=connection_id,
-                    job_type=job_type,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=[sync_claims.c.run_key])
+            _insert_new(
+                conn,
+                sync_claims,
+                {
+                    "run_key": run_key,
+                    "connection_id": connection_id,
+                    "job_type": job_type,
+                    "updated_at": utcnow(),
+                },
+                [sync_claims.c.run_key],
             )
             query = sa.select(sync_claims).where(sync_claims.c.run_key == run_key)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
             existing = _claim(conn.execute(query).mappings().one())
             now = utcnow()  # after the lock wait
-            result = decide_claim(
-                existing, self._last_succeeded(conn, run_key), holder, now, lease_s
-            )
-            if result.outcome == "acquired" and result.claim is not None:
+
+            def write(claim: Claim) -> None:
                 conn.execute(
                     sync_claims.update()
                     .where(sync_claims.c.run_key == run_key)
                     .values(
-                        **_holder_values(holder),
+                        **_holder_values(claim.holder),
                         connection_id=connection_id,
                         job_type=job_type,
-                        claimed_at=result.claim.claimed_at,
-                        lease_until=result.claim.lease_until,
+                        claimed_at=claim.claimed_at,
+                        lease_until=claim.lease_until,
                         updated_at=now,
                     )
                 )
-            return result
+
+            yield LockedClaim(existing, self._last_succeeded(conn, run_key), now, write)
 
     def mark_intent(self, run_key: str, holder: Holder, seen_max: int | None) -> None:
         """Commit "a POST may leave now"; an earlier intent (and its job id) is kept."""
@@ -402,13 +379,8 @@ class SqlLedger:
         }
         action = f"reject job {rejection.job_id} of run key {rejection.run_key!r}"
         with self._store.begin(action) as conn:
-            conn.execute(
-                _insert(conn)(rejected_jobs)
-                .values(values)
-                .on_conflict_do_nothing(
-                    index_elements=[rejected_jobs.c.run_key, rejected_jobs.c.job_id]
-                )
-            )
+            keys = [rejected_jobs.c.run_key, rejected_jobs.c.job_id]
+            _insert_new(conn, rejected_jobs, values, keys)
             conn.execute(
                 airbyte_jobs.update()
                 .where(
