@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, Protocol
@@ -227,6 +228,11 @@ class InMemoryLedger:
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         with self._lock:
             return self._last_succeeded(run_key)
+
+    def last_succeeded_many(self, run_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        wanted = set(run_keys)
+        with self._lock:
+            return {k: e for k in wanted if (e := self._last_succeeded(k)) is not None}
 
     def _last_succeeded(self, run_key: str) -> LedgerEntry | None:
         for entry in reversed(self._entries):
