@@ -70,8 +70,11 @@ class RunRepository(ABC):
     """Recording and reading runs. ``Store`` is the concrete class."""
 
     @abstractmethod
-    def begin(self, action: str) -> AbstractContextManager[Connection]:
-        """A committed-on-exit write transaction; errors become ``StoreError``."""
+    def begin(self, action: str, *, durable: bool = True) -> AbstractContextManager[Connection]:
+        """A committed-on-exit write transaction; errors become ``StoreError``.
+
+        ``durable=False``: a progress record whose commit need not wait for the disk
+        (``Store.begin`` says what that keeps and what it risks)."""
 
     @abstractmethod
     def read(self, action: str) -> AbstractContextManager[Connection]:
@@ -279,7 +282,7 @@ class RunRepository(ABC):
             if name in given:
                 given[name] = clean_text(given[name])
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
-        with self.begin(f"record step {step_name!r} of run {run_id}") as conn:
+        with self.begin(f"record step {step_name!r} of run {run_id}", durable=False) as conn:
             self._require_run(conn, run_id)
             existing = conn.execute(sa.select(steps.c.id).where(key)).first()
             if existing is None and "kind" not in given:
@@ -347,7 +350,9 @@ class RunRepository(ABC):
             for item in events_
         ]
         recorded: list[str] = []
-        with self.begin(f"record {len(rows)} skipped step(s) of run {run_id}") as conn:
+        with self.begin(
+            f"record {len(rows)} skipped step(s) of run {run_id}", durable=False
+        ) as conn:
             self._require_run(conn, run_id)
             for row in rows:
                 done = conn.execute(
@@ -386,7 +391,9 @@ class RunRepository(ABC):
                 else stream_stats.c.job_id == job_id
             )
         )
-        with self.begin(f"record stream stats of step {step_name!r}, job {job_id}") as conn:
+        with self.begin(
+            f"record stream stats of step {step_name!r}, job {job_id}", durable=False
+        ) as conn:
             self._require_run(conn, run_id)
             conn.execute(stream_stats.delete().where(same_job))
             if rows:
@@ -406,7 +413,7 @@ class RunRepository(ABC):
         at: datetime | None = None,
     ) -> None:
         """Record one check outcome (drift, counts, freshness...) for a step."""
-        with self.begin(f"record check {check!r} of step {step_name!r}") as conn:
+        with self.begin(f"record check {check!r} of step {step_name!r}", durable=False) as conn:
             self._require_run(conn, run_id)
             conn.execute(
                 check_results.insert().values(
@@ -458,7 +465,7 @@ class RunRepository(ABC):
             )
         if not rows:
             return 0
-        with self.begin(f"record {len(rows)} event(s) of run {run_id}") as conn:
+        with self.begin(f"record {len(rows)} event(s) of run {run_id}", durable=False) as conn:
             conn.execute(events.insert(), rows)
         return len(rows)
 
