@@ -101,6 +101,7 @@ class RunShared:
     other_listings: dict[str, list[Connection]] = field(default_factory=dict)
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
+    prepared: bool = False
 
 
 class StoreEventSink:
@@ -203,7 +204,10 @@ class Runtime:
 
     def prepare(self) -> None:
         """Pay the per-run costs now, before Luigi forks workers: one token, the config-API
-        probe, the workspace and one listing of its connections. Children inherit them."""
+        probe, the workspace and one listing of its connections. Children inherit them.
+        Called once per task built (``connection_id_or_blank``): after the first, a flag."""
+        if self.shared.prepared:
+            return
         client = self.client()
         self._visible_connections()  # the first request also mints the token
         with self._lock:
@@ -212,6 +216,7 @@ class Runtime:
             url = client.config_api_url()
             with self._lock:
                 self.shared.config_api = url
+        self.shared.prepared = True
 
     def close(self) -> None:
         if self._executor is not None and self._store is not None:

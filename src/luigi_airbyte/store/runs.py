@@ -354,14 +354,27 @@ class RunRepository(ABC):
             f"record {len(rows)} skipped step(s) of run {run_id}", durable=False
         ) as conn:
             self._require_run(conn, run_id)
-            for row in rows:
-                done = conn.execute(
-                    _insert(conn, steps)
-                    .values(row)
-                    .on_conflict_do_nothing(index_elements=[steps.c.run_id, steps.c.step_name])
+            # One read of the run's step names and one multi-row insert (not a statement per
+            # step: a fully fresh run of 1,000 syncs spent a third of its time here).
+            # ON CONFLICT still guards a row another writer inserted in between (PostgreSQL).
+            existing = set(
+                conn.execute(sa.select(steps.c.step_name).where(steps.c.run_id == run_id))
+                .scalars()
+                .all()
+            )
+            fresh = []
+            for row in rows:  # the first note of a step wins, as the row-by-row insert did
+                if row["step_name"] not in existing:
+                    existing.add(row["step_name"])
+                    fresh.append(row)
+            if fresh:
+                conn.execute(
+                    _insert(conn, steps).on_conflict_do_nothing(
+                        index_elements=[steps.c.run_id, steps.c.step_name]
+                    ),
+                    fresh,
                 )
-                if done.rowcount:
-                    recorded.append(row["step_name"])
+                recorded = [r["step_name"] for r in fresh]
             if event_rows:
                 conn.execute(events.insert(), event_rows)
         return recorded
