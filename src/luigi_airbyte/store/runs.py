@@ -71,10 +71,7 @@ class RunRepository(ABC):
 
     @abstractmethod
     def begin(self, action: str, *, durable: bool = True) -> AbstractContextManager[Connection]:
-        """A committed-on-exit write transaction; errors become ``StoreError``.
-
-        ``durable=False``: a progress record whose commit need not wait for the disk
-        (``Store.begin`` says what that keeps and what it risks)."""
+        """A committed write transaction, errors as ``StoreError``; ``durable``: see Store."""
 
     @abstractmethod
     def read(self, action: str) -> AbstractContextManager[Connection]:
@@ -349,35 +346,16 @@ class RunRepository(ABC):
             }
             for item in events_
         ]
-        recorded: list[str] = []
-        with self.begin(
-            f"record {len(rows)} skipped step(s) of run {run_id}", durable=False
-        ) as conn:
+        what = f"record {len(rows)} skipped step(s) of run {run_id}"
+        with self.begin(what, durable=False) as conn:
             self._require_run(conn, run_id)
-            # One read of the run's step names and one multi-row insert (not a statement per
-            # step: a fully fresh run of 1,000 syncs spent a third of its time here).
-            # ON CONFLICT still guards a row another writer inserted in between (PostgreSQL).
-            existing = set(
-                conn.execute(sa.select(steps.c.step_name).where(steps.c.run_id == run_id))
-                .scalars()
-                .all()
-            )
-            fresh = []
-            for row in rows:  # the first note of a step wins, as the row-by-row insert did
-                if row["step_name"] not in existing:
-                    existing.add(row["step_name"])
-                    fresh.append(row)
+            fresh = _unrecorded(conn, run_id, rows)  # one read, then one multi-row insert
             if fresh:
-                conn.execute(
-                    _insert(conn, steps).on_conflict_do_nothing(
-                        index_elements=[steps.c.run_id, steps.c.step_name]
-                    ),
-                    fresh,
-                )
-                recorded = [r["step_name"] for r in fresh]
+                key = [steps.c.run_id, steps.c.step_name]  # guards a concurrent insert (PG)
+                conn.execute(_insert(conn, steps).on_conflict_do_nothing(index_elements=key), fresh)
             if event_rows:
                 conn.execute(events.insert(), event_rows)
-        return recorded
+        return [r["step_name"] for r in fresh]
 
     def add_stream_stats(
         self,
@@ -404,9 +382,8 @@ class RunRepository(ABC):
                 else stream_stats.c.job_id == job_id
             )
         )
-        with self.begin(
-            f"record stream stats of step {step_name!r}, job {job_id}", durable=False
-        ) as conn:
+        what = f"record stream stats of step {step_name!r}, job {job_id}"
+        with self.begin(what, durable=False) as conn:
             self._require_run(conn, run_id)
             conn.execute(stream_stats.delete().where(same_job))
             if rows:
@@ -707,3 +684,16 @@ def _hostname() -> str:
         return socket.gethostname()
     except OSError:  # pragma: no cover
         return "unknown"
+
+
+def _unrecorded(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose step the run has not recorded yet; the first row of a name wins."""
+    known = set(
+        conn.execute(sa.select(steps.c.step_name).where(steps.c.run_id == run_id)).scalars()
+    )
+    fresh = []
+    for row in rows:
+        if row["step_name"] not in known:
+            known.add(row["step_name"])
+            fresh.append(row)
+    return fresh
