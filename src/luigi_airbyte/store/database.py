@@ -40,6 +40,7 @@ from luigi_airbyte.store.engine import (
     resolve_url,
     translate_errors,
 )
+from luigi_airbyte.store.forkgate import GATE
 from luigi_airbyte.store.migrations import LATEST_VERSION, current_version, migrate
 from luigi_airbyte.store.runs import RunRepository
 from luigi_airbyte.store.schema import metadata, schema_version
@@ -108,7 +109,7 @@ class Store(RunRepository, Closing):
                 return self
             self._refuse_unusable_file()
             engine = self._get_engine()
-            with translate_errors("open and migrate the database", self._url):
+            with GATE.transaction(), translate_errors("open and migrate the database", self._url):
                 self._refuse_foreign(engine)
                 migrate(engine)
                 self._refuse_wrong_schema(engine)
@@ -276,7 +277,11 @@ class Store(RunRepository, Closing):
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
-        with translate_errors(action, self._url), self._engine.connect() as conn:
+        with (
+            GATE.transaction(),
+            translate_errors(action, self._url),
+            self._engine.connect() as conn,
+        ):
             relaxed = not durable and self.dialect == "sqlite" and not is_memory_sqlite(self._url)
             if relaxed:
                 _sqlite_synchronous(conn, "NORMAL")
@@ -297,7 +302,11 @@ class Store(RunRepository, Closing):
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
-        with translate_errors(action, self._url), self._engine.connect() as conn:
+        with (
+            GATE.transaction(),
+            translate_errors(action, self._url),
+            self._engine.connect() as conn,
+        ):
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
