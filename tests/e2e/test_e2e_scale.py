@@ -118,6 +118,26 @@ def test_one_token_and_one_connection_listing_per_run(
     assert len(listings) <= N // 100 + 1
     assert len(_calls(project.sandbox, "/api/v1/health")) <= 1  # the config-API probe
     assert len(project.sandbox.requests("/jobs", method="POST")) == N
+    # Outside waiting for its job, a sync costs at most 3 requests: the claim's look at the
+    # connection's recent jobs, the POST, and the finished job's details. Polls of a job
+    # (GET /jobs/{id}) and run-wide listings (workspaceIds=) are waiting, counted elsewhere;
+    # the token, listings and probes are the run's, counted above.
+    per_sync = [
+        r
+        for r in project.sandbox.requests()
+        if not r["path"].endswith(("/applications/token", "/connections", "/workspaces", "/health"))
+        and not (r["method"] == "GET" and r["path"].rstrip("/").split("/")[-1].isdigit())
+        and "workspaceIds" not in str(r.get("query", ""))
+    ]
+    assert len(per_sync) <= 3 * N, _kinds(per_sync)
+
+
+def _kinds(entries: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in entries:
+        key = f"{r['method']} {r['path']}"
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def test_fully_fresh_run_lists_recent_jobs_once(
@@ -139,6 +159,13 @@ def test_fully_fresh_run_lists_recent_jobs_once(
     list_jobs = _calls(project.sandbox, "/jobs")
     assert len(list_jobs) <= N // 100 + 1, [r["query"] for r in list_jobs]
     assert not project.sandbox.requests("/jobs", method="POST")
+    # The whole fresh run: one token, one walk of the connections, the recent-jobs pages
+    # and a few probes; nothing per sync.
+    everything = project.sandbox.requests()
+    assert len(_calls(project.sandbox, "/applications/token", "POST")) == 1
+    assert _walks(_calls(project.sandbox, "/connections")) == 1
+    probes = 3  # API health, config-API health, the workspace of the sync_each step
+    assert len(everything) <= 1 + 2 * (N // 100 + 1) + probes, _kinds(everything)
 
 
 def test_validate_online_and_dry_run_show_the_expansion(

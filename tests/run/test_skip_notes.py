@@ -118,3 +118,42 @@ def test_fully_fresh_run_lists_once_and_notes_in_one_transaction(
     assert len(list_jobs) == 1, [r["query"] for r in list_jobs]
     assert "workspaceIds" in list_jobs[0]["query"] and "updatedAtStart" in list_jobs[0]["query"]
     assert "status=succeeded" in list_jobs[0]["query"]
+
+
+def test_a_scheduling_pass_reads_the_ledger_once_for_all_its_syncs(
+    fresh_project: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same date again: every run key succeeded in the ledger. The root's pass reads
+    the successes of all N syncs in one query, not one query per sync."""
+    pipeline, sandbox = fresh_project
+    pipeline.write_text(pipeline.read_text().replace("        freshness: 6h\n", ""))
+    quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115
+    date = dt.date(2026, 11, 24)
+    code, doc = execute_run(pipeline, run_date=date, as_json=True, console=quiet)
+    assert code == 0 and {s["status"] for s in doc["steps"]} == {"succeeded"}, doc
+    clear_runtimes()
+
+    from luigi_airbyte.store.sql_ledger import SqlLedger
+
+    asked: dict[str, int] = {"one": 0, "many": 0}
+    real_one, real_many = SqlLedger.last_succeeded, SqlLedger.last_succeeded_many
+
+    def one(self: SqlLedger, run_key: str) -> Any:
+        asked["one"] += 1
+        return real_one(self, run_key)
+
+    def many(self: SqlLedger, run_keys: Any) -> Any:
+        asked["many"] += 1
+        return real_many(self, run_keys)
+
+    monkeypatch.setattr(SqlLedger, "last_succeeded", one)
+    monkeypatch.setattr(SqlLedger, "last_succeeded_many", many)
+    sandbox.clear_requests()
+
+    code, doc = execute_run(pipeline, run_date=date, as_json=True, console=quiet)
+
+    assert code == 0, doc
+    assert {s["status"] for s in doc["steps"]} == {"skipped"} and len(doc["steps"]) == N
+    # one batch read for the scheduling pass; the final check answers from the run's cache
+    assert asked == {"one": 0, "many": 1}, asked
+    assert not sandbox.requests("/jobs", method="POST")

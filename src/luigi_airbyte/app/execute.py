@@ -24,7 +24,7 @@ import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -61,7 +61,7 @@ from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
 from luigi_airbyte.store.html_report import step_anchor
-from luigi_airbyte.store.ledger import Rejection
+from luigi_airbyte.store.ledger import LedgerEntry, Rejection
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -86,6 +86,7 @@ class StepExecutor:
         self._adhoc_runs: dict[tuple[str, date], RunHandle] = {}
         self._pending: list[tuple[StepContext, str, str, str]] = []
         self._noted: set[tuple[str, str]] = set()
+        self._pass: _Pass | None = None
         _executors.add(self)
 
     def _ensure_run(self, ctx: StepContext) -> StepContext:
@@ -333,7 +334,7 @@ class StepExecutor:
             return True
         conn = self.rt.connection(req.connection)
         key = sync_run_key(conn.connection_id, ctx.partition)
-        done = self.rt.store().ledger.last_succeeded(key)
+        done = self._last_succeeded(ctx, key)
         if done is not None:
             age = utcnow() - done.finished_at if done.finished_at else None
             if req.freshness and age is not None and age <= parse_duration(req.freshness):
@@ -363,6 +364,49 @@ class StepExecutor:
                 self.rt.shared.complete.add(key_done)
                 return True
         return False
+
+    @contextmanager
+    def scheduling_pass(self) -> Iterator[None]:
+        """One pass over a pipeline's steps (the root's ``complete()``): the ledger's
+        successes of all its syncs are read at once, on the first question, and the skip
+        notes of the pass are written at its end, in one transaction.
+
+        The batch answers only inside the pass, so a later question (a task's own check,
+        the final check after the run) reads the ledger again. A sync that the batch saw
+        unfinished and that finished a moment later is only run again as far as its
+        claim: the claim finds the run key complete and posts nothing.
+        """
+        self._pass = _Pass()
+        try:
+            yield
+        finally:
+            self._pass = None
+            self.flush_notes()
+
+    def _last_succeeded(self, ctx: StepContext, key: str) -> LedgerEntry | None:
+        batch = self._pass
+        ledger = self.rt.store().ledger
+        if batch is not None:
+            if batch.pipeline != ctx.pipeline or batch.partition != ctx.partition:
+                batch.pipeline, batch.partition = ctx.pipeline, ctx.partition
+                batch.asked = self._run_keys(ctx)
+                batch.found = ledger.last_succeeded_many(batch.asked)
+            if key in batch.asked:
+                return batch.found.get(key)
+        return ledger.last_succeeded(key)
+
+    def _run_keys(self, ctx: StepContext) -> set[str]:
+        """The run keys of the pipeline's syncs whose connection the run resolved already
+        (from its one listing; nothing is requested here)."""
+        if self.rt.pipeline_file is None or ctx.pipeline == "adhoc":
+            return set()
+        known = self.rt.shared.connections
+        keys = set()
+        for node in self.rt.graph(ctx.pipeline).nodes:
+            conn = known.get(node.connection_id or node.connection) if node.kind == "sync" else None
+            if conn is not None:
+                keys.add(sync_run_key(conn.connection_id, ctx.partition))
+        return keys
 
     def run_sync(self, ctx: StepContext, req: SyncRequest, reporter: Reporter) -> SyncResult:
         self.flush_notes()
@@ -494,6 +538,16 @@ class StepExecutor:
                 message=r.message,
             )
         return results
+
+
+@dataclass
+class _Pass:
+    """The ledger's successes of one pipeline's syncs, read once for a scheduling pass."""
+
+    pipeline: str = ""
+    partition: str = ""
+    asked: set[str] = field(default_factory=set)
+    found: dict[str, LedgerEntry] = field(default_factory=dict)
 
 
 _notes_lock = threading.Lock()

@@ -102,6 +102,7 @@ class RunShared:
     other_listings: dict[str, list[Connection]] = field(default_factory=dict)
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
+    prepared: bool = False
 
 
 class StoreEventSink:
@@ -205,14 +206,13 @@ class Runtime:
     def prepare(self) -> None:
         """Pay the per-run costs now, before Luigi forks workers: one token, the config-API
         probe, the workspace and one listing of its connections. Children inherit them."""
+        if self.shared.prepared:  # asked again for every task built: a flag after the first
+            return
         client = self.client()
         self._visible_connections()  # the first request also mints the token
-        with self._lock:
-            probed = self.shared.config_api is not _UNSET
-        if not probed:
-            url = client.config_api_url()
-            with self._lock:
-                self.shared.config_api = url
+        if self.shared.config_api is _UNSET:
+            self.shared.config_api = client.config_api_url()
+        self.shared.prepared = True
 
     def close(self) -> None:
         if self._executor is not None and self._store is not None:

@@ -32,11 +32,13 @@ class ProgressPrinter:
         stream = stream or sys.stderr
         tty = stream.isatty() if color is None else color
         self.console = Console(file=stream, force_terminal=tty, no_color=not tty, highlight=False)
+        # Not a terminal (CI, a log file, a forked worker writing to a pipe): write the plain
+        # line ourselves. Rich's markup, emoji and measuring passes cost about as much as the
+        # rest of a skipped step, and each forked worker would import them again.
+        self.plain: IO[str] | None = None if tty else stream
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
-        from rich.markup import escape
-
         style = _STYLE.get(event.name)
         if style is None:
             return
@@ -60,6 +62,12 @@ class ProgressPrinter:
         else:
             text = f"{step}: started ({f.get('kind', '')})"
         with self._lock:
+            if self.plain is not None:
+                self.plain.write(f"{mark} {text}\n")
+                self.plain.flush()
+                return
+            from rich.markup import escape
+
             self.console.print(
                 f"[{colour}]{mark}[/{colour}] {escape(text)}", markup=True, soft_wrap=True
             )

@@ -40,6 +40,7 @@ from luigi_airbyte.store.engine import (
     resolve_url,
     translate_errors,
 )
+from luigi_airbyte.store.forkgate import GATE
 from luigi_airbyte.store.hints import HintRepository
 from luigi_airbyte.store.migrations import LATEST_VERSION, current_version, migrate
 from luigi_airbyte.store.runs import RunRepository
@@ -109,7 +110,7 @@ class Store(RunRepository, HintRepository, Closing):
                 return self
             self._refuse_unusable_file()
             engine = self._get_engine()
-            with translate_errors("open and migrate the database", self._url):
+            with GATE.transaction(), translate_errors("open and migrate the database", self._url):
                 self._refuse_foreign(engine)
                 migrate(engine)
                 self._refuse_wrong_schema(engine)
@@ -258,21 +259,43 @@ class Store(RunRepository, HintRepository, Closing):
     # --- transactions -------------------------------------------------------------------
 
     @contextmanager
-    def begin(self, action: str) -> Iterator[Connection]:
+    def begin(self, action: str, *, durable: bool = True) -> Iterator[Connection]:
         """A write transaction, committed when the block ends without error.
 
         On SQLite it starts with ``BEGIN IMMEDIATE``: the write lock is taken (waiting
         up to the busy timeout) before anything is read, so concurrent writers queue
         instead of failing with "database is locked" halfway through.
+
+        ``durable=False`` is for the run's progress record (step rows, events, stream
+        stats), written many times per step: the commit does not wait for the disk
+        (SQLite ``synchronous = NORMAL`` in WAL mode, PostgreSQL ``synchronous_commit =
+        off``). It survives a killed process, as every commit does; only a power loss or
+        an OS crash may drop the last such commits, and the next durable commit (a
+        ledger or claim write, the run's finish) flushes them with its own. The ledger,
+        the claims and the run's start and finish always wait for the disk (fsync costs
+        about 3 ms a commit here, and a sync makes a dozen progress writes).
         """
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
-        with translate_errors(action, self._url), self._engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
-            with conn.begin():
-                yield conn
+        with (
+            GATE.transaction(),
+            translate_errors(action, self._url),
+            self._engine.connect() as conn,
+        ):
+            relaxed = not durable and self.dialect == "sqlite" and not is_memory_sqlite(self._url)
+            if relaxed:
+                _sqlite_synchronous(conn, "NORMAL")
+            try:
+                if self.dialect == "sqlite":
+                    conn.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    if not durable and self.dialect == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+            finally:
+                if relaxed:
+                    _sqlite_synchronous(conn, "FULL")
 
     @contextmanager
     def read(self, action: str) -> Iterator[Connection]:
@@ -280,7 +303,11 @@ class Store(RunRepository, HintRepository, Closing):
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
-        with translate_errors(action, self._url), self._engine.connect() as conn:
+        with (
+            GATE.transaction(),
+            translate_errors(action, self._url),
+            self._engine.connect() as conn,
+        ):
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -314,3 +341,10 @@ class Store(RunRepository, HintRepository, Closing):
             f"metadata store {self.url}: no {what}. List recorded runs with "
             "`luigi-airbyte history`, and check that the store URL is the one the run used."
         )
+
+
+def _sqlite_synchronous(conn: Connection, level: str) -> None:
+    """Set ``PRAGMA synchronous`` on the pooled connection, outside any transaction."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA synchronous = {level}")

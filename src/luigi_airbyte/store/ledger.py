@@ -40,7 +40,7 @@ import os
 import secrets
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -320,6 +320,11 @@ class InMemoryLedger(Ledger):
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         with self._lock:
             return self._last_succeeded(run_key)
+
+    def last_succeeded_many(self, run_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        wanted = set(run_keys)
+        with self._lock:
+            return {k: e for k in wanted if (e := self._last_succeeded(k)) is not None}
 
     def _last_succeeded(self, run_key: str) -> LedgerEntry | None:
         for entry in reversed(self._entries):

@@ -73,8 +73,8 @@ class RunRepository(ABC):
     """Recording and reading runs. ``Store`` is the concrete class."""
 
     @abstractmethod
-    def begin(self, action: str) -> AbstractContextManager[Connection]:
-        """A committed-on-exit write transaction; errors become ``StoreError``."""
+    def begin(self, action: str, *, durable: bool = True) -> AbstractContextManager[Connection]:
+        """A committed write transaction, errors as ``StoreError``; ``durable``: see Store."""
 
     @abstractmethod
     def read(self, action: str) -> AbstractContextManager[Connection]:
@@ -272,7 +272,7 @@ class RunRepository(ABC):
             exit_code=exit_code,
         )
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
-        with self.begin(f"record step {step_name!r} of run {run_id}") as conn:
+        with self.begin(f"record step {step_name!r} of run {run_id}", durable=False) as conn:
             self._require_run(conn, run_id)
             existing = conn.execute(sa.select(steps.c.id).where(key)).first()
             if existing is None and "kind" not in given:
@@ -327,20 +327,16 @@ class RunRepository(ABC):
             }
             for item in events_
         ]
-        recorded: list[str] = []
-        with self.begin(f"record {len(rows)} skipped step(s) of run {run_id}") as conn:
+        what = f"record {len(rows)} skipped step(s) of run {run_id}"
+        with self.begin(what, durable=False) as conn:
             self._require_run(conn, run_id)
-            for row in rows:
-                done = conn.execute(
-                    _insert(conn, steps)
-                    .values(row)
-                    .on_conflict_do_nothing(index_elements=[steps.c.run_id, steps.c.step_name])
-                )
-                if done.rowcount:
-                    recorded.append(row["step_name"])
+            fresh = _unrecorded(conn, run_id, rows)  # one read, then one multi-row insert
+            if fresh:
+                key = [steps.c.run_id, steps.c.step_name]  # guards a concurrent insert (PG)
+                conn.execute(_insert(conn, steps).on_conflict_do_nothing(index_elements=key), fresh)
             if event_rows:
                 conn.execute(events.insert(), event_rows)
-        return recorded
+        return [r["step_name"] for r in fresh]
 
     def add_stream_stats(
         self,
@@ -367,7 +363,8 @@ class RunRepository(ABC):
                 else stream_stats.c.job_id == job_id
             )
         )
-        with self.begin(f"record stream stats of step {step_name!r}, job {job_id}") as conn:
+        what = f"record stream stats of step {step_name!r}, job {job_id}"
+        with self.begin(what, durable=False) as conn:
             self._require_run(conn, run_id)
             conn.execute(stream_stats.delete().where(same_job))
             if rows:
@@ -387,7 +384,7 @@ class RunRepository(ABC):
         at: datetime | None = None,
     ) -> None:
         """Record one check outcome (drift, counts, freshness...) for a step."""
-        with self.begin(f"record check {check!r} of step {step_name!r}") as conn:
+        with self.begin(f"record check {check!r} of step {step_name!r}", durable=False) as conn:
             self._require_run(conn, run_id)
             conn.execute(
                 check_results.insert().values(
@@ -439,7 +436,7 @@ class RunRepository(ABC):
             )
         if not rows:
             return 0
-        with self.begin(f"record {len(rows)} event(s) of run {run_id}") as conn:
+        with self.begin(f"record {len(rows)} event(s) of run {run_id}", durable=False) as conn:
             conn.execute(events.insert(), rows)
         return len(rows)
 
@@ -653,3 +650,16 @@ def _hostname() -> str:
         return socket.gethostname()
     except OSError:  # pragma: no cover
         return "unknown"
+
+
+def _unrecorded(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose step the run has not recorded yet; the first row of a name wins."""
+    known = set(
+        conn.execute(sa.select(steps.c.step_name).where(steps.c.run_id == run_id)).scalars()
+    )
+    fresh = []
+    for row in rows:
+        if row["step_name"] not in known:
+            known.add(row["step_name"])
+            fresh.append(row)
+    return fresh

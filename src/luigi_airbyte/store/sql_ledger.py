@@ -15,7 +15,7 @@ decide, and write the new holder. Whoever commits first wins; the next one sees 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from luigi_airbyte.store.database import Store
 
 log = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # run keys per IN (...) list: under SQLite's 999 bound parameters
 
 _COLUMNS = (
     airbyte_jobs.c.run_key,
@@ -162,6 +164,30 @@ class SqlLedger(Ledger):
         """The newest job for this run key that finished with status succeeded."""
         with self._store.read(f"look up the last success of run key {run_key!r}") as conn:
             return self._last_succeeded(conn, run_key)
+
+    def last_succeeded_many(self, run_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        """``last_succeeded`` of many run keys in one read: run key -> its newest
+        succeeded job (keys without one are left out). A scheduling pass over N syncs
+        asks once instead of N times."""
+        wanted = sorted(set(run_keys))
+        found: dict[str, LedgerEntry] = {}
+        if not wanted:
+            return found
+        with self._store.read(f"look up the last success of {len(wanted)} run keys") as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                query = (
+                    sa.select(*_COLUMNS)
+                    .where(
+                        airbyte_jobs.c.run_key.in_(chunk),
+                        airbyte_jobs.c.finished.is_(True),
+                        airbyte_jobs.c.status == "succeeded",
+                    )
+                    .order_by(airbyte_jobs.c.id.asc())
+                )
+                for row in conn.execute(query).mappings():
+                    found[row["run_key"]] = _entry(row)  # ascending ids: the newest wins
+        return found
 
     @staticmethod
     def _last_succeeded(conn: sa.Connection, run_key: str) -> LedgerEntry | None:

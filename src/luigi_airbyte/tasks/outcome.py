@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import luigi
 
 from luigi_airbyte.app.run_service import GraphOutcome
 from luigi_airbyte.pipeline.graph import Graph
@@ -23,9 +26,21 @@ if TYPE_CHECKING:
 
 
 def task_ids_by_step(
-    graph: Graph, *, pipeline_file: str, run_date: dt.date, interval: str = ""
+    graph: Graph,
+    *,
+    pipeline_file: str,
+    run_date: dt.date,
+    interval: str = "",
+    built: Iterable[luigi.Task] = (),
 ) -> dict[str, str]:
-    """Luigi task id → step name, for reading Luigi's summary."""
+    """Luigi task id → step name, for reading Luigi's summary.
+
+    ``built``: tasks of the graph the run built already (the root's requirements); their
+    ids are read instead of building every task again (run ids are not part of an id).
+    """
+    known = {str(getattr(t, "step", "")): str(t.task_id) for t in built}
+    if known and all(n.name in known for n in graph):
+        return {known[n.name]: n.name for n in graph}
     return {
         task_for_node(
             n, pipeline_file=pipeline_file, run_date=run_date, interval=interval
@@ -71,7 +86,9 @@ def run_pipeline_graph(
     )
     options = WorkerOptions(resources={rt.airbyte_resource(): rt.settings.max_concurrent_syncs})
     outcome = run_graph([root], workers=workers, scheduler_url=scheduler_url, options=options)
-    ids = task_ids_by_step(graph, pipeline_file=path, run_date=run_date, interval=interval)
+    ids = task_ids_by_step(
+        graph, pipeline_file=path, run_date=run_date, interval=interval, built=root.requires()
+    )
     return GraphOutcome(
         status=outcome.status,
         succeeded=outcome.succeeded,

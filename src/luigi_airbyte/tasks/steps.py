@@ -65,8 +65,7 @@ class PipelineTask(luigi.WrapperTask):
     def complete(self) -> bool:
         """All steps complete. Every step is asked (no short cut at the first incomplete
         one), so the skip notes of the whole scheduling pass are written at once, here."""
-        try:
+        executor = runtime_for(str(self.pipeline_file)).executor()
+        with executor.scheduling_pass():
             answers = [bool(task.complete()) for task in luigi.task.flatten(self.requires())]
-            return all(answers)
-        finally:
-            runtime_for(str(self.pipeline_file)).executor().flush_notes()
+        return all(answers)

@@ -28,6 +28,7 @@ from luigi_airbyte.app.execute import StepContext, SyncRequest
 from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.pipeline.graph import Node
+from luigi_airbyte.store import Store
 from luigi_airbyte.store.ledger import LedgerEntry
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
@@ -39,6 +40,19 @@ ATTACH_RETRIES = 2
 
 _PROCESS_STARTED = dt.datetime.now(dt.timezone.utc)
 _NOT_A_FAILURE = {"succeeded", "missing"}  # "missing": the job vanished; another is looked for
+
+
+_RUN_STARTED: dict[str, dt.datetime] = {}
+
+
+def _run_started(store: Store, run_id: str) -> dt.datetime:
+    """When the run started: read once per process (it never changes). Luigi asks for a
+    task's retry policy when it schedules the task, when the task reports its tracking
+    URL and when it ends; reading the whole run record each time cost O(steps) each."""
+    found = _RUN_STARTED.get(run_id)
+    if found is None:
+        found = _RUN_STARTED[run_id] = store.get_run(run_id).run.started_at
+    return found
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -154,7 +168,7 @@ class AirbyteSyncTask(StepTask):
         store = rt.store()
         conn = rt.connection(str(self.connection_id or self.connection))
         key = sync_run_key(conn.connection_id, ctx.partition)
-        since = store.get_run(ctx.run_id).run.started_at if ctx.run_id else _PROCESS_STARTED
+        since = _run_started(store, ctx.run_id) if ctx.run_id else _PROCESS_STARTED
         recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
         failed = tuple(
             e
