@@ -8,6 +8,7 @@ Every event is redacted once, before any sink sees it.
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 import queue
 import threading
 from dataclasses import dataclass
@@ -57,12 +58,19 @@ class _Slot:
         self.closed = False
         self.queue: queue.Queue[Event | _Barrier] | None = None
         self.thread: threading.Thread | None = None
+        self.queue_size = queue_size
         if background:
-            self.queue = queue.Queue(maxsize=max(1, queue_size))
-            self.thread = threading.Thread(
-                target=self._work, name=f"luigi-airbyte-sink-{name}", daemon=True
-            )
-            self.thread.start()
+            self.start_worker()
+
+    def start_worker(self) -> None:
+        """A new queue and worker thread (also in a forked child, whose copy of the
+        parent's thread does not run and whose copy of the parent's queue is the
+        parent's to deliver)."""
+        self.queue = queue.Queue(maxsize=max(1, self.queue_size))
+        self.thread = threading.Thread(
+            target=self._work, name=f"luigi-airbyte-sink-{self.name}", daemon=True
+        )
+        self.thread.start()
 
     def call(self, method: str, event: Event | None = None) -> None:
         """Run ``sink.<method>``; any exception is counted, never raised."""
@@ -146,6 +154,18 @@ class EventBus(Closing):
         self._warned_full: set[str] = set()
         for sink in sinks:
             self.add(sink)
+        multiprocessing.util.register_after_fork(self, EventBus._after_fork)
+
+    def _after_fork(self) -> None:
+        """In a ``multiprocessing`` child (Luigi's task process with ``workers > 1``):
+        restart the background sinks, and flush everything when the child exits, since it
+        leaves through ``os._exit`` and would otherwise take its queued events with it."""
+        self._lock = threading.Lock()
+        for slot in self._slots:
+            slot.lock, slot.stats_lock = threading.Lock(), threading.Lock()
+            if slot.queue is not None and not slot.closed:
+                slot.start_worker()
+        multiprocessing.util.Finalize(self, self.flush, exitpriority=10)
 
     def add(self, sink: Emitter, *, name: str | None = None, background: bool | None = None) -> str:
         """Attach a sink; returns the unique name used in stats and warnings."""

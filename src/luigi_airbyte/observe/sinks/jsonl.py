@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import IO
 
 from luigi_airbyte.observe.events import Event
 
@@ -14,36 +13,41 @@ __all__ = ["JsonLinesSink"]
 
 
 class JsonLinesSink:
-    """Appends ``event.to_dict()`` as JSON to ``path`` (created 0600: events describe the run)."""
+    """Appends ``event.to_dict()`` as JSON to ``path`` (created 0600: events describe the run).
+
+    Each line is one ``write`` on an ``O_APPEND`` descriptor, with no buffer in this
+    process: a forked Luigi worker that exits without flushing loses nothing, and never
+    writes again what its parent had buffered at the fork.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.name = f"jsonl:{self.path}"
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
+        self._fd: int | None = None
 
-    def _file(self) -> IO[str]:
-        if self._fh is None:
+    def _file(self) -> int:
+        if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            self._fh = os.fdopen(fd, "a", encoding="utf-8")
-        return self._fh
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return self._fd
 
     def emit(self, event: Event) -> None:
         line = json.dumps(event.to_dict(), default=str, ensure_ascii=False, separators=(",", ":"))
+        data = (line + "\n").encode("utf-8")
         with self._lock:
-            self._file().write(line + "\n")
+            fd = self._file()
+            while data:
+                data = data[os.write(fd, data) :]
 
     def flush(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
+            if self._fd is not None:
+                os.fsync(self._fd)
 
     def close(self) -> None:
         with self._lock:
-            if self._fh is not None:
-                self._fh.flush()
-                os.fsync(self._fh.fileno())
-                self._fh.close()
-                self._fh = None
+            if self._fd is not None:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
