@@ -275,14 +275,7 @@ class Store(RunRepository, HintRepository, Closing):
         the claims and the run's start and finish always wait for the disk (fsync costs
         about 3 ms a commit here, and a sync makes a dozen progress writes).
         """
-        self._ensure_open()
-        self.check_identity()
-        assert self._engine is not None
-        with (
-            GATE.transaction(),
-            translate_errors(action, self._url),
-            self._engine.connect() as conn,
-        ):
+        with self._connect(action) as conn:
             relaxed = not durable and self.dialect == "sqlite" and not is_memory_sqlite(self._url)
             if relaxed:
                 _sqlite_synchronous(conn, "NORMAL")
@@ -300,6 +293,16 @@ class Store(RunRepository, HintRepository, Closing):
     @contextmanager
     def read(self, action: str) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both backends)."""
+        with self._connect(action) as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _connect(self, action: str) -> Iterator[Connection]:
+        """A connection of this store's, once it is open and still the same store, with
+        no fork while it is in use (see ``forkgate``) and errors that name ``action``."""
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
@@ -308,10 +311,7 @@ class Store(RunRepository, HintRepository, Closing):
             translate_errors(action, self._url),
             self._engine.connect() as conn,
         ):
-            if self.dialect == "postgresql":
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn
+            yield conn
 
     # --- repositories -------------------------------------------------------------------
 
