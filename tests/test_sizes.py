@@ -51,9 +51,6 @@ OVER_LIMIT: dict[str, int] = {
     "luigi_airbyte/store/reports.py::json_report": 75,
     "luigi_airbyte/store/runs.py::upsert_step": 78,
     "luigi_airbyte/sync/runner.py::_create": 73,  # the create/reconcile loop: branch backoff
-    "luigi_airbyte/sync/waiting.py": 842,  # Waiter and its backoff: branch backoff
-    "luigi_airbyte/sync/waiting.py::_poll": 61,
-    "luigi_airbyte/sync/waiting.py::_succeeded": 72,
     "luigi_airbyte/transforms/_process.py::run_process": 61,
     "luigi_airbyte/transforms/_step.py::run_step": 65,
 }
