@@ -44,6 +44,7 @@ from luigi_airbyte.app.run_record import (
     reap_abandoned,
     settle_claims_of,
 )
+from luigi_airbyte.app.watcher import with_watcher
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 from luigi_airbyte.observe import Alert
 from luigi_airbyte.pipeline.graph import Graph, Node
@@ -192,7 +193,7 @@ class RunService:
                         raise
                     except LuigiAirbyteError as exc:
                         return self._preflight_failed(handle, graph, exc)
-                outcome = graph_runner(
+                outcome = with_watcher(graph_runner)(
                     rt,
                     graph,
                     pipeline_file=request.pipeline_file,

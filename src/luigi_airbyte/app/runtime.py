@@ -101,6 +101,7 @@ class RunShared:
     other_listings: dict[str, list[Connection]] = field(default_factory=dict)
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
+    watch_socket: str | None = None  # the host's job watcher (app/watcher.py)
 
 
 class StoreEventSink:

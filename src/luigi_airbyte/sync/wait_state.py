@@ -30,6 +30,7 @@ from luigi_airbyte.sync.results import (
     ProgressCallback,
 )
 from luigi_airbyte.sync.settings import SyncSettings
+from luigi_airbyte.sync.watcher import JobFeed
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ class WaitState:
         settings: SyncSettings,
         clock: Clock,
         journal: JobJournal,
+        feed: JobFeed | None = None,
     ) -> None:
         self.journal = journal
+        self.feed = feed  # the host's job watcher, asked instead of Airbyte while it answers
+        self.feed_seen = (0, 0)  # (job id, version) of the watcher's last answer
         self.settings = settings
         self.clock = clock
         self.client = client

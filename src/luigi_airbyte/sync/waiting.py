@@ -17,6 +17,7 @@ from luigi_airbyte.airbyte.models import Job, JobStatus
 from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import (
     AirbyteError,
+    AirbyteTransportError,
     RateLimitedError,
 )
 from luigi_airbyte.store.ledger import LedgerEntry
@@ -33,6 +34,7 @@ from luigi_airbyte.sync.results import (
 )
 from luigi_airbyte.sync.signals import Terminated, handle_termination
 from luigi_airbyte.sync.wait_state import _QUEUED
+from luigi_airbyte.sync.watcher import scope_for
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +89,7 @@ class Waiter(GivingUp, Finishing):
                     return stuck
             self._maybe_fetch_details(now)
             self._maybe_progress(now)
-            self.clock.sleep(self._next_delay(now))
-            self._poll()
+            self._wait_and_poll(self._next_delay(now))
 
     # ------------------------------------------------------------------ the queue
 
@@ -186,6 +187,43 @@ class Waiter(GivingUp, Finishing):
         if limit is not None:
             delay = min(delay, max(0.0, limit - now))
         return delay
+
+    def _wait_and_poll(self, delay: float) -> None:
+        """Sleep ``delay`` and poll; through the host's watcher while it answers."""
+        feed = self.feed
+        if feed is not None:
+            started = self.clock.monotonic()
+            seen_job, seen_version = self.feed_seen
+            after = seen_version if seen_job == self.job.job_id else 0
+            answer = feed.next(self.job, self._scope(), after, delay)
+            if answer is not None:
+                self.polls += 1
+                self.feed_seen = (answer.job.job_id, answer.version)
+                if answer.error:
+                    self._poll_failed(AirbyteTransportError(f"the job watcher: {answer.error}"))
+                else:
+                    self._seen(answer.job)
+                return
+            logger.warning(
+                "connection %s job %s: the run's job watcher stopped answering; "
+                "polling the job directly",
+                self.cid,
+                self.job.job_id,
+            )
+            self._emit("sync.watcher_lost", level="warning")
+            self.feed = None
+            delay = max(0.0, delay - (self.clock.monotonic() - started))
+        self.clock.sleep(delay)
+        self._poll()
+
+    def _scope(self) -> str:
+        """The listing that covers this job: its workspace's when the client knows it."""
+        conn = None
+        cached = getattr(self.client, "cached_connection", None)
+        if callable(cached):
+            conn = cached(self.cid)
+        workspace = getattr(conn, "workspace_id", None) if conn is not None else None
+        return scope_for(self.cid, workspace if isinstance(workspace, str) else None)
 
     def _poll(self) -> None:
         self.polls += 1
