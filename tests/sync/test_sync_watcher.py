@@ -250,3 +250,13 @@ def test_a_silent_watcher_answers_none_after_the_grace(tmp_path: Path) -> None:
         took = time.monotonic() - started
     assert answer is None
     assert 0.4 <= took < 3.0
+
+
+def test_the_watcher_knows_which_connections_it_watches(
+    watcher: JobWatcher, listing: Listing
+) -> None:
+    listing.jobs = {1: job(1)}
+    assert not watcher.watches_connection(CONN)
+    assert watcher.next(job(1), "ws:W", 0, 0.0, timeout=5) is not None
+    assert watcher.watches_connection(CONN.upper())
+    assert not watcher.watches_connection("00000000-0000-4000-8000-000000000001")

@@ -220,6 +220,13 @@ class JobWatcher:
         with self._cond:
             return sorted(self._jobs)
 
+    def watches_connection(self, connection_id: str) -> bool:
+        """Whether a job of ``connection_id`` is watched here (a push for any other
+        connection is none of this watcher's business)."""
+        wanted = str(connection_id).lower()
+        with self._cond:
+            return any(w.job.connection_id.lower() == wanted for w in self._jobs.values())
+
     # ------------------------------------------------------------------ the tick
 
     def _watch(self, job: Job, scope: str, now: float) -> _Watched:
