@@ -260,3 +260,18 @@ def test_the_watcher_knows_which_connections_it_watches(
     assert watcher.next(job(1), "ws:W", 0, 0.0, timeout=5) is not None
     assert watcher.watches_connection(CONN.upper())
     assert not watcher.watches_connection("00000000-0000-4000-8000-000000000001")
+
+
+def test_a_socket_left_by_a_killed_run_is_removed_and_a_live_one_kept(
+    watcher: JobWatcher, tmp_path: Path
+) -> None:
+    live = WatchServer(watcher, socket_path(tmp_path, "live-run"))
+    dead = tmp_path / "watch-dead-run.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(dead))  # bound, never listening: what a killed run leaves behind
+    try:
+        path = socket_path(tmp_path, "next-run")
+        assert not dead.exists()
+        assert live.path.exists() and path.parent == tmp_path
+    finally:
+        live.close()

@@ -67,13 +67,31 @@ def job_to_wire(job: Job) -> dict[str, Any]:
 
 def socket_path(folder: Path, run_id: str) -> Path:
     """Where the run's watcher listens: ``<folder>/watch-<run>.sock`` when the path fits a
-    Unix socket, else the same name in a new private temporary folder."""
+    Unix socket, else the same name in a new private temporary folder. Sockets left in
+    ``folder`` by runs that were killed (nobody listens on them) are removed."""
     name = f"watch-{run_id[:12] or os.getpid()}.sock"
     path = folder / name
     if len(os.fsencode(str(path))) <= _SOCKET_PATH_MAX:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_dead_sockets(folder)
         return path
     return Path(tempfile.mkdtemp(prefix="la-watch-")) / name
+
+
+def remove_dead_sockets(folder: Path) -> list[Path]:
+    """Remove ``watch-*.sock`` files in ``folder`` that nobody listens on any more."""
+    removed = []
+    for stale in folder.glob("watch-*.sock"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1.0)
+            try:
+                probe.connect(str(stale))
+            except ConnectionRefusedError:
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+            except OSError:
+                continue  # alive but busy, or not ours to judge
+    return removed
 
 
 class _Handler(socketserver.StreamRequestHandler):
