@@ -38,7 +38,7 @@ def _sample(spec: SettingSpec) -> str:
     if spec.key == "airbyte.auth.type":
         return "bearer"
     if spec.default is not None:
-        for text in ("7", "2h", "fixed", "cancel", "json", "true", "none", "res_2", "dir2"):
+        for text in ("7", "2h", "fixed", "cancel", "json", "true", "none", "res_2", "dir2", "h:1"):
             try:
                 if spec.parse(text) != spec.default:
                     return text

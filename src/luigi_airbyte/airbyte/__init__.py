@@ -36,6 +36,13 @@ from luigi_airbyte.airbyte.models import (
     StreamStats,
     Workspace,
 )
+from luigi_airbyte.airbyte.webhooks import (
+    SyncNotifications,
+    WebhookHint,
+    WebhookPayload,
+    WebhookPayloadError,
+    WebhookSetting,
+)
 from luigi_airbyte.backoff import parse_retry_after
 
 __all__ = [
@@ -64,6 +71,11 @@ __all__ = [
     "StreamConfig",
     "StreamProperties",
     "StreamStats",
+    "SyncNotifications",
+    "WebhookHint",
+    "WebhookPayload",
+    "WebhookPayloadError",
+    "WebhookSetting",
     "Workspace",
     "parse_retry_after",
 ]

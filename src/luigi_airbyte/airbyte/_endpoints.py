@@ -23,6 +23,7 @@ from luigi_airbyte.airbyte.models import (
     DiscoveredStream,
     JobDetails,
 )
+from luigi_airbyte.airbyte.webhooks import SyncNotifications, sync_webhook_patch
 from luigi_airbyte.errors import AirbyteError, AuthenticationError, NotFoundError
 
 logger = logging.getLogger("luigi_airbyte.airbyte")
@@ -222,3 +223,38 @@ class ApplicationEndpoints:
         )
         app = self._parse(response, Application.from_api, self._object(response))
         return app
+
+
+class WorkspaceEndpoints:
+    """A workspace's sync notification webhooks (public API ``/workspaces/{id}``)."""
+
+    def get_sync_notifications(self: _Core, workspace_id: str) -> SyncNotifications:
+        """The workspace's success and failure webhooks (``GET /workspaces/{id}``)."""
+        response = self._get(
+            f"/workspaces/{_seg(workspace_id)}", hints={404: "Check the workspace id"}
+        )
+        return self._parse(response, SyncNotifications.from_api, self._object(response))
+
+    def set_sync_webhook(self: _Core, workspace_id: str, url: str | None) -> SyncNotifications:
+        """Point the workspace's sync success and failure webhooks at ``url`` (None: off).
+
+        Reads the workspace first and sends every notification back as it was except
+        those two, so a PATCH that replaces ``notifications`` as a whole loses nothing.
+        The body holds absolute values, so resending it is safe (retried like a read).
+
+        Raises:
+            AirbyteAPIError: Airbyte refused (403 without editor rights, 400 a bad URL).
+        """
+        path = f"/workspaces/{_seg(workspace_id)}"
+        current = self._object(self._get(path, hints={404: "Check the workspace id"}))
+        response = self._send(
+            "PATCH",
+            self._url + path,
+            json=sync_webhook_patch(current, url),
+            idempotent=True,
+            hints={
+                404: "Check the workspace id",
+                403: "Changing workspace notifications needs a credential with editor rights",
+            },
+        )
+        return self._parse(response, SyncNotifications.from_api, self._object(response))

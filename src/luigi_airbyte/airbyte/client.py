@@ -28,7 +28,11 @@ import httpx
 
 from luigi_airbyte import __version__
 from luigi_airbyte.airbyte._auth import AirbyteAuth, AirbyteClientCredentials
-from luigi_airbyte.airbyte._endpoints import ApplicationEndpoints, ConfigAPIEndpoints
+from luigi_airbyte.airbyte._endpoints import (
+    ApplicationEndpoints,
+    ConfigAPIEndpoints,
+    WorkspaceEndpoints,
+)
 from luigi_airbyte.airbyte._errors import (
     Redactor,
     error_from_response,
@@ -91,7 +95,9 @@ _NO_AUTH_HINT = (
 T = TypeVar("T")
 
 
-class AirbyteClient(ConfigAPIEndpoints, ApplicationEndpoints, ResponseReader, Closing):
+class AirbyteClient(
+    ConfigAPIEndpoints, ApplicationEndpoints, WorkspaceEndpoints, ResponseReader, Closing
+):
     """Typed, retrying client for Airbyte's public API (Cloud or self-hosted).
 
     Args:

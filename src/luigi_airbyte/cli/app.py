@@ -30,6 +30,7 @@ from luigi_airbyte.cli import (
     sandbox_cmd,
     sync_cmd,
     validate_cmd,
+    webhook_cmd,
 )
 from luigi_airbyte.cli.common import CONTEXT_SETTINGS
 
@@ -119,6 +120,7 @@ for _command in (
     sync_cmd.sync_command,
     validate_cmd.validate_command,
     validate_cmd.schema_command,
+    webhook_cmd.webhook_group,
 ):
     cli.add_command(_command)
 

@@ -178,6 +178,29 @@ class PollSection(Model):
     """Fixed: the wait between polls; adaptive: the longest wait."""
 
 
+ListenAddress = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"
+    ),
+]
+"""``HOST:PORT`` (an IPv6 host in brackets)."""
+
+
+class WebhookSection(Model):
+    """Airbyte's sync notifications pushed to a receiver (see docs/webhooks.md)."""
+
+    listen: Annotated[ListenAddress | None, Setting("127.0.0.1:8711")] = None
+    """Where the webhook receiver listens, `HOST:PORT`; loopback by default (put a TLS
+    proxy in front of it for an Airbyte on another host)."""
+    public_url: Annotated[HttpUrl | None, Setting(shown="http://<webhook.listen>")] = None
+    """The receiver's URL as Airbyte reaches it; `webhook configure` sets
+    `<public_url>/<token>` as the workspace's success and failure webhook."""
+    token: Annotated[SecretRefField | None, Setting()] = None
+    """Shared path token (secret: reference only): the receiver serves only
+    `POST /<token>`, since Airbyte's webhooks are unsigned."""
+
+
 class Warehouse(Model):
     """A database the checks query (counts, SQL checks)."""
 
@@ -256,6 +279,7 @@ class PipelineFile(Model):
     state_dir: Annotated[Text | None, Setting(".luigi-airbyte")] = None
     """Folder for the default store and run artefacts."""
     poll: PollSection | None = None
+    webhook: WebhookSection | None = None
     on_interrupt: Annotated[Literal["detach", "cancel"] | None, Setting("detach")] = None
     """On Ctrl-C: `detach` (jobs keep running; a rerun attaches) or `cancel`."""
     log_format: Annotated[Literal["text", "json"] | None, Setting("text")] = None

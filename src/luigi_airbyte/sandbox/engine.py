@@ -46,6 +46,7 @@ from luigi_airbyte.sandbox.jobstate import (
     job_read,
     job_response,
 )
+from luigi_airbyte.sandbox.notifications import WorkspaceNotifications
 from luigi_airbyte.sandbox.patch_rules import check_patch_values, selected_fields_of
 from luigi_airbyte.sandbox.runner import JobRunner
 from luigi_airbyte.sandbox.state import AppState, ConnState
@@ -67,7 +68,7 @@ def _epoch(dt: datetime | None) -> float | None:
     return dt.timestamp()
 
 
-class Engine(JobRunner, EngineViews):
+class Engine(WorkspaceNotifications, JobRunner, EngineViews):
     """A fake Airbyte instance over a validated World; see the module docstring."""
 
     def __enter__(self) -> Engine:

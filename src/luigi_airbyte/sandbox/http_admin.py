@@ -10,8 +10,12 @@ accident. Errors are ``{"error": "..."}`` with a 4xx status.
   endpoint, api, status, dropped, faults?, time, durationMs}]}``; ``DELETE`` clears it and
   answers ``{"cleared": n}``
 - ``GET /_sandbox/terminal-times``: ``{"terminalTimes": {"<jobId>": epoch_seconds}}``
-- ``GET /_sandbox/faults``: ``{"http": [fault + calls/fired], "engine": {...}}``;
-  ``PUT`` with ``{"http"?: [fault], "engine"?: {...}}`` replaces the parts given
+- ``GET /_sandbox/faults``: ``{"http": [fault + calls/fired], "engine": {...},
+  "webhooks": {...}}``; ``PUT`` with ``{"http"?: [fault], "engine"?: {...},
+  "webhooks"?: {...}}`` replaces the parts given
+- ``GET /_sandbox/webhooks``: ``{"deliveries": [...]}``, every sync webhook the sandbox
+  sent, dropped or failed to send (see notifications.py); faults under the ``webhooks``
+  key of ``PUT /_sandbox/faults``: ``{drop_all, drop_connections, drop_count, replay_count}``
 - ``PUT /_sandbox/token-ttl`` with ``{"seconds": n}``: lifetime of tokens minted from now on
 - ``GET /_sandbox/destination-counts/{connectionId}``: rows per stream in the destination
 """
@@ -26,6 +30,7 @@ from werkzeug.wrappers import Response
 from luigi_airbyte.sandbox.errors import NotFound, SandboxError
 from luigi_airbyte.sandbox.http_common import Call, Route
 from luigi_airbyte.sandbox.http_problems import json_response
+from luigi_airbyte.sandbox.notifications import WebhookFaults
 
 
 def _error(status: int, message: str) -> Response:
@@ -66,7 +71,11 @@ def terminal_times(call: Call) -> Response:
 
 
 def _faults(call: Call) -> dict[str, Any]:
-    return {"http": call.state.faults.snapshot(), "engine": call.engine.faults_snapshot()}
+    return {
+        "http": call.state.faults.snapshot(),
+        "engine": call.engine.faults_snapshot(),
+        "webhooks": call.engine.webhooks.faults_snapshot(),
+    }
 
 
 def get_faults(call: Call) -> Response:
@@ -79,19 +88,29 @@ def put_faults(call: Call) -> Response:
     body = _body(call)
     if isinstance(body, Response):
         return body
-    unknown = set(body) - {"http", "engine"}
+    unknown = set(body) - {"http", "engine", "webhooks"}
     if unknown:
-        return _error(400, f"unknown key(s): {', '.join(sorted(unknown))}; use http, engine")
+        return _error(
+            400, f"unknown key(s): {', '.join(sorted(unknown))}; use http, engine, webhooks"
+        )
     try:
+        hooks = WebhookFaults.parse(body["webhooks"] or {}) if "webhooks" in body else None
         if "http" in body:
             if not isinstance(body["http"], list):
                 return _error(400, "http must be a list of faults")
             call.state.faults.set(body["http"])
         if "engine" in body:
             call.engine.set_engine_faults(body["engine"] or {})
+        if hooks is not None:
+            call.engine.webhooks.set_faults(hooks)
     except (ValueError, TypeError, SandboxError) as exc:
         return _error(400, str(exc))
     return json_response(_faults(call))
+
+
+def webhook_deliveries(call: Call) -> Response:
+    """Every sync webhook sent, dropped or failed, oldest first."""
+    return json_response({"deliveries": call.engine.webhooks.journal()})
 
 
 def put_token_ttl(call: Call) -> Response:
@@ -121,6 +140,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/_sandbox/terminal-times", terminal_times),
     ("GET", "/_sandbox/faults", get_faults),
     ("PUT", "/_sandbox/faults", put_faults),
+    ("GET", "/_sandbox/webhooks", webhook_deliveries),
     ("PUT", "/_sandbox/token-ttl", put_token_ttl),
     ("GET", "/_sandbox/destination-counts/{connectionId}", destination_counts),
 ]

@@ -116,6 +116,12 @@ def get_workspace(call: Call) -> Response:
     return json_response(call.engine.get_workspace(call.args["workspaceId"]))
 
 
+def patch_workspace(call: Call) -> Response:
+    """``PATCH /workspaces/{workspaceId}`` with a WorkspaceUpdateRequest (notifications)."""
+    body = read_json(call.request)
+    return json_response(call.engine.patch_workspace(call.args["workspaceId"], body))
+
+
 def get_source(call: Call) -> Response:
     """``GET /sources/{sourceId}``."""
     return json_response(call.engine.get_source(call.args["sourceId"]))
@@ -254,6 +260,7 @@ ROUTES: list[tuple[str, str, Any, bool]] = [
     ("GET", "/health", health, False),
     ("GET", "/workspaces", list_workspaces, True),
     ("GET", "/workspaces/{workspaceId}", get_workspace, True),
+    ("PATCH", "/workspaces/{workspaceId}", patch_workspace, True),
     ("GET", "/sources/{sourceId}", get_source, True),
     ("GET", "/destinations/{destinationId}", get_destination, True),
     ("GET", "/streams", stream_properties, True),

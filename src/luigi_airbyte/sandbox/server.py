@@ -23,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from luigi_airbyte.sandbox.app import SandboxApp
 from luigi_airbyte.sandbox.auth import key_for
 from luigi_airbyte.sandbox.engine import Engine
+from luigi_airbyte.sandbox.notifications import WebhookFaults
 from luigi_airbyte.sandbox.world import World, demo_world, load_world, world_from_dict
 
 logger = logging.getLogger(__name__)
@@ -229,17 +230,30 @@ class Sandbox:
         self.app.state.log.clear()
 
     def set_faults(
-        self, http: list[Any] | None = None, engine: Mapping[str, Any] | None = None
+        self,
+        http: list[Any] | None = None,
+        engine: Mapping[str, Any] | None = None,
+        webhooks: Mapping[str, Any] | None = None,
     ) -> None:
-        """Replace HTTP faults and/or engine faults; ``None`` leaves that part alone."""
+        """Replace HTTP, engine and/or webhook faults; ``None`` leaves that part alone."""
         if http is not None:
             self.app.state.faults.set(http)
         if engine is not None:
             self.engine.set_engine_faults(dict(engine))
+        if webhooks is not None:
+            self.engine.webhooks.set_faults(WebhookFaults.parse(dict(webhooks)))
 
     def faults(self) -> dict[str, Any]:
         """Active faults with their call counters."""
-        return {"http": self.app.state.faults.snapshot(), "engine": self.engine.faults_snapshot()}
+        return {
+            "http": self.app.state.faults.snapshot(),
+            "engine": self.engine.faults_snapshot(),
+            "webhooks": self.engine.webhooks.faults_snapshot(),
+        }
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Every sync webhook sent, dropped or failed (see notifications.py)."""
+        return self.engine.webhooks.journal()
 
     def set_token_ttl(self, seconds: int) -> None:
         """Lifetime of tokens minted from now on."""

@@ -8,6 +8,7 @@ turn a recorded run into CI reports. Depends only on the stdlib, SQLAlchemy and 
 
 from luigi_airbyte.store.database import Store
 from luigi_airbyte.store.engine import default_url, mask_url
+from luigi_airbyte.store.hints import HintRecord
 from luigi_airbyte.store.ledger import InMemoryLedger, Ledger, LedgerEntry
 from luigi_airbyte.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, migrate
 from luigi_airbyte.store.reports import (
@@ -42,6 +43,7 @@ __all__ = [
     "UNSET",
     "CheckRecord",
     "EventRecord",
+    "HintRecord",
     "InMemoryLedger",
     "Ledger",
     "LedgerEntry",

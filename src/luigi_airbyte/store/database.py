@@ -40,6 +40,7 @@ from luigi_airbyte.store.engine import (
     resolve_url,
     translate_errors,
 )
+from luigi_airbyte.store.hints import HintRepository
 from luigi_airbyte.store.migrations import LATEST_VERSION, current_version, migrate
 from luigi_airbyte.store.runs import RunRepository
 from luigi_airbyte.store.schema import metadata, schema_version
@@ -60,7 +61,7 @@ _RESTORE_FIX = (
 )
 
 
-class Store(RunRepository, Closing):
+class Store(RunRepository, HintRepository, Closing):
     """The metadata store: runs, steps, the job ledger, stream stats, checks, events.
 
     ``url`` is a SQLAlchemy URL (``sqlite:///path.db``, ``postgresql+psycopg://...``);

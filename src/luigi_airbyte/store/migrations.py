@@ -208,6 +208,29 @@ def _v5_heartbeat_and_step_exit_code(conn: Connection) -> None:
             )
 
 
+def _v6_webhook_hints(conn: Connection) -> None:
+    """Version 6: ``webhook_hints``, Airbyte's sync notifications received by a shared
+    receiver (``webhook serve``), one row per connection and job."""
+    md = sa.MetaData()
+    sa.Table(
+        "webhook_hints",
+        md,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("connection_id", sa.String(100), nullable=False),
+        sa.Column("job_id", sa.BigInteger, nullable=False),
+        sa.Column("received_at", UTCDateTime, nullable=False),
+        sa.UniqueConstraint(
+            "connection_id", "job_id", name="uq_webhook_hints_connection_id_job_id"
+        ),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -224,6 +247,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
         "add runs.heartbeat_at, pid, pid_started_at and steps.exit_code",
         _v5_heartbeat_and_step_exit_code,
     ),
+    Migration(6, "add webhook_hints (sync notifications received)", _v6_webhook_hints),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

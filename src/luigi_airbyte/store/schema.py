@@ -259,3 +259,15 @@ events = sa.Table(
     sa.Column("fields", sa.JSON, nullable=True),
     sa.Index("ix_events_run_id_at", "run_id", "at"),
 )
+
+# migration 6: Airbyte's sync notifications as received by `webhook serve` (hints only:
+# a reader confirms each with GET /jobs/{job_id}). One row per (connection, job).
+webhook_hints = sa.Table(
+    "webhook_hints",
+    metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("connection_id", sa.String(100), nullable=False),
+    sa.Column("job_id", sa.BigInteger, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("connection_id", "job_id", name="uq_webhook_hints_connection_id_job_id"),
+)

@@ -81,3 +81,18 @@ def test_running_job_resumes_after_restart(tmp_path: Path, make_engine: Any) -> 
     # the new attempt resumed from the last checkpoint: no record lost, none written twice
     assert done["rowsSynced"] == 40 == second.destination_counts(cid)["users"]
     assert len(second.job_info(job["jobId"])["attempts"]) == 2
+
+
+def test_workspace_notifications_survive_restart(tmp_path: Path, make_engine: Any) -> None:
+    state = tmp_path / "state" / "engine.json"
+    data = base_world(tmp_path, streams=APPEND)
+    first: Engine = make_engine(data, state_path=state)
+    ws = first.list_workspaces()[0]["workspaceId"]
+    hook = {"webhook": {"enabled": True, "url": "http://127.0.0.1:9/hook"}}
+    first.patch_workspace(ws, {"notifications": {"failure": hook}})
+    first.close()
+
+    second: Engine = make_engine(data, state_path=state)
+    notes = second.get_workspace(ws)["notifications"]
+    assert notes["failure"]["webhook"] == hook["webhook"]
+    assert notes["success"]["webhook"] == {"enabled": False}

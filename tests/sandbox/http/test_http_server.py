@@ -113,7 +113,7 @@ def test_admin_api(sb: Sandbox) -> None:
     assert counts.status_code == 200
     assert HTTP.get(f"{admin}/destination-counts/nope").status_code == 404
     assert HTTP.get(f"{admin}/nope").status_code == 404
-    assert HTTP.get(f"{admin}/faults").json().keys() == {"http", "engine"}
+    assert HTTP.get(f"{admin}/faults").json().keys() == {"http", "engine", "webhooks"}
 
 
 def test_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
