@@ -7,6 +7,10 @@ the per-run state that forked workers inherit (``RunShared.watch_socket``), so e
 sync task of this process tree asks the watcher instead of polling its own job. Under
 luigid each host's ``luigi-airbyte run`` process starts its own: one watcher per host.
 
+With webhooks set up (``webhook.listen``, ``public_url`` or ``token``), Airbyte's pushes
+wake the watcher too (``app/watch_pushes.py``): each is confirmed with one
+``GET /jobs/{id}``.
+
 ``LUIGI_AIRBYTE_WATCHER=off`` runs without it (each task polls its own job, as before);
 a watcher that cannot start (no Unix sockets, an unwritable folder) is logged and the
 run goes on the same way.
@@ -22,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from luigi_airbyte.app.watch_pushes import pushes
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, socket_path
 from luigi_airbyte.sync.watcher import JobWatcher
@@ -55,7 +60,8 @@ def host_watcher(rt: Runtime, run_id: str) -> Iterator[JobWatcher | None]:
     watcher.start()
     rt.shared.watch_socket = str(server.path)
     try:
-        yield watcher
+        with pushes(rt, watcher):
+            yield watcher
     finally:
         rt.shared.watch_socket = None
         server.close()
