@@ -25,8 +25,16 @@ no public per-job duration, so that row sets the connection's duration in the en
 connection table between runs (``_set_duration``). Fixed intervals ignore history, so they
 only run the steady durations.
 
+Two more rows wait through the host's job watcher (``luigi_airbyte.sync.watcher``, one
+for all of them, as a run has) with Airbyte's pushes on: the sandbox's workspace posts a
+sync webhook to an in-process receiver whose hints the watcher confirms with one
+``GET /jobs/{id}`` each. "webhooks on" gets every push; "webhooks dropped" gets none (the
+sandbox's ``drop_connections`` fault), so the watcher's listings, at each task's adaptive
+times, find the end. Their GET/job counts ``GET /jobs/{id}``: the confirmations; the
+watcher's listings (shared by every job) are printed under the table.
+
 Usage: python benchmarks/polling.py [--jobs 30] [--history 3] [--seed 7] [--jitter 0.1]
-       [--json FILE]
+       [--no-webhooks] [--json FILE]
 
 Exits non-zero only on errors (a job that did not succeed, a timeout), never on a missed
 target.
@@ -35,6 +43,7 @@ target.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 import logging
@@ -75,6 +84,7 @@ class StrategySpec:
     label: str
     make: Callable[[], PollStrategy]
     varied: bool = False  # runs get jittered durations
+    push: str = ""  # "on" / "dropped": waits through the watcher, with webhooks
 
 
 STRATEGIES: tuple[StrategySpec, ...] = (
@@ -85,6 +95,12 @@ STRATEGIES: tuple[StrategySpec, ...] = (
     StrategySpec("fixed15", "fixed 15 s (Prefect)", lambda: FixedInterval(15.0)),
 )
 VARIED = StrategySpec("adaptivevar", "adaptive, varied runs", AdaptivePolling, varied=True)
+PUSHED = (
+    StrategySpec("hookon", "webhooks on", AdaptivePolling, push="on"),
+    StrategySpec("hookdrop", "webhooks dropped", AdaptivePolling, push="dropped"),
+)
+TARGET_PUSH_P50 = 0.05  # seconds: median latency with webhooks on
+TARGET_PUSH_GETS = 2.0  # GET /jobs/{id} per job with webhooks on
 
 
 @dataclass(frozen=True)
@@ -209,6 +225,8 @@ def run_connection(
     history: int,
     out: Measured,
     start_gate: threading.Event,
+    watcher: Any = None,
+    connections: list[Any] | None = None,
 ) -> None:
     """History runs through the engine, then one measured run through SyncRunner."""
     engine = sb.engine
@@ -231,7 +249,10 @@ def run_connection(
         )
         auth = AirbyteClientCredentials(sb.client_id, sb.client_secret)
         with AirbyteClient(url=sb.url, auth=auth, timeout=30.0) as client:
-            runner = SyncRunner(client, InMemoryLedger(), settings=settings)
+            feed = watcher if spec.push else None
+            if feed is not None and connections:
+                client.remember_connections(connections)  # the run's one listing
+            runner = SyncRunner(client, InMemoryLedger(), settings=settings, feed=feed)
             result = runner.run(cid, f"bench-{spec.key}-{slot.index}")
             out.returned_at = time.time()
             out.job_id = result.job.job_id
@@ -297,8 +318,34 @@ def format_table(rows: list[Row]) -> str:
 # --------------------------------------------------------------------------- main
 
 
+class Pushes:
+    """The host's watcher, a webhook receiver feeding it, and the workspace pointed at it."""
+
+    def __init__(self, sb: Sandbox, dropped: list[str]) -> None:
+        from luigi_airbyte.app.watch_pushes import WakeWatcher
+        from luigi_airbyte.app.webhook_receiver import WebhookReceiver
+        from luigi_airbyte.sync.watcher import JobWatcher
+
+        auth = AirbyteClientCredentials(sb.client_id, sb.client_secret)
+        self.client = AirbyteClient(url=sb.url, auth=auth, timeout=30.0)
+        self.connections = list(self.client.list_connections())
+        self.watcher = JobWatcher(self.client).start()
+        self.receiver = WebhookReceiver(
+            WakeWatcher(self.watcher), connections=self.watcher.watches_connection, port=0
+        )
+        self.receiver.start()
+        self.client.set_sync_webhook(sb.workspace_id, self.receiver.url)
+        sb.set_faults(webhooks={"drop_connections": dropped})
+
+    def close(self) -> None:
+        self.receiver.close()
+        self.watcher.stop()
+        self.client.close()
+
+
 def run(args: argparse.Namespace) -> Report:
     specs = list(STRATEGIES) + ([VARIED] if args.jitter > 0 else [])
+    specs += list(PUSHED) if args.webhooks else []
     slots = plan_slots(
         args.jobs, args.seed, args.min_duration, args.max_duration, args.history + 1, args.jitter
     )
@@ -319,6 +366,10 @@ def run(args: argparse.Namespace) -> Report:
         t0, cpu0 = time.monotonic(), time.process_time()
         with Sandbox(world) as sb:
             by_name = {c.name: world.connection_id(c) for c in world.connections}
+            pushes = None
+            if args.webhooks:
+                dropped = [i for n, i in by_name.items() if n.startswith("hookdrop-")]
+                pushes = Pushes(sb, dropped)
             measured: list[Measured] = []
             threads: list[threading.Thread] = []
             gate = threading.Event()
@@ -329,6 +380,10 @@ def run(args: argparse.Namespace) -> Report:
                     t = threading.Thread(
                         target=run_connection,
                         args=(sb, spec, slot, args.history, m, gate),
+                        kwargs={
+                            "watcher": pushes.watcher if pushes else None,
+                            "connections": pushes.connections if pushes else None,
+                        },
                         name=f"bench-{spec.key}-{slot.index}",
                         daemon=True,
                     )
@@ -350,6 +405,12 @@ def run(args: argparse.Namespace) -> Report:
             errors = [f"{m.strategy}-{m.slot}: {m.error}" for m in measured if m.error]
             if errors:
                 raise RuntimeError("jobs failed:\n  " + "\n  ".join(errors[:20]))
+            if pushes is not None:
+                report.config["watcher_ticks"] = pushes.watcher.ticks
+                report.config["watcher_listings"] = pushes.watcher.listings
+                deliveries = collections.Counter(d["outcome"] for d in sb.webhook_deliveries())
+                report.config["webhook_deliveries"] = dict(deliveries)
+                pushes.close()
             with httpx.Client(base_url=sb.base_url, timeout=30.0) as admin:
                 times = admin.get("/_sandbox/terminal-times").raise_for_status().json()
                 log = admin.get("/_sandbox/requests", params={"endpoint": "GET /jobs/{jobId}"})
@@ -382,6 +443,20 @@ def run(args: argparse.Namespace) -> Report:
             f"\nadaptive with runs varying (sigma {args.jitter:.2f}): p50 {var.p50:.2f} s, "
             f"{var.gets_mean:.1f} GET/job -> {'target met' if met else 'target NOT met'}"
         )
+    if "hookon" in by_key:
+        on, dropped = by_key["hookon"], by_key["hookdrop"]
+        met = on.p50 <= TARGET_PUSH_P50 and on.gets_mean <= TARGET_PUSH_GETS
+        held = dropped.p50 <= adaptive.p50 + 0.1 and dropped.gets_mean <= adaptive.gets_mean
+        report.verdict += (
+            f"\nwebhooks on: p50 {on.p50:.3f} s (target <= {TARGET_PUSH_P50:.2f}), "
+            f"{on.gets_mean:.1f} GET/job (target <= {TARGET_PUSH_GETS:.0f}) -> "
+            f"{'target met' if met else 'target NOT met'}"
+            f"\nwebhooks dropped: p50 {dropped.p50:.2f} s, {dropped.gets_mean:.1f} GET/job "
+            f"(plus the watcher's {report.config['watcher_listings']} listings shared by "
+            f"{2 * len(slots)} jobs) vs adaptive {adaptive.p50:.2f} s, "
+            f"{adaptive.gets_mean:.1f} GET/job -> "
+            f"{'no worse' if held else 'WORSE than today'}"
+        )
     report.table = format_table(report.rows)
     return report
 
@@ -399,6 +474,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=0.1,
         help="run-to-run sigma of the 'varied runs' row (0 leaves the row out)",
+    )
+    parser.add_argument(
+        "--no-webhooks",
+        dest="webhooks",
+        action="store_false",
+        help="leave out the two rows that wait through the job watcher with webhooks",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--verbose", action="store_true", help="show the runner's logs")

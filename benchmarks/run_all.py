@@ -4,8 +4,9 @@ Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` 
 4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
 minute), ``clean_counts.py`` (about two minutes), ``scale.py`` (pipeline runs of 10 and
 100 syncs against the sleep floor, about 10 minutes; ``--big`` adds 1,000), ``freshness.py``
-(a fully fresh run of 1,000 syncs: a minute) and ``report_render.py`` (seconds; it appends
-its own section). Progress goes to stderr; the report to ``--output``.
+(a fully fresh run of 1,000 syncs: a minute), ``report_render.py`` (seconds) and
+``inflight.py`` (50 syncs in flight with the job watcher and without: about 3 minutes);
+the last two append their own sections. Progress goes to stderr; the report to ``--output``.
 
 Usage: python benchmarks/run_all.py [--output benchmarks/RESULTS.md] [--quick]
 
@@ -44,6 +45,7 @@ RUN_SCALE_FULL = ["--sizes", "10", "100"]
 RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8"]
 FRESH_FULL = ["--n", "1000"]
 FRESH_QUICK = ["--n", "100"]
+INFLIGHT_QUICK = ["--n", "10", "--job-seconds", "20", "--window", "6"]
 
 
 @dataclass
@@ -604,9 +606,12 @@ def main(argv: list[str] | None = None) -> int:
         previous = output.read_text(encoding="utf-8") if output.exists() else ""
         kept = [m.group(0) for m in KEPT_BLOCK.finditer(previous)]
         output.write_text("\n\n".join([text.rstrip("\n"), *kept]) + "\n", encoding="utf-8")
-        # The HTML report benchmark appends its own section (with its load) to the file.
+        # The HTML report and in-flight benchmarks append their own sections (with their
+        # load) to the file.
         try:
             run_script("report_render.py", ["--results", str(output)], timeout=600)
+            inflight = INFLIGHT_QUICK if args.quick else []
+            run_script("inflight.py", [*inflight, "--results", str(output)], timeout=1800)
         except RuntimeError as exc:
             print(f"run_all: {exc}", file=sys.stderr)
             return 1

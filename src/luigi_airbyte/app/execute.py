@@ -46,6 +46,7 @@ from luigi_airbyte.app.step_context import (
     utcnow,
 )
 from luigi_airbyte.app.step_transforms import run_transform
+from luigi_airbyte.app.watcher import feed_for
 from luigi_airbyte.checks import (
     CheckResult,
     raise_for,
@@ -319,6 +320,7 @@ class StepExecutor:
             emitter=emitter,
             settings=self._sync_settings(step),
             run_id=(ctx.run_id or "") if ctx is not None else "",
+            feed=feed_for(self.rt),
         )
 
     def sync_is_complete(self, ctx: StepContext, req: SyncRequest) -> bool:

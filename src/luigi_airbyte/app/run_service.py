@@ -50,6 +50,7 @@ from luigi_airbyte.app.run_record import (
     reap_abandoned,
     settle_claims_of,
 )
+from luigi_airbyte.app.watcher import with_watcher
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 from luigi_airbyte.exit_codes import ExitCode, for_error, for_run, for_step
 from luigi_airbyte.observe import Alert
@@ -193,7 +194,7 @@ class RunService:
                 if not request.skip_preflight and (failed := self._preflight(handle, graph)):
                     return failed
                 reload(handle.run_id)
-                outcome = graph_runner(
+                outcome = with_watcher(graph_runner)(
                     rt,
                     graph,
                     pipeline_file=request.pipeline_file,

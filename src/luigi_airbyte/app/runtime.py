@@ -103,6 +103,7 @@ class RunShared:
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
     prepared: bool = False
+    watch_socket: str | None = None  # the host's job watcher (app/watcher.py)
 
 
 class StoreEventSink:

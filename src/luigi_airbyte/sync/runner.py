@@ -80,6 +80,7 @@ from luigi_airbyte.sync.results import (
 )
 from luigi_airbyte.sync.settings import SyncSettings
 from luigi_airbyte.sync.waiting import Waiter
+from luigi_airbyte.sync.watcher import JobFeed
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class SyncRunner(ClaimSteps):
         settings: deadlines, poll strategy, outcome rules.
         run_id: the run this runner works for, recorded in the claims it holds.
         lease_s: how long a claim stays live without renewal (renewed every quarter).
+        feed: the host's job watcher (``luigi_airbyte.sync.watcher``); while it answers,
+            waiting asks it instead of sending ``GET /jobs/{id}``.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class SyncRunner(ClaimSteps):
         settings: SyncSettings = _DEFAULT_SETTINGS,
         run_id: str = "",
         lease_s: float = DEFAULT_LEASE_S,
+        feed: JobFeed | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -129,6 +133,7 @@ class SyncRunner(ClaimSteps):
         self.settings = settings
         self.holder = Holder.this_process(run_id)
         self.lease_s = lease_s
+        self.feed = feed
         self.journal = JobJournal(client, ledger, emitter, clock, settings.history_size)
         self._keepers: dict[str, ClaimKeeper] = {}
         self._keepers_lock = threading.Lock()
@@ -356,6 +361,7 @@ class SyncRunner(ClaimSteps):
                 settings=self.settings,
                 clock=self.clock,
                 journal=self.journal,
+                feed=self.feed,
             )
             return waiter.run()
         finally:

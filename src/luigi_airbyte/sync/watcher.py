@@ -1,0 +1,367 @@
+"""One watcher per host: every in-flight job of a run seen through a few list calls.
+
+Without it each waiting task sends ``GET /jobs/{id}`` on its own schedule, so Airbyte sees
+O(jobs) requests per interval (29.8 requests/s for 50 syncs in flight). ``JobWatcher``
+runs in the run process (started before Luigi forks workers; see
+``luigi_airbyte.app.watcher``) and answers every waiting task from one
+``GET /jobs?workspaceIds=…&updatedAtStart=…&orderBy=updatedAt|DESC`` per workspace and
+tick, 100 jobs a page: O(workspaces) requests per tick, not O(jobs).
+
+Timing stays each task's own. A task asks ``next(job, scope, after, due_in)``: "tell me
+when my job changes, and at the latest a state no older than ``due_in`` seconds from
+now". ``due_in`` is what the task's poll strategy would have slept (dense right after a
+trigger without history, guided by the connection's past durations with it, see
+``luigi_airbyte.sync.polling``). The watcher ticks when the earliest request falls due,
+at most once per ``min_tick``, and a tick also answers every request due within the next
+``min_tick``, so many tasks share one listing.
+
+What a listing cannot miss: Airbyte bumps a job's ``updatedAt`` whenever it changes, so a
+listing from ``updatedAtStart`` = the newest ``updatedAt`` the previous listing saw (less
+``margin`` for whole-second timestamps) shows every job that changed since, by Airbyte's
+own clock; a newly watched job pulls the watermark back to what its task last saw of it.
+A job missing from a listing has not changed.
+
+The watcher only reads: it never posts, cancels or writes the ledger. ``hint(job_id)``
+(a webhook said the job ended) confirms the job with one ``GET /jobs/{id}`` now and
+publishes the result. If the watcher dies or stops answering, each task falls back to
+polling its own job (``luigi_airbyte.sync.waiting``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from luigi_airbyte.airbyte.models import Job
+from luigi_airbyte.backoff import Backoff
+from luigi_airbyte.errors import AirbyteError
+from luigi_airbyte.sync.clock import Clock, SystemClock
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+MIN_TICK = 0.5
+"""Seconds between two listings of a workspace at least (2 requests/s per workspace at most)."""
+MARGIN = 2.0
+"""Seconds the watermark is pulled back: Airbyte's timestamps are whole seconds."""
+FORGET_AFTER = 120.0
+"""A job nobody asked about for this long is no longer watched."""
+
+# A listing that fails is tried again 0.5 s later, doubling to 10 s; meanwhile the
+# waiting tasks are told of the failure, as their own failed poll would have told them.
+_LIST_RETRY = Backoff(base=0.5, cap=10.0, factor=2.0, jitter="none")
+
+
+class JobListingAPI(Protocol):
+    """The two reads the watcher uses (``luigi_airbyte.airbyte.AirbyteClient`` has them)."""
+
+    def get_job(self, job_id: int, /) -> Job: ...
+
+    def list_jobs(
+        self,
+        connection_id: str | None = None,
+        *,
+        updated_at_start: datetime | None = None,
+        order_by: str = "createdAt|DESC",
+        page_size: int = 100,
+        workspace_ids: list[str] | None = None,
+    ) -> Iterator[Job]: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The job as the watcher last saw it, with its version (bumped on every change).
+
+    ``error`` is set when the watcher's last listing failed: the task counts it as a
+    failed poll of its own.
+    """
+
+    job: Job
+    version: int
+    error: str = ""
+
+
+class JobFeed(Protocol):
+    """Where a waiting task asks for its job's next state (``JobWatcher`` in this process,
+    ``WatchFeed`` from another); ``None`` means the watcher is gone: poll on your own."""
+
+    def next(self, job: Job, scope: str, after: int, due_in: float, /) -> Answer | None: ...
+
+
+@dataclass
+class _Watched:
+    job: Job
+    scope: str
+    version: int = 0
+    refreshed: float = float("-inf")  # monotonic start of the last listing that covered it
+    asked: float = 0.0  # monotonic time of the last request about it
+    due: list[float] = field(default_factory=list)  # pending requests' due times
+    error: str = ""
+
+
+def scope_for(connection_id: str, workspace_id: str | None) -> str:
+    """The listing that covers a job: its workspace's, else its connection's own."""
+    return f"ws:{workspace_id}" if workspace_id else f"conn:{connection_id}"
+
+
+class JobWatcher:
+    """Polls Airbyte for every watched job with one listing per scope and tick; read-only.
+
+    Args:
+        client: reads jobs (``get_job``, ``list_jobs``).
+        min_tick: seconds between two ticks at least.
+        margin: seconds the ``updatedAtStart`` watermark is pulled back.
+        clock: time source (monotonic for ticks, wall time as a last-resort watermark).
+    """
+
+    def __init__(
+        self,
+        client: JobListingAPI,
+        *,
+        min_tick: float = MIN_TICK,
+        margin: float = MARGIN,
+        clock: Clock | None = None,
+    ) -> None:
+        self.client = client
+        self.min_tick = min_tick
+        self.margin = timedelta(seconds=margin)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._jobs: dict[int, _Watched] = {}
+        self._since: dict[str, datetime] = {}  # scope -> watermark (Airbyte's clock)
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._last_tick = float("-inf")
+        self._errors = 0
+        self.ticks = 0  # listings rounds done (for tests and benchmarks)
+        self.listings = 0  # list requests sent (one per scope and page)
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> JobWatcher:
+        self._thread = threading.Thread(target=self._loop, name="airbyte-job-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped
+
+    # ------------------------------------------------------------------ what tasks call
+
+    def next(
+        self, job: Job, scope: str, after: int, due_in: float, timeout: float | None = None
+    ) -> Answer | None:
+        """Block until ``job`` changes past version ``after``, or a listing started after
+        this call and no earlier than ``due_in`` seconds from now (less ``min_tick``) has
+        covered it.
+
+        Returns ``None`` if the watcher stopped, or nothing came within ``timeout``
+        (default: ``due_in`` plus a minute): the caller then polls on its own.
+        """
+        now = self.clock.monotonic()
+        due = now + max(0.0, due_in)
+        limit = due + (60.0 if timeout is None else timeout)
+        with self._cond:
+            watched = self._watch(job, scope, now)
+            if watched.version > after:
+                return Answer(watched.job, watched.version, watched.error)
+            watched.due.append(due)
+            self._cond.notify_all()
+            try:
+                while not self._stopped:
+                    if watched.version > after:
+                        break
+                    # Only a listing that started after this request answers it (no
+                    # spinning on an old one), and at most ``min_tick`` before it is due.
+                    if watched.refreshed >= max(due - self.min_tick, now):
+                        break
+                    remaining = limit - self.clock.monotonic()
+                    if remaining <= 0:
+                        return None
+                    self._cond.wait(min(remaining, 1.0))
+                else:
+                    return None
+            finally:
+                watched.due.remove(due)
+                watched.asked = self.clock.monotonic()
+            return Answer(watched.job, watched.version, watched.error)
+
+    def hint(self, job_id: int) -> None:
+        """A push (webhook) says ``job_id`` may have ended: confirm it with one
+        ``GET /jobs/{id}`` now and publish what Airbyte says. A job not watched here is
+        ignored (no request): a hint is never trusted on its own."""
+        with self._cond:
+            watched = self._jobs.get(int(job_id))
+        if watched is None:
+            logger.info("job watcher: hint for job %s, which is not watched here; ignored", job_id)
+            return
+        try:
+            job = self.client.get_job(int(job_id))
+        except AirbyteError as exc:
+            logger.warning("job watcher: could not confirm job %s after a hint (%s)", job_id, exc)
+            return
+        with self._cond:
+            self._update(job, self.clock.monotonic())
+            self._cond.notify_all()
+
+    def watched(self) -> list[int]:
+        with self._cond:
+            return sorted(self._jobs)
+
+    def watches_connection(self, connection_id: str) -> bool:
+        """Whether a job of ``connection_id`` is watched here (a push for any other
+        connection is none of this watcher's business)."""
+        wanted = str(connection_id).lower()
+        with self._cond:
+            return any(w.job.connection_id.lower() == wanted for w in self._jobs.values())
+
+    # ------------------------------------------------------------------ the tick
+
+    def _watch(self, job: Job, scope: str, now: float) -> _Watched:
+        watched = self._jobs.get(job.job_id)
+        if watched is None:
+            watched = _Watched(job=job, scope=scope, asked=now)
+            self._jobs[job.job_id] = watched
+            # Changes after what the task saw of the job must be listed.
+            seen = job.last_updated_at or job.start_time
+            if seen is None:
+                seen = self.clock.now() - timedelta(minutes=10)
+            old = self._since.get(scope)
+            self._since[scope] = seen if old is None else min(old, seen)
+        watched.asked = now
+        return watched
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                scopes = self._wait_for_due()
+                if scopes is None:
+                    return
+                self._tick(scopes)
+        except Exception:  # a dead watcher leaves a trace; the tasks fall back
+            logger.exception("job watcher: stopped by an unexpected error; tasks poll on their own")
+            with self._cond:
+                self._stopped = True
+                self._cond.notify_all()
+
+    def _wait_for_due(self) -> list[str] | None:
+        """Sleep until a request falls due; the scopes to list then (``None``: stopped)."""
+        with self._cond:
+            while not self._stopped:
+                now = self.clock.monotonic()
+                self._forget(now)
+                dues = [d for w in self._jobs.values() for d in w.due]
+                if not dues:
+                    self._cond.wait(1.0)
+                    continue
+                at = max(min(dues), self._last_tick + self.min_tick)
+                if self._errors:
+                    at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
+                if at > now:
+                    self._cond.wait(at - now)
+                    continue
+                horizon = now + self.min_tick
+                return sorted(
+                    {w.scope for w in self._jobs.values() if any(d <= horizon for d in w.due)}
+                )
+            return None
+
+    def _forget(self, now: float) -> None:
+        for job_id in [
+            j for j, w in self._jobs.items() if not w.due and now - w.asked > FORGET_AFTER
+        ]:
+            del self._jobs[job_id]
+
+    def _tick(self, scopes: list[str]) -> None:
+        started = self.clock.monotonic()
+        self._last_tick = started
+        self.ticks += 1
+        failed = ""
+        for scope in scopes:
+            try:
+                jobs = self._list(scope)
+            except AirbyteError as exc:
+                logger.warning("job watcher: listing %s failed (%s); retrying", scope, exc)
+                failed = str(exc)
+                continue
+            with self._cond:
+                for job in jobs:
+                    self._update(job, started)
+                for watched in self._jobs.values():
+                    if watched.scope == scope:
+                        watched.refreshed = started
+                        watched.error = ""
+        with self._cond:
+            self._errors = self._errors + 1 if failed else 0
+            if failed:
+                for watched in self._jobs.values():
+                    if watched.scope in scopes and watched.refreshed < started:
+                        watched.error = failed
+                        watched.version += 1  # wake the task: it counts a failed poll
+            self._cond.notify_all()
+
+    def _list(self, scope: str) -> list[Job]:
+        kind, _, ident = scope.partition(":")
+        with self._cond:
+            since = self._since.get(scope)
+        start = None if since is None else since - self.margin
+        self.listings += 1
+        pages = self.client.list_jobs(
+            ident if kind == "conn" else None,
+            workspace_ids=[ident] if kind == "ws" else None,
+            updated_at_start=start,
+            order_by="updatedAt|DESC",
+            page_size=PAGE_SIZE,
+        )
+        jobs = list(pages)
+        self.listings += len(jobs) // PAGE_SIZE  # every further page is one more request
+        newest = max((j.last_updated_at for j in jobs if j.last_updated_at), default=None)
+        if newest is not None:
+            with self._cond:
+                old = self._since.get(scope)
+                self._since[scope] = newest if old is None else max(old, newest)
+        return jobs
+
+    def _update(self, job: Job, at: float) -> None:
+        watched = self._jobs.get(job.job_id)
+        if watched is None:
+            return
+        watched.refreshed = max(watched.refreshed, at)
+        watched.error = ""
+        if _state(job) != _state(watched.job):
+            watched.job = job
+            watched.version += 1
+
+
+def _state(job: Job) -> tuple[object, ...]:
+    return (
+        job.status,
+        job.raw_status,
+        job.rows_synced,
+        job.bytes_synced,
+        job.last_updated_at,
+        job.duration,
+    )
+
+
+__all__ = [
+    "MIN_TICK",
+    "PAGE_SIZE",
+    "Answer",
+    "JobFeed",
+    "JobListingAPI",
+    "JobWatcher",
+    "scope_for",
+]

@@ -1,0 +1,277 @@
+"""The host's job watcher: shared listings, its channel, and the fallback when it is gone.
+
+``Waiter`` tests run on the ``FakeClock`` with a scripted feed; the watcher and its
+socket run in real (short) time against a small listing fake.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sync_fakes import CONN, FakeAirbyte
+
+from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
+from luigi_airbyte.observe.events import ListEmitter
+from luigi_airbyte.store.ledger import InMemoryLedger
+from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
+from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire, socket_path
+from luigi_airbyte.sync.watcher import Answer, JobWatcher
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+
+# ---------------------------------------------------------------- the waiting task's side
+
+
+class ScriptedFeed:
+    """A watcher that answers from the fake Airbyte after the due time, on the fake clock."""
+
+    def __init__(self, fake: FakeAirbyte, clock: FakeClock, *, gone_after: int | None = None):
+        self.fake, self.clock, self.gone_after = fake, clock, gone_after
+        self.asked: list[float] = []
+        self.version = 0
+
+    def next(self, job: Job, scope: str, after: int, due_in: float) -> Answer | None:
+        self.asked.append(due_in)
+        if self.gone_after is not None and len(self.asked) > self.gone_after:
+            return None
+        self.clock.sleep(due_in)
+        self.version += 1
+        return Answer(self.fake._job(self.fake.jobs[job.job_id]), self.version)
+
+
+def runner(fake: FakeAirbyte, clock: FakeClock, feed: Any, emitter: ListEmitter) -> SyncRunner:
+    settings = SyncSettings(poll_strategy=AdaptivePolling(), stuck_after=None)
+    return SyncRunner(
+        fake, InMemoryLedger(), emitter=emitter, clock=clock, settings=settings, feed=feed
+    )
+
+
+def test_with_a_watcher_the_task_never_polls_its_job(
+    fake: FakeAirbyte, clock: FakeClock, emitter: ListEmitter
+) -> None:
+    feed = ScriptedFeed(fake, clock)
+    result = runner(fake, clock, feed, emitter).run(CONN, "k")
+    assert result.status is JobStatus.SUCCEEDED
+    assert fake.calls.count("get_job") == 0
+    assert len(feed.asked) >= 3
+
+
+def test_the_task_keeps_its_adaptive_timing_through_the_watcher(
+    fake: FakeAirbyte, clock: FakeClock, emitter: ListEmitter
+) -> None:
+    # No history: dense right after the trigger (1 s, growing with the elapsed time).
+    fresh = ScriptedFeed(fake, clock)
+    runner(fake, clock, fresh, emitter).run(CONN, "fresh")
+    assert fresh.asked[0] == pytest.approx(AdaptivePolling().initial)
+    # With history (jobs of 60 s): the first wait sleeps most of the way to the end.
+    fake.add_history(CONN, [60.0, 60.0, 60.0])
+    fake.script = lambda: [("running", 60.0), ("succeeded", None)]
+    guided = ScriptedFeed(fake, clock)
+    runner(fake, clock, guided, emitter).run(CONN, "guided")
+    assert guided.asked[0] > 20.0
+    assert min(guided.asked) <= AdaptivePolling().dense
+
+
+def test_a_watcher_that_goes_away_leaves_the_task_polling_its_own_job(
+    fake: FakeAirbyte, clock: FakeClock, emitter: ListEmitter
+) -> None:
+    feed = ScriptedFeed(fake, clock, gone_after=1)
+    result = runner(fake, clock, feed, emitter).run(CONN, "k")
+    assert result.status is JobStatus.SUCCEEDED
+    assert len(feed.asked) == 2  # never asked again once it failed to answer
+    assert fake.calls.count("get_job") >= 1
+    assert [e.name for e in emitter.events].count("sync.watcher_lost") == 1
+
+
+# ---------------------------------------------------------------- the watcher itself
+
+
+def job(job_id: int, status: str = "running", *, conn: str = CONN, at: int = 0) -> Job:
+    return Job(
+        job_id=job_id,
+        status=JobStatus.parse(status),
+        job_type=JobType.SYNC,
+        connection_id=conn,
+        start_time=T0,
+        last_updated_at=T0 + timedelta(seconds=at),
+        raw_status=status,
+    )
+
+
+class Listing:
+    """Airbyte's job listing, counted; ``boom`` makes it fail unexpectedly."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, Job] = {}
+        self.lists: list[dict[str, Any]] = []
+        self.gets: list[int] = []
+        self.boom = False
+
+    def get_job(self, job_id: int) -> Job:
+        self.gets.append(job_id)
+        return self.jobs[job_id]
+
+    def list_jobs(self, connection_id: str | None = None, **kwargs: Any) -> Iterator[Job]:
+        if self.boom:
+            raise RuntimeError("boom")
+        self.lists.append({"connection_id": connection_id, **kwargs})
+        since = kwargs.get("updated_at_start")
+        return iter([j for j in self.jobs.values() if since is None or j.last_updated_at >= since])
+
+
+@pytest.fixture
+def listing() -> Listing:
+    return Listing()
+
+
+@pytest.fixture
+def watcher(listing: Listing) -> Iterator[JobWatcher]:
+    w = JobWatcher(listing, min_tick=0.2).start()
+    yield w
+    w.stop()
+
+
+def ask_all(w: JobWatcher, jobs: list[Job], due_in: float) -> list[Answer | None]:
+    answers: list[Answer | None] = [None] * len(jobs)
+
+    def one(i: int) -> None:
+        answers[i] = w.next(jobs[i], "ws:W", 0, due_in, timeout=5)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return answers
+
+
+def test_one_listing_answers_every_job_due_in_a_tick(watcher: JobWatcher, listing: Listing) -> None:
+    jobs = [job(i) for i in range(1, 11)]
+    listing.jobs = {j.job_id: j for j in jobs}
+    answers = ask_all(watcher, jobs, 0.3)
+    assert all(a is not None and a.job.status is JobStatus.RUNNING for a in answers)
+    assert len(listing.lists) == 1
+    (call,) = listing.lists
+    assert call["workspace_ids"] == ["W"] and call["order_by"] == "updatedAt|DESC"
+    assert call["updated_at_start"] <= T0  # no change since the task's view can be missed
+    assert listing.gets == []
+
+
+def test_a_change_wakes_the_task_before_its_due_time(watcher: JobWatcher, listing: Listing) -> None:
+    listing.jobs = {1: job(1), 2: job(2)}
+    done: list[Answer | None] = []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: done.append(watcher.next(job(1), "ws:W", 0, 30.0)))
+    thread.start()
+    time.sleep(0.1)
+    listing.jobs[1] = job(1, "succeeded", at=5)
+    # Another task's request makes the watcher list; the first one learns of its change.
+    assert watcher.next(job(2), "ws:W", 0, 0.0, timeout=5) is not None
+    thread.join(5)
+    assert done and done[0] is not None and done[0].job.status is JobStatus.SUCCEEDED
+    assert time.monotonic() - started < 5
+
+
+def test_a_hint_confirms_the_job_with_one_get(watcher: JobWatcher, listing: Listing) -> None:
+    listing.jobs = {1: job(1)}
+    done: list[Answer | None] = []
+    thread = threading.Thread(target=lambda: done.append(watcher.next(job(1), "ws:W", 0, 30.0)))
+    thread.start()
+    time.sleep(0.1)
+    listing.jobs[1] = job(1, "succeeded", at=5)
+    watcher.hint(1)
+    thread.join(5)
+    assert done and done[0] is not None and done[0].job.status is JobStatus.SUCCEEDED
+    assert listing.gets == [1]
+    watcher.hint(99)  # not watched here: ignored, no request
+    assert listing.gets == [1]
+
+
+def test_a_crashed_watcher_answers_none(watcher: JobWatcher, listing: Listing) -> None:
+    listing.boom = True
+    assert watcher.next(job(1), "ws:W", 0, 0.0, timeout=5) is None
+    assert not watcher.alive
+
+
+# ---------------------------------------------------------------- the channel
+
+
+def test_the_wire_format_reads_back_as_the_same_job() -> None:
+    original = Job.from_api(
+        {
+            "jobId": 7,
+            "status": "running",
+            "jobType": "sync",
+            "connectionId": CONN,
+            "startTime": "2026-01-15T12:00:00Z",
+            "lastUpdatedAt": "2026-01-15T12:00:09Z",
+            "duration": "PT9S",
+            "rowsSynced": 5,
+            "bytesSynced": 50,
+        }
+    )
+    assert Job.from_api(job_to_wire(original)) == original
+
+
+def test_the_feed_answers_through_the_socket(
+    watcher: JobWatcher, listing: Listing, tmp_path: Path
+) -> None:
+    listing.jobs = {1: job(1, "succeeded", at=3)}
+    server = WatchServer(watcher, socket_path(tmp_path, "r1"))
+    try:
+        answer = WatchFeed(server.path).next(job(1), "ws:W", 0, 0.1)
+    finally:
+        server.close()
+    assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
+    assert not server.path.exists()
+
+
+def test_a_removed_socket_answers_none_at_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    assert WatchFeed(tmp_path / "gone.sock").next(job(1), "ws:W", 0, 5.0) is None
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_silent_watcher_answers_none_after_the_grace(tmp_path: Path) -> None:
+    path = tmp_path / "silent.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.bind(str(path))
+        silent.listen(8)  # accepts connections, never answers
+        started = time.monotonic()
+        answer = WatchFeed(path, grace=0.3).next(job(1), "ws:W", 0, 0.2)
+        took = time.monotonic() - started
+    assert answer is None
+    assert 0.4 <= took < 3.0
+
+
+def test_the_watcher_knows_which_connections_it_watches(
+    watcher: JobWatcher, listing: Listing
+) -> None:
+    listing.jobs = {1: job(1)}
+    assert not watcher.watches_connection(CONN)
+    assert watcher.next(job(1), "ws:W", 0, 0.0, timeout=5) is not None
+    assert watcher.watches_connection(CONN.upper())
+    assert not watcher.watches_connection("00000000-0000-4000-8000-000000000001")
+
+
+def test_a_socket_left_by_a_killed_run_is_removed_and_a_live_one_kept(
+    watcher: JobWatcher, tmp_path: Path
+) -> None:
+    live = WatchServer(watcher, socket_path(tmp_path, "live-run"))
+    dead = tmp_path / "watch-dead-run.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(dead))  # bound, never listening: what a killed run leaves behind
+    try:
+        path = socket_path(tmp_path, "next-run")
+        assert not dead.exists()
+        assert live.path.exists() and path.parent == tmp_path
+    finally:
+        live.close()
