@@ -398,51 +398,65 @@ class SyncRunner(ClaimSteps):
                     connection_id, run_key, job_type, exc, since, seen_max
                 )
             except (AirbyteTransportError, ServerError, RateLimitedError) as exc:
-                # Transport errors and 5xx on a POST are ambiguous: the job may exist.
-                # JobCreateUncertainError is the client saying so explicitly.
-                kind = "answer lost" if isinstance(exc, JobCreateUncertainError) else str(exc)
-                logger.warning(
-                    "connection %s job ?: create may or may not have reached Airbyte (%s); "
-                    "listing jobs created since %s to find out",
-                    connection_id,
-                    kind,
-                    since.isoformat(),
+                adopted = self._after_lost_answer(
+                    exc, connection_id, run_key, job_type, history, since, seen_max, posts
                 )
-                found, verified = self._reconcile(connection_id, job_type, since, seen_max)
-                if found is not None:
-                    return self._adopt(
-                        found, "reconciled", connection_id, run_key, job_type, history
-                    )
-                if not verified:
-                    logger.error(
-                        "connection %s job ?: could not list jobs to check whether the create "
-                        "worked; not posting again (a second job could duplicate the sync)",
-                        connection_id,
-                    )
-                    raise
-                if posts >= 2:
-                    logger.error(
-                        "connection %s job ?: still no job after a second unanswered create; "
-                        "giving up without posting again",
-                        connection_id,
-                    )
-                    raise
-                logger.warning(
-                    "connection %s job ?: no job appeared within %.0fs; posting once more",
-                    connection_id,
-                    self.settings.confirm_window,
-                )
-                continue
-            if (
-                job.job_id in known
-                or (seen_max is not None and job.job_id <= seen_max)
-                or (job.start_time is not None and job.start_time < since)
-            ):
+                if adopted is None:
+                    continue  # verified: no job appeared; the one more POST
+                return adopted
+            if job.job_id in known or _existed_before(job, seen_max, since):
                 # Airbyte answered with a job that existed before we posted (a queued
                 # one, since mid-2026): listed before the POST, or created before it by
                 # more than the clock skew. Ours by attachment, not by creation.
                 return self._adopt(job, "queued", connection_id, run_key, job_type, history)
             return self._adopt(job, "created", connection_id, run_key, job_type, history)
+
+    def _after_lost_answer(
+        self,
+        exc: Exception,
+        connection_id: str,
+        run_key: str,
+        job_type: JobType,
+        history: tuple[Job, ...],
+        since: datetime,
+        seen_max: int | None,
+        posts: int,
+    ) -> Attachment | None:
+        """A POST whose answer was lost (transport error, 5xx: the job may exist; a
+        ``JobCreateUncertainError`` is the client saying so). The job found by listing
+        is adopted; ``None`` means a verified listing showed no job after the first POST,
+        so one more POST is safe; anything else re-raises ``exc`` without posting."""
+        kind = "answer lost" if isinstance(exc, JobCreateUncertainError) else str(exc)
+        logger.warning(
+            "connection %s job ?: create may or may not have reached Airbyte (%s); "
+            "listing jobs created since %s to find out",
+            connection_id,
+            kind,
+            since.isoformat(),
+        )
+        found, verified = self._reconcile(connection_id, job_type, since, seen_max)
+        if found is not None:
+            return self._adopt(found, "reconciled", connection_id, run_key, job_type, history)
+        if not verified:
+            logger.error(
+                "connection %s job ?: could not list jobs to check whether the create "
+                "worked; not posting again (a second job could duplicate the sync)",
+                connection_id,
+            )
+            raise exc
+        if posts >= 2:
+            logger.error(
+                "connection %s job ?: still no job after a second unanswered create; "
+                "giving up without posting again",
+                connection_id,
+            )
+            raise exc
+        logger.warning(
+            "connection %s job ?: no job appeared within %.0fs; posting once more",
+            connection_id,
+            self.settings.confirm_window,
+        )
+        return None
 
     def _post(self, connection_id: str, run_key: str, job_type: JobType) -> Job:
         """The one request that starts a job: ``POST /jobs``, or for a refresh the config
@@ -650,3 +664,12 @@ class SyncRunner(ClaimSteps):
 
 
 __all__ = ["SyncRunner"]
+
+
+def _existed_before(job: Job, seen_max: int | None, since: datetime) -> bool:
+    """Whether Airbyte's answer to our POST is a job older than the POST: job ids only
+    grow, so one at or below the newest listed before it, or one created before it by
+    more than the clock skew."""
+    return (seen_max is not None and job.job_id <= seen_max) or (
+        job.start_time is not None and job.start_time < since
+    )
