@@ -22,9 +22,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.app.watch_pushes import pushes
 from luigi_airbyte.pipeline.graph import Graph
@@ -81,30 +79,11 @@ def hint(rt: Runtime, job_id: int) -> bool:
 
 
 def with_watcher(graph_runner: GraphRunner) -> GraphRunner:
-    """``graph_runner`` with the host's watcher running around it."""
+    """``graph_runner`` with the host's watcher running around it (same arguments)."""
 
-    def run(
-        rt: Runtime,
-        graph: Graph,
-        *,
-        pipeline_file: Path,
-        run_date: date,
-        interval: str,
-        run_id: str,
-        workers: int,
-        scheduler_url: str | None,
-    ) -> GraphOutcome:
-        with host_watcher(rt, run_id):
-            return graph_runner(
-                rt,
-                graph,
-                pipeline_file=pipeline_file,
-                run_date=run_date,
-                interval=interval,
-                run_id=run_id,
-                workers=workers,
-                scheduler_url=scheduler_url,
-            )
+    def run(rt: Runtime, graph: Graph, **options: Any) -> GraphOutcome:
+        with host_watcher(rt, options["run_id"]):
+            return graph_runner(rt, graph, **options)
 
     return run
 

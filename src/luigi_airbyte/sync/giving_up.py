@@ -120,13 +120,7 @@ class GivingUp(WaitState):
     def _fail_after_cancel(self, final: Job, why: str) -> NoReturn:
         confirmed = final.status.is_terminal
         if confirmed:
-            self.journal.record_outcome(
-                self.att.run_key,
-                final.job_id,
-                final.status.value,
-                final.rows_synced,
-                final.bytes_synced,
-            )
+            self.journal.record_final(self.att.run_key, final)
             state = f"it is now {final.status.value}"
         else:
             state = (
@@ -250,12 +244,6 @@ class GivingUp(WaitState):
         )
         final = self._cancel_and_confirm(kind)
         if final.status.is_terminal:
-            self.journal.record_outcome(
-                self.att.run_key,
-                final.job_id,
-                final.status.value,
-                final.rows_synced,
-                final.bytes_synced,
-            )
+            self.journal.record_final(self.att.run_key, final)
 
     # ------------------------------------------------------------------ the end

@@ -81,6 +81,12 @@ class JobJournal:
         """Record that ``entry.job_id`` now works for ``entry.run_key``."""
         self.ledger.record_job(entry)
 
+    def record_final(self, run_key: str, job: Job) -> None:
+        """Settle the run key's row with a terminal job as Airbyte reports it."""
+        self.record_outcome(
+            run_key, job.job_id, job.status.value, job.rows_synced, job.bytes_synced
+        )
+
     def record_outcome(
         self,
         run_key: str,
