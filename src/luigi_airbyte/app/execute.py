@@ -34,7 +34,7 @@ from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
-from luigi_airbyte.app.step_alerts import failure_alert
+from luigi_airbyte.app.step_alerts import alert_failed_step
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
     Reporter,
@@ -220,7 +220,7 @@ class StepExecutor:
             # A `luigi-airbyte run` alerts once per failed step when it ends, after Luigi's
             # retries (alert_failed_steps); a step run on its own has no end to wait for.
             if not interrupted and self._is_adhoc(ctx):
-                self._alert(ctx, owner, kind, message, outcome.get("job_id"))
+                alert_failed_step(self.rt, ctx, owner, kind, message, outcome.get("job_id"))
             self._finish_adhoc(ctx, code)
             raise
         else:
@@ -245,24 +245,6 @@ class StepExecutor:
             lineage.complete(outcome)
             self._finish_adhoc(ctx, 0)
 
-    def _alert(
-        self,
-        ctx: StepContext,
-        owner: str,
-        kind: str,
-        message: str,
-        job_id: int | None,
-        detail: RunDetail | None = None,
-        links: Mapping[str, str] | None = None,
-    ) -> None:
-        """Alert the owner role: connection, job link, Airbyte's reason, what it blocked,
-        and the one command that recovers (see ``step_alerts``)."""
-        try:
-            alert = failure_alert(self.rt, ctx, owner, kind, message, job_id, detail, links)
-            self.rt.router().alert(alert)
-        except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
-            logger.warning("could not route the alert for %s: %s", ctx.step, exc)
-
     def alert_failed_steps(self, detail: RunDetail, links: Mapping[str, str] | None = None) -> None:
         """Alert the owner of each step that ended the run failed: once, with its last job.
 
@@ -276,8 +258,9 @@ class StepExecutor:
                 continue
             ctx = StepContext(run.pipeline, step.step_name, run.run_date, run_id=run.run_id)
             message = step.message or "failed"
-            self._alert(
-                ctx, step.owner or "", step.kind, message, step.job_id, detail, _at(links, step)
+            owner, step_links = step.owner or "", _at(links, step)
+            alert_failed_step(
+                self.rt, ctx, owner, step.kind, message, step.job_id, detail, step_links
             )
 
     # --- syncs ---------------------------------------------------------------------------

@@ -173,7 +173,7 @@ def _facts(
     return facts
 
 
-def failure_alert(
+def alert_failed_step(
     rt: Runtime,
     ctx: StepContext,
     owner: str,
@@ -182,32 +182,38 @@ def failure_alert(
     job_id: int | None,
     detail: RunDetail | None = None,
     links: Mapping[str, str] | None = None,
-) -> Alert:
-    """The alert for a step that ended failed; ``detail`` (the run) names what it blocked,
-    ``links`` adds the run's own (the HTML report's recap of this step)."""
-    if not ctx.interval and detail is not None:
-        ctx = replace(ctx, interval=interval_from_argv(detail.run.argv))
-    facts = _facts(rt, ctx, kind, job_id, detail)
-    command = recovery_command(rt, ctx)
-    graph, _ = _node(rt, ctx)
-    target = reload_target(graph, ctx.step, detail.checks if detail is not None else ())
-    if target:  # a bad load: a plain re-run would skip the sync and judge it again
-        command = shlex.join([*shlex.split(command), *reload_option(target)])
-    return Alert(
-        owner_role=owner or "default",
-        severity="error",
-        title=f"{ctx.pipeline}/{ctx.step} failed",
-        text=message,
-        run_id=ctx.run_id,
-        step=ctx.step,
-        job_id=job_id,
-        pipeline=ctx.pipeline,
-        kind=f"{kind}-failure",
-        airbyte_message=facts.airbyte_message,
-        next_step=_reload_step(command) if target else _next_step(kind, command),
-        connection=facts.connection,
-        connection_id=facts.connection_id,
-        blocked=facts.blocked,
-        command=command,
-        links={**facts.links, **(links or {})},
-    )
+) -> None:
+    """Alert the owner role of a step that ended failed: connection, job link, Airbyte's
+    reason, what it blocked (``detail``, the run), the one command that recovers, and
+    ``links`` (the HTML report's recap of this step). Never raises: an alert that cannot
+    be built or routed is logged, and must not mask the failure it reports."""
+    try:
+        if not ctx.interval and detail is not None:
+            ctx = replace(ctx, interval=interval_from_argv(detail.run.argv))
+        facts = _facts(rt, ctx, kind, job_id, detail)
+        command = recovery_command(rt, ctx)
+        graph, _ = _node(rt, ctx)
+        target = reload_target(graph, ctx.step, detail.checks if detail is not None else ())
+        if target:  # a bad load: a plain re-run would skip the sync and judge it again
+            command = shlex.join([*shlex.split(command), *reload_option(target)])
+        alert = Alert(
+            owner_role=owner or "default",
+            severity="error",
+            title=f"{ctx.pipeline}/{ctx.step} failed",
+            text=message,
+            run_id=ctx.run_id,
+            step=ctx.step,
+            job_id=job_id,
+            pipeline=ctx.pipeline,
+            kind=f"{kind}-failure",
+            airbyte_message=facts.airbyte_message,
+            next_step=_reload_step(command) if target else _next_step(kind, command),
+            connection=facts.connection,
+            connection_id=facts.connection_id,
+            blocked=facts.blocked,
+            command=command,
+            links={**facts.links, **(links or {})},
+        )
+        rt.router().alert(alert)
+    except Exception as exc:  # noqa: BLE001 - an alert failure must not mask the cause
+        logger.warning("could not route the alert for %s: %s", ctx.step, exc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -20,13 +20,7 @@ def latest_checks(
     """The check results of ``step_name`` from the newest run of ``pipeline`` for
     ``run_date`` that recorded any (what a reload judges a load by)."""
     newest = (
-        sa.select(check_results.c.run_id)
-        .select_from(check_results.join(runs, runs.c.run_id == check_results.c.run_id))
-        .where(
-            (runs.c.pipeline == pipeline)
-            & (runs.c.run_date == run_date)
-            & (check_results.c.step_name == step_name)
-        )
+        step_on_date(check_results, check_results.c.run_id, pipeline, step_name, run_date)
         .order_by(check_results.c.id.desc())
         .limit(1)
     )
@@ -35,3 +29,19 @@ def latest_checks(
     if run_id is None:
         return ()
     return store.get_run(run_id).checks_for(step_name)
+
+
+def step_on_date(
+    table: sa.Table, column: Any, pipeline: str, step_name: str, run_date: date
+) -> sa.Select[Any]:
+    """``column`` of the rows ``table`` (a step-scoped table: steps, check_results...)
+    holds for ``step_name`` in the runs of ``pipeline`` for ``run_date``."""
+    return (
+        sa.select(column)
+        .select_from(table.join(runs, runs.c.run_id == table.c.run_id))
+        .where(
+            (runs.c.pipeline == pipeline)
+            & (runs.c.run_date == run_date)
+            & (table.c.step_name == step_name)
+        )
+    )

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from luigi_airbyte.errors import StoreError
 from luigi_airbyte.store._rows import record_from_row
+from luigi_airbyte.store.check_history import step_on_date
 from luigi_airbyte.store.run_records import (
     UNSET,
     CheckRecord,
@@ -539,14 +540,8 @@ class RunRepository(ABC):
     def step_succeeded(self, pipeline: str, step_name: str, run_date: date) -> bool:
         """Whether any run of ``pipeline`` for ``run_date`` finished ``step_name`` successfully."""
         query = (
-            sa.select(steps.c.id)
-            .select_from(steps.join(runs, runs.c.run_id == steps.c.run_id))
-            .where(
-                (runs.c.pipeline == pipeline)
-                & (runs.c.run_date == run_date)
-                & (steps.c.step_name == step_name)
-                & (steps.c.status == "succeeded")
-            )
+            step_on_date(steps, steps.c.id, pipeline, step_name, run_date)
+            .where(steps.c.status == "succeeded")
             .limit(1)
         )
         with self.read(f"look up earlier results of step {step_name!r}") as conn:
