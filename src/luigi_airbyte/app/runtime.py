@@ -103,6 +103,10 @@ class RunShared:
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
     prepared: bool = False
+    # ``visible`` indexed by lower-case id and by name: (the list indexed, by id, by name)
+    visible_index: (
+        tuple[list[Connection], dict[str, Connection], dict[str, list[Connection]]] | None
+    ) = None
 
 
 class StoreEventSink:
@@ -497,20 +501,38 @@ class Runtime:
             found = self.shared.connections.get(name_or_id)
         if found is None:
             if looks_like_uuid(name_or_id):
-                wanted = str(name_or_id).strip().lower()
-                listed = self.shared.visible or []
-                found = next((c for c in listed if c.connection_id.lower() == wanted), None)
+                by_id, _ = self._visible_index(self.shared.visible or [])
+                found = by_id.get(str(name_or_id).strip().lower())
                 if found is None:
                     found = self.client().get_connection(name_or_id)
             else:
-                found = self.client().resolve_connection(
-                    name_or_id,
-                    workspace_id=self.workspace_id(),
-                    visible=self._visible_connections(),
-                )
+                visible = self._visible_connections()
+                named = self._visible_index(visible)[1].get(name_or_id, [])
+                if len(named) == 1:
+                    found = named[0]  # what resolve_connection answers, without its scan
+                else:  # none or several: its error names the candidates
+                    found = self.client().resolve_connection(
+                        name_or_id, workspace_id=self.workspace_id(), visible=visible
+                    )
             with self._lock:
                 self.shared.connections[name_or_id] = found
         return found
+
+    def _visible_index(
+        self, visible: list[Connection]
+    ) -> tuple[dict[str, Connection], dict[str, list[Connection]]]:
+        """The listing by lower-case id (first wins) and by name, built once per listing:
+        resolving N steps costs O(N), not N scans of the listing."""
+        with self._lock:
+            index = self.shared.visible_index
+            if index is None or index[0] is not visible:
+                by_id: dict[str, Connection] = {}
+                by_name: dict[str, list[Connection]] = {}
+                for conn in visible:
+                    by_id.setdefault(conn.connection_id.lower(), conn)
+                    by_name.setdefault(conn.name, []).append(conn)
+                index = self.shared.visible_index = (visible, by_id, by_name)
+            return index[1], index[2]
 
     def connection_id_or_blank(self, name_or_id: str) -> str:
         """The id of a connection from the run's listing, or "" when it cannot be resolved
