@@ -121,6 +121,21 @@ CASES = {
         lambda a: a[1]["a"] == 1 and len(a[1]) == 100,
     ),
     "empty": ("", lambda a: a == (None, {})),
+    # found by fuzzing: libyaml and the round-trip loader disagree on these characters
+    "tab in a plain key": (
+        "version: 1\nairbyt\te:\n  timeout: 5\n",
+        lambda p: p.line == 2 and "'\\t'" in p.message,
+    ),
+    "NEL line break": (
+        "pipelines:\n  nightly:\n\x85    owner: data\n    steps: []\n",
+        lambda p: "syntax" in p.message,
+    ),
+    "line separator in a string": (
+        'a: ["\u2028x"]\nb: 1\n',
+        lambda a: a[1]["b"] == 2,
+    ),
+    "lone carriage return": ("a: 1\rb: 2\n", lambda a: True),
+    "windows line endings": ("a: 1\r\nb: [x, y]\r\n", lambda a: a[1]["b[1]"] == 2),
 }
 
 
