@@ -134,7 +134,7 @@ CASES = {
         'a: ["\u2028x"]\nb: 1\n',
         lambda a: a[1]["b"] == 2,
     ),
-    "lone carriage return": ("a: 1\rb: 2\n", lambda a: True),
+    "lone carriage return": ("a: 1\rb: 2\n", lambda a: a[1]["b"] == 2),
     "windows line endings": ("a: 1\r\nb: [x, y]\r\n", lambda a: a[1]["b[1]"] == 2),
 }
 
