@@ -350,80 +350,93 @@ def _fast_load(text: str) -> tuple[Any, dict[str, int]]:
     Answers only where the answer is certainly the round-trip loader's: one document with
     no directive, no tag, no anchor or alias, only str/int/float/bool/null scalars, string
     keys, no duplicate key, at most ``MAX_VALUES`` values, printable text without the
-    characters of ``_C_DIFFERS``. Anything else,
-    and any error of the C parser (it refuses some valid plain scalars in flow style, such
-    as ``{url: duckdb:///x}``) or nesting deeper than ``_FAST_DEPTH``, is left to the
-    round-trip loader, so every success and every error is what it says. Built with an
-    explicit stack: no recursion on deep input.
+    characters of ``_C_DIFFERS``. Anything else, and any error of the C parser (it refuses
+    some valid plain scalars in flow style, such as ``{url: duckdb:///x}``) or nesting
+    deeper than ``_FAST_DEPTH``, is left to the round-trip loader, so every success and
+    every error is what it says.
     """
     if Reader.NON_PRINTABLE.search(text) or _C_DIFFERS.search(text):
         raise _NotFast
-    resolver, constructor = _resolver_and_constructor()
-    lines: dict[str, int] = {}
-    # A frame: [container, its path, the pending key (maps only), that key's path].
-    stack: list[list[Any]] = []
-    root: Any = None
-    documents = values = 0
+    builder = _FastBuilder()
     for event in _c_events(text):
+        builder.feed(event)
+    return builder.root, builder.lines
+
+
+_SKIPPED_EVENTS = (StreamStartEvent, DocumentEndEvent, StreamEndEvent)
+
+
+class _FastBuilder:
+    """Plain data and the line map from libyaml's events, with an explicit stack (no
+    recursion on deep input). A frame: [container, its path, the pending key (maps only),
+    that key's path]."""
+
+    def __init__(self) -> None:
+        self.resolver, self.constructor = _resolver_and_constructor()
+        self.lines: dict[str, int] = {}
+        self.stack: list[list[Any]] = []
+        self.root: Any = None
+        self.documents = self.values = 0
+
+    def feed(self, event: Any) -> None:
         kind = type(event)
-        if kind is StreamStartEvent or kind is DocumentEndEvent or kind is StreamEndEvent:
-            continue
+        if kind in _SKIPPED_EVENTS:
+            return
         if kind is DocumentStartEvent:
-            documents += 1
-            if documents > 1 or event.version is not None or event.tags:
+            self.documents += 1
+            if self.documents > 1 or event.version is not None or event.tags:
                 raise _NotFast
-            continue
+            return
         if kind is MappingEndEvent or kind is SequenceEndEvent:
-            stack.pop()
-            continue
+            self.stack.pop()
+            return
         if kind is AliasEvent or event.anchor is not None or event.tag is not None:
             raise _NotFast
-        values += 1
-        if values > MAX_VALUES:
+        self.values += 1
+        if self.values > MAX_VALUES:
             raise _NotFast
-        line = event.start_mark.line + 1
-        if stack and type((frame := stack[-1])[0]) is dict and frame[2] is _NO_KEY:
-            # a key of the mapping on top
-            if kind is not ScalarEvent:
-                raise _NotFast
-            key = _fast_scalar(event, resolver, constructor)
-            if type(key) is not str or key in frame[0]:
-                raise _NotFast  # a non-string key, or a duplicate (reported with its line)
-            frame[2] = key
-            frame[3] = (*frame[1], key)
-            lines[render_path(frame[3])] = line
-            continue
-        if stack:
-            frame = stack[-1]
-            if type(frame[0]) is list:
-                path = (*frame[1], len(frame[0]))
-                lines[render_path(path)] = line
-            else:
-                path = frame[3]
+        top = self.stack[-1] if self.stack else None
+        if top is not None and type(top[0]) is dict and top[2] is _NO_KEY:
+            self._key(top, event)
         else:
-            path = ()
+            self._value(top, event, kind)
+
+    def _scalar(self, event: ScalarEvent) -> Any:
+        return _fast_scalar(event, self.resolver, self.constructor)
+
+    def _key(self, frame: list[Any], event: Any) -> None:
+        if type(event) is not ScalarEvent:
+            raise _NotFast
+        key = self._scalar(event)
+        if type(key) is not str or key in frame[0]:
+            raise _NotFast  # a non-string key, or a duplicate (reported with its line)
+        frame[2], frame[3] = key, (*frame[1], key)
+        self.lines[render_path(frame[3])] = event.start_mark.line + 1
+
+    def _value(self, frame: list[Any] | None, event: Any, kind: type) -> None:
+        path: tuple[Segment, ...] = ()
+        if frame is not None and type(frame[0]) is list:
+            path = (*frame[1], len(frame[0]))
+            self.lines[render_path(path)] = event.start_mark.line + 1
+        elif frame is not None:
+            path = frame[3]
         if kind is ScalarEvent:
-            value = to_plain(_fast_scalar(event, resolver, constructor), path, lines)
-        elif kind is MappingStartEvent:
-            value = {}
-        elif kind is SequenceStartEvent:
-            value = []
+            value: Any = to_plain(self._scalar(event), path, self.lines)
+        elif kind is MappingStartEvent or kind is SequenceStartEvent:
+            value = {} if kind is MappingStartEvent else []
         else:
             raise _NotFast
-        if not stack:
-            root = value
+        if frame is None:
+            self.root = value
         elif type(frame[0]) is list:
             frame[0].append(value)
         else:
             frame[0][frame[2]] = value
             frame[2] = _NO_KEY
-        if len(stack) >= _FAST_DEPTH and kind is not ScalarEvent:
-            raise _NotFast  # deep nesting: the round-trip loader's answer (and its bound)
-        if kind is MappingStartEvent:
-            stack.append([value, path, _NO_KEY, None])
-        elif kind is SequenceStartEvent:
-            stack.append([value, path, None, None])
-    return root, lines
+        if kind is not ScalarEvent:
+            if len(self.stack) >= _FAST_DEPTH:
+                raise _NotFast  # deep nesting: the round-trip loader's answer (and its bound)
+            self.stack.append([value, path, _NO_KEY if type(value) is dict else None, None])
 
 
 _NO_KEY = object()
