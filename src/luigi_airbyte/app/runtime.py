@@ -36,6 +36,7 @@ from luigi_airbyte.airbyte import (
     OIDCClientCredentials,
 )
 from luigi_airbyte.airbyte.models import Job, JobStatus
+from luigi_airbyte.app.connection_index import ConnectionIndex
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.observe import (
     AlertRouter,
@@ -103,10 +104,7 @@ class RunShared:
     workspaces: list[Any] | None = None
     prepare_failed: bool = False
     prepared: bool = False
-    # ``visible`` indexed by lower-case id and by name: (the list indexed, by id, by name)
-    visible_index: (
-        tuple[list[Connection], dict[str, Connection], dict[str, list[Connection]]] | None
-    ) = None
+    visible_index: ConnectionIndex | None = None  # ``visible``, indexed once
 
 
 class StoreEventSink:
@@ -501,16 +499,13 @@ class Runtime:
             found = self.shared.connections.get(name_or_id)
         if found is None:
             if looks_like_uuid(name_or_id):
-                by_id, _ = self._visible_index(self.shared.visible or [])
-                found = by_id.get(str(name_or_id).strip().lower())
+                found = self._visible_index(self.shared.visible or []).with_id(name_or_id)
                 if found is None:
                     found = self.client().get_connection(name_or_id)
-            else:
+            else:  # none or several of that name: resolve_connection's error names them
                 visible = self._visible_connections()
-                named = self._visible_index(visible)[1].get(name_or_id, [])
-                if len(named) == 1:
-                    found = named[0]  # what resolve_connection answers, without its scan
-                else:  # none or several: its error names the candidates
+                found = self._visible_index(visible).only_named(name_or_id)
+                if found is None:
                     found = self.client().resolve_connection(
                         name_or_id, workspace_id=self.workspace_id(), visible=visible
                     )
@@ -518,21 +513,12 @@ class Runtime:
                 self.shared.connections[name_or_id] = found
         return found
 
-    def _visible_index(
-        self, visible: list[Connection]
-    ) -> tuple[dict[str, Connection], dict[str, list[Connection]]]:
-        """The listing by lower-case id (first wins) and by name, built once per listing:
-        resolving N steps costs O(N), not N scans of the listing."""
+    def _visible_index(self, visible: list[Connection]) -> ConnectionIndex:
         with self._lock:
             index = self.shared.visible_index
-            if index is None or index[0] is not visible:
-                by_id: dict[str, Connection] = {}
-                by_name: dict[str, list[Connection]] = {}
-                for conn in visible:
-                    by_id.setdefault(conn.connection_id.lower(), conn)
-                    by_name.setdefault(conn.name, []).append(conn)
-                index = self.shared.visible_index = (visible, by_id, by_name)
-            return index[1], index[2]
+            if index is None or index.listing is not visible:
+                index = self.shared.visible_index = ConnectionIndex.of(visible)
+            return index
 
     def connection_id_or_blank(self, name_or_id: str) -> str:
         """The id of a connection from the run's listing, or "" when it cannot be resolved
