@@ -10,6 +10,11 @@ refused instead of read), explicit tags other than YAML's core ones (``!!python/
 ``!custom``) are refused by name, and aliases may not expand the document past
 ``MAX_VALUES`` values (an "alias bomb" is refused while it is being copied, in bounded
 memory).
+
+Speed: libyaml's C parser (``ruamel.yaml.clib``) reads the file first when it can answer
+exactly as the round-trip loader would, building the same data and line map from its
+events (``_fast_load``); for anything it cannot vouch for, and for every error, the
+round-trip loader reads the file and its answer stands.
 """
 
 from __future__ import annotations
