@@ -157,3 +157,33 @@ def test_a_scheduling_pass_reads_the_ledger_once_for_all_its_syncs(
     # one batch read for the scheduling pass; the final check answers from the run's cache
     assert asked == {"one": 0, "many": 1}, asked
     assert not sandbox.requests("/jobs", method="POST")
+
+
+def test_a_fully_fresh_pass_reads_the_rejections_once(
+    fresh_project: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No sync of the pass asks the ledger about rejected loads on its own (two queries
+    per sync before): the pass reads the rejected run keys and connections once."""
+    pipeline, _sandbox = fresh_project
+    from luigi_airbyte.store.sql_ledger import SqlLedger
+
+    asked: dict[str, int] = {}
+
+    def counting(name: str) -> None:
+        real = getattr(SqlLedger, name)
+
+        def wrapper(self: SqlLedger, *args: Any) -> Any:
+            asked[name] = asked.get(name, 0) + 1
+            return real(self, *args)
+
+        monkeypatch.setattr(SqlLedger, name, wrapper)
+
+    for name in ("last_succeeded", "last_rejection", "rejected_job_ids", "rejected_keys"):
+        counting(name)
+    quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115
+
+    code, doc = execute_run(pipeline, run_date=dt.date(2026, 11, 24), as_json=True, console=quiet)
+
+    assert code == 0, doc
+    assert {s["status"] for s in doc["steps"]} == {"fresh"} and len(doc["steps"]) == N
+    assert asked == {"rejected_keys": 1}, asked

@@ -53,6 +53,7 @@ def _rejection(job: int, **kw: object) -> Rejection:
 def test_a_rejected_job_no_longer_completes_its_run_key(ledger: SqlLedger) -> None:
     _succeeded(ledger, KEY, 2)
     _succeeded(ledger, "sync:conn:other-key", 2)  # the same job under another run key
+    assert ledger.rejected_keys() == (frozenset(), frozenset())
 
     kept = ledger.reject(_rejection(2))
 
@@ -65,6 +66,7 @@ def test_a_rejected_job_no_longer_completes_its_run_key(ledger: SqlLedger) -> No
     assert ledger.rejection_of("conn", 2) == kept
     assert ledger.rejected_job_ids("conn") == {2}
     assert ledger.rejected_job_ids("another") == set()
+    assert ledger.rejected_keys() == (frozenset({KEY}), frozenset({"conn"}))
 
 
 def test_rejecting_again_keeps_the_first_record(ledger: SqlLedger) -> None:

@@ -331,11 +331,16 @@ class StepExecutor:
             self._note_skip(ctx, "sync", status, note)
             self.rt.shared.complete.add(key_done)
             return True
-        if pending_rejection(self.rt, key) is not None:
+        rejected = self._rejected()
+        may_be_rejected = rejected is None or key in rejected[0]
+        if may_be_rejected and pending_rejection(self.rt, key) is not None:
             return False  # its load was rejected: the refresh is still to run
         if req.freshness:
             window = parse_duration(req.freshness)
-            end = last_good_end(self.rt, conn, window)
+            if rejected is not None and conn.connection_id not in rejected[1]:
+                end = self.rt.last_success_end(conn, window)  # no rejected job to leave out
+            else:
+                end = last_good_end(self.rt, conn, window)
             verdict = check_freshness(end, window, utcnow())
             if verdict.passed:
                 assert end is not None
@@ -379,6 +384,16 @@ class StepExecutor:
             if key in batch.asked:
                 return batch.found.get(key)
         return ledger.last_succeeded(key)
+
+    def _rejected(self) -> tuple[frozenset[str], frozenset[str]] | None:
+        """Inside a scheduling pass: the run keys and connections with a rejected load, read
+        once for the pass (outside one, None: ask the ledger per sync)."""
+        batch = self._pass
+        if batch is None:
+            return None
+        if batch.rejected is None:
+            batch.rejected = self.rt.store().ledger.rejected_keys()
+        return batch.rejected
 
     def _run_keys(self, ctx: StepContext) -> set[str]:
         """The run keys of the pipeline's syncs whose connection the run resolved already
@@ -533,6 +548,7 @@ class _Pass:
     partition: str = ""
     asked: set[str] = field(default_factory=set)
     found: dict[str, LedgerEntry] = field(default_factory=dict)
+    rejected: tuple[frozenset[str], frozenset[str]] | None = None
 
 
 _notes_lock = threading.Lock()

@@ -36,6 +36,7 @@ from luigi_airbyte.airbyte import (
     OIDCClientCredentials,
 )
 from luigi_airbyte.airbyte.models import Job, JobStatus
+from luigi_airbyte.app.connection_index import ConnectionIndex
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.observe import (
     AlertRouter,
@@ -104,6 +105,7 @@ class RunShared:
     prepare_failed: bool = False
     prepared: bool = False
     watch_socket: str | None = None  # the host's job watcher (app/watcher.py)
+    visible_index: ConnectionIndex | None = None  # ``visible``, indexed once
 
 
 class StoreEventSink:
@@ -498,20 +500,26 @@ class Runtime:
             found = self.shared.connections.get(name_or_id)
         if found is None:
             if looks_like_uuid(name_or_id):
-                wanted = str(name_or_id).strip().lower()
-                listed = self.shared.visible or []
-                found = next((c for c in listed if c.connection_id.lower() == wanted), None)
+                found = self._visible_index(self.shared.visible or []).with_id(name_or_id)
                 if found is None:
                     found = self.client().get_connection(name_or_id)
-            else:
-                found = self.client().resolve_connection(
-                    name_or_id,
-                    workspace_id=self.workspace_id(),
-                    visible=self._visible_connections(),
-                )
+            else:  # none or several of that name: resolve_connection's error names them
+                visible = self._visible_connections()
+                found = self._visible_index(visible).only_named(name_or_id)
+                if found is None:
+                    found = self.client().resolve_connection(
+                        name_or_id, workspace_id=self.workspace_id(), visible=visible
+                    )
             with self._lock:
                 self.shared.connections[name_or_id] = found
         return found
+
+    def _visible_index(self, visible: list[Connection]) -> ConnectionIndex:
+        with self._lock:
+            index = self.shared.visible_index
+            if index is None or index.listing is not visible:
+                index = self.shared.visible_index = ConnectionIndex.of(visible)
+            return index
 
     def connection_id_or_blank(self, name_or_id: str) -> str:
         """The id of a connection from the run's listing, or "" when it cannot be resolved

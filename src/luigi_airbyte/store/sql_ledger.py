@@ -458,6 +458,14 @@ class SqlLedger(Ledger):
             row = conn.execute(query).mappings().first()
         return None if row is None else _rejection(row)
 
+    def rejected_keys(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The run keys and the connection ids that have a rejected job, in one read (a
+        scheduling pass asks once; almost always both are empty)."""
+        query = sa.select(rejected_jobs.c.run_key, rejected_jobs.c.connection_id).distinct()
+        with self._store.read("list the rejected loads") as conn:
+            rows = list(conn.execute(query))
+        return frozenset(str(r[0]) for r in rows), frozenset(str(r[1]) for r in rows)
+
     def rejected_job_ids(self, connection_id: str) -> set[int]:
         """Every rejected job of the connection (freshness must not count them)."""
         query = sa.select(rejected_jobs.c.job_id).where(
