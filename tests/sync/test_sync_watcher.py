@@ -165,6 +165,49 @@ def test_one_listing_answers_every_job_due_in_a_tick(watcher: JobWatcher, listin
     assert listing.gets == []
 
 
+class TimedListing(Listing):
+    """A listing that notes when each call began (monotonic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[float] = []
+
+    def list_jobs(self, connection_id: str | None = None, **kwargs: Any) -> Iterator[Job]:
+        self.started.append(time.monotonic())
+        return super().list_jobs(connection_id, **kwargs)
+
+
+def test_no_task_is_answered_before_its_due_time() -> None:
+    # Tasks triggered together ask at slightly different times. Answering the later ones
+    # from the earliest one's listing (early) finds a 1 s job still running, and each such
+    # task then waits a whole poll interval more: a 1 s sync took 2 s instead of 1 s.
+    listing = TimedListing()
+    jobs = [job(i) for i in range(1, 4)]
+    listing.jobs = {j.job_id: j for j in jobs}
+    w = JobWatcher(listing, min_tick=0.5).start()
+    try:
+        dues: list[float] = []
+        answers: list[Answer | None] = []
+
+        def one(j: Job, due_in: float) -> None:
+            dues.append(time.monotonic() + due_in)
+            answers.append(w.next(j, "ws:W", 0, due_in, timeout=5))
+
+        threads = [
+            threading.Thread(target=one, args=(j, d))
+            for j, d in zip(jobs, (0.1, 0.2, 0.3), strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    finally:
+        w.stop()
+    assert len(answers) == 3 and all(a is not None for a in answers)
+    assert len(listing.started) == 1  # one listing for requests due within min_tick
+    assert listing.started[0] >= max(dues)  # ... made when the last of them fell due
+
+
 def test_a_change_wakes_the_task_before_its_due_time(watcher: JobWatcher, listing: Listing) -> None:
     listing.jobs = {1: job(1), 2: job(2)}
     done: list[Answer | None] = []

@@ -184,8 +184,8 @@ class JobWatcher:
                     if watched.version > after:
                         break
                     # Only a listing that started after this request answers it (no
-                    # spinning on an old one), and at most ``min_tick`` before it is due.
-                    if watched.refreshed >= max(due - self.min_tick, now):
+                    # spinning on an old one), and not before it is due.
+                    if watched.refreshed >= max(due, now):
                         break
                     remaining = limit - self.clock.monotonic()
                     if remaining <= 0:
@@ -266,7 +266,13 @@ class JobWatcher:
                 if not dues:
                     self._cond.wait(1.0)
                     continue
-                at = max(min(dues), self._last_tick + self.min_tick)
+                # List once for every request falling due within ``min_tick`` of the
+                # first, when the last of them is due: none is answered before its time
+                # (a 1 s job asked about at 0.95 s is still running, and the task would
+                # then wait a whole poll interval more), and none later than ``min_tick``.
+                first = min(dues)
+                last = max(d for d in dues if d <= first + self.min_tick)
+                at = max(last, self._last_tick + self.min_tick)
                 if self._errors:
                     at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
                 if at > now:
