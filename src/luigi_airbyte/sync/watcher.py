@@ -11,9 +11,9 @@ Timing stays each task's own. A task asks ``next(job, scope, after, due_in)``: "
 when my job changes, and at the latest a state no older than ``due_in`` seconds from
 now". ``due_in`` is what the task's poll strategy would have slept (dense right after a
 trigger without history, guided by the connection's past durations with it, see
-``luigi_airbyte.sync.polling``). The watcher ticks when the earliest request falls due,
-at most once per ``min_tick``, and a tick also answers every request due within the next
-``min_tick``, so many tasks share one listing.
+``luigi_airbyte.sync.polling``). Requests falling due within ``min_tick`` of the earliest
+share one listing, made when the last of them is due (never before a task's due time,
+at most ``min_tick`` after it), and ticks are at least ``min_tick`` apart.
 
 What a listing cannot miss: Airbyte bumps a job's ``updatedAt`` whenever it changes, so a
 listing from ``updatedAtStart`` = the newest ``updatedAt`` the previous listing saw (less
@@ -164,8 +164,7 @@ class JobWatcher:
         self, job: Job, scope: str, after: int, due_in: float, timeout: float | None = None
     ) -> Answer | None:
         """Block until ``job`` changes past version ``after``, or a listing started after
-        this call and no earlier than ``due_in`` seconds from now (less ``min_tick``) has
-        covered it.
+        this call and no earlier than ``due_in`` seconds from now has covered it.
 
         Returns ``None`` if the watcher stopped, or nothing came within ``timeout``
         (default: ``due_in`` plus a minute): the caller then polls on its own.
