@@ -150,9 +150,13 @@ class Project:
         *,
         url: str | None = None,
         client_secret: str | None = None,
+        poll: str = "1s",
+        warehouse: bool = True,
+        airbyte: dict[str, Any] | None = None,
     ) -> Path:
-        """Write the pipeline file (JSON is YAML) and return its path."""
-        doc = {
+        """Write the pipeline file (JSON is YAML) and return its path. ``warehouse=False``
+        leaves the warehouse out (syncs only); ``airbyte`` adds keys to that section."""
+        doc: dict[str, Any] = {
             "version": 1,
             "airbyte": {
                 "url": url or self.sandbox.url,
@@ -161,10 +165,10 @@ class Project:
                     "client_id": self.sandbox.client_id,
                     "client_secret": client_secret or f"file:{self.secret_file}",
                 },
+                **(airbyte or {}),
             },
             "state_dir": "state",
-            "poll": {"interval": "1s"},
-            "warehouses": {"main": {"url": f"duckdb:///{self.warehouse}"}},
+            "poll": {"interval": poll},
             "owners": {"data-platform": {"alerts": [f"jsonl:{self.alerts}"]}},
             "pipelines": {
                 self.pipeline_name: {
@@ -173,6 +177,8 @@ class Project:
                 }
             },
         }
+        if warehouse:
+            doc["warehouses"] = {"main": {"url": f"duckdb:///{self.warehouse}"}}
         self.path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
         return self.path
 

@@ -53,24 +53,7 @@ def many_world(n: int, *, job_seconds: float = 0.0) -> dict[str, Any]:
     }
 
 
-def write_pipeline(project: Project, steps: list[dict[str, Any]]) -> None:
-    doc = {
-        "version": 1,
-        "airbyte": {
-            "url": project.sandbox.url,
-            "auth": {
-                "type": "client_credentials",
-                "client_id": project.sandbox.client_id,
-                "client_secret": f"file:{project.secret_file}",
-            },
-            "max_concurrent_syncs": 64,
-        },
-        "state_dir": "state",
-        "poll": {"interval": "1s"},
-        "owners": {"data": {"alerts": [f"jsonl:{project.alerts}"]}},
-        "pipelines": {project.pipeline_name: {"owner": "data", "steps": steps}},
-    }
-    project.path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+SCALE_AIRBYTE = {"max_concurrent_syncs": 64}
 
 
 def sync_each(freshness: str | None = None) -> list[dict[str, Any]]:
@@ -104,7 +87,7 @@ def test_one_token_and_one_connection_listing_per_run(
     scale_project: Callable[[int], Project], workers: int
 ) -> None:
     project = scale_project(N)
-    write_pipeline(project, sync_each())
+    project.write(sync_each(), warehouse=False, airbyte=SCALE_AIRBYTE)
     project.sandbox.clear_requests()
 
     result = project.run("--workers", str(workers), "--json", timeout=500)
@@ -144,10 +127,10 @@ def test_fully_fresh_run_lists_recent_jobs_once(
     scale_project: Callable[[int], Project],
 ) -> None:
     project = scale_project(N)
-    write_pipeline(project, sync_each())
+    project.write(sync_each(), warehouse=False, airbyte=SCALE_AIRBYTE)
     first = project.run("--workers", "4", "--json", timeout=500)
     assert first.returncode == 0, first
-    write_pipeline(project, sync_each(freshness="6h"))
+    project.write(sync_each(freshness="6h"), warehouse=False, airbyte=SCALE_AIRBYTE)
     project.sandbox.clear_requests()
 
     # Another date: the ledger has no success for it, Airbyte's job history decides.
@@ -176,7 +159,7 @@ def test_validate_online_and_dry_run_show_the_expansion(
         {"sync_each": "all", "select": {"name": ["conn-0001", "conn-000[23]"]}},
         {"command": {"argv": ["true"]}, "name": "after_all", "after": ["all"]},
     ]
-    write_pipeline(project, steps)
+    project.write(steps, warehouse=False, airbyte=SCALE_AIRBYTE)
     expected = ["all/conn-0001", "all/conn-0002", "all/conn-0003"]
 
     done = subprocess.run(
@@ -203,7 +186,11 @@ def test_an_override_for_an_unlisted_connection_is_a_config_error(
     scale_project: Callable[[int], Project],
 ) -> None:
     project = scale_project(2)
-    write_pipeline(project, [{"sync_each": "all", "overrides": {"conn-0009": {"retries": 1}}}])
+    project.write(
+        [{"sync_each": "all", "overrides": {"conn-0009": {"retries": 1}}}],
+        warehouse=False,
+        airbyte=SCALE_AIRBYTE,
+    )
     result = project.run("--json")
     assert result.returncode == 3, result
     (problem,) = result.doc["error"]["problems"]
@@ -221,7 +208,7 @@ def test_on_luigid_each_run_process_pays_once(
     lists the connections once for all of its forked workers; every sync runs once."""
     n = 20
     project = scale_project(n)
-    write_pipeline(project, sync_each())
+    project.write(sync_each(), warehouse=False, airbyte=SCALE_AIRBYTE)
     project.sandbox.clear_requests()
     with running_luigid(tmp_path_factory.mktemp("luigid"), FAST) as url:
         procs = [

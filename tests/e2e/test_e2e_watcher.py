@@ -7,7 +7,6 @@ socket (whose path is too long for a Unix socket under pytest's folders) is easy
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,30 +41,6 @@ def world(n: int, job_seconds: float) -> dict[str, Any]:
     }
 
 
-def write_pipeline(project: Project) -> None:
-    doc = {
-        "version": 1,
-        "airbyte": {
-            "url": project.sandbox.url,
-            "auth": {
-                "type": "client_credentials",
-                "client_id": project.sandbox.client_id,
-                "client_secret": f"file:{project.secret_file}",
-            },
-        },
-        "state_dir": "state",
-        "poll": {"interval": "1s"},
-        "owners": {"data": {"alerts": [f"jsonl:{project.alerts}"]}},
-        "pipelines": {
-            project.pipeline_name: {
-                "owner": "data",
-                "steps": [{"sync_each": "all", "select": {"name": "conn-*"}}],
-            }
-        },
-    }
-    project.path.write_text(json.dumps(doc), encoding="utf-8")
-
-
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="w", dir="/tmp") as folder:
@@ -78,7 +53,7 @@ def watched_project(
 ) -> Callable[[float], Project]:
     def make(job_seconds: float) -> Project:
         project = Project(tmp_path / "project", airbyte_sandbox_factory(world(N, job_seconds)))
-        write_pipeline(project)
+        project.write([{"sync_each": "all", "select": {"name": "conn-*"}}], warehouse=False)
         return project
 
     return make

@@ -10,7 +10,6 @@ ignored. Counts come from the sandbox's request and delivery journals.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from collections.abc import Callable
@@ -46,33 +45,6 @@ def world() -> dict[str, Any]:
     }
 
 
-def write_pipeline(project: Project) -> None:
-    doc = {
-        "version": 1,
-        "airbyte": {
-            "url": project.sandbox.url,
-            "auth": {
-                "type": "client_credentials",
-                "client_id": project.sandbox.client_id,
-                "client_secret": f"file:{project.secret_file}",
-            },
-        },
-        "state_dir": "state",
-        "poll": {"interval": "2s"},
-        "owners": {"data": {"alerts": [f"jsonl:{project.alerts}"]}},
-        "pipelines": {
-            project.pipeline_name: {
-                "owner": "data",
-                "steps": [
-                    {"sync": "pushed", "connection": "pushed"},
-                    {"sync": "dropped", "connection": "dropped"},
-                ],
-            }
-        },
-    }
-    project.path.write_text(json.dumps(doc), encoding="utf-8")
-
-
 def cid(sandbox: Sandbox, name: str) -> str:
     conn = next(c for c in sandbox.world.connections if c.name == name)
     return sandbox.world.connection_id(conn)
@@ -90,7 +62,14 @@ def test_a_push_is_confirmed_once_and_a_dropped_one_is_caught_by_the_watcher(
     tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]
 ) -> None:
     project = Project(tmp_path / "project", airbyte_sandbox_factory(world()))
-    write_pipeline(project)
+    project.write(
+        [
+            {"sync": "pushed", "connection": "pushed"},
+            {"sync": "dropped", "connection": "dropped"},
+        ],
+        poll="2s",
+        warehouse=False,
+    )
     listen = f"127.0.0.1:{free_port()}"
     env = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": listen}
     configured = subprocess.run(
