@@ -16,8 +16,8 @@ What changes from one run to the next is replaced by a fixed, readable value: th
 temporary project directory becomes /srv/nightly, the sandbox's port 38000, random run
 ids fixed UUIDs in order of appearance, durations and timestamps fixed values. What the
 code decides stays as printed: the sandbox's own (deterministic) ids, job ids, counts,
-messages. Luigi orders independent steps by string hashes, so the runs use
-PYTHONHASHSEED=0 to get the same job ids every time.
+messages. Which of two independent syncs Luigi starts first (so which gets the lower
+Airbyte job id) depends on Python's string hash seed, so the runs use PYTHONHASHSEED=0.
 
 Each example sits in the docs between `<!-- example: NAME begin ... -->` and
 `<!-- example: NAME end -->`; the prose around it is written by hand.
