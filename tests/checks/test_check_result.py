@@ -24,6 +24,13 @@ def test_raise_for_lists_only_failed_error_checks() -> None:
     assert "just a warning" not in str(err)
 
 
+def test_one_failed_check_reads_as_one_sentence() -> None:
+    """The recap and the table show the message on one line: no count, no list marker."""
+    with pytest.raises(FailedChecksError) as info:
+        raise_for([CheckResult("lost:orders", "counts", False, "error", "50 records lost")])
+    assert str(info.value) == "check lost:orders failed: 50 records lost"
+
+
 def test_raise_for_returns_failed_warnings() -> None:
     warn = CheckResult("b", "sql", False, "warning", "w")
     assert raise_for([CheckResult("a", "sql", True), warn]) == [warn]

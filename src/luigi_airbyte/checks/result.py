@@ -63,8 +63,12 @@ class FailedChecksError(CheckFailedError):
 
     def __init__(self, results: Iterable[CheckResult]) -> None:
         self.results: tuple[CheckResult, ...] = tuple(results)
-        count = len(self.results)
-        head = f"{count} check{'s' if count != 1 else ''} failed:"
+        if len(self.results) == 1:
+            # One failure reads as one sentence: it ends up in a one-line recap and table note.
+            only = self.results[0]
+            super().__init__(f"check {only.name} failed: {only.message}")
+            return
+        head = f"{len(self.results)} checks failed:"
         super().__init__("\n".join([head, *(f"  - {r.name}: {r.message}" for r in self.results)]))
 
 
