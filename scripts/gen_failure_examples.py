@@ -59,6 +59,7 @@ ALERT_AT = "2026-01-16T02:00:07.000000+00:00"
 DURATION = "1.0s"
 RUN_ID = "00000000-0000-4000-8000-{:012d}"
 UUID4 = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b")
+SHORT_RUN = re.compile(r"(?<=\brun )[0-9a-f]{8}(?= )")  # a run's short id, as stderr prints it
 RUN_LINE = re.compile(r"^run [0-9a-f-]{36}: ")
 TABLE_LINE = "│"
 
@@ -94,7 +95,19 @@ class Normaliser:
         for path in self.project_dirs:
             text = text.replace(path, PROJECT_DIR)
         text = text.replace(f"127.0.0.1:{self.port}", f"127.0.0.1:{PORT}")
-        return UUID4.sub(self._run_id, text)
+        text = UUID4.sub(self._run_id, text)
+        return SHORT_RUN.sub(self._short_run_id, text)
+
+    def _short_run_id(self, match: re.Match[str]) -> str:
+        short = match.group(0)
+        if short.startswith("00000000"):
+            return short  # already a placeholder
+        for found, placeholder in self.run_ids.items():
+            if found.startswith(short):
+                return placeholder[:8]
+        placeholder = RUN_ID.format(len(self.run_ids) + 1)
+        self.run_ids[short] = placeholder
+        return placeholder[:8]
 
     def _run_id(self, match: re.Match[str]) -> str:
         found = match.group(0)
@@ -181,6 +194,14 @@ def _recovery(lines: list[str]) -> list[str]:
     return shlex.split(found[-1])
 
 
+def _from_line(lines: list[str], start: str) -> list[str]:
+    """The lines from the first that starts with ``start`` to the end."""
+    for i, line in enumerate(lines):
+        if line.startswith(start):
+            return lines[i:]
+    raise RuntimeError(f"no line starts with {start!r}:\n" + "\n".join(lines))
+
+
 def _fenced(lang: str, lines: list[str]) -> str:
     return f"```{lang}\n" + "\n".join(lines) + "\n```\n"
 
@@ -212,6 +233,10 @@ def capture(workdir: Path) -> dict[str, str]:
             raise RuntimeError(f"the bad load's recap does not say --reload: {recovery}")
         reloaded = _run(project, recovery, expect=0)
 
+    # 3. Airbyte is down: the sandbox has stopped, so its port refuses (after the retries).
+    down = _run(project, ["run", pipeline, "--date", FAILED_DATE], expect=4)
+    preflight = _from_line(down.lines, "error: preflight failed")
+
     return {
         "failed-sync-tail": _fenced("text", [norm(line) for line in failed.tail(rows=3)]),
         "failed-sync-alert-json": _fenced("json", [norm(alert_json)]),
@@ -220,6 +245,7 @@ def capture(workdir: Path) -> dict[str, str]:
         "bad-load-reload": _fenced(
             "text", [norm(line) for line in [*reloaded.row("crm"), *reloaded.last_lines()]]
         ),
+        "preflight-airbyte-down": _fenced("text", [norm(line) for line in preflight]),
     }
 
 
@@ -230,7 +256,7 @@ BLOCK = re.compile(
     re.DOTALL,
 )
 DOCS = {
-    EXIT_CODES: ("failed-sync-tail", "bad-load-recap", "bad-load-reload"),
+    EXIT_CODES: ("failed-sync-tail", "bad-load-recap", "bad-load-reload", "preflight-airbyte-down"),
     OBSERVABILITY: ("failed-sync-alert-json", "failed-sync-alert-text"),
 }
 
