@@ -30,6 +30,7 @@ from luigi_airbyte.checks.drift_types import (
     ExpectedStream,
 )
 from luigi_airbyte.checks.result import Severity
+from luigi_airbyte.vocabulary import SYNC_MODE_PARTS
 
 __all__ = [
     "SYNC_MODE_LABELS",
@@ -40,17 +41,8 @@ __all__ = [
     "diff_connection",
 ]
 
-SYNC_MODE_LABELS: Mapping[str, str] = {
-    "full_refresh_overwrite": "Full refresh | Overwrite",
-    "full_refresh_overwrite_deduped": "Full refresh | Overwrite + Deduped",
-    "full_refresh_append": "Full refresh | Append",
-    "full_refresh_update": "Full refresh | Update",
-    "full_refresh_soft_delete": "Full refresh | Soft delete",
-    "incremental_append": "Incremental | Append",
-    "incremental_deduped_history": "Incremental | Append + Deduped",
-    "incremental_update": "Incremental | Update",
-    "incremental_soft_delete": "Incremental | Soft delete",
-}
+#: The Airbyte UI's label of each sync mode ("Incremental | Append + Deduped").
+SYNC_MODE_LABELS: Mapping[str, str] = {mode: p.label for mode, p in SYNC_MODE_PARTS.items()}
 _MAX_LISTED = 10
 # Differences that live in Airbyte's connection settings (not in the source): a PATCH of
 # the connection, i.e. `luigi-airbyte apply`, puts them back.
