@@ -93,9 +93,7 @@ def night(tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]) -> It
     world["settings"] = {**world["settings"], "job_duration_seconds": 0.3, "max_attempts": 2}
     world["settings"]["attempt_backoff_seconds"] = 0
     sandbox = airbyte_sandbox_factory(world)
-    pipeline = write_project(
-        root, url=sandbox.url, client_id=sandbox.client_id, client_secret=sandbox.client_secret
-    )
+    pipeline = write_project(root, sandbox)
     yield Night(root, pipeline, sandbox)
 
 

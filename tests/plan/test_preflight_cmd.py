@@ -37,9 +37,7 @@ def test_preflight_passes_on_the_demo(
     tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]
 ) -> None:
     sb = airbyte_sandbox_factory(world_data())
-    pipeline = write_project(
-        tmp_path / "demo", url=sb.url, client_id=sb.client_id, client_secret=sb.client_secret
-    )
+    pipeline = write_project(tmp_path / "demo", sb)
 
     result = CliRunner().invoke(cli, ["preflight", str(pipeline)], catch_exceptions=False)
 

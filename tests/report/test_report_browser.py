@@ -101,12 +101,7 @@ def _failed_run(
     world = load_world(target / "world.yaml")
     cwd = os.getcwd()
     with Sandbox(world, state_path=target / "sandbox-state.json") as sandbox:
-        pipeline = write_project(
-            target,
-            url=sandbox.url,
-            client_id=sandbox.client_id,
-            client_secret=sandbox.client_secret,
-        )
+        pipeline = write_project(target, sandbox)
         text = pipeline.read_text(encoding="utf-8")
         broken = text.replace(
             "select count(*) > 0 from crm_users", "select count(*) < 0 from crm_users"

@@ -2,9 +2,9 @@
 
 The commands are read from README.md (its ```sh blocks and inline `luigi-airbyte ...`
 spans in the tour section) and run, one by one, in a project written by the
-quickstart (`write_project`) whose sandbox Airbyte is running in this process. They are
-run as written, through the installed entry points, with three adaptations a reader
-makes too:
+quickstart (`write_world`, `write_project`) whose sandbox Airbyte is running in this
+process. They are run as written, through the installed entry points, with three
+adaptations a reader makes too:
 
 * ``<run-id>`` is a run id that ``history`` printed;
 * the quickstart's pipeline is called ``nightly`` here, the name README's file uses;
@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from luigi_airbyte.cli.quickstart_cmd import write_project
+from luigi_airbyte.cli.quickstart_cmd import write_project, write_world
 from luigi_airbyte.sandbox import Sandbox, load_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,16 +81,8 @@ def _env(**extra: str) -> dict[str, str]:
 def quickstart(tmp_path: Path) -> Iterator[tuple[Path, Sandbox]]:
     """The quickstart's project and sandbox (as `luigi-airbyte quickstart` sets them up)."""
     directory = tmp_path / "quickstart"
-    write_project(
-        directory, url="http://127.0.0.1:1/api/public/v1", client_id="-", client_secret="-"
-    )
-    with Sandbox(load_world(directory / "world.yaml")) as sandbox:
-        pipeline = write_project(
-            directory,
-            url=sandbox.url,
-            client_id=sandbox.client_id,
-            client_secret=sandbox.client_secret,
-        )
+    with Sandbox(load_world(write_world(directory))) as sandbox:
+        pipeline = write_project(directory, sandbox)
         text = pipeline.read_text(encoding="utf-8")
         pipeline.write_text(text.replace("\n  demo:\n", "\n  nightly:\n"), encoding="utf-8")
         yield directory, sandbox

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +21,17 @@ logger = logging.getLogger(__name__)
 _E = TypeVar("_E", bound=Enum)
 
 
-def _member(cls: type[_E], value: object) -> _E | None:
-    """The member whose value is ``value`` in lower case; None for anything else."""
+def _parse_member(cls: type[_E], value: object, unknown_warning: str | None = None) -> _E:
+    """The member whose value is ``value`` in lower case; ``UNKNOWN`` for anything else,
+    logging ``unknown_warning`` (``%r``: the value) when one is given."""
     if isinstance(value, str):
         try:
             return cls(value.lower())
         except ValueError:
-            return None
-    return None
+            pass
+    if unknown_warning is not None:
+        logger.warning(unknown_warning, value)
+    return cls("unknown")
 
 
 class JobStatus(str, Enum):
@@ -50,11 +53,9 @@ class JobStatus(str, Enum):
     @classmethod
     def parse(cls, value: object) -> JobStatus:
         """Map a wire value to a status; anything unrecognised is UNKNOWN (never an error)."""
-        found = _member(cls, value)
-        if found is None:
-            logger.warning("unknown Airbyte job status %r; treating it as not terminal", value)
-            return cls.UNKNOWN
-        return found
+        return _parse_member(
+            cls, value, "unknown Airbyte job status %r; treating it as not terminal"
+        )
 
 
 _TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
@@ -73,8 +74,7 @@ class JobType(str, Enum):
     def parse(cls, value: object) -> JobType:
         if isinstance(value, str) and value.lower() == "reset_connection":
             return cls.RESET
-        found = _member(cls, value)
-        return cls.UNKNOWN if found is None else found
+        return _parse_member(cls, value)
 
 
 #: How a refresh treats the rows already in the destination (config API ``RefreshMode``):
@@ -91,11 +91,7 @@ class ConnectionStatus(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> ConnectionStatus:
-        found = _member(cls, value)
-        if found is None:
-            logger.warning("unknown Airbyte connection status %r", value)
-            return cls.UNKNOWN
-        return found
+        return _parse_member(cls, value, "unknown Airbyte connection status %r")
 
 
 def parse_datetime(value: object) -> datetime | None:
@@ -570,51 +566,51 @@ class StreamProperties:
         )
 
 
+_A = TypeVar("_A", bound="_Actor")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Actor:
-    """What a source and a destination share (Airbyte calls both "actors")."""
+    """What a source and a destination share (Airbyte calls both "actors").
 
+    Each also has an id and a type named after its ``_KIND``: the API's ``sourceId`` and
+    ``sourceType`` are a `Source`'s ``source_id`` and ``source_type``.
+    """
+
+    _KIND: ClassVar[str]
     name: str
     workspace_id: str
     definition_id: str = ""
     configuration: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @staticmethod
-    def _shared(data: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "name": str(data.get("name", "")),
-            "workspace_id": str(data.get("workspaceId", "")),
-            "definition_id": str(data.get("definitionId", "")),
-            "configuration": dict(data.get("configuration") or {}),
+    @classmethod
+    def from_api(cls: type[_A], data: Mapping[str, Any]) -> _A:
+        kind = cls._KIND
+        own = {
+            f"{kind}_id": str(data[f"{kind}Id"]),
+            f"{kind}_type": str(data.get(f"{kind}Type", "")),
         }
+        return cls(
+            name=str(data.get("name", "")),
+            workspace_id=str(data.get("workspaceId", "")),
+            definition_id=str(data.get("definitionId", "")),
+            configuration=dict(data.get("configuration") or {}),
+            **own,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Source(_Actor):
+    _KIND: ClassVar[str] = "source"
     source_id: str
     source_type: str
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Source:
-        return cls(
-            source_id=str(data["sourceId"]),
-            source_type=str(data.get("sourceType", "")),
-            **cls._shared(data),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Destination(_Actor):
+    _KIND: ClassVar[str] = "destination"
     destination_id: str
     destination_type: str
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Destination:
-        return cls(
-            destination_id=str(data["destinationId"]),
-            destination_type=str(data.get("destinationType", "")),
-            **cls._shared(data),
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from luigi_airbyte.checks.drift_types import (
     ExpectedStream,
 )
 from luigi_airbyte.checks.result import Severity
+from luigi_airbyte.vocabulary import SYNC_MODE_PARTS
 
 __all__ = [
     "SYNC_MODE_LABELS",
@@ -40,17 +41,8 @@ __all__ = [
     "diff_connection",
 ]
 
-SYNC_MODE_LABELS: Mapping[str, str] = {
-    "full_refresh_overwrite": "Full refresh | Overwrite",
-    "full_refresh_overwrite_deduped": "Full refresh | Overwrite + Deduped",
-    "full_refresh_append": "Full refresh | Append",
-    "full_refresh_update": "Full refresh | Update",
-    "full_refresh_soft_delete": "Full refresh | Soft delete",
-    "incremental_append": "Incremental | Append",
-    "incremental_deduped_history": "Incremental | Append + Deduped",
-    "incremental_update": "Incremental | Update",
-    "incremental_soft_delete": "Incremental | Soft delete",
-}
+#: The Airbyte UI's label of each sync mode ("Incremental | Append + Deduped").
+SYNC_MODE_LABELS: Mapping[str, str] = {mode: p.label for mode, p in SYNC_MODE_PARTS.items()}
 _MAX_LISTED = 10
 # Differences that live in Airbyte's connection settings (not in the source): a PATCH of
 # the connection, i.e. `luigi-airbyte apply`, puts them back.
@@ -320,14 +312,12 @@ class _Differ:
             return
         mode = cfg.sync_mode
         if mode and prop.sync_modes and mode not in prop.sync_modes:
-            self.add(
+            self._unsupported_mode(
                 name,
-                "unsupported_sync_mode",
+                mode,
+                prop.sync_modes,
                 f"sync mode {_label(mode)} of stream {name!r} is not supported by this "
                 f"source and destination (supported: {', '.join(prop.sync_modes)}).",
-                self.ui(name, "pick a supported sync mode") + ".",
-                expected=list(prop.sync_modes),
-                actual=mode,
             )
         fields = set(prop.property_fields)
         if mode and mode.startswith("incremental") and not prop.source_defined_cursor:
@@ -386,15 +376,27 @@ class _Differ:
         mode = cfg.sync_mode if cfg is not None else None
         source_mode = "incremental" if mode and mode.startswith("incremental") else "full_refresh"
         if mode and disc.supported_sync_modes and source_mode not in disc.supported_sync_modes:
-            self.add(
+            self._unsupported_mode(
                 name,
-                "unsupported_sync_mode",
+                mode,
+                disc.supported_sync_modes,
                 f"the source reads stream {name!r} only as "
                 f"{', '.join(disc.supported_sync_modes)}, but it syncs as {_label(mode)}.",
-                self.ui(name, "pick a supported sync mode") + ".",
-                expected=list(disc.supported_sync_modes),
-                actual=mode,
             )
+
+    def _unsupported_mode(
+        self, name: str, mode: str, supported: Sequence[str], message: str
+    ) -> None:
+        """The stream syncs as ``mode``, which is not ``supported`` (by what ``message`` says:
+        the source and destination's ``GET /streams``, or the source's discovered schema)."""
+        self.add(
+            name,
+            "unsupported_sync_mode",
+            message,
+            self.ui(name, "pick a supported sync mode") + ".",
+            expected=list(supported),
+            actual=mode,
+        )
 
     def _columns(
         self,

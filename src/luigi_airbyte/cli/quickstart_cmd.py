@@ -23,6 +23,8 @@ from luigi_airbyte.errors import ConfigError, LuigiAirbyteError, Problem
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from luigi_airbyte.sandbox import Sandbox
+
 PIPELINE_TEMPLATE = """\
 # A luigi-airbyte pipeline file, written by `luigi-airbyte quickstart`.
 # Reference: docs/pipeline-file.md. Validate with: luigi-airbyte validate {pipeline}
@@ -130,28 +132,41 @@ print("\\n".join(lines))
 '''
 
 
-def write_project(
-    directory: Path, *, url: str, client_id: str, client_secret: str, connector: str | None = None
-) -> Path:
-    """Write the demo project into ``directory``; returns the pipeline file path.
+def write_world(directory: Path, connector: str | None = None) -> Path:
+    """Write the demo's sandbox world into ``directory``; returns the world file's path.
 
     With ``connector`` (e.g. source-faker) the CRM source is that real Airbyte connector.
     """
+    from ruamel.yaml import YAML
+
     from luigi_airbyte.sandbox.world import demo_world_data
 
     world_data = demo_world_data()
+    if connector is not None:
+        from luigi_airbyte.sandbox.connectors.demo import connector_demo_world_data
+
+        world_data = connector_demo_world_data(connector)
+    directory.mkdir(parents=True, exist_ok=True)
+    world = directory / "world.yaml"
+    yaml = YAML()
+    yaml.default_flow_style = False
+    with world.open("w", encoding="utf-8") as fh:
+        fh.write("# The sandbox world: luigi-airbyte sandbox serve --world world.yaml\n")
+        yaml.dump(world_data, fh)
+    return world
+
+
+def write_project(directory: Path, sandbox: Sandbox, *, connector: str | None = None) -> Path:
+    """Write the demo project that runs against ``sandbox`` (its URL and first application's
+    credentials) into ``directory``; returns the pipeline file path. ``connector`` as for
+    `write_world`: the dbt model then reads that connector's streams."""
     model_sql = MODEL_SQL
     if connector is not None:
-        from luigi_airbyte.sandbox.connectors.demo import (
-            FAKER_MODEL_SQL,
-            connector_demo_world_data,
-        )
+        from luigi_airbyte.sandbox.connectors.demo import FAKER_MODEL_SQL
 
-        world_data, model_sql = connector_demo_world_data(connector), FAKER_MODEL_SQL
-
+        model_sql = FAKER_MODEL_SQL
     directory.mkdir(parents=True, exist_ok=True)
-    _write_world(directory, world_data)
-    secret_file = _write_secret(directory, client_secret)
+    secret_file = _write_secret(directory, sandbox.client_secret)
     python = sys.executable
     transform = _write_transform(directory, model_sql, python)
     (directory / "report.py").write_text(REPORT_PY, encoding="utf-8")
@@ -159,8 +174,8 @@ def write_project(
     pipeline.write_text(
         PIPELINE_TEMPLATE.format(
             pipeline=pipeline.name,
-            url=url,
-            client_id=client_id,
+            url=sandbox.url,
+            client_id=sandbox.client_id,
             secret_file=secret_file.resolve(),
             alerts=(directory / "alerts.jsonl").resolve(),
             python=python,
@@ -169,16 +184,6 @@ def write_project(
         encoding="utf-8",
     )
     return pipeline
-
-
-def _write_world(directory: Path, world_data: object) -> None:
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.default_flow_style = False
-    with (directory / "world.yaml").open("w", encoding="utf-8") as fh:
-        fh.write("# The sandbox world: luigi-airbyte sandbox serve --world world.yaml\n")
-        yaml.dump(world_data, fh)
 
 
 def _write_secret(directory: Path, client_secret: str) -> Path:
@@ -254,23 +259,10 @@ def _demo(directory: Path, connector: str | None, out: Console, *, keep_serving:
     failing run's exit code, else 0."""
     from luigi_airbyte.sandbox import Sandbox, load_world
 
-    # Write the world first (with a placeholder URL), then start the sandbox from it.
-    write_project(
-        directory,
-        url="http://127.0.0.1:1/api/public/v1",
-        client_id="-",
-        client_secret="-",
-        connector=connector,
-    )
-    world = load_world(directory / "world.yaml")
+    # The world first, since the sandbox starts from it; then the project that points at it.
+    world = load_world(write_world(directory, connector))
     with Sandbox(world, state_path=directory / "sandbox-state.json") as sandbox:
-        pipeline = write_project(
-            directory,
-            url=sandbox.url,
-            client_id=sandbox.client_id,
-            client_secret=sandbox.client_secret,
-            connector=connector,
-        )
+        pipeline = write_project(directory, sandbox, connector=connector)
         out.rule(f"[bold]luigi-airbyte quickstart[/bold] in {directory}")
         out.print(f"sandbox Airbyte at {sandbox.url}; pipeline file {pipeline}")
         first, second, first_doc = _run_twice(directory, pipeline, out)

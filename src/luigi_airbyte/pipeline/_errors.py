@@ -118,21 +118,25 @@ def value_at(data: Any, segments: tuple[Segment, ...]) -> Any:
     return node
 
 
-_EXPECTED = {
-    "string_type": ("a string", "quote the value"),
-    "int_type": ("a whole number", "write a whole number, e.g. 4"),
-    "int_parsing": ("a whole number", "write a whole number, e.g. 4"),
-    "int_from_float": ("a whole number", "write a whole number, e.g. 4"),
-    "bool_type": ("true or false", "write true or false"),
-    "bool_parsing": ("true or false", "write true or false"),
-    "float_type": ("a number", "write a number"),
-    "float_parsing": ("a number", "write a number"),
-    "list_type": ("a list", "write a list, e.g. [a, b]"),
-    "tuple_type": ("a list", "write a list, e.g. [a, b]"),
-    "dict_type": ("a mapping", "write key: value pairs under this key"),
-    "model_type": ("a mapping", "write key: value pairs under this key"),
-    "model_attributes_type": ("a mapping", "write key: value pairs under this key"),
-}
+# What a value of the wrong type should have been, and the fix, for each of pydantic's
+# error types that mean it (``int_parsing`` and ``int_from_float`` are both "not a whole number").
+_WRONG_TYPE: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("string_type",), "a string", "quote the value"),
+    (
+        ("int_type", "int_parsing", "int_from_float"),
+        "a whole number",
+        "write a whole number, e.g. 4",
+    ),
+    (("bool_type", "bool_parsing"), "true or false", "write true or false"),
+    (("float_type", "float_parsing"), "a number", "write a number"),
+    (("list_type", "tuple_type"), "a list", "write a list, e.g. [a, b]"),
+    (
+        ("dict_type", "model_type", "model_attributes_type"),
+        "a mapping",
+        "write key: value pairs under this key",
+    ),
+)
+_EXPECTED = {kind: (expected, fix) for kinds, expected, fix in _WRONG_TYPE for kind in kinds}
 _BOUNDS = {
     "greater_than_equal": (">=", "ge"),
     "greater_than": (">", "gt"),

@@ -200,21 +200,25 @@ def access_token(call: Call) -> Response:
     return json_response({"access_token": token.access_token})
 
 
+#: The calls that need a token, by path under ``/api/v1``: each a POST with a JSON body.
+_CALLS = {
+    "connections/get": connection_get,
+    "connections/sync": connection_sync,
+    "connections/refresh": connection_refresh,
+    "jobs/get": job_get,
+    "jobs/get_without_logs": job_get,
+    "jobs/get_debug_info": job_debug_info,
+    "jobs/list": job_list,
+    "jobs/cancel": job_cancel,
+    "sources/check_connection": check_source,
+    "destinations/check_connection": check_destination,
+    "sources/discover_schema": discover_schema,
+}
 #: The Config API's routing rows (paths are absolute).
 ROUTES = route_table(
     "config",
     [
-        ("POST", "/api/v1/connections/get", connection_get, True),
-        ("POST", "/api/v1/connections/sync", connection_sync, True),
-        ("POST", "/api/v1/connections/refresh", connection_refresh, True),
-        ("POST", "/api/v1/jobs/get", job_get, True),
-        ("POST", "/api/v1/jobs/get_without_logs", job_get, True),
-        ("POST", "/api/v1/jobs/get_debug_info", job_debug_info, True),
-        ("POST", "/api/v1/jobs/list", job_list, True),
-        ("POST", "/api/v1/jobs/cancel", job_cancel, True),
-        ("POST", "/api/v1/sources/check_connection", check_source, True),
-        ("POST", "/api/v1/destinations/check_connection", check_destination, True),
-        ("POST", "/api/v1/sources/discover_schema", discover_schema, True),
+        *(("POST", f"/api/v1/{path}", handler, True) for path, handler in _CALLS.items()),
         ("POST", "/api/v1/applications/token", access_token, False),
         ("GET", "/api/v1/health", health, False),
     ],

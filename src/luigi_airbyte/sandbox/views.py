@@ -26,7 +26,7 @@ from luigi_airbyte.sandbox.world import (
     Destination,
     Source,
 )
-from luigi_airbyte.vocabulary import NOTIFICATION_KINDS, SYNC_MODES
+from luigi_airbyte.vocabulary import NOTIFICATION_KINDS, SYNC_MODE_PARTS, SYNC_MODES
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +71,7 @@ DEST_DEFS = {
     ),
 }
 # public sync mode -> (config API syncMode, destinationSyncMode); the reverse is Airbyte's mapping
-MODE_PAIRS = {
-    "full_refresh_overwrite": ("full_refresh", "overwrite"),
-    "full_refresh_overwrite_deduped": ("full_refresh", "overwrite_dedup"),
-    "full_refresh_append": ("full_refresh", "append"),
-    "full_refresh_update": ("full_refresh", "update"),
-    "full_refresh_soft_delete": ("full_refresh", "soft_delete"),
-    "incremental_append": ("incremental", "append"),
-    "incremental_deduped_history": ("incremental", "append_dedup"),
-    "incremental_update": ("incremental", "update"),
-    "incremental_soft_delete": ("incremental", "soft_delete"),
-}
+MODE_PAIRS = {mode: (p.sync_mode, p.destination_sync_mode) for mode, p in SYNC_MODE_PARTS.items()}
 DEST_MODES = (
     "full_refresh_overwrite",
     "full_refresh_overwrite_deduped",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Literal, cast
+from typing import Literal, NamedTuple, cast
 from urllib.parse import parse_qsl, urlsplit
 
 SecretScheme = Literal["env", "file", "aws-sm", "vault"]
@@ -63,16 +64,66 @@ class SecretRef:
             raise InvalidSecretRef(
                 f"unknown secret reference scheme{shown}", f"{hint}write {REFERENCE_HELP}"
             )
-        return _PARSERS[cast(SecretScheme, scheme)](rest)
+        return _parse_rest(cast(SecretScheme, scheme), rest)
 
 
-def _parse_env(rest: str) -> SecretRef:
-    if not _ENV_NAME.fullmatch(rest):
-        raise InvalidSecretRef(
+class _Rule(NamedTuple):
+    """A reference is refused with ``reason`` and ``fix`` unless ``ok(location, key)``."""
+
+    ok: Callable[[str, str | None], bool]
+    reason: str
+    fix: str
+
+
+#: The schemes whose location may end in ``#key`` (a key inside a JSON secret).
+_KEYED: frozenset[SecretScheme] = frozenset({"file", "aws-sm", "vault"})
+#: What each scheme's location (and key) must be; the first rule broken is raised.
+_RULES: dict[SecretScheme, tuple[_Rule, ...]] = {
+    "env": (
+        _Rule(
+            lambda name, _: _ENV_NAME.fullmatch(name) is not None,
             "env: needs an environment variable name",
             "write env:NAME with letters, digits and '_' (e.g. env:AIRBYTE_CLIENT_SECRET)",
-        )
-    return SecretRef("env", rest)
+        ),
+    ),
+    "file": (
+        _Rule(
+            lambda path, _: path.startswith(("/", "~")),
+            "file: needs an absolute path",
+            "write file:/run/secrets/name (relative paths depend on the working directory)",
+        ),
+    ),
+    "aws-sm": (
+        _Rule(
+            lambda secret_id, _: bool(secret_id),
+            "aws-sm: needs a secret ARN or name",
+            "write aws-sm:arn:aws:secretsmanager:...#key",
+        ),
+        _Rule(
+            lambda secret_id, _: (
+                not secret_id.startswith("arn:") or _AWS_ARN.fullmatch(secret_id) is not None
+            ),
+            "aws-sm: the ARN is not a Secrets Manager secret ARN",
+            "copy the ARN from the console: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME",
+        ),
+    ),
+    "vault": (
+        _Rule(
+            lambda path, key: key is not None and all(path.partition("/")[::2]),  # mount, sub
+            "vault: needs a mount, a path and a key",
+            "write vault:MOUNT/PATH#key, e.g. vault:secret/airbyte/prod#client_secret (KV v2)",
+        ),
+    ),
+}
+
+
+def _parse_rest(scheme: SecretScheme, rest: str) -> SecretRef:
+    """The reference ``scheme:rest``, or `InvalidSecretRef` naming the first rule it breaks."""
+    location, key = _split_key(rest) if scheme in _KEYED else (rest, None)
+    for rule in _RULES[scheme]:
+        if not rule.ok(location, key):
+            raise InvalidSecretRef(rule.reason, rule.fix)
+    return SecretRef(scheme, location, key)
 
 
 def _split_key(rest: str) -> tuple[str, str | None]:
@@ -82,44 +133,6 @@ def _split_key(rest: str) -> tuple[str, str | None]:
     if not key:
         raise InvalidSecretRef("the key after '#' is empty", "write ...#key or drop the '#'")
     return location, key
-
-
-def _parse_file(rest: str) -> SecretRef:
-    path, key = _split_key(rest)
-    if not path.startswith(("/", "~")):
-        raise InvalidSecretRef(
-            "file: needs an absolute path",
-            "write file:/run/secrets/name (relative paths depend on the working directory)",
-        )
-    return SecretRef("file", path, key)
-
-
-def _parse_aws(rest: str) -> SecretRef:
-    secret_id, key = _split_key(rest)
-    if not secret_id:
-        raise InvalidSecretRef(
-            "aws-sm: needs a secret ARN or name", "write aws-sm:arn:aws:secretsmanager:...#key"
-        )
-    if secret_id.startswith("arn:") and not _AWS_ARN.fullmatch(secret_id):
-        raise InvalidSecretRef(
-            "aws-sm: the ARN is not a Secrets Manager secret ARN",
-            "copy the ARN from the console: arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME",
-        )
-    return SecretRef("aws-sm", secret_id, key)
-
-
-def _parse_vault(rest: str) -> SecretRef:
-    path, key = _split_key(rest)
-    mount, _, sub = path.partition("/")
-    if not mount or not sub or key is None:
-        raise InvalidSecretRef(
-            "vault: needs a mount, a path and a key",
-            "write vault:MOUNT/PATH#key, e.g. vault:secret/airbyte/prod#client_secret (KV v2)",
-        )
-    return SecretRef("vault", path, key)
-
-
-_PARSERS = {"env": _parse_env, "file": _parse_file, "aws-sm": _parse_aws, "vault": _parse_vault}
 
 
 def is_secret_reference(value: object) -> bool:
