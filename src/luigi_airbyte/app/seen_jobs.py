@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from luigi_airbyte.airbyte.models import Connection, Job, JobType
-from luigi_airbyte.errors import AirbyteError
 from luigi_airbyte.sync.journal import LIST_LIMIT
 
 if TYPE_CHECKING:
@@ -85,16 +84,15 @@ def look_before_syncs(rt: Runtime, conn: Connection, syncs: int) -> None:
     key = conn.workspace_id
     if key in rt.shared.seen_jobs:
         return
-    workspace = key or (rt.workspace_id() or "")
     cap = min(SEEN_JOBS_CAP, max(100, syncs * LIST_LIMIT))
     seen: WorkspaceJobs | None
     try:
-        seen = list_workspace_jobs(rt, workspace, cap)
-    except AirbyteError as exc:
+        seen = list_workspace_jobs(rt, key or (rt.workspace_id() or ""), cap)
+    except Exception as exc:  # noqa: BLE001 - scheduling goes on: each sync lists its own
         logger.info(
             "workspace %s: could not list its recent jobs once for the run (%s); each sync "
             "lists its own connection's jobs",
-            workspace or "(any)",
+            key or "(any)",
             exc,
         )
         seen = None
