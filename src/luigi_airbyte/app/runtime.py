@@ -106,9 +106,7 @@ class RunShared:
     prepared: bool = False
     watch_socket: str | None = None  # the host's job watcher (app/watcher.py)
     visible_index: ConnectionIndex | None = None  # ``visible``, indexed once
-    # workspace id -> its recent sync jobs (None: the listing failed); see app/seen_jobs.py
-    seen_jobs: dict[str, Any] = field(default_factory=dict)
-    owner_pid: int = field(default_factory=os.getpid)  # the process that forks the tasks
+    seen_jobs: dict[str, Any] = field(default_factory=dict)  # workspace -> app/seen_jobs.py
 
 
 class StoreEventSink:

@@ -20,7 +20,7 @@ the claim attaches to it.
 from __future__ import annotations
 
 import logging
-import os
+import multiprocessing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,7 +79,7 @@ def look_before_syncs(rt: Runtime, conn: Connection, syncs: int) -> None:
     listing per sync, which is what this saves). ``syncs`` sizes the listing: enough jobs
     for each sync of the run. A failed listing is remembered as such: the tasks then list
     their own connection, as before."""
-    if os.getpid() != rt.shared.owner_pid:
+    if multiprocessing.parent_process() is not None:  # a task process Luigi forked
         return
     key = conn.workspace_id
     if key in rt.shared.seen_jobs:
