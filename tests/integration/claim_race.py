@@ -9,7 +9,9 @@ lanes run at the same time, trials within a lane one after another, each trial o
 key of its own. A trial picks 2-4 distinct racers and seeded start delays that land the
 later racers before, during and after the first one's ``POST /jobs`` and after its job
 finished (a 20 ms latency on ``POST /jobs`` gives "during" a window). Each racer's start is
-classified against the trial's job as the sandbox saw it.
+classified against the trial's job as the sandbox saw it. Half the racers, drawn by seed,
+take the connection's recent jobs from a listing made before the trial starts, as a
+brand-new claim of a run does from the run's one listing (``app/seen_jobs.py``).
 
 Counted on the server: the jobs of each lane's connection. Exactly one per trial, or the
 difference is reported as duplicates.
@@ -137,6 +139,9 @@ def run_race(
 
             def lane_loop(lane: int) -> None:
                 rng = random.Random(seed * 1_000 + lane)
+                # Half the racers use a shared listing made before the trial starts (its
+                # own generator: the seeds reach the same interleavings as before).
+                shared_rng = random.Random(seed * 7_919 + lane)
                 conn = derived_id("connection", lane_name(lane))
                 for trial in range(lane, trials, lanes):
                     key = f"{conn}/trial-{seed}-{trial}"
@@ -152,6 +157,7 @@ def run_race(
                                 "connection_id": conn,
                                 "run_key": key,
                                 "start_at": t0 + delay,
+                                "shared": shared_rng.random() < 0.5,
                             }
                         )
                     for _ in range(k):

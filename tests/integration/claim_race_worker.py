@@ -3,7 +3,9 @@
 Usage: python claim_race_worker.py SANDBOX_URL STORE_URL
 Client id and secret come from INTEGRATION_CLIENT_ID / INTEGRATION_CLIENT_SECRET.
 
-Reads JSON lines ``{"trial", "connection_id", "run_key", "start_at"}`` on stdin; each runs
+Reads JSON lines ``{"trial", "connection_id", "run_key", "start_at", "shared"}`` on stdin
+(``shared``: the racer takes the connection's recent jobs from a listing made when the
+command arrives, as a brand-new claim of a run does from the run's listing); each runs
 in a thread of its own (several lanes at once, one connection per lane), sleeps until
 ``start_at`` (epoch seconds, so racers in different processes start together) and writes
 ``{"trial", "pid", "started", "job_id", "how", "finished_at_attach", "status"}`` (or
@@ -25,6 +27,7 @@ import time
 from typing import Any
 
 from luigi_airbyte.airbyte import AirbyteClient, AirbyteClientCredentials, RetryPolicy
+from luigi_airbyte.airbyte.models import Job, JobType
 from luigi_airbyte.store import Store
 from luigi_airbyte.store.ledger import Claim, ClaimResult, Holder, Ledger
 from luigi_airbyte.sync import FixedInterval, SyncRunner, SyncSettings
@@ -62,6 +65,19 @@ class MemoLedger:
         return None
 
 
+def _shared_listing(client: AirbyteClient, connection_id: str) -> Any:
+    """A run's shared listing, taken when the command arrives: before every racer of the
+    trial starts, so it is stale for all but the first (``SyncRunner(recent=...)``)."""
+    seen = list(client.list_jobs(connection_id, job_type=JobType.SYNC, max_items=25))
+
+    def recent(cid: str, job_type: JobType, limit: int) -> list[Job] | None:
+        if cid != connection_id or job_type is not JobType.SYNC:
+            return None
+        return seen[:limit]
+
+    return recent
+
+
 def _race(client: AirbyteClient, store: Store, cmd: dict[str, Any]) -> None:
     settings = SyncSettings(
         poll_strategy=FixedInterval(0.05),
@@ -72,7 +88,10 @@ def _race(client: AirbyteClient, store: Store, cmd: dict[str, Any]) -> None:
         zero_rows="ignore",
     )
     ledger: Any = MemoLedger(store.ledger) if os.environ.get("CLAIM_RACE_MEMO") else store.ledger
-    runner = SyncRunner(client, ledger, settings=settings, run_id=f"trial-{cmd['trial']}")
+    recent = _shared_listing(client, cmd["connection_id"]) if cmd.get("shared") else None
+    runner = SyncRunner(
+        client, ledger, settings=settings, run_id=f"trial-{cmd['trial']}", recent=recent
+    )
     time.sleep(max(0.0, float(cmd["start_at"]) - time.time()))
     started = time.time()
     try:

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
+from luigi_airbyte.app.seen_jobs import look_before_syncs, seen_recent
 from luigi_airbyte.app.step_alerts import alert_failed_step
 from luigi_airbyte.app.step_checks import CheckSteps
 from luigi_airbyte.app.step_context import (
@@ -304,6 +306,7 @@ class StepExecutor:
             settings=self._sync_settings(step),
             run_id=(ctx.run_id or "") if ctx is not None else "",
             feed=feed_for(self.rt),
+            recent=partial(seen_recent, self.rt),
         )
 
     def sync_is_complete(self, ctx: StepContext, req: SyncRequest) -> bool:
@@ -353,7 +356,20 @@ class StepExecutor:
                 )
                 self.rt.shared.complete.add(key_done)
                 return True
+        self._look_before_syncs(ctx, conn)
         return False
+
+    def _look_before_syncs(self, ctx: StepContext, conn: Connection) -> None:
+        """A sync of the run will post: list its workspace's recent jobs once for the run,
+        here in the scheduling process, so the forked tasks need not list theirs
+        (``luigi_airbyte.app.seen_jobs``)."""
+        if self.rt.pipeline_file is None or ctx.pipeline == "adhoc":
+            return
+        try:
+            syncs = sum(1 for n in self.rt.graph(ctx.pipeline).nodes if n.kind == "sync")
+        except Exception:  # noqa: BLE001 - the task reports a broken pipeline itself
+            return
+        look_before_syncs(self.rt, conn, syncs)
 
     @contextmanager
     def scheduling_pass(self) -> Iterator[None]:

@@ -106,6 +106,7 @@ class RunShared:
     prepared: bool = False
     watch_socket: str | None = None  # the host's job watcher (app/watcher.py)
     visible_index: ConnectionIndex | None = None  # ``visible``, indexed once
+    seen_jobs: dict[str, Any] = field(default_factory=dict)  # workspace -> app/seen_jobs.py
 
 
 class StoreEventSink:

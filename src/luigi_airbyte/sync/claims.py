@@ -38,6 +38,10 @@ logger = logging.getLogger("luigi_airbyte.sync.runner")
 
 T = TypeVar("T")
 
+RecentJobs = Callable[[str, JobType, int], "list[Job] | None"]
+"""The run's shared listing: ``(connection_id, job_type, limit)`` → the connection's newest
+``limit`` jobs of that type as a run-wide listing saw them, or None when it cannot tell."""
+
 #: Test-only hook: at the sync boundary named by this variable (``claim``: before the
 #: claim; ``claimed``: claim committed; ``intent``: create intent committed, POST not sent;
 #: ``posted``: POST answered, job not recorded; ``reconciling``: a reconcile listing failed)
@@ -85,6 +89,7 @@ class _Runner(Protocol):
     settings: SyncSettings
     holder: Holder
     lease_s: float
+    recent: RecentJobs | None
     _keepers: dict[str, ClaimKeeper]
     _keepers_lock: threading.Lock
 
@@ -104,6 +109,9 @@ class _Runner(Protocol):
 
     @property
     def _list_recent(self) -> Callable[..., list[Job]]: ...
+
+    @property
+    def _shared_recent(self) -> Callable[..., list[Job] | None]: ...
 
     @property
     def _create(self) -> Callable[..., Attachment]: ...
@@ -187,7 +195,9 @@ class ClaimSteps:
                 return found
         _pause_point("claimed")
 
-        recent = self._list_recent(connection_id, job_type)
+        recent = self._shared_recent(connection_id, job_type, claim)
+        if recent is None:
+            recent = self._list_recent(connection_id, job_type)
         history = tuple(j for j in recent if j.status.is_terminal)
         running = [j for j in recent if not j.status.is_terminal]
         job = _newest(running)
@@ -204,6 +214,40 @@ class ClaimSteps:
             return self._adopt(job, "running", connection_id, run_key, job_type, history)
 
         return self._create(connection_id, run_key, job_type, recent, history)
+
+    def _shared_recent(
+        self: _Runner, connection_id: str, job_type: JobType, claim: Claim | None
+    ) -> list[Job] | None:
+        """The connection's recent jobs from the run's shared listing, for a brand-new
+        claim only; None means: list the connection's jobs now.
+
+        Brand-new: the claim carries no create intent. Every POST of ours is preceded by
+        a committed intent that only the recorded job clears, so without one no process
+        of ours can have posted a job for this run key that the ledger does not name:
+        nothing of ours is there to find. The listing then only serves to attach to a
+        job running on the connection and to learn the job ids that existed before the
+        POST (a lower bound stays a lower bound, however old the listing). A job the
+        shared listing saw running is looked at again now; one started after it is
+        reported by Airbyte's answer to the POST (409, or the queued job itself).
+        """
+        if self.recent is None or claim is None or claim.intent_at is not None:
+            return None
+        try:
+            jobs = self.recent(connection_id, job_type, self.journal.listing_size)
+        except Exception:  # a hint only: the connection is listed instead
+            logger.exception("connection %s: the run's shared job listing failed", connection_id)
+            return None
+        if jobs is None:
+            return None
+        jobs = [j for j in jobs if j.connection_id in ("", connection_id)]
+        if any(not j.status.is_terminal for j in jobs):
+            return None
+        logger.debug(
+            "connection %s: recent jobs from the run's listing (%d); not listing again",
+            connection_id,
+            len(jobs),
+        )
+        return sorted(jobs, key=lambda j: j.job_id, reverse=True)
 
     def _reconcile_intent(
         self: _Runner, claim: Claim, connection_id: str, run_key: str, job_type: JobType

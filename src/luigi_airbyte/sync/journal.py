@@ -42,9 +42,14 @@ class JobJournal:
     clock: Clock
     history_size: int
 
+    @property
+    def listing_size(self) -> int:
+        """How many of a connection's newest jobs one listing reads."""
+        return max(self.history_size + 5, LIST_LIMIT)
+
     def list_once(self, connection_id: str, job_type: JobType) -> list[Job]:
         """One listing of the connection's newest jobs of this type (errors propagate)."""
-        limit = max(self.history_size + 5, LIST_LIMIT)
+        limit = self.listing_size
         return list(
             self.client.list_jobs(
                 connection_id,

@@ -16,7 +16,10 @@ ledger (a lock across processes; rules in ``luigi_airbyte.store.ledger``):
 2. a create intent left by a holder that died (its POST may have reached Airbyte
    unrecorded) → list the connection's jobs created since that intent and adopt the
    one found; only a listing that succeeded and shows no job lets us go on;
-3. a job already running on the connection → attach (newest if several);
+3. a job already running on the connection → attach (newest if several). A brand-new
+   claim (no create intent: no process of ours can have posted for the run key) may take
+   the connection's recent jobs from the run's shared listing (``recent``) instead of
+   listing them; if that listing saw a job running there, the connection is listed now;
 4. else commit the create intent, then ``POST /jobs``; the job id goes to the ledger
    before anything else (which clears the intent).
 
@@ -65,6 +68,7 @@ from luigi_airbyte.sync.api import TRANSIENT_ERRORS, AirbyteJobsAPI, RefreshAPI
 from luigi_airbyte.sync.claim_keeper import ClaimKeeper
 from luigi_airbyte.sync.claims import (
     ClaimSteps,
+    RecentJobs,
     _newest,
     _pause_point,
 )
@@ -112,6 +116,10 @@ class SyncRunner(ClaimSteps):
         lease_s: how long a claim stays live without renewal (renewed every quarter).
         feed: the host's job watcher (``luigi_airbyte.sync.watcher``); while it answers,
             waiting asks it instead of sending ``GET /jobs/{id}``.
+        recent: the run's shared listing of recent jobs: ``recent(connection_id,
+            job_type, limit)`` gives the connection's newest ``limit`` jobs as an earlier
+            run-wide listing saw them, or None when it cannot tell. Only a brand-new claim
+            uses it instead of listing the connection (``luigi_airbyte.sync.claims``).
     """
 
     def __init__(
@@ -125,6 +133,7 @@ class SyncRunner(ClaimSteps):
         run_id: str = "",
         lease_s: float = DEFAULT_LEASE_S,
         feed: JobFeed | None = None,
+        recent: RecentJobs | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -134,6 +143,7 @@ class SyncRunner(ClaimSteps):
         self.holder = Holder.this_process(run_id)
         self.lease_s = lease_s
         self.feed = feed
+        self.recent = recent
         self.journal = JobJournal(client, ledger, emitter, clock, settings.history_size)
         self._keepers: dict[str, ClaimKeeper] = {}
         self._keepers_lock = threading.Lock()
