@@ -108,6 +108,9 @@ class _Runner(Protocol):
     def _reconcile(self) -> Callable[..., tuple[Job | None, bool]]: ...
 
     @property
+    def _reconcile_or_refuse(self) -> Callable[..., Attachment | None]: ...
+
+    @property
     def _list_recent(self) -> Callable[..., list[Job]]: ...
 
     @property
@@ -263,23 +266,23 @@ class ClaimSteps:
             claim.intent_at.isoformat(timespec="seconds"),
             since.isoformat(timespec="seconds"),
         )
-        found, verified = self._reconcile(connection_id, job_type, since, claim.intent_seen_max)
-        if found is not None:
-            return self._adopt(found, "reconciled", connection_id, run_key, job_type, None)
-        if not verified:
-            logger.error(
-                "connection %s job ?: could not list jobs to check whether the previous "
-                "holder's create worked; not posting (a second job could duplicate the sync)",
-                connection_id,
-            )
-            raise JobCreateUncertainError(
+        intent_at = claim.intent_at
+        return self._reconcile_or_refuse(
+            connection_id,
+            run_key,
+            job_type,
+            since,
+            claim.intent_seen_max,
+            None,
+            whose="the previous holder's create",
+            refusal=lambda: JobCreateUncertainError(
                 f"connection {connection_id}: run key {run_key} has an unreconciled create "
-                f"from {claim.intent_at.isoformat(timespec='seconds')} and Airbyte's job list "
+                f"from {intent_at.isoformat(timespec='seconds')} and Airbyte's job list "
                 "could not be read; run again when Airbyte answers",
                 method="GET",
                 path="/jobs",
-            )
-        return None
+            ),
+        )
 
     def _complete(
         self: _Runner, entry: LedgerEntry, connection_id: str, run_key: str, job_type: JobType
