@@ -61,3 +61,17 @@ def test_importing_the_models_builds_no_validator() -> None:
     built = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert built <= DEFAULT_INSTANCES
     assert len(MODELS) > 20
+
+
+def test_a_model_defined_in_a_function_gets_its_docstrings() -> None:
+    class Local(_steps.Model):
+        size: int = 1
+        """How many."""
+
+    class Twice(_steps.Model):
+        kept: str = ""
+        """First of the name."""
+
+    assert Local.model_fields["size"].description == "How many."
+    assert Twice.model_fields["kept"].description == "First of the name."
+    assert Local.model_validate({"size": 2}).size == 2

@@ -61,22 +61,28 @@ class _Visitor(ast.NodeVisitor):
 
 @cache
 def module_docstrings(module: str) -> dict[str, dict[str, str]]:
-    """``{class qualname: {attribute: docstring}}`` for the classes of ``module``."""
+    """``{class qualname: {attribute: docstring}}`` for the classes of ``module``, those
+    defined in functions included (``f.<locals>.C``); of two classes with one qualname,
+    the first."""
     try:
         tree = ast.parse(inspect.getsource(sys.modules[module]))
     except (KeyError, OSError, TypeError, SyntaxError):
         return {}
     found: dict[str, dict[str, str]] = {}
 
-    def walk(body: list[ast.stmt], prefix: str) -> None:
-        for stmt in body:
-            if isinstance(stmt, ast.ClassDef):
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
                 visitor = _Visitor()
-                visitor.generic_visit(stmt)
-                found[prefix + stmt.name] = visitor.attrs
-                walk(stmt.body, f"{prefix}{stmt.name}.")
+                visitor.generic_visit(child)
+                found.setdefault(prefix + child.name, visitor.attrs)
+                walk(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                walk(child, f"{prefix}{child.name}.<locals>.")
+            elif isinstance(child, ast.stmt):
+                walk(child, prefix)
 
-    walk(tree.body, "")
+    walk(tree, "")
     return found
 
 
