@@ -75,3 +75,24 @@ def test_a_model_defined_in_a_function_gets_its_docstrings() -> None:
     assert Local.model_fields["size"].description == "How many."
     assert Twice.model_fields["kept"].description == "First of the name."
     assert Local.model_validate({"size": 2}).size == 2
+
+
+SETTINGS_PROBE = """
+import json
+from luigi_airbyte.pipeline._settings_spec import SETTINGS
+built = [s.key for s in SETTINGS if "adapter" in vars(s)]
+poll = next(s for s in SETTINGS if s.key == "poll.interval")
+print(json.dumps({"built": built, "parsed": str(poll.parse("2m")), "after": "adapter" in vars(poll)}))
+"""
+
+
+def test_settings_build_their_validators_when_first_parsing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state == {"built": [], "parsed": "0:02:00", "after": True}
