@@ -82,7 +82,8 @@ import json
 from luigi_airbyte.pipeline._settings_spec import SETTINGS
 built = [s.key for s in SETTINGS if "adapter" in vars(s)]
 poll = next(s for s in SETTINGS if s.key == "poll.interval")
-print(json.dumps({"built": built, "parsed": str(poll.parse("2m")), "after": "adapter" in vars(poll)}))
+parsed = str(poll.parse("2m"))
+print(json.dumps({"built": built, "parsed": parsed, "after": "adapter" in vars(poll)}))
 """
 
 
