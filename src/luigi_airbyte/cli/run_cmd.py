@@ -16,8 +16,9 @@ from luigi_airbyte.errors import LuigiAirbyteError
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
     from rich.console import Console
 
-    from luigi_airbyte.app.run_service import RunOutcome, RunRequest
+    from luigi_airbyte.app.run_service import GraphOutcome, RunOutcome, RunRequest
     from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.pipeline.graph import Graph
     from luigi_airbyte.store import RunDetail
 
 
@@ -192,8 +193,6 @@ def execute_run(
     try:
         if dry_run:
             return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
-        from luigi_airbyte.tasks.outcome import run_pipeline_graph  # Luigi only now
-
         request = RunRequest(
             pipeline_file=path,
             run_date=run_date,
@@ -206,7 +205,7 @@ def execute_run(
             argv=default_argv(),
             report_html=report_html,
         )
-        result = RunService(rt).run(request, run_pipeline_graph)
+        result = RunService(rt).run(request, _graph_runner)
         if result.error is not None and result.recorded:
             return _preflight_failed(result, request)
         doc = write_run_outputs(
@@ -217,6 +216,16 @@ def execute_run(
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads
             _close(rt)
+
+
+def _graph_runner(rt: Runtime, graph: Graph, **options: Any) -> GraphOutcome:
+    """Luigi is imported (only now) while the run's first Airbyte requests are under way
+    (``app/prefetch.py``); the run then goes on as ``tasks.outcome`` runs it."""
+    from luigi_airbyte.app.prefetch import prefetched
+
+    with prefetched(rt, graph):
+        from luigi_airbyte.tasks.outcome import run_pipeline_graph
+    return run_pipeline_graph(rt, graph, **options)
 
 
 def _close(rt: Runtime) -> None:
