@@ -142,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     As the console script (no ``argv``), the process tunes the garbage collector
     (`GC_THRESHOLD`) and freezes the heap when the command ends: the interpreter exits
     next, and its final collections would walk every object the command built (~0.2 s
-    after a run of 1,000 steps). Called with ``argv`` (tests, embedding) it leaves the
-    collector alone.
+    after a run of 1,000 steps). It also tells httpx its command line is absent, so
+    importing httpx does not import rich and pygments for it. Called with ``argv``
+    (tests, embedding) it changes neither.
     """
     global _help_only
     args = list(argv) if argv is not None else sys.argv[1:]
@@ -151,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = argv is None
     if console:
         gc.set_threshold(*GC_THRESHOLD)
+        # httpx imports its own command line (rich, pygments: ~45 ms) unless it is absent,
+        # a case httpx handles; nothing in this process runs httpx's command line.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
     finally:

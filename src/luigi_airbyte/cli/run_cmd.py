@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,11 +188,12 @@ def execute_run(
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
     from luigi_airbyte.cli.progress import ProgressPrinter
 
-    out = console or _console(as_json)
+    out = console
     path = existing_file(pipeline_file)
     rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
         if dry_run:
+            out = out or _console(as_json)
             return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
         request = RunRequest(
             pipeline_file=path,
@@ -211,7 +213,7 @@ def execute_run(
         doc = write_run_outputs(
             rt, result, junit_path=junit_path, report_path=report_path, rotate=rotate
         )
-        _print_result(result, doc, out, as_json=as_json)
+        _print_result(result, doc, _lazy_console(out, as_json), as_json=as_json)
         return result.code, doc
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads
@@ -233,6 +235,18 @@ def _close(rt: Runtime) -> None:
 
     clear_runtimes()
     rt.close()
+
+
+def _lazy_console(given: Console | None, as_json: bool) -> Callable[[], Console]:
+    """``given``, or the console ``_console`` makes on first use (then always that one)."""
+    made: list[Console] = [given] if given is not None else []
+
+    def get() -> Console:
+        if not made:
+            made.append(_console(as_json))
+        return made[0]
+
+    return get
 
 
 def _console(as_json: bool) -> Console:
@@ -258,26 +272,34 @@ def _preflight_failed(result: RunOutcome, request: RunRequest) -> tuple[int, dic
     return code, error_document(result.error, detail, code)
 
 
-def _print_result(result: RunOutcome, doc: dict[str, Any], out: Console, *, as_json: bool) -> None:
-    """The rotation's line, the table, a lost store's error, the recap, the report's path."""
-    from rich.markup import escape
+def _print_result(
+    result: RunOutcome, doc: dict[str, Any], out: Callable[[], Console], *, as_json: bool
+) -> None:
+    """The rotation's line, the table, a lost store's error, the recap, the report's path.
 
+    ``out`` makes the console when something is printed to it: with ``--json`` there is
+    usually nothing, and rich is then not imported at all."""
     rotation = doc.get("credentials")
     if rotation is not None:
         if rotation["rotated"]:
-            out.print(f"credential rotated: new client id {rotation['client_id']}")
+            out().print(f"credential rotated: new client id {rotation['client_id']}")
         else:
-            out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
+            out().print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
     if as_json:
         if not result.recorded:
             click.secho(f"error: {result.error}", fg="red", err=True)
         return
-    render_summary(result.detail, result.code, out)
+    from rich.markup import escape
+
+    console = out()
+    render_summary(result.detail, result.code, console)
     if not result.recorded:
-        out.print(f"[red]error:[/red] {escape(str(result.error))}", soft_wrap=True, highlight=False)
-    render_recap(result, out)
+        console.print(
+            f"[red]error:[/red] {escape(str(result.error))}", soft_wrap=True, highlight=False
+        )
+    render_recap(result, console)
     if "html_report" in doc:
-        out.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
+        console.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:
