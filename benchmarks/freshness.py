@@ -5,7 +5,10 @@ and every step has ``freshness: 6h``, so nothing syncs: the run only asks Airbyt
 the data is fresh. The floor is the same graph shape of plain Luigi tasks that are all
 complete, with the same workers, measured in the same run.
 
-Usage: python benchmarks/freshness.py [--n 1000] [--workers 8] [--json]
+Usage: python benchmarks/freshness.py [--n 1000] [--workers 8] [--repeat 1] [--json]
+With ``--repeat K`` the run and the floor alternate K times (each run on a fresh state
+folder, against the same sandbox) and the best of each is compared: on a shared machine
+the load moves single runs by 2x.
 Targets: <= 25 requests at N = 1,000 (one token, one connection listing, one recent-jobs
 listing at 100 a page); wall time <= 3x the floor.
 """
@@ -34,6 +37,7 @@ def main() -> int:
     ap.add_argument(
         "--sync-each", action="store_true", help="one sync_each step instead of N sync steps"
     )
+    ap.add_argument("--repeat", type=int, default=1, help="runs and floors, best of each")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     n = args.n
@@ -50,11 +54,17 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise TimeoutError("history jobs did not finish")
                 time.sleep(0.05)
-            path = write_pipeline(root, sandbox.url, n, freshness="6h", each=args.sync_each)
-            sandbox.clear_requests()
-            wall = run_cli(path, args.workers, None, "2026-01-15")
-            reqs = sandbox.requests()
-        floor = run_floor(n, args.workers, 0.0, None, done=True)
+            walls, floors, reqs = [], [], []
+            for i in range(max(1, args.repeat)):
+                (root / f"r{i}").mkdir()
+                path = write_pipeline(
+                    root / f"r{i}", sandbox.url, n, freshness="6h", each=args.sync_each
+                )
+                sandbox.clear_requests()
+                walls.append(run_cli(path, args.workers, None, "2026-01-15"))
+                reqs = reqs or sandbox.requests()
+                floors.append(run_floor(n, args.workers, 0.0, None, done=True))
+    wall, floor = min(walls), min(floors)
     kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
     row = {
         "n": n,
@@ -62,6 +72,8 @@ def main() -> int:
         "wall_s": wall,
         "floor_s": floor,
         "ratio": wall / floor,
+        "walls_s": walls,
+        "floors_s": floors,
         "requests": len(reqs),
         "list_jobs": kinds.get("GET /jobs", 0),
         "top": kinds.most_common(5),
@@ -75,6 +87,10 @@ def main() -> int:
         f"| {n:,}, {args.workers} | {wall:.2f} s | {floor:.2f} s | {row['ratio']:.1f}x | "
         f"{len(reqs):,} ({row['list_jobs']} GET /jobs) |"
     )
+    if len(walls) > 1:
+        print()
+        print(f"best of {len(walls)}; runs: " + ", ".join(f"{w:.2f}" for w in walls))
+        print("floors: " + ", ".join(f"{f:.2f}" for f in floors))
     print()
     print("requests: " + ", ".join(f"{k} {v}" for k, v in row["top"]))
     return 0

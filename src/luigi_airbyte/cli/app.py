@@ -9,6 +9,7 @@ done by ``cli.common.fail``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -126,12 +127,37 @@ for _command in (
     cli.add_command(_command)
 
 
+GC_THRESHOLD = (20_000, 20, 20)
+"""The collector's thresholds in the ``luigi-airbyte`` process (Python's: 700, 10, 10).
+
+A run allocates many objects that live until it ends (the file's models, one Luigi task
+and its parameters per step, the run's records) and few reference cycles; at the default
+the collector walked that growing heap again and again: ~0.1 s of a fresh run of 1,000
+syncs."""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point."""
+    """Console entry point.
+
+    As the console script (no ``argv``), the process tunes the garbage collector
+    (`GC_THRESHOLD`) and freezes the heap when the command ends: the interpreter exits
+    next, and its final collections would walk every object the command built (~0.2 s
+    after a run of 1,000 steps). It also tells httpx its command line is absent, so
+    importing httpx does not import rich and pygments for it. Called with ``argv``
+    (tests, embedding) it changes neither.
+    """
     global _help_only
     args = list(argv) if argv is not None else sys.argv[1:]
     _help_only = any(a in ("--help", "-h") for a in args)
+    console = argv is None
+    if console:
+        gc.set_threshold(*GC_THRESHOLD)
+        # httpx imports its own command line (rich, pygments: ~45 ms) unless it is absent,
+        # a case httpx handles; nothing in this process runs httpx's command line.
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="luigi-airbyte")
     finally:
         _help_only = False
+        if console:
+            gc.freeze()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,8 +17,9 @@ from luigi_airbyte.errors import LuigiAirbyteError
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
     from rich.console import Console
 
-    from luigi_airbyte.app.run_service import RunOutcome, RunRequest
+    from luigi_airbyte.app.run_service import GraphOutcome, RunOutcome, RunRequest
     from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.pipeline.graph import Graph
     from luigi_airbyte.store import RunDetail
 
 
@@ -186,14 +188,13 @@ def execute_run(
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
     from luigi_airbyte.cli.progress import ProgressPrinter
 
-    out = console or _console(as_json)
+    out = console
     path = existing_file(pipeline_file)
     rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
         if dry_run:
+            out = out or _console(as_json)
             return _dry_run(rt, pipeline_name, path, run_date, interval, out, as_json)
-        from luigi_airbyte.tasks.outcome import run_pipeline_graph  # Luigi only now
-
         request = RunRequest(
             pipeline_file=path,
             run_date=run_date,
@@ -206,17 +207,27 @@ def execute_run(
             argv=default_argv(),
             report_html=report_html,
         )
-        result = RunService(rt).run(request, run_pipeline_graph)
+        result = RunService(rt).run(request, _graph_runner)
         if result.error is not None and result.recorded:
             return _preflight_failed(result, request)
         doc = write_run_outputs(
             rt, result, junit_path=junit_path, report_path=report_path, rotate=rotate
         )
-        _print_result(result, doc, out, as_json=as_json)
+        _print_result(result, doc, _lazy_console(out, as_json), as_json=as_json)
         return result.code, doc
     finally:
         if runtime is None:  # ours: close connections, flush and stop sink threads
             _close(rt)
+
+
+def _graph_runner(rt: Runtime, graph: Graph, **options: Any) -> GraphOutcome:
+    """Luigi is imported (only now) while the run's first Airbyte requests are under way
+    (``app/prefetch.py``); the run then goes on as ``tasks.outcome`` runs it."""
+    from luigi_airbyte.app.prefetch import prefetched
+
+    with prefetched(rt, graph):
+        from luigi_airbyte.tasks.outcome import run_pipeline_graph
+    return run_pipeline_graph(rt, graph, **options)
 
 
 def _close(rt: Runtime) -> None:
@@ -224,6 +235,18 @@ def _close(rt: Runtime) -> None:
 
     clear_runtimes()
     rt.close()
+
+
+def _lazy_console(given: Console | None, as_json: bool) -> Callable[[], Console]:
+    """``given``, or the console ``_console`` makes on first use (then always that one)."""
+    made: list[Console] = [given] if given is not None else []
+
+    def get() -> Console:
+        if not made:
+            made.append(_console(as_json))
+        return made[0]
+
+    return get
 
 
 def _console(as_json: bool) -> Console:
@@ -249,26 +272,34 @@ def _preflight_failed(result: RunOutcome, request: RunRequest) -> tuple[int, dic
     return code, error_document(result.error, detail, code)
 
 
-def _print_result(result: RunOutcome, doc: dict[str, Any], out: Console, *, as_json: bool) -> None:
-    """The rotation's line, the table, a lost store's error, the recap, the report's path."""
-    from rich.markup import escape
+def _print_result(
+    result: RunOutcome, doc: dict[str, Any], out: Callable[[], Console], *, as_json: bool
+) -> None:
+    """The rotation's line, the table, a lost store's error, the recap, the report's path.
 
+    ``out`` makes the console when something is printed to it: with ``--json`` there is
+    usually nothing, and rich is then not imported at all."""
     rotation = doc.get("credentials")
     if rotation is not None:
         if rotation["rotated"]:
-            out.print(f"credential rotated: new client id {rotation['client_id']}")
+            out().print(f"credential rotated: new client id {rotation['client_id']}")
         else:
-            out.print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
+            out().print(f"[yellow]credential rotation failed[/yellow]: {rotation['error']}")
     if as_json:
         if not result.recorded:
             click.secho(f"error: {result.error}", fg="red", err=True)
         return
-    render_summary(result.detail, result.code, out)
+    from rich.markup import escape
+
+    console = out()
+    render_summary(result.detail, result.code, console)
     if not result.recorded:
-        out.print(f"[red]error:[/red] {escape(str(result.error))}", soft_wrap=True, highlight=False)
-    render_recap(result, out)
+        console.print(
+            f"[red]error:[/red] {escape(str(result.error))}", soft_wrap=True, highlight=False
+        )
+    render_recap(result, console)
     if "html_report" in doc:
-        out.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
+        console.print(f"HTML report: {doc['html_report']}", soft_wrap=True, highlight=False)
 
 
 def render_summary(detail: RunDetail, code: int, out: Console) -> None:

@@ -140,6 +140,10 @@ def _variants(value: str, min_length: int) -> set[str]:
     return {v for v in out if len(v) >= min_length}
 
 
+_MEMO_SIZE = 4096
+_MEMO_MAX_CHARS = 256
+
+
 class Redactor:
     """Masks registered secret values, values under sensitive keys and credential-looking text.
 
@@ -163,6 +167,13 @@ class Redactor:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._dirty = False
+        # Answers for short strings, tagged with the secrets' generation they were made
+        # under: an event's keys, name, run id and pipeline repeat in every event (a fresh
+        # run of 1,000 syncs redacts 1,000 skip events). ``register`` moves the generation
+        # on, so an answer made before a secret was added is never reused.
+        self._generation = 0
+        self._memo: dict[str, tuple[int, str]] = {}
+        self._sensitive_memo: dict[str, bool] = {}
         self._warned_short = False
         self._kv_equals, self._kv_quoted = _kv_patterns(self._sensitive_keys)
         # The longest piece of each key ("api_key" -> "api"): if none occurs, no key can.
@@ -202,6 +213,7 @@ class Redactor:
             if not new <= self._secrets:
                 self._secrets |= new
                 self._dirty = True  # compiled on next use: bulk registration stays linear
+                self._generation += 1  # every remembered answer is stale
         return True
 
     def __len__(self) -> int:
@@ -215,8 +227,14 @@ class Redactor:
         """True if a value stored under ``key`` must be masked whatever it looks like."""
         if not isinstance(key, str):
             return False
-        norm = key.strip().lower().replace("-", "_")
-        return any(s in norm for s in self._sensitive_keys)
+        found = self._sensitive_memo.get(key)
+        if found is None:
+            norm = key.strip().lower().replace("-", "_")
+            found = any(s in norm for s in self._sensitive_keys)
+            if len(self._sensitive_memo) >= _MEMO_SIZE:
+                self._sensitive_memo.clear()
+            self._sensitive_memo[key] = found
+        return found
 
     # -- redaction ----------------------------------------------------------------------
 
@@ -232,6 +250,20 @@ class Redactor:
 
     def redact_str(self, text: str) -> str:
         """Mask registered values and credential-looking substrings in ``text``."""
+        if type(text) is not str or len(text) > _MEMO_MAX_CHARS:
+            return self._redact_text(text)
+        generation = self._generation  # read first: a secret added meanwhile makes it stale
+        found = self._memo.get(text)
+        if found is not None and found[0] == generation:
+            return found[1]
+        out = self._redact_text(text)
+        if out != REDACTION_FAILED:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[text] = (generation, out)
+        return out
+
+    def _redact_text(self, text: str) -> str:
         try:
             pattern = self._compiled()
             out = pattern.sub(REDACTED, text) if pattern is not None else str(text)

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from luigi_airbyte.pipeline._docstrings import describe_fields
 from luigi_airbyte.pipeline._types import (
     ConnectionRef,
     Duration,
@@ -37,9 +38,19 @@ EnvMap = dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*
 
 
 class Model(BaseModel):
-    """Base for every pipeline-file model: unknown keys are errors; values are frozen."""
+    """Base for every pipeline-file model: unknown keys are errors; values are frozen.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    The string under a field is its description (`_docstrings`, pydantic's
+    ``use_attribute_docstrings`` rule, one parse per module). Schemas are built when a
+    model is first used (``defer_build``), once for the whole file, not once per class.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        describe_fields(cls)
 
 
 # --- expectations and counts --------------------------------------------------------------

@@ -7,6 +7,7 @@ settings resolver agree on what "a secret written in plain text" looks like.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -193,8 +194,12 @@ def _words(key: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """True when a key's name says its value is a secret (``client_secret``, ``API_KEY``...)."""
+    """True when a key's name says its value is a secret (``client_secret``, ``API_KEY``...).
+
+    Answered once per key name: validating a file of 1,000 steps asks for the same few
+    keys thousands of times."""
     words = _words(key)
     if not words or words[-1] in _NOT_SECRET_SUFFIX:
         return False

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from luigi_airbyte.store._upsert import dialect_insert
 from luigi_airbyte.store.schema import utcnow, webhook_hints
 
 
@@ -44,9 +43,8 @@ class HintRepository(ABC):
         that job was already recorded (a replay or a second receiver), True when new."""
         key = {"connection_id": str(connection_id).lower(), "job_id": int(job_id)}
         with self.begin("record a webhook hint") as conn:
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             result = conn.execute(
-                insert(webhook_hints)
+                dialect_insert(conn, webhook_hints)
                 .values(**key, received_at=utcnow())
                 .on_conflict_do_nothing(index_elements=["connection_id", "job_id"])
                 .returning(webhook_hints.c.id)

@@ -15,12 +15,11 @@ from enum import Enum
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
 from luigi_airbyte.masking import MASK, is_secret_name, mask_url
 from luigi_airbyte.store._rows import record_from_row
+from luigi_airbyte.store._upsert import dialect_insert
 from luigi_airbyte.store.schema import (
     STEP_KINDS,
     STEP_STATUSES,
@@ -188,11 +187,9 @@ def _aware(value: datetime | None, what: str) -> datetime | None:
     return None if value is None else ensure_utc(value, what)
 
 
-def _insert(conn: Connection, table: sa.Table) -> pg_dialect.Insert | sqlite_dialect.Insert:
+def _insert(conn: Connection, table: sa.Table) -> Any:
     """A dialect ``INSERT`` with ``on_conflict_do_*`` (both supported backends have it)."""
-    if conn.dialect.name == "postgresql":
-        return pg_dialect.insert(table)
-    return sqlite_dialect.insert(table)
+    return dialect_insert(conn, table)
 
 
 def _stat_value(source: Mapping[str, Any] | object, *names: str) -> Any:

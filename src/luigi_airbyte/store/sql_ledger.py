@@ -21,10 +21,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from luigi_airbyte.store._rows import record_from_row
+from luigi_airbyte.store._upsert import dialect_insert
 from luigi_airbyte.store.ledger import (
     DEFAULT_LEASE_S,
     REJECTED,
@@ -138,8 +137,9 @@ def _insert_new(
     conn: sa.Connection, table: sa.Table, values: dict[str, Any], keys: list[sa.Column[Any]]
 ) -> None:
     """Insert the row unless one with the same ``keys`` exists (``ON CONFLICT DO NOTHING``)."""
-    insert = pg_dialect.insert if conn.dialect.name == "postgresql" else sqlite_dialect.insert
-    conn.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=keys))
+    conn.execute(
+        dialect_insert(conn, table).values(values).on_conflict_do_nothing(index_elements=keys)
+    )
 
 
 class SqlLedger(Ledger):

@@ -79,6 +79,18 @@ class StepTask(luigi.Task):
             TASK_CLASSES.setdefault(cls.kind, cls)
 
     @classmethod
+    def get_params(cls) -> list[tuple[str, luigi.Parameter]]:
+        """Luigi's parameter list, found once per class. Luigi looks it up four times per
+        task it builds (``dir(cls)`` and a ``getattr`` per name each time): 0.2 s of
+        building 1,000 tasks. A class's parameters are fixed once it is defined (a
+        subclass finds its own)."""
+        found: list[tuple[str, luigi.Parameter]] | None = cls.__dict__.get("_params_found")
+        if found is None:
+            found = super().get_params()
+            type.__setattr__(cls, "_params_found", found)
+        return list(found)
+
+    @classmethod
     def node_parameters(cls, node: Node, *, pipeline_file: str = "") -> dict[str, Any]:
         """Parameters of this class's tasks beyond the common ones, taken from ``node``
         (``pipeline_file`` is the run's pipeline file, for lookups the run made already)."""
