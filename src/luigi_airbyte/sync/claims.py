@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -283,6 +283,34 @@ class ClaimSteps:
                 path="/jobs",
             ),
         )
+
+    def _reconcile_or_refuse(
+        self: _Runner,
+        connection_id: str,
+        run_key: str,
+        job_type: JobType,
+        since: datetime,
+        seen_max: int | None,
+        history: tuple[Job, ...] | None,
+        *,
+        whose: str,
+        refusal: Callable[[], Exception],
+    ) -> Attachment | None:
+        """Settle a create that may have reached Airbyte: adopt the job a listing finds;
+        ``None`` when a verified listing shows none (posting is safe); and when no listing
+        could be verified, raise ``refusal()``: a second job could duplicate the sync."""
+        found, verified = self._reconcile(connection_id, job_type, since, seen_max)
+        if found is not None:
+            return self._adopt(found, "reconciled", connection_id, run_key, job_type, history)
+        if not verified:
+            logger.error(
+                "connection %s job ?: could not list jobs to check whether %s worked; "
+                "not posting (a second job could duplicate the sync)",
+                connection_id,
+                whose,
+            )
+            raise refusal()
+        return None
 
     def _complete(
         self: _Runner, entry: LedgerEntry, connection_id: str, run_key: str, job_type: JobType
