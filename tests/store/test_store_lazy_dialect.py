@@ -36,3 +36,28 @@ def test_a_sqlite_store_does_not_load_the_postgresql_dialect(tmp_path: Path) -> 
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert "sqlalchemy.dialects.sqlite" in loaded
     assert not [m for m in loaded if m.startswith("sqlalchemy.dialects.postgresql")]
+
+
+JUNIT_PROBE = """
+import json, sys
+from luigi_airbyte.store import Store, json_report, junit_xml
+store = Store(sys.argv[1]).open()
+run_id = store.start_run("p")
+store.upsert_step(run_id, "a", kind="sync", status="succeeded")
+json_report(store.get_run(run_id))
+before = "xml.etree.ElementTree" in sys.modules
+assert "<testsuites" in junit_xml(store.get_run(run_id))
+print(json.dumps([before, "xml.etree.ElementTree" in sys.modules]))
+"""
+
+
+def test_elementtree_is_loaded_only_to_write_junit(tmp_path: Path) -> None:
+    """A run writes JUnit only with ``--junit``; ElementTree (~8 ms) waits for it."""
+    done = subprocess.run(
+        [sys.executable, "-c", JUNIT_PROBE, f"sqlite:///{tmp_path / 'store.db'}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]

@@ -242,8 +242,7 @@ class RunService:
         failed step's owner, close the run."""
         store = handle.store
         handle.check()
-        record_unrun_steps(store, handle.run_id, graph, outcome)
-        detail = store.get_run(handle.run_id)
+        detail = record_unrun_steps(store, handle.run_id, graph, outcome)
         code = exit_code_for(detail, outcome)
         links = {"report": html_link} if html_link else None
         self.rt.executor().alert_failed_steps(detail, links=links)
@@ -456,9 +455,11 @@ class RunService:
 # --- helpers shared with the ad-hoc runs and the CLI ---------------------------------------
 
 
-def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOutcome) -> None:
-    """Give every step without a row a status from Luigi's partition of the tasks."""
+def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOutcome) -> RunDetail:
+    """Give every step without a row a status from Luigi's partition of the tasks; return
+    the run as recorded then (read once more only if a row was added)."""
     detail = store.get_run(run_id)
+    wrote = False
     recorded = {s.step_name for s in detail.steps}
     failed = {s.step_name for s in detail.steps if s.status in ("failed", "abandoned")}
     below_failed = set().union(*(graph.downstream_of(name) for name in failed))
@@ -476,6 +477,8 @@ def record_unrun_steps(store: Store, run_id: str, graph: Graph, outcome: GraphOu
         store.upsert_step(
             run_id, node.name, kind=node.kind, status=status, owner=node.owner, message=message
         )
+        wrote = True
+    return store.get_run(run_id) if wrote else detail
 
 
 def exit_code_for(detail: RunDetail, outcome: GraphOutcome) -> int:

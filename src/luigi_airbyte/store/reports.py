@@ -21,10 +21,9 @@ import json
 import os
 import re
 import tempfile
-import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.store.runs import (
     CheckRecord,
@@ -33,6 +32,9 @@ from luigi_airbyte.store.runs import (
     StreamStatRecord,
 )
 from luigi_airbyte.store.schema import STEP_STATUSES
+
+if TYPE_CHECKING:  # the JUnit writer imports ElementTree when it runs: most runs write none
+    import xml.etree.ElementTree as ET
 
 JSON_REPORT_KIND = "luigi-airbyte.run-report"
 JSON_SCHEMA_VERSION = 1
@@ -107,6 +109,8 @@ def _system_out(run: RunDetail, step: StepRecord) -> str:
 
 def _outcome(run: RunDetail, step: StepRecord) -> ET.Element | None:
     """The child element that marks a non-passing testcase, or ``None`` for a pass."""
+    import xml.etree.ElementTree as ET
+
     reason = (step.message or "").strip()
     if step.status == "failed":
         failed_checks = [c for c in run.checks_for(step.step_name) if not c.passed]
@@ -134,6 +138,8 @@ def junit_xml(run: RunDetail, *, html_report: str | None = None) -> str:
 
     ``html_report`` (a path or URL of the run's HTML report) becomes a property.
     """
+    import xml.etree.ElementTree as ET
+
     pipeline = run.run.pipeline
     cases, counts = _junit_cases(run)
     root = ET.Element("testsuites", {"name": "luigi-airbyte", **counts})
@@ -166,6 +172,8 @@ def junit_xml(run: RunDetail, *, html_report: str | None = None) -> str:
 
 def _junit_cases(run: RunDetail) -> tuple[list[ET.Element], dict[str, str]]:
     """One ``<testcase>`` per step, and the suite's counts (tests, failures, ..., time)."""
+    import xml.etree.ElementTree as ET
+
     cases: list[ET.Element] = []
     tally = {"failure": 0, "error": 0, "skipped": 0}
     steps_time = 0.0
