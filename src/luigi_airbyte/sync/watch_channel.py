@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 GRACE = 15.0
 """Seconds past a request's due time before a silent watcher counts as gone."""
 _MAX_LINE = 1 << 16
+_SHUTDOWN_POLL = 0.05
+"""Seconds between the server loop's checks for ``close``: the run's exit waits this long
+at most (``socketserver``'s default, 0.5 s, added ~0.35 s to every run's end)."""
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 
@@ -151,7 +154,10 @@ class WatchServer:
         self._server.watcher = watcher
         self._server.grace = grace
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="airbyte-watch-channel", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL},
+            name="airbyte-watch-channel",
+            daemon=True,
         )
         self._thread.start()
 
