@@ -22,7 +22,7 @@ from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire, socket_path
-from luigi_airbyte.sync.watcher import Answer, JobWatcher
+from luigi_airbyte.sync.watcher import BURST, Answer, JobWatcher
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -246,7 +246,8 @@ def test_requests_due_together_share_one_listing(listing: Listing) -> None:
 
 
 def test_with_many_tasks_waiting_ticks_are_further_apart() -> None:
-    def gaps(background: int) -> float:
+    def span(background: int, asks: int) -> float:
+        """Seconds from the first to the last of ``asks`` listings asked for back to back."""
         listing = TimedListing()
         listing.jobs = {i: job(i) for i in range(1, 20)}
         w = JobWatcher(listing, min_tick=0.05, busy_tick=0.4, busy_waiting=2).start()
@@ -258,14 +259,31 @@ def test_with_many_tasks_waiting_ticks_are_further_apart() -> None:
             for t in waiting:
                 t.start()
             time.sleep(0.05)
-            assert w.next(job(1), "ws:W", 0, 0.0, timeout=5) is not None
-            assert w.next(job(2), "ws:W", 0, 0.0, timeout=5) is not None
-            return listing.started[1] - listing.started[0]
+            for i in range(asks):
+                assert w.next(job(1 + i % 2), "ws:W", 0, 0.0, timeout=5) is not None
+            return listing.started[-1] - listing.started[0]
         finally:
             w.stop()
 
-    assert gaps(background=0) < 0.3  # two tasks waiting: min_tick
-    assert gaps(background=3) >= 0.4  # five waiting (more than busy_waiting): busy_tick
+    asks = BURST + 2
+    assert span(background=0, asks=asks) < 0.5  # two tasks waiting: min_tick
+    # Five waiting (more than busy_waiting): busy_tick, after the first BURST ticks.
+    assert span(background=3, asks=asks) >= (asks - BURST) * 0.4 - 0.01
+
+
+def test_a_wave_of_requests_is_answered_in_a_burst() -> None:
+    # Three tasks triggered within 200 ms of each other: each is answered at its own due
+    # time (the first BURST listings 50 ms apart), not min_tick after the previous one.
+    listing = TimedListing()
+    jobs = [job(i) for i in range(1, 4)]
+    listing.jobs = {j.job_id: j for j in jobs}
+    w = JobWatcher(listing, min_tick=0.5).start()
+    try:
+        answered = ask_at(w, list(zip(jobs, (0.1, 0.2, 0.3), strict=True)))
+    finally:
+        w.stop()
+    assert len(answered) == 3
+    assert all(due <= at < due + 0.3 for due, at, _ in answered)
 
 
 def test_a_change_that_is_not_the_end_does_not_answer_early(

@@ -14,7 +14,9 @@ trigger without history, guided by the connection's past durations with it, see
 ``luigi_airbyte.sync.polling``). The watcher lists when the earliest request falls due
 (never before it; requests due within ``TOGETHER``, 50 ms, share one listing), at most
 one tick per ``min_tick`` (0.25 s) while at most ``busy_waiting`` (8) tasks wait, one per
-``busy_tick`` (0.5 s) with more. A listing
+``busy_tick`` (0.5 s) with more; after a quiet spell (no task waiting) the first
+``BURST`` (3) ticks may follow each other 50 ms apart, so the tasks of a wave triggered
+together are not kept waiting a tick each. A listing
 answers every request that has fallen due, and wakes every other task whose job it shows
 ended; a job still running is never reported before its task's due time (the task would
 then wait a whole poll interval more from that early answer). Requests are not held back
@@ -60,6 +62,12 @@ BUSY_TICK = 0.5
 (2 requests/s at most: many syncs in flight cost Airbyte no more than a few)."""
 BUSY_WAITING = 8
 """More tasks waiting than this: ticks ``BUSY_TICK`` apart."""
+BURST = 3
+"""Ticks that may follow each other ``BURST_GAP`` apart after a quiet spell (no task
+waiting): the tasks of a wave triggered within a few hundred ms of each other are not kept
+waiting ``min_tick`` each. While tasks keep waiting, ticks are ``min_tick`` (or
+``busy_tick``) apart."""
+BURST_GAP = 0.05
 TOGETHER = 0.05
 """Requests falling due within this many seconds of the earliest share its listing (made
 when the last of them falls due): tasks that asked at the same moment cost one request."""
@@ -159,6 +167,7 @@ class JobWatcher:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._last_tick = float("-inf")
+        self._burst = BURST  # ticks left that may follow each other BURST_GAP apart
         self._errors = 0
         self.ticks = 0  # listings rounds done (for tests and benchmarks)
         self.listings = 0  # list requests sent (one per scope and page)
@@ -290,6 +299,7 @@ class JobWatcher:
                 self._forget(now)
                 waiting = [w for w in self._jobs.values() if w.due]
                 if not waiting:
+                    self._burst = BURST  # a quiet spell: the next wave may have a burst
                     self._cond.wait(1.0)
                     continue
                 # List when the earliest request falls due, not later to wait for others
@@ -299,12 +309,15 @@ class JobWatcher:
                 first = min(dues)
                 last = max(d for d in dues if d <= first + TOGETHER)
                 gap = self.min_tick if len(waiting) <= self.busy_waiting else self.busy_tick
+                if self._burst > 0:
+                    gap = min(gap, BURST_GAP)
                 at = max(last, self._last_tick + gap)
                 if self._errors:
                     at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
                 if at > now:
                     self._cond.wait(at - now)
                     continue
+                self._burst = max(0, self._burst - 1)
                 return sorted({w.scope for w in waiting if min(w.due) <= now})
             return None
 
@@ -389,6 +402,7 @@ def _state(job: Job) -> tuple[object, ...]:
 __all__ = [
     "BUSY_TICK",
     "BUSY_WAITING",
+    "BURST",
     "MIN_TICK",
     "TOGETHER",
     "PAGE_SIZE",
