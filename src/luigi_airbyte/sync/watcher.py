@@ -14,7 +14,7 @@ trigger without history, guided by the connection's past durations with it, see
 ``luigi_airbyte.sync.polling``). The watcher lists when the earliest request falls due
 (never before it; requests due within ``TOGETHER``, 50 ms, share one listing), at most
 one tick per ``min_tick`` (0.25 s) while at most ``busy_waiting`` (8) tasks wait, one per
-``busy_tick`` (0.5 s) with more; after a quiet spell (no task waiting) the first
+``busy_tick`` (0.6 s) with more; after a quiet spell (no task waiting) the first
 ``BURST`` (3) ticks may follow each other 50 ms apart, so the tasks of a wave triggered
 together are not kept waiting a tick each. A listing
 answers every request that has fallen due, and wakes every other task whose job it shows
@@ -57,9 +57,9 @@ PAGE_SIZE = 100
 MIN_TICK = 0.25
 """Seconds between two listings of a workspace at least (4 requests/s at most) while few
 tasks wait."""
-BUSY_TICK = 0.5
+BUSY_TICK = 0.6
 """Seconds between two listings at least once more than ``BUSY_WAITING`` tasks wait
-(2 requests/s at most: many syncs in flight cost Airbyte no more than a few)."""
+(1.7 requests/s at most: many syncs in flight cost Airbyte no more than a few)."""
 BUSY_WAITING = 8
 """More tasks waiting than this: ticks ``BUSY_TICK`` apart."""
 BURST = 3
