@@ -111,7 +111,12 @@ def compile_package() -> None:
 
 
 def run_cli(
-    path: Path, workers: int, scheduler_url: str | None, date: str, timeout: float = 3600
+    path: Path,
+    workers: int,
+    scheduler_url: str | None,
+    date: str,
+    timeout: float = 3600,
+    extra_env: dict[str, str] | None = None,
 ) -> float:
     compile_package()
     argv = [str(BIN / "luigi-airbyte"), "run", str(path), "--workers", str(workers)]
@@ -120,7 +125,12 @@ def run_cli(
         argv += ["--scheduler-url", scheduler_url]
     t0 = time.perf_counter()
     done = subprocess.run(
-        argv, cwd=path.parent, env=env(), capture_output=True, text=True, timeout=timeout
+        argv,
+        cwd=path.parent,
+        env={**env(), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     seconds = time.perf_counter() - t0
     if done.returncode != 0:

@@ -5,8 +5,17 @@ For each N, workers count and scheduler (local, luigid), one run against a fresh
 sleep as long as a sync takes, with the same workers, measured in the same run. Prints the
 ratio and the Airbyte API requests per sync (from the sandbox's request journal).
 
+``--phases`` adds where each sync's time goes, as medians over the run's syncs (from the
+run's events.jsonl and the sandbox's request journal and job end times): the run's
+start-up (process start to the first task's start), task start to ``POST /jobs``, ``POST``
+to the job's end in the sandbox, the end to the task learning it, learning it to the
+task's end, a task's end to the next task's start, the last task's end to the exit, and
+how many tasks learned their job's end within 50 ms of each other (lock-step).
+``--watcher on off`` runs each row with the host's job watcher and without it
+(``LUIGI_AIRBYTE_WATCHER``), back to back against the same floor.
+
 Usage: python benchmarks/scale.py [--sizes 10 100] [--big] [--workers 1 8]
-       [--schedulers local luigid] [--job-seconds 1] [--json]
+       [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases] [--json]
 ``--big`` adds N = 1,000. Targets: ratio <= 1.10 (1.05 at N = 1,000); <= 3 requests/sync.
 """
 
@@ -14,11 +23,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +42,50 @@ from luigi_airbyte.sandbox import Sandbox
 
 
 def one(
-    n: int, workers: int, scheduler: str, job_seconds: float, each: bool = False
-) -> dict[str, Any]:
+    n: int,
+    workers: int,
+    scheduler: str,
+    job_seconds: float,
+    each: bool = False,
+    watchers: tuple[str, ...] = ("on",),
+) -> list[dict[str, Any]]:
+    """One row per watcher mode, each against a fresh sandbox, and one floor for them all."""
+    runs = []
+
+    def scheduler_url() -> contextlib.AbstractContextManager[str | None]:
+        # A fresh luigid for each run: one that ran the same task ids a moment ago still
+        # counts the first run's worker as theirs, and the second run finds them pending.
+        return luigid() if scheduler == "luigid" else contextlib.nullcontext()
+
+    for watcher in watchers:
+        with scheduler_url() as url:
+            runs.append((watcher, _measure(n, workers, url, job_seconds, each, watcher)))
+    with scheduler_url() as url:
+        floor = run_floor(n, workers, job_seconds, url)
+    rows = []
+    for watcher, (wall, reqs, phases) in runs:
+        kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
+        rows.append(
+            {
+                "n": n,
+                "workers": workers,
+                "scheduler": scheduler,
+                "watcher": watcher,
+                "wall_s": wall,
+                "floor_s": floor,
+                "ratio": wall / floor,
+                "requests": len(reqs),
+                "per_sync": len(reqs) / n,
+                "top": kinds.most_common(4),
+                "phases": phases,
+            }
+        )
+    return rows
+
+
+def _measure(
+    n: int, workers: int, url: str | None, job_seconds: float, each: bool, watcher: str
+) -> tuple[float, list[dict[str, Any]], dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
         data = world(n, job_seconds)
@@ -39,25 +93,64 @@ def one(
         with Sandbox(data) as sandbox:
             path = write_pipeline(root, sandbox.url, n, each=each)
             sandbox.clear_requests()
-            if scheduler == "luigid":
-                with luigid() as url:
-                    wall = run_cli(path, workers, url, "2026-01-15")
-                    floor = run_floor(n, workers, job_seconds, url)
-            else:
-                wall = run_cli(path, workers, None, "2026-01-15")
-                floor = run_floor(n, workers, job_seconds, None)
+            started = time.time()
+            wall = run_cli(
+                path, workers, url, "2026-01-15", extra_env={"LUIGI_AIRBYTE_WATCHER": watcher}
+            )
             reqs = sandbox.requests()
-    kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
+            ends = sandbox.terminal_times()
+        phases = _phases(root / "state" / "events.jsonl", reqs, ends, started, wall)
+    return wall, reqs, phases
+
+
+def _phases(
+    events_path: Path,
+    reqs: list[dict[str, Any]],
+    ends: dict[int, float],
+    started: float,
+    wall: float,
+) -> dict[str, float]:
+    """Medians of each phase of a sync, in seconds (see the module's docstring)."""
+    steps: dict[str, dict[str, float]] = {}
+    for line in events_path.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        step = event.get("step")
+        if not step:
+            continue
+        at = datetime.fromisoformat(event["at"]).timestamp()
+        mark = steps.setdefault(step, {})
+        name = event["event"]
+        if name == "sync.triggered":
+            mark["job"] = float(event["job_id"])
+        if name == "sync.status" and event.get("status") in ("succeeded", "failed", "cancelled"):
+            name = "learned"
+        mark.setdefault(name, at)
+    posts = sorted(r["time"] for r in reqs if r.get("endpoint") == "POST /jobs")
+    done = [m for m in steps.values() if {"step.started", "learned", "step.succeeded"} <= m.keys()]
+    if not done or not posts:
+        return {}
+    starts = sorted(m["step.started"] for m in done)
+    finishes = sorted(m["step.succeeded"] for m in done)
+    learned = sorted(m["learned"] for m in done)
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values) if values else float("nan")
+
+    ended = [m for m in done if int(m.get("job", -1)) in ends]
     return {
-        "n": n,
-        "workers": workers,
-        "scheduler": scheduler,
-        "wall_s": wall,
-        "floor_s": floor,
-        "ratio": wall / floor,
-        "requests": len(reqs),
-        "per_sync": len(reqs) / n,
-        "top": kinds.most_common(4),
+        "startup": starts[0] - started,
+        "start_to_post": med([m["sync.triggered"] - m["step.started"] for m in done]),
+        "post_to_end": med([ends[int(m["job"])] - m["sync.triggered"] for m in ended]),
+        "end_to_learned": med([m["learned"] - ends[int(m["job"])] for m in ended]),
+        "end_to_learned_mean": statistics.mean(
+            [m["learned"] - ends[int(m["job"])] for m in ended] or [float("nan")]
+        ),
+        "learned_to_done": med([m["step.succeeded"] - m["learned"] for m in done]),
+        "done_to_next_start": med(
+            [min(s for s in starts if s >= f) - f for f in finishes if any(s >= f for s in starts)]
+        ),
+        "exit": started + wall - finishes[-1],
+        "lockstep": med([sum(1 for o in learned if abs(o - t) < 0.05) for t in learned]),
     }
 
 
@@ -78,6 +171,37 @@ def startup(repeat: int = 7) -> tuple[float, float]:
     )
 
 
+_PHASES = [
+    ("startup", "start-up"),
+    ("start_to_post", "task start -> POST"),
+    ("post_to_end", "POST -> job end"),
+    ("end_to_learned", "job end -> task learns it (median)"),
+    ("end_to_learned_mean", "job end -> task learns it (mean)"),
+    ("learned_to_done", "learns it -> task end"),
+    ("done_to_next_start", "task end -> next task start"),
+    ("exit", "last task end -> exit"),
+    ("lockstep", "tasks learning within 50 ms of each other"),
+]
+
+
+def _phase_table(rows: list[dict[str, Any]]) -> str:
+    """Seconds per phase (medians over the syncs of a row), one column per row."""
+    head = [f"N={r['n']} w={r['workers']} {r['scheduler']} {r['watcher']}" for r in rows]
+    lines = ["| phase | " + " | ".join(head) + " |", "|---" * (len(rows) + 1) + "|"]
+    for key, label in _PHASES:
+        cells = []
+        for r in rows:
+            value = r["phases"].get(key)
+            if value is None:
+                cells.append("-")
+            elif key == "lockstep":
+                cells.append(f"{value:.0f}")
+            else:
+                cells.append(f"{value:.3f} s")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
@@ -88,6 +212,14 @@ def main() -> int:
     ap.add_argument(
         "--sync-each", action="store_true", help="one sync_each step instead of N sync steps"
     )
+    ap.add_argument(
+        "--watcher",
+        nargs="+",
+        choices=["on", "off"],
+        default=["on"],
+        help="run each row with the host's job watcher on, off, or both (back to back)",
+    )
+    ap.add_argument("--phases", action="store_true", help="print where each sync's time goes")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
     sizes = [*args.sizes, *([1000] if args.big else [])]
@@ -99,7 +231,9 @@ def main() -> int:
                 if n >= 100 and workers == 1 and scheduler == "luigid":
                     continue  # as slow as local with one worker, and says nothing new
                 print(f"== N={n} workers={workers} {scheduler}", file=sys.stderr, flush=True)
-                rows.append(one(n, workers, scheduler, args.job_seconds, args.sync_each))
+                rows += one(
+                    n, workers, scheduler, args.job_seconds, args.sync_each, tuple(args.watcher)
+                )
     if args.json:
         print(json.dumps({"rows": rows, "help_s": help_s, "import_luigi_s": luigi_s}, indent=2))
         return 0
@@ -108,13 +242,20 @@ def main() -> int:
     print(f"| `luigi-airbyte --help` | {help_s:.3f} s | <= 0.35 s |")
     print(f"| `python -c 'import luigi'` (reference) | {luigi_s:.3f} s | |")
     print()
-    print("| N syncs, workers, scheduler | luigi-airbyte | floor | ratio | API requests per sync |")
+    print(
+        "| N syncs, workers, scheduler, watcher | luigi-airbyte | floor | ratio "
+        "| API requests per sync |"
+    )
     print("|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['n']:,}, {r['workers']}, {r['scheduler']} | {r['wall_s']:.1f} s | "
-            f"{r['floor_s']:.1f} s | {r['ratio']:.2f}x | {r['per_sync']:.1f} |"
+            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']} | "
+            f"{r['wall_s']:.1f} s | {r['floor_s']:.1f} s | {r['ratio']:.2f}x | "
+            f"{r['per_sync']:.1f} |"
         )
+    if args.phases:
+        print()
+        print(_phase_table(rows))
     print()
     print("Most frequent requests per row: ")
     for r in rows:

@@ -88,6 +88,15 @@ def test_without_history_starts_near_one_second_and_grows_gently():
     assert ADAPTIVE.next_delay(PollState(elapsed=60)) <= 10
 
 
+def test_without_history_a_job_still_running_at_the_first_poll_is_looked_at_again_soon():
+    # The first poll of a 1 s job came a few ms before its end (the job starts a little
+    # after the POST): with the next poll a whole second later, every 1 s sync took 2 s.
+    again = ADAPTIVE.next_delay(PollState(elapsed=1.0, polls=1))
+    assert again <= 0.3
+    # ... and the polls thin out as the job ages (15 % of its age).
+    assert ADAPTIVE.next_delay(PollState(elapsed=20.0, polls=8)) == pytest.approx(3.0)
+
+
 def test_fixed_interval_and_validation():
     assert FixedInterval(3).next_delay(PollState(elapsed=123)) == 3
     with pytest.raises(ValueError):

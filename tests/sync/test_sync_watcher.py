@@ -22,7 +22,7 @@ from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire, socket_path
-from luigi_airbyte.sync.watcher import Answer, JobWatcher
+from luigi_airbyte.sync.watcher import BURST, Answer, JobWatcher
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -177,6 +177,25 @@ class TimedListing(Listing):
         return super().list_jobs(connection_id, **kwargs)
 
 
+def ask_at(w: JobWatcher, plan: list[tuple[Job, float]]) -> list[tuple[float, float, Answer]]:
+    """Ask about each job from its own thread, due ``due_in`` from now; for each answer,
+    (due time, time answered, answer), monotonic."""
+    out: list[tuple[float, float, Answer]] = []
+
+    def one(j: Job, due_in: float) -> None:
+        due = time.monotonic() + due_in
+        answer = w.next(j, "ws:W", 0, due_in, timeout=5)
+        assert answer is not None
+        out.append((due, time.monotonic(), answer))
+
+    threads = [threading.Thread(target=one, args=p) for p in plan]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    return out
+
+
 def test_no_task_is_answered_before_its_due_time() -> None:
     # Tasks triggered together ask at slightly different times. Answering the later ones
     # from the earliest one's listing (early) finds a 1 s job still running, and each such
@@ -186,26 +205,106 @@ def test_no_task_is_answered_before_its_due_time() -> None:
     listing.jobs = {j.job_id: j for j in jobs}
     w = JobWatcher(listing, min_tick=0.5).start()
     try:
-        dues: list[float] = []
-        answers: list[Answer | None] = []
-
-        def one(j: Job, due_in: float) -> None:
-            dues.append(time.monotonic() + due_in)
-            answers.append(w.next(j, "ws:W", 0, due_in, timeout=5))
-
-        threads = [
-            threading.Thread(target=one, args=(j, d))
-            for j, d in zip(jobs, (0.1, 0.2, 0.3), strict=True)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10)
+        answered = ask_at(w, list(zip(jobs, (0.1, 0.2, 0.3), strict=True)))
     finally:
         w.stop()
-    assert len(answers) == 3 and all(a is not None for a in answers)
-    assert len(listing.started) == 1  # one listing for requests due within min_tick
-    assert listing.started[0] >= max(dues)  # ... made when the last of them fell due
+    assert len(answered) == 3
+    for due, _, answer in answered:
+        assert answer.job.status is JobStatus.RUNNING
+        # the listing that answered it started after its due time
+        assert any(due <= started for started in listing.started)
+    assert all(at >= due for due, at, _ in answered)
+
+
+def test_a_task_is_not_held_back_for_requests_due_later() -> None:
+    # Holding the first request until the last one due within a tick fell due answered a
+    # run's tasks together: they finished, forked and wrote the store at the same moment
+    # and the run's workers moved in lock-step waves (N=100, 8 workers: 8 tasks answered
+    # within 50 ms of each other, 2.5 s slower than polling each job).
+    listing = TimedListing()
+    listing.jobs = {1: job(1), 2: job(2)}
+    w = JobWatcher(listing, min_tick=0.5).start()
+    try:
+        answered = sorted(ask_at(w, [(job(1), 0.1), (job(2), 0.45)]))
+    finally:
+        w.stop()
+    (due1, at1, _), (due2, at2, _) = answered
+    assert due1 <= at1 < due2  # the first was answered at its own due time
+    assert at2 >= due2
+    assert len(listing.started) == 2
+
+
+def test_requests_due_together_share_one_listing(listing: Listing) -> None:
+    w = JobWatcher(listing, min_tick=0.5).start()
+    try:
+        jobs = [job(i) for i in range(1, 6)]
+        listing.jobs = {j.job_id: j for j in jobs}
+        answered = ask_at(w, [(j, 0.2) for j in jobs])  # due within a few ms
+    finally:
+        w.stop()
+    assert len(answered) == 5 and len(listing.lists) == 1
+
+
+def test_with_many_tasks_waiting_ticks_are_further_apart() -> None:
+    def span(background: int, asks: int) -> float:
+        """Seconds from the first to the last of ``asks`` listings asked for back to back."""
+        listing = TimedListing()
+        listing.jobs = {i: job(i) for i in range(1, 20)}
+        w = JobWatcher(listing, min_tick=0.05, busy_tick=0.4, busy_waiting=2).start()
+        try:
+            waiting = [
+                threading.Thread(target=w.next, args=(job(10 + i), "ws:W", 0, 3.0, 5))
+                for i in range(background)
+            ]
+            for t in waiting:
+                t.start()
+            time.sleep(0.05)
+            for i in range(asks):
+                assert w.next(job(1 + i % 2), "ws:W", 0, 0.0, timeout=5) is not None
+            return listing.started[-1] - listing.started[0]
+        finally:
+            w.stop()
+
+    asks = BURST + 2
+    assert span(background=0, asks=asks) < 0.5  # two tasks waiting: min_tick
+    # Five waiting (more than busy_waiting): busy_tick, after the first BURST ticks.
+    assert span(background=3, asks=asks) >= (asks - BURST) * 0.4 - 0.01
+
+
+def test_a_wave_of_requests_is_answered_in_a_burst() -> None:
+    # Three tasks triggered within 200 ms of each other: each is answered at its own due
+    # time (the first BURST listings 50 ms apart), not min_tick after the previous one.
+    listing = TimedListing()
+    jobs = [job(i) for i in range(1, 4)]
+    listing.jobs = {j.job_id: j for j in jobs}
+    w = JobWatcher(listing, min_tick=0.5).start()
+    try:
+        answered = ask_at(w, list(zip(jobs, (0.1, 0.2, 0.3), strict=True)))
+    finally:
+        w.stop()
+    assert len(answered) == 3
+    assert all(due <= at < due + 0.3 for due, at, _ in answered)
+
+
+def test_a_change_that_is_not_the_end_does_not_answer_early(
+    watcher: JobWatcher, listing: Listing
+) -> None:
+    # A task answered early with its job still running counts that as its poll and waits
+    # a whole poll interval more from it, past the job's end.
+    listing.jobs = {1: job(1, "pending"), 2: job(2)}
+    done: list[Answer | None] = []
+    thread = threading.Thread(target=lambda: done.append(watcher.next(job(1), "ws:W", 0, 30.0)))
+    thread.start()
+    time.sleep(0.1)
+    listing.jobs[1] = job(1, "running", at=2)  # it moved, but has not ended
+    assert watcher.next(job(2), "ws:W", 0, 0.0, timeout=5) is not None  # a listing saw it
+    time.sleep(0.3)
+    assert not done  # still waiting for its due time
+    listing.jobs[1] = job(1, "succeeded", at=4)
+    time.sleep(0.25)  # past min_tick
+    assert watcher.next(job(2), "ws:W", 0, 0.0, timeout=5) is not None
+    thread.join(5)
+    assert done and done[0] is not None and done[0].job.status is JobStatus.SUCCEEDED
 
 
 def test_a_change_wakes_the_task_before_its_due_time(watcher: JobWatcher, listing: Listing) -> None:
@@ -275,6 +374,21 @@ def test_the_feed_answers_through_the_socket(
         server.close()
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
     assert not server.path.exists()
+
+
+def test_closing_the_channel_does_not_wait_for_the_server_loop(
+    watcher: JobWatcher, tmp_path: Path
+) -> None:
+    # socketserver's loop checks for shutdown every 0.5 s by default: every run's end
+    # waited for it (0.25 s on average).
+    took = 0.0
+    for i in range(10):
+        server = WatchServer(watcher, socket_path(tmp_path, f"r{i}"))
+        time.sleep(0.01)
+        started = time.monotonic()
+        server.close()
+        took += time.monotonic() - started
+    assert took < 1.5
 
 
 def test_a_removed_socket_answers_none_at_once(tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ class AdaptivePolling:
     * after it (the job overruns): sleep ``overrun * (elapsed - window end)``, which grows
       exponentially with each poll, capped by ``max_delay``.
 
-    Without history: start at ``initial`` seconds and grow by ``growth * elapsed``.
+    Without history: the first poll after ``initial`` seconds, then every
+    ``growth * elapsed`` (dense right after the trigger, sparser as the job ages).
     Every delay is clamped to ``[min_delay, max_delay]``.
 
     The defaults were tuned with ``benchmarks/polling_sim.py`` for a median detection
@@ -121,7 +122,13 @@ class AdaptivePolling:
         t = max(0.0, state.elapsed)
         expected = state.expected
         if expected is None or expected <= 0:
-            return self._clamp(max(self.initial, self.growth * t))
+            if state.polls == 0:
+                return self._clamp(max(self.initial, self.growth * t))
+            # After the first look, dense while the job is young and sparser as it ages:
+            # a job that ends just after the first poll is seen ``min_delay`` later, not
+            # a whole ``initial`` later (a 1 s job took 2 s when each first poll came a
+            # few ms before the end).
+            return self._clamp(self.growth * t)
         start, end = self.window_bounds(expected, state.spread)
         dense = self._clamp(self.dense)
         if t < start:

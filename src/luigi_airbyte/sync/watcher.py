@@ -8,12 +8,22 @@ runs in the run process (started before Luigi forks workers; see
 tick, 100 jobs a page: O(workspaces) requests per tick, not O(jobs).
 
 Timing stays each task's own. A task asks ``next(job, scope, after, due_in)``: "tell me
-when my job changes, and at the latest a state no older than ``due_in`` seconds from
-now". ``due_in`` is what the task's poll strategy would have slept (dense right after a
+when my job ends, and at the latest a state no older than ``due_in`` seconds from now".
+``due_in`` is what the task's poll strategy would have slept (dense right after a
 trigger without history, guided by the connection's past durations with it, see
-``luigi_airbyte.sync.polling``). Requests falling due within ``min_tick`` of the earliest
-share one listing, made when the last of them is due (never before a task's due time,
-at most ``min_tick`` after it), and ticks are at least ``min_tick`` apart.
+``luigi_airbyte.sync.polling``). The watcher lists when the earliest request falls due
+(never before it; requests due within ``TOGETHER``, 50 ms, share one listing), at most
+one tick per ``min_tick`` (0.25 s) while at most ``busy_waiting`` (8) tasks wait, one per
+``busy_tick`` (0.6 s) with more; after a quiet spell (no task waiting) the first
+``BURST`` (3) ticks may follow each other 50 ms apart, so the tasks of a wave triggered
+together are not kept waiting a tick each. A listing
+answers every request that has fallen due, and wakes every other task whose job it shows
+ended; a job still running is never reported before its task's due time (the task would
+then wait a whole poll interval more from that early answer). Requests are not held back
+for later ones: holding every request until the last one due within a tick had fallen
+due answered the tasks of a run together, so they finished, forked and wrote the store
+together, and a run's workers moved in lock-step waves that queued for the CPU
+(``benchmarks/RESULTS.md``, watchgap).
 
 What a listing cannot miss: Airbyte bumps a job's ``updatedAt`` whenever it changes, so a
 listing from ``updatedAtStart`` = the newest ``updatedAt`` the previous listing saw (less
@@ -44,8 +54,23 @@ from luigi_airbyte.sync.clock import Clock, SystemClock
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-MIN_TICK = 0.5
-"""Seconds between two listings of a workspace at least (2 requests/s per workspace at most)."""
+MIN_TICK = 0.25
+"""Seconds between two listings of a workspace at least (4 requests/s at most) while few
+tasks wait."""
+BUSY_TICK = 0.6
+"""Seconds between two listings at least once more than ``BUSY_WAITING`` tasks wait
+(1.7 requests/s at most: many syncs in flight cost Airbyte no more than a few)."""
+BUSY_WAITING = 8
+"""More tasks waiting than this: ticks ``BUSY_TICK`` apart."""
+BURST = 3
+"""Ticks that may follow each other ``BURST_GAP`` apart after a quiet spell (no task
+waiting): the tasks of a wave triggered within a few hundred ms of each other are not kept
+waiting ``min_tick`` each. While tasks keep waiting, ticks are ``min_tick`` (or
+``busy_tick``) apart."""
+BURST_GAP = 0.05
+TOGETHER = 0.05
+"""Requests falling due within this many seconds of the earliest share its listing (made
+when the last of them falls due): tasks that asked at the same moment cost one request."""
 MARGIN = 2.0
 """Seconds the watermark is pulled back: Airbyte's timestamps are whole seconds."""
 FORGET_AFTER = 120.0
@@ -113,7 +138,9 @@ class JobWatcher:
 
     Args:
         client: reads jobs (``get_job``, ``list_jobs``).
-        min_tick: seconds between two ticks at least.
+        min_tick: seconds between two ticks at least, while at most ``busy_waiting``
+            tasks wait.
+        busy_tick: seconds between two ticks at least, with more tasks waiting.
         margin: seconds the ``updatedAtStart`` watermark is pulled back.
         clock: time source (monotonic for ticks, wall time as a last-resort watermark).
     """
@@ -123,11 +150,15 @@ class JobWatcher:
         client: JobListingAPI,
         *,
         min_tick: float = MIN_TICK,
+        busy_tick: float = BUSY_TICK,
+        busy_waiting: int = BUSY_WAITING,
         margin: float = MARGIN,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.min_tick = min_tick
+        self.busy_tick = max(min_tick, busy_tick)
+        self.busy_waiting = busy_waiting
         self.margin = timedelta(seconds=margin)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: dict[int, _Watched] = {}
@@ -136,6 +167,7 @@ class JobWatcher:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._last_tick = float("-inf")
+        self._burst = BURST  # ticks left that may follow each other BURST_GAP apart
         self._errors = 0
         self.ticks = 0  # listings rounds done (for tests and benchmarks)
         self.listings = 0  # list requests sent (one per scope and page)
@@ -163,8 +195,10 @@ class JobWatcher:
     def next(
         self, job: Job, scope: str, after: int, due_in: float, timeout: float | None = None
     ) -> Answer | None:
-        """Block until ``job`` changes past version ``after``, or a listing started after
-        this call and no earlier than ``due_in`` seconds from now has covered it.
+        """Block until a listing shows ``job`` ended (or failed) past version ``after``,
+        or a listing started after this call and no earlier than ``due_in`` seconds from
+        now has covered it. A job still running is never answered before ``due_in``: the
+        task would count that as its poll and wait a whole poll interval more from it.
 
         Returns ``None`` if the watcher stopped, or nothing came within ``timeout``
         (default: ``due_in`` plus a minute): the caller then polls on its own.
@@ -180,7 +214,9 @@ class JobWatcher:
             self._cond.notify_all()
             try:
                 while not self._stopped:
-                    if watched.version > after:
+                    if watched.version > after and (
+                        watched.job.status.is_terminal or watched.error
+                    ):
                         break
                     # Only a listing that started after this request answers it (no
                     # spinning on an old one), and not before it is due.
@@ -261,26 +297,28 @@ class JobWatcher:
             while not self._stopped:
                 now = self.clock.monotonic()
                 self._forget(now)
-                dues = [d for w in self._jobs.values() for d in w.due]
-                if not dues:
+                waiting = [w for w in self._jobs.values() if w.due]
+                if not waiting:
+                    self._burst = BURST  # a quiet spell: the next wave may have a burst
                     self._cond.wait(1.0)
                     continue
-                # List once for every request falling due within ``min_tick`` of the
-                # first, when the last of them is due: none is answered before its time
-                # (a 1 s job asked about at 0.95 s is still running, and the task would
-                # then wait a whole poll interval more), and none later than ``min_tick``.
+                # List when the earliest request falls due, not later to wait for others
+                # (see the module's docstring: that moved a run's tasks in waves), and
+                # at most once a tick.
+                dues = [d for w in waiting for d in w.due]
                 first = min(dues)
-                last = max(d for d in dues if d <= first + self.min_tick)
-                at = max(last, self._last_tick + self.min_tick)
+                last = max(d for d in dues if d <= first + TOGETHER)
+                gap = self.min_tick if len(waiting) <= self.busy_waiting else self.busy_tick
+                if self._burst > 0:
+                    gap = min(gap, BURST_GAP)
+                at = max(last, self._last_tick + gap)
                 if self._errors:
                     at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
                 if at > now:
                     self._cond.wait(at - now)
                     continue
-                horizon = now + self.min_tick
-                return sorted(
-                    {w.scope for w in self._jobs.values() if any(d <= horizon for d in w.due)}
-                )
+                self._burst = max(0, self._burst - 1)
+                return sorted({w.scope for w in waiting if min(w.due) <= now})
             return None
 
     def _forget(self, now: float) -> None:
@@ -362,7 +400,11 @@ def _state(job: Job) -> tuple[object, ...]:
 
 
 __all__ = [
+    "BUSY_TICK",
+    "BUSY_WAITING",
+    "BURST",
     "MIN_TICK",
+    "TOGETHER",
     "PAGE_SIZE",
     "Answer",
     "JobFeed",
