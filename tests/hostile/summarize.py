@@ -70,7 +70,11 @@ def main(argv: list[str]) -> int:
     bugs = [t for t in trials if t["verdict"] == "bug"]
     for t in bugs:
         print(f"BUG seed {t['seed']}: exit codes {t['exit_codes']}; {'; '.join(t['problems'])}")
-    return 1 if bugs else 0
+    faults = {k for path in folder.glob("*.json") for k in json.loads(path.read_text())["faults"]}
+    missing = sorted(faults - set(kinds))
+    if missing:
+        print(f"NOT SWEPT: no {', '.join(missing)} fault was injected in the whole sweep")
+    return 1 if bugs or missing or not on_create else 0
 
 
 if __name__ == "__main__":

@@ -74,13 +74,17 @@ def test_seeded_runs_through_the_fault_proxy_end_in_the_true_state(
     bugs = [t.describe() for t in trials if t.verdict == "bug"]
     assert not bugs, "\n".join(bugs)
     assert all(t.verdict in ("direct", "rerun") for t in trials)
-    # The proxy did break things: at every kind and POST /jobs too, over a block of 10+.
+    # The proxy did break things, POST /jobs too, over a block of 10+; and at every kind
+    # when the block is the whole sweep (`make test`). Split over blocks, a block of 15
+    # runs can miss the rarest kind (stall, 1.5% of ~19 requests a run), so `make hostile`
+    # checks every kind over the sweep instead (summarize.py).
     injected = sum(t.stats.get("injected", 0) for t in trials)
     assert injected >= len(trials), [t.stats for t in trials]
     if len(trials) >= 10:
-        kinds = {k for t in trials for k in t.stats.get("by_kind", {})}
-        assert kinds == set(FAULTS), kinds
         assert sum(t.stats.get("on_create", 0) for t in trials) > 0
+        if BLOCKS == 1:
+            kinds = {k for t in trials for k in t.stats.get("by_kind", {})}
+            assert kinds == set(FAULTS), kinds
 
 
 def test_the_judge_sees_a_duplicate_when_reconciling_is_broken(
