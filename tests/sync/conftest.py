@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from sync_fakes import (
@@ -35,13 +36,14 @@ def emitter() -> ListEmitter:
 
 @pytest.fixture
 def make_runner(fake: FakeAirbyte, ledger: InMemoryLedger, emitter: ListEmitter, clock: FakeClock):
-    def make(**settings: object) -> SyncRunner:
+    def make(*, recent: Any = None, **settings: object) -> SyncRunner:
         return SyncRunner(
             fake,
             ledger,
             emitter=emitter,
             clock=clock,
             settings=SyncSettings(**settings),  # type: ignore[arg-type]
+            recent=recent,
         )
 
     return make

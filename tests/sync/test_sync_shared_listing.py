@@ -17,9 +17,8 @@ from sync_fakes import CONN, FakeAirbyte
 from luigi_airbyte.airbyte.models import Job, JobType
 from luigi_airbyte.app.seen_jobs import WorkspaceJobs
 from luigi_airbyte.errors import JobCreateUncertainError
-from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import Holder, InMemoryLedger
-from luigi_airbyte.sync import FakeClock, SyncRunner, SyncSettings
+from luigi_airbyte.sync import FakeClock, SyncRunner
 
 KEY = "crm/2026-01-15"
 RecentFn = Callable[[str, JobType, int], "list[Job] | None"]
@@ -46,23 +45,6 @@ def clock() -> FakeClock:
     return FakeClock(datetime.now(timezone.utc))
 
 
-@pytest.fixture
-def runner_with(
-    fake: FakeAirbyte, ledger: InMemoryLedger, emitter: ListEmitter, clock: FakeClock
-) -> Callable[..., SyncRunner]:
-    def make(recent: RecentFn | None, **settings: object) -> SyncRunner:
-        return SyncRunner(
-            fake,
-            ledger,
-            emitter=emitter,
-            clock=clock,
-            settings=SyncSettings(**settings),  # type: ignore[arg-type]
-            recent=recent,
-        )
-
-    return make
-
-
 def _dead_holder() -> Holder:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -70,32 +52,32 @@ def _dead_holder() -> Holder:
 
 
 def test_a_brand_new_claim_posts_without_listing_and_keeps_its_history(
-    fake: FakeAirbyte, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, make_runner: Callable[..., SyncRunner]
 ) -> None:
     past = fake.add_history(CONN, [30.0, 40.0], rows=[100, 110])
     recent = snapshot(fake)
 
-    attachment = runner_with(recent).trigger_or_attach(CONN, KEY)
+    attachment = make_runner(recent=recent).trigger_or_attach(CONN, KEY)
 
     assert attachment.how == "created"
     assert fake.calls == ["create_job"]
     assert attachment.history is not None
     assert [j.job_id for j in attachment.history] == [j.job_id for j in reversed(past)]
-    result = runner_with(recent).wait(attachment)
+    result = make_runner(recent=recent).wait(attachment)
     assert result.attached_how == "created"
     assert "list_jobs" not in fake.calls
     assert len(fake.created_by_post(CONN)) == 1
 
 
 def test_without_a_shared_listing_the_claim_lists_first(
-    fake: FakeAirbyte, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, make_runner: Callable[..., SyncRunner]
 ) -> None:
-    runner_with(None).trigger_or_attach(CONN, KEY)
+    make_runner(recent=None).trigger_or_attach(CONN, KEY)
     assert fake.calls == ["list_jobs", "create_job"]
 
 
 def test_a_left_intent_is_reconciled_even_with_a_shared_listing(
-    fake: FakeAirbyte, ledger: InMemoryLedger, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, ledger: InMemoryLedger, make_runner: Callable[..., SyncRunner]
 ) -> None:
     recent = snapshot(fake)  # taken before the dead holder's POST: it shows nothing
     dead = _dead_holder()
@@ -103,7 +85,7 @@ def test_a_left_intent_is_reconciled_even_with_a_shared_listing(
     ledger.mark_intent(KEY, dead, None)
     posted = fake.add_job(CONN, by_post=True)  # its POST reached Airbyte, then it died
 
-    attachment = runner_with(recent).trigger_or_attach(CONN, KEY)
+    attachment = make_runner(recent=recent).trigger_or_attach(CONN, KEY)
 
     assert attachment.job.job_id == posted.job_id and attachment.how == "reconciled"
     assert fake.calls.count("create_job") == 0
@@ -111,12 +93,12 @@ def test_a_left_intent_is_reconciled_even_with_a_shared_listing(
 
 
 def test_a_job_the_shared_listing_saw_running_is_looked_at_again(
-    fake: FakeAirbyte, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, make_runner: Callable[..., SyncRunner]
 ) -> None:
     outside = fake.add_job(CONN, script=[("running", 5.0), ("succeeded", None)])
     recent = snapshot(fake)
 
-    attachment = runner_with(recent).trigger_or_attach(CONN, KEY)
+    attachment = make_runner(recent=recent).trigger_or_attach(CONN, KEY)
 
     assert fake.calls[0] == "list_jobs"
     assert attachment.job.job_id == outside.job_id and attachment.how == "running"
@@ -124,12 +106,12 @@ def test_a_job_the_shared_listing_saw_running_is_looked_at_again(
 
 
 def test_a_job_started_after_the_shared_listing_is_attached_after_the_409(
-    fake: FakeAirbyte, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, make_runner: Callable[..., SyncRunner]
 ) -> None:
     recent = snapshot(fake)
     outside = fake.add_job(CONN, script=[("running", 50.0), ("succeeded", None)])
 
-    attachment = runner_with(recent).trigger_or_attach(CONN, KEY)
+    attachment = make_runner(recent=recent).trigger_or_attach(CONN, KEY)
 
     assert attachment.job.job_id == outside.job_id and attachment.how == "conflict"
     assert not fake.created_by_post(CONN)
@@ -137,13 +119,13 @@ def test_a_job_started_after_the_shared_listing_is_attached_after_the_409(
 
 @pytest.mark.parametrize("fault", ["drop_after_create", "5xx_after_create", "drop_before_create"])
 def test_a_lost_answer_after_a_shared_listing_makes_one_job(
-    fake: FakeAirbyte, ledger: InMemoryLedger, runner_with: Callable[..., SyncRunner], fault: str
+    fake: FakeAirbyte, ledger: InMemoryLedger, make_runner: Callable[..., SyncRunner], fault: str
 ) -> None:
     fake.add_history(CONN, [30.0])
     recent = snapshot(fake)
     fake.create_faults = [fault]
 
-    result = runner_with(recent).run(CONN, KEY)
+    result = make_runner(recent=recent).run(CONN, KEY)
 
     assert len(fake.created_by_post(CONN)) == 1
     assert result.job_id == fake.created_by_post(CONN)[0].job_id
@@ -151,7 +133,7 @@ def test_a_lost_answer_after_a_shared_listing_makes_one_job(
 
 
 def test_a_killed_post_leaves_an_intent_the_next_claim_reconciles(
-    fake: FakeAirbyte, ledger: InMemoryLedger, runner_with: Callable[..., SyncRunner]
+    fake: FakeAirbyte, ledger: InMemoryLedger, make_runner: Callable[..., SyncRunner]
 ) -> None:
     """The first holder's intent carries the shared listing's newest job id; the POST
     reached Airbyte, the answer was lost and no listing worked; a later holder finds it."""
@@ -160,12 +142,12 @@ def test_a_killed_post_leaves_an_intent_the_next_claim_reconciles(
     fake.create_faults = ["drop_after_create"]
     fake.list_error_rate = 1.0
     with pytest.raises(JobCreateUncertainError):
-        runner_with(recent, confirm_window=1.0).trigger_or_attach(CONN, KEY)
+        make_runner(recent=recent, confirm_window=1.0).trigger_or_attach(CONN, KEY)
     claim = ledger.get_claim(KEY)
     assert claim is not None and claim.intent_at is not None
     fake.list_error_rate = 0.0
 
-    attachment = runner_with(recent).trigger_or_attach(CONN, KEY)
+    attachment = make_runner(recent=recent).trigger_or_attach(CONN, KEY)
 
     assert attachment.how == "reconciled"
     assert len(fake.created_by_post(CONN)) == 1
