@@ -36,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _results import write_section
 from _runs import BIN, env, world, write_pipeline
 
 from luigi_airbyte.sandbox import Sandbox
@@ -235,13 +236,7 @@ def record(results: Path, text: str, args: argparse.Namespace) -> None:
         "`LUIGI_AIRBYTE_WATCHER=off`, measured in the same invocation.\n\n"
         "```text\n" + text + "\n```\n" + END
     )
-    old = results.read_text(encoding="utf-8") if results.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + section + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(new, encoding="utf-8")
+    write_section(results, BEGIN, END, section)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import write_section  # noqa: E402
+
 from luigi_airbyte.store import (  # noqa: E402
     CheckRecord,
     EventRecord,
@@ -218,13 +220,7 @@ def record(results: Path, text: str) -> None:
         f"Python {platform.python_version()})\n\nTarget: 1,000 steps in under 2 s, into a "
         "file under 5 MB.\n\n```text\n" + text + "\n```\n" + END
     )
-    old = results.read_text(encoding="utf-8") if results.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + section + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(new, encoding="utf-8")
+    write_section(results, BEGIN, END, section)
 
 
 def main() -> None:
