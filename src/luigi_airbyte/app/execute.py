@@ -365,6 +365,8 @@ class StepExecutor:
         (``luigi_airbyte.app.seen_jobs``)."""
         if self.rt.pipeline_file is None or ctx.pipeline == "adhoc":
             return
+        if conn.workspace_id in self.rt.shared.seen_jobs:
+            return  # listed already: don't count the graph's syncs again for every sync
         try:
             syncs = sum(1 for n in self.rt.graph(ctx.pipeline).nodes if n.kind == "sync")
         except Exception:  # noqa: BLE001 - the task reports a broken pipeline itself
