@@ -193,11 +193,13 @@ class Runtime:
         return cls(settings, pf, **kwargs)
 
     def for_this_process(self) -> Runtime:
-        """A copy for a forked worker: same settings and per-run state (token, config-API
-        probe, connection listing), fresh HTTP connections and database engine."""
+        """A copy for a forked worker: same settings, per-run state (token, config-API
+        probe, connection listing), graphs and store (checked once; it takes its own
+        connections after a fork, see ``luigi_airbyte.store.database``), fresh HTTP
+        connections."""
         if os.getpid() == self._pid:
             return self
-        return Runtime(
+        child = Runtime(
             self.settings,
             self.pipeline_file,
             transport=self.transport,
@@ -206,6 +208,8 @@ class Runtime:
             event_sinks=self.extra_sinks,
             shared=self.shared,
         )
+        child._store, child._graphs = self._store, self._graphs
+        return child
 
     def prepare(self) -> None:
         """Pay the per-run costs now, before Luigi forks workers: one token, the config-API
@@ -398,16 +402,9 @@ class Runtime:
         with self._lock:
             if pipeline not in self._graphs:
                 if self.pipeline_file is None:
-                    raise ConfigError(
-                        [
-                            Problem(
-                                "cli",
-                                "pipeline",
-                                f"pipeline {pipeline!r} needs a pipeline file",
-                                "pass the pipeline file path",
-                            )
-                        ]
-                    )
+                    need = f"pipeline {pipeline!r} needs a pipeline file"
+                    problem = Problem("cli", "pipeline", need, "pass the pipeline file path")
+                    raise ConfigError([problem])
                 model = self.pipeline_file.pipeline(pipeline)
                 expand = None
                 if any(isinstance(step, SyncEachStep) for step in model.steps):

@@ -13,8 +13,12 @@ was opened on, and every transaction checks them: a store deleted or replaced wh
 run uses it fails that run loudly instead of recording into a file nobody will read.
 ``pin()`` extends the check to stores opened later by processes forked from this one.
 
-A ``Store`` may be shared by threads. After ``fork`` build a new one in the child (an
-engine's pooled connections must not cross processes).
+A ``Store`` may be shared by threads, and by processes forked from the one that opened
+it: in the child it drops the parent's pooled connections (SQLAlchemy's
+``engine.dispose(close=False)``, its documented pattern for ``fork``) and keeps the rest,
+so a forked worker neither checks nor migrates the schema again, nor compiles its
+statements again (each of Luigi's task processes did both: a write lock and a dozen
+reflection queries per task).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +60,9 @@ FileIdentity = tuple[int, int]  # (st_dev, st_ino)
 _PINNED: dict[str, FileIdentity] = {}
 _PINNED_LOCK = threading.Lock()
 
+# Every store of this process, for the fork hook at the end of this module.
+_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
+
 _RESTORE_FIX = (
     "Restore the file from a backup, or point the store URL (store.url / --store-url) at "
     "another file. Deleting the file starts an empty store: the next run then has no "
@@ -85,6 +93,7 @@ class Store(RunRepository, HintRepository, Closing):
         self._lock = threading.Lock()
         self._ledger: SqlLedger | None = None
         self._identity: FileIdentity | None = None
+        _STORES.add(self)
 
     # --- identity -----------------------------------------------------------------------
 
@@ -332,6 +341,12 @@ class Store(RunRepository, HintRepository, Closing):
                 )
         return self._engine
 
+    def _after_fork_in_child(self) -> None:
+        """The child's own connections from now on; the schema stays checked."""
+        self._lock = threading.Lock()  # a parent thread may have held it at the fork
+        if self._engine is not None:
+            self._engine.dispose(close=False)
+
     def _ensure_open(self) -> None:
         if not self._opened:
             self.open()
@@ -348,3 +363,12 @@ def _sqlite_synchronous(conn: Connection, level: str) -> None:
     driver = conn.connection.driver_connection
     assert driver is not None
     driver.execute(f"PRAGMA synchronous = {level}")
+
+
+def _after_fork_in_child() -> None:
+    # The child has one thread here, and no store transaction was in flight (forkgate).
+    for store in list(_STORES):
+        store._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
