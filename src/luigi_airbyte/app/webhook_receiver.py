@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from luigi_airbyte.airbyte.webhooks import WebhookPayload, WebhookPayloadError
 from luigi_airbyte.closing import Closing
+from luigi_airbyte.sync.watch_channel import POLL_INTERVAL  # close() waits for one poll
 
 if TYPE_CHECKING:
     from luigi_airbyte.store import Store
@@ -157,7 +158,7 @@ class WebhookReceiver(Closing):
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.2},
+                kwargs={"poll_interval": POLL_INTERVAL},
                 name="webhook-receiver",
                 daemon=True,
             )
@@ -168,7 +169,7 @@ class WebhookReceiver(Closing):
     def serve_forever(self) -> None:
         """Serve on this thread until ``close()`` (or KeyboardInterrupt)."""
         logger.info("webhook receiver listening on %s:%d", *self.address)
-        self._server.serve_forever(poll_interval=0.2)
+        self._server.serve_forever(poll_interval=POLL_INTERVAL)
 
     def close(self) -> None:
         if self._thread is not None:
