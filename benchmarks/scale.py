@@ -12,7 +12,9 @@ to the job's end in the sandbox, the end to the task learning it, learning it to
 task's end, a task's end to the next task's start, the last task's end to the exit, and
 how many tasks learned their job's end within 50 ms of each other (lock-step).
 ``--watcher on off`` runs each row with the host's job watcher and without it
-(``LUIGI_AIRBYTE_WATCHER``), back to back against the same floor.
+(``LUIGI_AIRBYTE_WATCHER``), back to back against the same floor; ``hooks`` is the watcher
+with Airbyte pushing each sync's completion to the run's webhook receiver (the sandbox's
+workspace set up by ``luigi-airbyte webhook configure`` before the timed run).
 
 Usage: python benchmarks/scale.py [--sizes 10 100] [--big] [--workers 1 8]
        [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases] [--json]
@@ -36,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import BIN, env, luigid, run_cli, run_floor, world, write_pipeline
+from _runs import BIN, env, free_port, luigid, run_cli, run_floor, world, write_pipeline
 
 from luigi_airbyte.sandbox import Sandbox
 
@@ -92,11 +94,21 @@ def _measure(
         data["destinations"][0]["path"] = str(root / "wh.duckdb")
         with Sandbox(data) as sandbox:
             path = write_pipeline(root, sandbox.url, n, each=each)
+            extra = {"LUIGI_AIRBYTE_WATCHER": "off" if watcher == "off" else "on"}
+            if watcher == "hooks":
+                extra["LUIGI_AIRBYTE_WEBHOOK__LISTEN"] = f"127.0.0.1:{free_port()}"
+                configure = [str(BIN / "luigi-airbyte"), "webhook", "configure", str(path)]
+                subprocess.run(
+                    configure,
+                    cwd=root,
+                    env={**env(), **extra},
+                    check=True,
+                    timeout=120,
+                    capture_output=True,
+                )
             sandbox.clear_requests()
             started = time.time()
-            wall = run_cli(
-                path, workers, url, "2026-01-15", extra_env={"LUIGI_AIRBYTE_WATCHER": watcher}
-            )
+            wall = run_cli(path, workers, url, "2026-01-15", extra_env=extra)
             reqs = sandbox.requests()
             ends = sandbox.terminal_times()
         phases = _phases(root / "state" / "events.jsonl", reqs, ends, started, wall)
@@ -215,9 +227,10 @@ def main() -> int:
     ap.add_argument(
         "--watcher",
         nargs="+",
-        choices=["on", "off"],
+        choices=["on", "off", "hooks"],
         default=["on"],
-        help="run each row with the host's job watcher on, off, or both (back to back)",
+        help="run each row with the host's job watcher on, off, on with Airbyte's webhooks "
+        "(hooks), or several back to back",
     )
     ap.add_argument("--phases", action="store_true", help="print where each sync's time goes")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
