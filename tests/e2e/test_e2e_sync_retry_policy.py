@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
 from e2e.luigid_helpers import only_task_process
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.tasks import AirbyteSyncTask
 from luigi_airbyte.tasks.context import clear_runtimes, runtime_for
+from luigi_airbyte.tasks.scheduling import end_pass, start_pass
 from luigi_airbyte.tasks.sync_task import ATTACH_RETRIES
 
 FAILURE = "Source CRM: connection refused by crm.internal:5432"
@@ -154,3 +156,35 @@ def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_jo
     assert crm_jobs[0]["status"] == "failed"
     crm = result.steps()["crm"]
     assert crm["status"] == "failed" and FAILURE in crm["message"], crm
+
+
+def test_while_luigi_schedules_the_policy_comes_from_one_read_of_the_run(
+    make_project: Callable[..., Project],
+) -> None:
+    """Luigi asks every task for its policy while it adds the graph: three queries per
+    task cost seconds of start-up at N = 1,000. Within a pass the run is read once, and
+    the answer is the one the task gets on its own."""
+    project, run_id = _failed_run(make_project)
+    tasks = [_task(project, run_id) for _ in range(20)]
+    alone = tasks[0].retry_count
+    engine = runtime_for(str(project.path)).store().engine
+    selects: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        start_pass()
+        try:
+            answers = {task.retry_count for task in tasks}
+        finally:
+            end_pass()
+        in_pass = len(selects)
+        _ = [task.retry_count for task in tasks]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert answers == {alone} == {1}
+    assert in_pass <= 2  # the run's jobs and its steps' statuses
+    assert len(selects) - in_pass >= 2 * len(tasks)  # outside a pass each task reads

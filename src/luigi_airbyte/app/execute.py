@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -375,21 +375,39 @@ class StepExecutor:
 
     @contextmanager
     def scheduling_pass(self) -> Iterator[None]:
-        """One pass over a pipeline's steps (the root's ``complete()``): the ledger's
-        successes of all its syncs are read at once, on the first question, and the skip
-        notes of the pass are written at its end, in one transaction.
+        """One pass over a pipeline's steps (the root's ``complete()``, or all of Luigi's
+        scheduling: ``tasks/scheduling.py``): the ledger's successes of all its syncs are
+        read at once, on the first question, and the skip notes of the pass are written at
+        its end, in one transaction.
 
         The batch answers only inside the pass, so a later question (a task's own check,
         the final check after the run) reads the ledger again. A sync that the batch saw
         unfinished and that finished a moment later is only run again as far as its
         claim: the claim finds the run key complete and posts nothing.
         """
+        if self._pass is not None:  # an outer pass holds it (our worker's: tasks/scheduling.py)
+            yield
+            return
         self._pass = _Pass()
         try:
             yield
         finally:
             self._pass = None
             self.flush_notes()
+
+    def run_attempts(self, run_id: str, since: datetime) -> RunAttempts | None:
+        """Inside a pass: the run's ledger entries since ``since`` and its steps' statuses,
+        read once (retry policies, ``tasks/sync_task.py``); outside one, ``None``."""
+        batch = self._pass
+        if batch is None:
+            return None
+        found = batch.attempts.get((run_id, since))
+        if found is None:
+            store = self.rt.store()
+            entries = tuple(store.ledger.created_since(since))
+            found = RunAttempts(entries, store.step_statuses(run_id) if run_id else {})
+            batch.attempts[(run_id, since)] = found
+        return found
 
     def _last_succeeded(self, ctx: StepContext, key: str) -> LedgerEntry | None:
         batch = self._pass
@@ -567,6 +585,15 @@ class _Pass:
     asked: set[str] = field(default_factory=set)
     found: dict[str, LedgerEntry] = field(default_factory=dict)
     rejected: tuple[frozenset[str], frozenset[str]] | None = None
+    attempts: dict[tuple[str, datetime], RunAttempts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunAttempts:
+    """A run's ledger entries (recorded since it started) and its steps' statuses."""
+
+    entries: tuple[LedgerEntry, ...]
+    step_status: dict[str, str]
 
 
 _notes_lock = threading.Lock()

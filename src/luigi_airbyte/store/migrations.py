@@ -113,6 +113,12 @@ def _v7_rejected_jobs(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v8_jobs_by_creation(conn: Connection) -> None:
+    """Version 8: index ``airbyte_jobs.created_at``, for one read of a run's jobs per
+    scheduling pass (``tasks/scheduling.py``) instead of a scan of the whole ledger."""
+    conn.execute(sa.text("CREATE INDEX ix_airbyte_jobs_created_at ON airbyte_jobs (created_at)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entry
     Migration(
         1, "create runs, steps, airbyte_jobs, stream_stats, check_results, events", _v1_create_all
@@ -131,6 +137,7 @@ MIGRATIONS: tuple[Migration, ...] = (  # append only; never edit a released entr
     ),
     Migration(6, "add webhook_hints (sync notifications received)", _v6_webhook_hints),
     Migration(7, "add rejected_jobs (loads rejected by a reload)", _v7_rejected_jobs),
+    Migration(8, "index airbyte_jobs by created_at", _v8_jobs_by_creation),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -537,6 +537,12 @@ class RunRepository(ABC):
             status = conn.execute(query).scalar()
         return None if status is None else str(status)
 
+    def step_statuses(self, run_id: str) -> dict[str, str]:
+        """The recorded status of every step of one run that has a row."""
+        query = sa.select(steps.c.step_name, steps.c.status).where(steps.c.run_id == run_id)
+        with self.read(f"read the steps of run {run_id}") as conn:
+            return {str(name): str(status) for name, status in conn.execute(query)}
+
     def step_succeeded(self, pipeline: str, step_name: str, run_date: date) -> bool:
         """Whether any run of ``pipeline`` for ``run_date`` finished ``step_name`` successfully."""
         query = (

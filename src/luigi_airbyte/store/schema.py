@@ -91,6 +91,7 @@ airbyte_jobs = sa.Table(
         "status",
         "finished_at",
     ),
+    sa.Index("ix_airbyte_jobs_created_at", "created_at"),  # migration 8: a run's jobs
 )
 
 # migration 3: the claim on each run key (see ledger.py, "the ledger is a lock").

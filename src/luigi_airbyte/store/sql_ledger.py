@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -383,6 +383,16 @@ class SqlLedger(Ledger):
             .limit(limit)
         )
         with self._store.read(f"list jobs of connection {connection_id}") as conn:
+            return [_entry(row) for row in conn.execute(query).mappings()]
+
+    def created_since(self, since: datetime) -> list[LedgerEntry]:
+        """Every connection's jobs recorded at or after ``since``, newest first."""
+        query = (
+            sa.select(*_COLUMNS)
+            .where(airbyte_jobs.c.created_at >= since)
+            .order_by(airbyte_jobs.c.id.desc())
+        )
+        with self._store.read(f"list jobs recorded since {since.isoformat()}") as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
     # --- rejected loads (see ledger.py, "rejected") ------------------------------------

@@ -27,6 +27,7 @@ from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker
 from luigi_airbyte.tasks.context import runtime_for
+from luigi_airbyte.tasks.scheduling import join
 from luigi_airbyte.tasks.translator import TASK_CLASSES, task_for_node
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class StepTask(luigi.Task):
         )
 
     def executor(self) -> StepExecutor:
-        return runtime_for(str(self.pipeline_file)).executor()
+        return join(runtime_for(str(self.pipeline_file)).executor())
 
     def _dep_task(self, name: str) -> luigi.Task:
         graph = runtime_for(str(self.pipeline_file)).graph(str(self.pipeline))

@@ -24,6 +24,7 @@ from luigi.execution_summary import LuigiStatusCode
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.exit_codes import luigi_succeeded
 from luigi_airbyte.tasks._luigi_private import summary_partition
+from luigi_airbyte.tasks.scheduling import end_pass, start_pass
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,30 @@ class BuildOutcome:
         return self.task_ids.get(partition, [])
 
 
+class _Worker(luigi.worker.Worker):
+    """Luigi's worker, adding the whole graph in one scheduling pass (``scheduling``):
+    from the first ``add`` until ``run``. ``luigi.build`` adds each root task on its own."""
+
+    _running = False
+
+    def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
+        start_pass()
+        try:
+            return bool(super().add(task, multiprocess, processes))
+        finally:
+            if self._running:  # a running task's new or missing dependencies: a pass of its own
+                end_pass()
+
+    def run(self) -> bool:
+        end_pass()
+        self._running = True
+        return bool(super().run())
+
+    def __exit__(self, *exc: object) -> bool:
+        end_pass()
+        return bool(super().__exit__(*exc))
+
+
 class _Factory:
     """A worker/scheduler factory: keep-alive workers and a retrying local scheduler."""
 
@@ -135,7 +160,7 @@ class _Factory:
         }
         if o.max_keep_alive_idle_duration:
             kwargs["max_keep_alive_idle_duration"] = o.max_keep_alive_idle_duration
-        return luigi.worker.Worker(
+        return _Worker(
             scheduler=scheduler,
             worker_processes=worker_processes,
             assistant=assistant,

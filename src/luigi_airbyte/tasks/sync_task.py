@@ -150,7 +150,7 @@ class AirbyteSyncTask(StepTask):
         """
         base = self.job_attempts
         try:
-            attempts = self._attempts()
+            attempts = self._attempts(open_job=False)
         except Exception as exc:  # noqa: BLE001 - Luigi calls this while reporting; never raise
             logger.debug("retry policy of %s without the store: %s", self, exc)
             return base + min(self.lost_attempts, ATTACH_RETRIES)
@@ -162,14 +162,21 @@ class AirbyteSyncTask(StepTask):
             return base + min(self.lost_attempts, ATTACH_RETRIES)
         return base + ATTACH_RETRIES
 
-    def _attempts(self) -> _Attempts:
+    def _attempts(self, *, open_job: bool = True) -> _Attempts:
+        """What the store says; while Luigi schedules, from one read of the run
+        (``tasks/scheduling.py``)."""
         ctx = self.context()
         rt = runtime_for(str(self.pipeline_file))
         store = rt.store()
         conn = rt.connection(str(self.connection_id or self.connection))
         key = sync_run_key(conn.connection_id, ctx.partition)
         since = _run_started(store, ctx.run_id) if ctx.run_id else _PROCESS_STARTED
-        recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
+        snapshot = self.executor().run_attempts(ctx.run_id, since)
+        if snapshot is None:
+            recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
+            status = store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None
+        else:
+            recent, status = list(snapshot.entries), snapshot.step_status.get(ctx.step)
         failed = tuple(
             e
             for e in recent
@@ -181,9 +188,9 @@ class AirbyteSyncTask(StepTask):
         )
         return _Attempts(
             run_key=key,
-            open_job=store.ledger.find_open(key),
+            open_job=store.ledger.find_open(key) if open_job else None,
             failed_jobs=failed,
-            step_status=store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None,
+            step_status=status,
         )
 
     def _refuse_another_job(self) -> None:
