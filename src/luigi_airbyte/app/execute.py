@@ -155,7 +155,7 @@ class StepExecutor:
     def flush_notes(self) -> None:
         """Write the pending skip notes and their events: one transaction per run.
 
-        Called when a scheduling pass ends (the root's ``complete()``), before Luigi forks
+        Called when a scheduling pass ends (``scheduling_pass``), before Luigi forks
         a task process (a child must not inherit unwritten notes), when a task starts to
         run, and when the runtime closes.
         """
