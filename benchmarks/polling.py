@@ -31,7 +31,9 @@ sync webhook to an in-process receiver whose hints the watcher confirms with one
 ``GET /jobs/{id}`` each. "webhooks on" gets every push; "webhooks dropped" gets none (the
 sandbox's ``drop_connections`` fault), so the watcher's listings, at each task's adaptive
 times, find the end. Their GET/job counts ``GET /jobs/{id}``: the confirmations; the
-watcher's listings (shared by every job) are printed under the table.
+watcher's listings (shared by every job) are printed under the table, with how late after
+its due time each "still running" answer came (what a listing spacing or an empty budget
+costs every waiting task: its next look at the job moves by as much).
 
 Usage: python benchmarks/polling.py [--jobs 30] [--history 3] [--seed 7] [--jitter 0.1]
        [--no-webhooks] [--strategies adaptive hookon hookdrop] [--json FILE]
@@ -67,6 +69,7 @@ from typing import Any
 import httpx
 
 from luigi_airbyte.airbyte import AirbyteClient, AirbyteClientCredentials, JobStatus
+from luigi_airbyte.airbyte.models import Job
 from luigi_airbyte.sandbox import Sandbox, world_from_dict
 from luigi_airbyte.sandbox.engine import Engine
 from luigi_airbyte.store.ledger import InMemoryLedger
@@ -77,6 +80,7 @@ from luigi_airbyte.sync import (
     SyncRunner,
     SyncSettings,
 )
+from luigi_airbyte.sync.watcher import Answer
 
 TARGET_P50 = 0.5  # seconds: adaptive median latency must be at or under this
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -330,10 +334,26 @@ class Pushes:
         from luigi_airbyte.app.webhook_receiver import WebhookReceiver
         from luigi_airbyte.sync.watcher import JobWatcher
 
+        class TimedWatcher(JobWatcher):
+            """Notes how late after its due time each "still running" answer came."""
+
+            def __init__(self, client: AirbyteClient) -> None:
+                super().__init__(client)
+                self.late: list[float] = []
+
+            def next(
+                self, job: Job, scope: str, after: int, due_in: float, timeout: float | None = None
+            ) -> Answer | None:
+                due = time.monotonic() + max(0.0, due_in)
+                answer = super().next(job, scope, after, due_in, timeout)
+                if answer is not None and not answer.job.status.is_terminal:
+                    self.late.append(time.monotonic() - due)
+                return answer
+
         auth = AirbyteClientCredentials(sb.client_id, sb.client_secret)
         self.client = AirbyteClient(url=sb.url, auth=auth, timeout=30.0)
         self.connections = list(self.client.list_connections())
-        self.watcher = JobWatcher(self.client).start()
+        self.watcher = TimedWatcher(self.client).start()
         self.receiver = WebhookReceiver(
             WakeWatcher(self.watcher), connections=self.watcher.watches_connection, port=0
         )
@@ -429,6 +449,14 @@ def run(args: argparse.Namespace) -> Report:
             if pushes is not None:
                 report.config["watcher_ticks"] = pushes.watcher.ticks
                 report.config["watcher_listings"] = pushes.watcher.listings
+                late = sorted(getattr(pushes.watcher, "late", []))
+                report.config["watcher_running_answers"] = len(late)
+                if late:
+                    report.config["watcher_late_s"] = {
+                        "p50": statistics.median(late),
+                        "p90": percentile(late, 0.90),
+                        "max": late[-1],
+                    }
                 deliveries = collections.Counter(d["outcome"] for d in sb.webhook_deliveries())
                 report.config["webhook_deliveries"] = dict(deliveries)
                 pushes.close()
@@ -490,6 +518,13 @@ def run(args: argparse.Namespace) -> Report:
             report.verdict += (
                 f" vs adaptive {adaptive.p50:.2f} s, {adaptive.gets_mean:.1f} GET/job "
                 f"({per_job:.1f} listings/job) -> {held}"
+            )
+        late = report.config.get("watcher_late_s")
+        if late:
+            report.verdict += (
+                f"\nwatcher: {report.config['watcher_running_answers']} 'still running' "
+                f"answers came p50 {late['p50']:.3f} s, p90 {late['p90']:.3f} s, max "
+                f"{late['max']:.3f} s after their due time"
             )
     report.verdict = report.verdict.strip()
     report.table = format_table(report.rows)
