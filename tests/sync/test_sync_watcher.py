@@ -23,7 +23,15 @@ from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire, socket_path
-from luigi_airbyte.sync.watcher import CAPACITY, RATE, Answer, JobWatcher, _Watched
+from luigi_airbyte.sync.watcher import (
+    CAPACITY,
+    END_CREDIT,
+    MERGE_GAP,
+    RATE,
+    Answer,
+    JobWatcher,
+    _Watched,
+)
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -317,19 +325,37 @@ class Drive:
 
 
 def test_a_request_is_listed_at_its_due_time_with_many_tasks_waiting() -> None:
-    # Twenty tasks wait on long jobs; four more fall due 0.2 s apart. Each is listed at its
-    # own due time while the budget lasts (the old rule: more than 8 waiting, listings at
-    # least 0.6 s apart after the first 3, so a job's end waited 0.3 s on average).
+    # Twenty tasks wait on long jobs; four more fall due at 0.1, 0.4, 1.0 and 1.3 s. The
+    # budget holds 2 listings or more at each, so each is listed at its own due time (the
+    # old rule: more than 8 waiting, ticks at least 0.6 s apart after the first 3, so the
+    # fourth waited 0.3 s, and a job's end 0.3 s on average for the next listing).
     d = Drive()
     for i in range(20):
         d.ask(0.0, 100 + i, 30.0)
-    for k in range(4):
-        d.ask(0.0, 1 + k, 0.1 + 0.2 * k)
+    dues = [0.1, 0.4, 1.0, 1.3]
+    for k, due in enumerate(dues):
+        d.ask(0.0, 1 + k, due)
     d.run(until=5.0)
-    assert d.ticks == pytest.approx([0.1, 0.3, 0.5, 0.7])
+    assert d.ticks == pytest.approx(dues)
     for k in range(4):
         ((due, at, status),) = d.answered[1 + k]
         assert at == pytest.approx(due) and status == "running"
+
+
+def test_once_the_budget_runs_low_requests_close_together_share_a_listing() -> None:
+    # Eight tasks ask every 0.1 s, staggered (a run of short syncs asks in waves): past the
+    # first listings, ticks are MERGE_GAP apart and each answers several tasks, instead of
+    # one listing per request 50 ms apart until the budget is gone.
+    d = Drive()
+    for i in range(8):
+        for k in range(20):
+            d.ask(0.1 * k + 0.0125 * i, 1 + i, 0.05)
+    d.run(until=2.0)
+    gaps = [b - a for a, b in itertools.pairwise(d.ticks)]
+    assert gaps[0] < 0.1  # a full budget: the next request on time
+    assert all(g >= MERGE_GAP - 1e-6 for g in gaps[1:])
+    answered = sum(len(v) for v in d.answered.values())
+    assert answered >= 3 * len(d.ticks)
 
 
 def test_tasks_asking_all_the_time_cost_at_most_the_budget() -> None:
@@ -354,7 +380,7 @@ def test_tasks_asking_all_the_time_cost_at_most_the_budget() -> None:
 
 def test_job_ends_found_by_a_listing_credit_the_budget() -> None:
     # Eight tasks in a loop of 1 s jobs (as 8 workers): each end a listing finds pays for
-    # half a listing more, so while syncs end the watcher may list more often than its
+    # a quarter listing more, so while syncs end the watcher may list more often than its
     # refill alone allows; without ends it may not. (The old rule ignored ends.)
     def run(ending: bool) -> Drive:
         d = Drive()
@@ -373,7 +399,7 @@ def test_job_ends_found_by_a_listing_credit_the_budget() -> None:
     assert with_ends.w.ends == 80
     assert len(without.ticks) <= CAPACITY + RATE * 12.0 + 1
     assert len(with_ends.ticks) > CAPACITY + RATE * 12.0 + 1
-    assert len(with_ends.ticks) <= CAPACITY + RATE * 12.0 + 0.5 * 80 + 1
+    assert len(with_ends.ticks) <= CAPACITY + RATE * 12.0 + END_CREDIT * 80 + 1
 
 
 def test_a_wave_of_requests_is_answered_in_a_burst() -> None:

@@ -13,24 +13,26 @@ when my job ends, and at the latest a state no older than ``due_in`` seconds fro
 trigger without history, near the expected end with the connection's past durations,
 see ``luigi_airbyte.sync.polling``), so the tasks' due times are where job ends are
 likely. The watcher lists when the earliest request falls due (never before it; requests
-due within ``TOGETHER``, 50 ms, share one listing), as long as its budget allows: a token
-bucket (``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY``
-(5), and is credited ``END_CREDIT`` (0.5) of a listing for each job end a listing finds.
-A tick costs one token, and ticks are at least ``MIN_GAP`` (50 ms) apart. So a request
-falling due while tokens are left is answered at its due time, however many tasks wait,
-the tasks of a wave triggered together after a quiet spell are answered at their own
-times (the bucket is full), and many tasks asking all the time cost Airbyte ``RATE``
-listings a second (plus half a listing per sync that ended): ticks are further apart
-only when the budget is spent, not because many tasks wait. (Until issue 10's
-``dropgap``, ticks were at least 0.25 s apart, 0.6 s with more than 8 tasks waiting: a
-job's end then waited 0.3 s on average for the next listing.) A listing answers every
-request that has fallen due, and wakes every other task whose job it shows ended; a job
-still running is never reported before its task's due time (the task would then wait a
-whole poll interval more from that early answer). Requests are not held back for later
-ones: holding every request until the last one due within a tick had fallen due answered
-the tasks of a run together, so they finished, forked and wrote the store together, and a
-run's workers moved in lock-step waves that queued for the CPU (``benchmarks/RESULTS.md``,
-watchgap).
+due within ``TOGETHER``, 50 ms, share one listing), as its budget allows: a token bucket
+(``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (3),
+credited ``END_CREDIT`` (a quarter listing) for each job end a listing finds; a tick costs
+one. While the budget holds ``SPARE`` (2) listings or more, a request is listed at its due
+time, ticks at least ``MIN_GAP`` (50 ms) apart, however many tasks wait; below that, ticks
+are ``MERGE_GAP`` (0.25 s) apart, so requests falling due close together (the tasks of a
+run of short syncs ask in waves) share a listing. So a wave triggered together after a
+quiet spell is answered at its tasks' own times, many tasks waiting on long jobs cost
+Airbyte ``RATE`` listings a second, and a run of short syncs about one listing a wave.
+(Until ``dropgap``, issue 10, ticks were 0.25 s apart while up to 8 tasks waited and 0.6 s
+with more, whatever the budget: in ``benchmarks/polling.py`` one "still running" answer in
+ten came 0.37 s or more after its due time; see ``benchmarks/RESULTS.md``.)
+
+A listing answers every request that has fallen due, and wakes every other task whose job
+it shows ended; a job still running is never reported before its task's due time (the
+task would then wait a whole poll interval more from that early answer). Requests are not
+held back for later ones: holding every request until the last one due within a tick had
+fallen due answered the tasks of a run together, so they finished, forked and wrote the
+store together, and a run's workers moved in lock-step waves that queued for the CPU
+(``benchmarks/RESULTS.md``, watchgap).
 
 What a listing cannot miss: Airbyte bumps a job's ``updatedAt`` whenever it changes, so a
 listing from ``updatedAtStart`` = the newest ``updatedAt`` the previous listing saw (less
@@ -64,18 +66,24 @@ PAGE_SIZE = 100
 RATE = 1.8
 """Listings a second the budget refills: many tasks waiting on long jobs cost Airbyte
 about this many requests a second (issue 10: <= 2 for 50 syncs in flight)."""
-CAPACITY = 5.0
-"""Listings the budget holds: after a quiet spell this many may follow each other
-``MIN_GAP`` apart (a wave of tasks triggered together is answered at their own times),
-and a cluster of requests falling due close together is answered on time (replaying the
-requests of a ``benchmarks/polling.py`` run: with 3, one request in four was listed 0.2 s
-or more after its due time; with 5, 0.06 s)."""
-END_CREDIT = 0.5
-"""Listings credited back for each job end a listing finds: while syncs keep ending, the
-budget grows with them (half a listing per sync: a sync's ``POST``, its job details and
-its share of the listings stay within 3 requests)."""
+CAPACITY = 3.0
+"""Listings the budget holds (a full budget after a quiet spell)."""
+SPARE = 2.0
+"""While the budget holds this many listings or more, a request is listed at its due
+time (ticks ``MIN_GAP`` apart); below it, ticks are ``MERGE_GAP`` apart."""
+END_CREDIT = 0.25
+"""Listings credited back for each job end a listing finds: while short syncs keep
+ending, the watcher may list more often than ``RATE`` (a run of 1 s syncs on 8 workers
+lists about as often as it did with 0.25 s ticks), at most a quarter listing per sync
+more (a sync's ``POST``, its job details and its share of the listings stay within 3
+requests; half a listing made a run of 20 syncs cost 61-65 requests)."""
 MIN_GAP = 0.05
-"""Seconds between two ticks at least, whatever the budget holds."""
+"""Seconds between two ticks at least while the budget holds ``SPARE`` or more."""
+MERGE_GAP = 0.25
+"""Seconds between two ticks at least once the budget holds less than ``SPARE``: requests
+falling due close together share a listing (the tasks of a run of short syncs ask in
+waves: one listing a wave, not one a task; listing each on time spent the budget on
+listings 50 ms apart and found the ends later, ``benchmarks/watcher_sim.py``)."""
 TOGETHER = 0.05
 """Requests falling due within this many seconds of the earliest share its listing (made
 when the last of them falls due): tasks that asked at the same moment cost one request."""
@@ -190,7 +198,8 @@ class JobWatcher:
     Args:
         client: reads jobs (``get_job``, ``list_jobs``).
         rate, capacity, end_credit: the listing budget (``TickBudget``).
-        min_gap: seconds between two ticks at least.
+        min_gap: seconds between two ticks at least while the budget holds ``spare``
+            listings or more; ``merge_gap`` below that.
         margin: seconds the ``updatedAtStart`` watermark is pulled back.
         clock: time source (monotonic for ticks, wall time as a last-resort watermark).
     """
@@ -203,12 +212,16 @@ class JobWatcher:
         capacity: float = CAPACITY,
         end_credit: float = END_CREDIT,
         min_gap: float = MIN_GAP,
+        merge_gap: float = MERGE_GAP,
+        spare: float = SPARE,
         margin: float = MARGIN,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
         self.budget = TickBudget(rate=rate, capacity=capacity, end_credit=end_credit)
         self.min_gap = min_gap
+        self.merge_gap = max(min_gap, merge_gap)
+        self.spare = spare
         self.margin = timedelta(seconds=margin)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: dict[int, _Watched] = {}
@@ -373,7 +386,9 @@ class JobWatcher:
         its retry delay."""
         first = min(dues)
         last = max(d for d in dues if d <= first + TOGETHER)
-        at = max(last, self._last_tick + self.min_gap, self.budget.ready_at(now))
+        ready = self.budget.ready_at(now)
+        gap = self.min_gap if self.budget.tokens >= self.spare else self.merge_gap
+        at = max(last, self._last_tick + gap, ready)
         if self._errors:
             at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
         return at
@@ -467,7 +482,9 @@ __all__ = [
     "END_CREDIT",
     "MIN_GAP",
     "PAGE_SIZE",
+    "MERGE_GAP",
     "RATE",
+    "SPARE",
     "TOGETHER",
     "Answer",
     "JobFeed",
