@@ -21,7 +21,7 @@ from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FixedInterval, SyncResult, SyncRunner, SyncSettings
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, socket_path
-from luigi_airbyte.sync.watcher import JobWatcher
+from luigi_airbyte.sync.watcher import CAPACITY, END_CREDIT, RATE, JobWatcher
 
 N = 20
 pytestmark = pytest.mark.timeout(180)
@@ -119,8 +119,8 @@ def test_twenty_in_flight_syncs_cost_one_listing_per_tick_and_no_job_polls(
     assert watcher.ticks >= 2
     assert len(listed) == watcher.ticks == watcher.listings
     assert all("workspaceIds" in str(r["query"]) for r in listed)
-    # Ticks are at least ``min_tick`` (0.5 s) apart: at most 2 listings a second.
-    assert len(listed) <= wall / 0.5 + 2
+    # The watcher's budget: RATE listings a second, CAPACITY at once, END_CREDIT per end.
+    assert len(listed) <= CAPACITY + RATE * wall + END_CREDIT * N + 1
     assert len(sb.requests(endpoint="POST /jobs")) == N  # one job per sync
 
 

@@ -6,6 +6,7 @@ socket run in real (short) time against a small listing fake.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -22,7 +23,15 @@ from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire, socket_path
-from luigi_airbyte.sync.watcher import BURST, Answer, JobWatcher
+from luigi_airbyte.sync.watcher import (
+    CAPACITY,
+    END_CREDIT,
+    MERGE_GAP,
+    RATE,
+    Answer,
+    JobWatcher,
+    _Watched,
+)
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -134,7 +143,7 @@ def listing() -> Listing:
 
 @pytest.fixture
 def watcher(listing: Listing) -> Iterator[JobWatcher]:
-    w = JobWatcher(listing, min_tick=0.2).start()
+    w = JobWatcher(listing).start()
     yield w
     w.stop()
 
@@ -203,7 +212,7 @@ def test_no_task_is_answered_before_its_due_time() -> None:
     listing = TimedListing()
     jobs = [job(i) for i in range(1, 4)]
     listing.jobs = {j.job_id: j for j in jobs}
-    w = JobWatcher(listing, min_tick=0.5).start()
+    w = JobWatcher(listing).start()
     try:
         answered = ask_at(w, list(zip(jobs, (0.1, 0.2, 0.3), strict=True)))
     finally:
@@ -223,7 +232,7 @@ def test_a_task_is_not_held_back_for_requests_due_later() -> None:
     # within 50 ms of each other, 2.5 s slower than polling each job).
     listing = TimedListing()
     listing.jobs = {1: job(1), 2: job(2)}
-    w = JobWatcher(listing, min_tick=0.5).start()
+    w = JobWatcher(listing).start()
     try:
         answered = sorted(ask_at(w, [(job(1), 0.1), (job(2), 0.45)]))
     finally:
@@ -235,7 +244,7 @@ def test_a_task_is_not_held_back_for_requests_due_later() -> None:
 
 
 def test_requests_due_together_share_one_listing(listing: Listing) -> None:
-    w = JobWatcher(listing, min_tick=0.5).start()
+    w = JobWatcher(listing).start()
     try:
         jobs = [job(i) for i in range(1, 6)]
         listing.jobs = {j.job_id: j for j in jobs}
@@ -245,30 +254,152 @@ def test_requests_due_together_share_one_listing(listing: Listing) -> None:
     assert len(answered) == 5 and len(listing.lists) == 1
 
 
-def test_with_many_tasks_waiting_ticks_are_further_apart() -> None:
-    def span(background: int, asks: int) -> float:
-        """Seconds from the first to the last of ``asks`` listings asked for back to back."""
-        listing = TimedListing()
-        listing.jobs = {i: job(i) for i in range(1, 20)}
-        w = JobWatcher(listing, min_tick=0.05, busy_tick=0.4, busy_waiting=2).start()
-        try:
-            waiting = [
-                threading.Thread(target=w.next, args=(job(10 + i), "ws:W", 0, 3.0, 5))
-                for i in range(background)
-            ]
-            for t in waiting:
-                t.start()
-            time.sleep(0.05)
-            for i in range(asks):
-                assert w.next(job(1 + i % 2), "ws:W", 0, 0.0, timeout=5) is not None
-            return listing.started[-1] - listing.started[0]
-        finally:
-            w.stop()
+# ---------------------------------------------------------------- when to list (fake clock)
 
-    asks = BURST + 2
-    assert span(background=0, asks=asks) < 0.5  # two tasks waiting: min_tick
-    # Five waiting (more than busy_waiting): busy_tick, after the first BURST ticks.
-    assert span(background=3, asks=asks) >= (asks - BURST) * 0.4 - 0.01
+
+class Drive:
+    """Runs a watcher's tick loop on a ``FakeClock``, one event at a time: the tasks' asks
+    (``ask``), job ends (``end``) and the listings they cause, with no thread and no real
+    time. Records each listing's time and each answer's."""
+
+    def __init__(self, **budget: Any) -> None:
+        self.clock = FakeClock()
+        self.listing = Listing()
+        self.w = JobWatcher(self.listing, clock=self.clock, **budget)
+        self.events: list[tuple[float, int, str, Any]] = []  # (time, order, kind, what)
+        self.pending: list[tuple[_Watched, float, int]] = []
+        self.ticks: list[float] = []
+        self.answered: dict[int, list[tuple[float, float, str]]] = {}  # job -> (due, at, status)
+        self._order = 0
+
+    def at(self, t: float, kind: str, what: Any) -> None:
+        self._order += 1
+        self.events.append((t, self._order, kind, what))
+
+    def ask(self, t: float, job_id: int, due_in: float) -> None:
+        self.at(t, "ask", (job_id, due_in))
+
+    def end(self, t: float, job_id: int) -> None:
+        self.at(t, "end", job_id)
+
+    def _apply(self, kind: str, what: Any, now: float) -> None:
+        if kind == "ask":
+            job_id, due_in = what
+            if any(status != "running" for _, _, status in self.answered.get(job_id, [])):
+                return  # the task learnt its job's end: it asks no more
+            j = self.listing.jobs.setdefault(job_id, job(job_id))
+            with self.w._cond:
+                watched = self.w._watch(j, "ws:W", now)
+                watched.due.append(now + due_in)
+            self.pending.append((watched, now + due_in, job_id))
+        else:
+            self.listing.jobs[what] = job(what, "succeeded", at=int(now) + 1)
+
+    def _answer(self, now: float) -> None:
+        for item in list(self.pending):
+            watched, due, job_id = item
+            if watched.refreshed >= due or (watched.version and watched.job.status.is_terminal):
+                watched.due.remove(due)
+                self.pending.remove(item)
+                status = watched.job.status.value
+                self.answered.setdefault(job_id, []).append((due, now, status))
+
+    def run(self, until: float) -> Drive:
+        self.events.sort()
+        while True:
+            now = self.clock.monotonic()
+            while self.events and self.events[0][0] <= now + 1e-9:
+                _, _, kind, what = self.events.pop(0)
+                self._apply(kind, what, now)
+            with self.w._cond:
+                plan = self.w._plan(now)
+            if isinstance(plan, list):
+                self.ticks.append(now)
+                self.w._tick(plan)
+                self._answer(now)
+                continue
+            wake = min([plan, until] + [e[0] for e in self.events[:1]])
+            if wake >= until:
+                return self
+            self.clock.advance(max(wake - now, 1e-6))
+
+
+def test_a_request_is_listed_at_its_due_time_with_many_tasks_waiting() -> None:
+    # Twenty tasks wait on long jobs; four more fall due at 0.1, 0.4, 1.0 and 1.3 s. The
+    # budget holds 2 listings or more at each, so each is listed at its own due time (the
+    # old rule: more than 8 waiting, ticks at least 0.6 s apart after the first 3, so the
+    # fourth waited 0.3 s, and a job's end 0.3 s on average for the next listing).
+    d = Drive()
+    for i in range(20):
+        d.ask(0.0, 100 + i, 30.0)
+    dues = [0.1, 0.4, 1.0, 1.3]
+    for k, due in enumerate(dues):
+        d.ask(0.0, 1 + k, due)
+    d.run(until=5.0)
+    assert d.ticks == pytest.approx(dues)
+    for k in range(4):
+        ((due, at, status),) = d.answered[1 + k]
+        assert at == pytest.approx(due) and status == "running"
+
+
+def test_once_the_budget_runs_low_requests_close_together_share_a_listing() -> None:
+    # Eight tasks ask every 0.1 s, staggered (a run of short syncs asks in waves): past the
+    # first listings, ticks are MERGE_GAP apart and each answers several tasks, instead of
+    # one listing per request 50 ms apart until the budget is gone.
+    d = Drive()
+    for i in range(8):
+        for k in range(20):
+            d.ask(0.1 * k + 0.0125 * i, 1 + i, 0.05)
+    d.run(until=2.0)
+    gaps = [b - a for a, b in itertools.pairwise(d.ticks)]
+    assert gaps[0] < 0.1  # a full budget: the next request on time
+    assert all(g >= MERGE_GAP - 1e-6 for g in gaps[1:])
+    answered = sum(len(v) for v in d.answered.values())
+    assert answered >= 3 * len(d.ticks)
+
+
+def test_tasks_asking_all_the_time_cost_at_most_the_budget() -> None:
+    # Replaces "with many tasks waiting, ticks are further apart": ticks are further apart
+    # when the budget is spent, however many tasks ask (2 or 50), and never closer than
+    # the budget allows (the old rule listed 4 times a second while 8 or fewer waited).
+    def ticks(tasks: int, seconds: float = 20.0) -> list[float]:
+        d = Drive()
+        for i in range(tasks):
+            for k in range(int(seconds / 0.1)):
+                d.ask(0.1 * k + 0.01 * i, 1 + i, 0.05)
+        return d.run(until=seconds).ticks
+
+    for tasks in (2, 50):
+        made = ticks(tasks)
+        assert len(made) <= CAPACITY + RATE * 20.0 + 1
+        assert len(made) >= RATE * 20.0 - 1  # the budget is spent, not left unused
+        steady = made[int(CAPACITY) + 1 :]
+        gaps = [b - a for a, b in itertools.pairwise(steady)]
+        assert min(gaps) >= 1 / RATE - 1e-6
+
+
+def test_job_ends_found_by_a_listing_credit_the_budget() -> None:
+    # Eight tasks in a loop of 1 s jobs (as 8 workers): each end a listing finds pays for
+    # a quarter listing more, so while syncs end the watcher may list more often than its
+    # refill alone allows; without ends it may not. (The old rule ignored ends.)
+    def run(ending: bool) -> Drive:
+        d = Drive()
+        for i in range(8):
+            for k in range(10):
+                start = 1.1 * k + 0.13 * i
+                jid = 1000 * (i + 1) + k
+                d.ask(start, jid, 1.0)
+                if ending:
+                    d.end(start + 1.02, jid)
+                for extra in range(1, 4):  # asks again every 0.25 s until it learns
+                    d.ask(start + 1.0 + 0.25 * extra, jid, 0.0)
+        return d.run(until=12.0)
+
+    with_ends, without = run(ending=True), run(ending=False)
+    assert with_ends.w.ends == 80
+    assert len(without.ticks) <= CAPACITY + RATE * 12.0 + 1
+    assert len(with_ends.ticks) > CAPACITY + RATE * 12.0 + 1
+    assert len(with_ends.ticks) <= CAPACITY + RATE * 12.0 + END_CREDIT * 80 + 1
 
 
 def test_a_wave_of_requests_is_answered_in_a_burst() -> None:
@@ -277,7 +408,7 @@ def test_a_wave_of_requests_is_answered_in_a_burst() -> None:
     listing = TimedListing()
     jobs = [job(i) for i in range(1, 4)]
     listing.jobs = {j.job_id: j for j in jobs}
-    w = JobWatcher(listing, min_tick=0.5).start()
+    w = JobWatcher(listing).start()
     try:
         answered = ask_at(w, list(zip(jobs, (0.1, 0.2, 0.3), strict=True)))
     finally:

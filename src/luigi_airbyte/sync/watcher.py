@@ -10,19 +10,28 @@ tick, 100 jobs a page: O(workspaces) requests per tick, not O(jobs).
 Timing stays each task's own. A task asks ``next(job, scope, after, due_in)``: "tell me
 when my job ends, and at the latest a state no older than ``due_in`` seconds from now".
 ``due_in`` is what the task's poll strategy would have slept (dense right after a
-trigger without history, guided by the connection's past durations with it, see
-``luigi_airbyte.sync.polling``). The watcher lists when the earliest request falls due
-(never before it; requests due within ``TOGETHER``, 50 ms, share one listing), at most
-one tick per ``min_tick`` (0.25 s) while at most ``busy_waiting`` (8) tasks wait, one per
-``busy_tick`` (0.6 s) with more; after a quiet spell (no task waiting) the first
-``BURST`` (3) ticks may follow each other 50 ms apart, so the tasks of a wave triggered
-together are not kept waiting a tick each. A listing
-answers every request that has fallen due, and wakes every other task whose job it shows
-ended; a job still running is never reported before its task's due time (the task would
-then wait a whole poll interval more from that early answer). Requests are not held back
-for later ones: holding every request until the last one due within a tick had fallen
-due answered the tasks of a run together, so they finished, forked and wrote the store
-together, and a run's workers moved in lock-step waves that queued for the CPU
+trigger without history, near the expected end with the connection's past durations,
+see ``luigi_airbyte.sync.polling``), so the tasks' due times are where job ends are
+likely. The watcher lists when the earliest request falls due (never before it; requests
+due within ``TOGETHER``, 50 ms, share one listing), as its budget allows: a token bucket
+(``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (3),
+credited ``END_CREDIT`` (a quarter listing) for each job end a listing finds; a tick costs
+one. While the budget holds ``SPARE`` (2) listings or more, a request is listed at its due
+time, ticks at least ``MIN_GAP`` (50 ms) apart, however many tasks wait; below that, ticks
+are ``MERGE_GAP`` (0.25 s) apart, so requests falling due close together (the tasks of a
+run of short syncs ask in waves) share a listing. So a wave triggered together after a
+quiet spell is answered at its tasks' own times, many tasks waiting on long jobs cost
+Airbyte ``RATE`` listings a second, and a run of short syncs about one listing a wave.
+(Until ``dropgap``, issue 10, ticks were 0.25 s apart while up to 8 tasks waited and 0.6 s
+with more, whatever the budget: in ``benchmarks/polling.py`` one "still running" answer in
+ten came 0.37 s or more after its due time; see ``benchmarks/RESULTS.md``.)
+
+A listing answers every request that has fallen due, and wakes every other task whose job
+it shows ended; a job still running is never reported before its task's due time (the
+task would then wait a whole poll interval more from that early answer). Requests are not
+held back for later ones: holding every request until the last one due within a tick had
+fallen due answered the tasks of a run together, so they finished, forked and wrote the
+store together, and a run's workers moved in lock-step waves that queued for the CPU
 (``benchmarks/RESULTS.md``, watchgap).
 
 What a listing cannot miss: Airbyte bumps a job's ``updatedAt`` whenever it changes, so a
@@ -54,20 +63,27 @@ from luigi_airbyte.sync.clock import Clock, SystemClock
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-MIN_TICK = 0.25
-"""Seconds between two listings of a workspace at least (4 requests/s at most) while few
-tasks wait."""
-BUSY_TICK = 0.6
-"""Seconds between two listings at least once more than ``BUSY_WAITING`` tasks wait
-(1.7 requests/s at most: many syncs in flight cost Airbyte no more than a few)."""
-BUSY_WAITING = 8
-"""More tasks waiting than this: ticks ``BUSY_TICK`` apart."""
-BURST = 3
-"""Ticks that may follow each other ``BURST_GAP`` apart after a quiet spell (no task
-waiting): the tasks of a wave triggered within a few hundred ms of each other are not kept
-waiting ``min_tick`` each. While tasks keep waiting, ticks are ``min_tick`` (or
-``busy_tick``) apart."""
-BURST_GAP = 0.05
+RATE = 1.8
+"""Listings a second the budget refills: many tasks waiting on long jobs cost Airbyte
+about this many requests a second (issue 10: <= 2 for 50 syncs in flight)."""
+CAPACITY = 3.0
+"""Listings the budget holds (a full budget after a quiet spell)."""
+SPARE = 2.0
+"""While the budget holds this many listings or more, a request is listed at its due
+time (ticks ``MIN_GAP`` apart); below it, ticks are ``MERGE_GAP`` apart."""
+END_CREDIT = 0.25
+"""Listings credited back for each job end a listing finds: while short syncs keep
+ending, the watcher may list more often than ``RATE`` (a run of 1 s syncs on 8 workers
+lists about as often as it did with 0.25 s ticks), at most a quarter listing per sync
+more (a sync's ``POST``, its job details and its share of the listings stay within 3
+requests; half a listing made a run of 20 syncs cost 61-65 requests)."""
+MIN_GAP = 0.05
+"""Seconds between two ticks at least while the budget holds ``SPARE`` or more."""
+MERGE_GAP = 0.25
+"""Seconds between two ticks at least once the budget holds less than ``SPARE``: requests
+falling due close together share a listing (the tasks of a run of short syncs ask in
+waves: one listing a wave, not one a task; listing each on time spent the budget on
+listings 50 ms apart and found the ends later, ``benchmarks/watcher_sim.py``)."""
 TOGETHER = 0.05
 """Requests falling due within this many seconds of the earliest share its listing (made
 when the last of them falls due): tasks that asked at the same moment cost one request."""
@@ -128,6 +144,49 @@ class _Watched:
     error: str = ""
 
 
+@dataclass
+class TickBudget:
+    """The watcher's token bucket: when the next listing may be made.
+
+    ``tokens`` refill at ``rate`` a second up to ``capacity``; a tick spends one; each job
+    end a listing finds credits ``end_credit`` (up to ``capacity``). Pure arithmetic on
+    the times it is given, so its rule is tested on a fake clock.
+    """
+
+    rate: float = RATE
+    capacity: float = CAPACITY
+    end_credit: float = END_CREDIT
+    tokens: float = CAPACITY
+    at: float = float("-inf")  # time the tokens were last brought up to date
+
+    def __post_init__(self) -> None:
+        if not (self.rate > 0 and self.capacity >= 1 and self.end_credit >= 0):
+            raise ValueError("TickBudget needs rate > 0, capacity >= 1 and end_credit >= 0")
+        self.tokens = min(self.tokens, self.capacity)
+
+    def _refill(self, now: float) -> None:
+        if now > self.at:
+            if self.at != float("-inf"):
+                self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+
+    def ready_at(self, now: float) -> float:
+        """The earliest time (``now`` or later) a tick can be paid for."""
+        self._refill(now)
+        if self.tokens >= 1.0:
+            return now
+        return now + (1.0 - self.tokens) / self.rate
+
+    def spend(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1.0
+
+    def ended(self, jobs: int, now: float) -> None:
+        """A listing found ``jobs`` job ends: credit them."""
+        self._refill(now)
+        self.tokens = min(self.capacity, self.tokens + jobs * self.end_credit)
+
+
 def scope_for(connection_id: str, workspace_id: str | None) -> str:
     """The listing that covers a job: its workspace's, else its connection's own."""
     return f"ws:{workspace_id}" if workspace_id else f"conn:{connection_id}"
@@ -138,9 +197,9 @@ class JobWatcher:
 
     Args:
         client: reads jobs (``get_job``, ``list_jobs``).
-        min_tick: seconds between two ticks at least, while at most ``busy_waiting``
-            tasks wait.
-        busy_tick: seconds between two ticks at least, with more tasks waiting.
+        rate, capacity, end_credit: the listing budget (``TickBudget``).
+        min_gap: seconds between two ticks at least while the budget holds ``spare``
+            listings or more; ``merge_gap`` below that.
         margin: seconds the ``updatedAtStart`` watermark is pulled back.
         clock: time source (monotonic for ticks, wall time as a last-resort watermark).
     """
@@ -149,16 +208,20 @@ class JobWatcher:
         self,
         client: JobListingAPI,
         *,
-        min_tick: float = MIN_TICK,
-        busy_tick: float = BUSY_TICK,
-        busy_waiting: int = BUSY_WAITING,
+        rate: float = RATE,
+        capacity: float = CAPACITY,
+        end_credit: float = END_CREDIT,
+        min_gap: float = MIN_GAP,
+        merge_gap: float = MERGE_GAP,
+        spare: float = SPARE,
         margin: float = MARGIN,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
-        self.min_tick = min_tick
-        self.busy_tick = max(min_tick, busy_tick)
-        self.busy_waiting = busy_waiting
+        self.budget = TickBudget(rate=rate, capacity=capacity, end_credit=end_credit)
+        self.min_gap = min_gap
+        self.merge_gap = max(min_gap, merge_gap)
+        self.spare = spare
         self.margin = timedelta(seconds=margin)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: dict[int, _Watched] = {}
@@ -167,10 +230,10 @@ class JobWatcher:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._last_tick = float("-inf")
-        self._burst = BURST  # ticks left that may follow each other BURST_GAP apart
         self._errors = 0
         self.ticks = 0  # listings rounds done (for tests and benchmarks)
         self.listings = 0  # list requests sent (one per scope and page)
+        self.ends = 0  # job ends found by listings (each credits the budget)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -296,30 +359,39 @@ class JobWatcher:
         with self._cond:
             while not self._stopped:
                 now = self.clock.monotonic()
-                self._forget(now)
-                waiting = [w for w in self._jobs.values() if w.due]
-                if not waiting:
-                    self._burst = BURST  # a quiet spell: the next wave may have a burst
-                    self._cond.wait(1.0)
-                    continue
-                # List when the earliest request falls due, not later to wait for others
-                # (see the module's docstring: that moved a run's tasks in waves), and
-                # at most once a tick.
-                dues = [d for w in waiting for d in w.due]
-                first = min(dues)
-                last = max(d for d in dues if d <= first + TOGETHER)
-                gap = self.min_tick if len(waiting) <= self.busy_waiting else self.busy_tick
-                if self._burst > 0:
-                    gap = min(gap, BURST_GAP)
-                at = max(last, self._last_tick + gap)
-                if self._errors:
-                    at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
-                if at > now:
-                    self._cond.wait(at - now)
-                    continue
-                self._burst = max(0, self._burst - 1)
-                return sorted({w.scope for w in waiting if min(w.due) <= now})
+                plan = self._plan(now)
+                if isinstance(plan, list):
+                    return plan
+                self._cond.wait(max(0.0, plan - now))
             return None
+
+    def _plan(self, now: float) -> list[str] | float:
+        """Under the lock: the scopes to list now (the tick is paid for), or the time to
+        look again."""
+        self._forget(now)
+        waiting = [w for w in self._jobs.values() if w.due]
+        if not waiting:
+            return now + 1.0
+        at = self._next_tick(now, [d for w in waiting for d in w.due])
+        if at > now:
+            return at
+        self.budget.spend(now)
+        return sorted({w.scope for w in waiting if min(w.due) <= now})
+
+    def _next_tick(self, now: float, dues: list[float]) -> float:
+        """When to list for requests falling due at ``dues``: when the earliest falls due
+        (with those due within ``TOGETHER`` of it), not later to wait for others (see the
+        module's docstring: that moved a run's tasks in waves), once the budget can pay
+        for it and ``min_gap`` after the last tick; after a failed listing, not before
+        its retry delay."""
+        first = min(dues)
+        last = max(d for d in dues if d <= first + TOGETHER)
+        ready = self.budget.ready_at(now)
+        gap = self.min_gap if self.budget.tokens >= self.spare else self.merge_gap
+        at = max(last, self._last_tick + gap, ready)
+        if self._errors:
+            at = max(at, self._last_tick + _LIST_RETRY.delay(self._errors))
+        return at
 
     def _forget(self, now: float) -> None:
         for job_id in [
@@ -340,8 +412,10 @@ class JobWatcher:
                 failed = str(exc)
                 continue
             with self._cond:
-                for job in jobs:
-                    self._update(job, started)
+                ended = sum(self._update(job, started) for job in jobs)
+                if ended:
+                    self.budget.ended(ended, self.clock.monotonic())
+                self.ends += ended
                 for watched in self._jobs.values():
                     if watched.scope == scope:
                         watched.refreshed = started
@@ -377,15 +451,19 @@ class JobWatcher:
                 self._since[scope] = newest if old is None else max(old, newest)
         return jobs
 
-    def _update(self, job: Job, at: float) -> None:
+    def _update(self, job: Job, at: float) -> bool:
+        """Take in ``job`` as seen at ``at``; whether it is a watched job's end, new."""
         watched = self._jobs.get(job.job_id)
         if watched is None:
-            return
+            return False
         watched.refreshed = max(watched.refreshed, at)
         watched.error = ""
-        if _state(job) != _state(watched.job):
-            watched.job = job
-            watched.version += 1
+        if _state(job) == _state(watched.job):
+            return False
+        ended = job.status.is_terminal and not watched.job.status.is_terminal
+        watched.job = job
+        watched.version += 1
+        return ended
 
 
 def _state(job: Job) -> tuple[object, ...]:
@@ -400,15 +478,18 @@ def _state(job: Job) -> tuple[object, ...]:
 
 
 __all__ = [
-    "BUSY_TICK",
-    "BUSY_WAITING",
-    "BURST",
-    "MIN_TICK",
-    "TOGETHER",
+    "CAPACITY",
+    "END_CREDIT",
+    "MIN_GAP",
     "PAGE_SIZE",
+    "MERGE_GAP",
+    "RATE",
+    "SPARE",
+    "TOGETHER",
     "Answer",
     "JobFeed",
     "JobListingAPI",
     "JobWatcher",
+    "TickBudget",
     "scope_for",
 ]
