@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app import collector
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
@@ -390,6 +391,7 @@ class StepExecutor:
         finally:
             self._pass = None
             self.flush_notes()
+            collector.resume()  # the run's start-up ends with its first scheduling pass
 
     def _last_succeeded(self, ctx: StepContext, key: str) -> LedgerEntry | None:
         batch = self._pass
