@@ -382,6 +382,7 @@ class _FastBuilder:
         self.stack: list[list[Any]] = []
         self.root: Any = None
         self.documents = self.values = 0
+        self.scalars: dict[tuple[str, Any, Any], Any] = {}
 
     def feed(self, event: Any) -> None:
         kind = type(event)
@@ -407,7 +408,13 @@ class _FastBuilder:
             self._value(top, event, kind)
 
     def _scalar(self, event: ScalarEvent) -> Any:
-        return _fast_scalar(event, self.resolver, self.constructor)
+        """Built once per text, implicitness and style: the resolver and constructor answer
+        from nothing else (a 1,000-step file repeats its keys and most values)."""
+        memo = (event.value, event.implicit, event.style)
+        found = self.scalars.get(memo, _NO_KEY)
+        if found is _NO_KEY:
+            found = self.scalars[memo] = _fast_scalar(event, self.resolver, self.constructor)
+        return found
 
     def _key(self, frame: list[Any], event: Any) -> None:
         if type(event) is not ScalarEvent:
