@@ -1,5 +1,6 @@
 """A run imports what it uses (issue 10, start-up): the HTML report's renderer (~8 ms)
-only when it writes or links a report, the drift plan (~4 ms) only for a drift check.
+only when it writes or links a report, the drift plan (~4 ms) only for a drift check,
+the dbt/Spark/command runners (~6 ms) only for a transform step.
 Deterministic: a fresh interpreter runs a pipeline, then lists what it imported."""
 
 from __future__ import annotations
@@ -9,20 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 PIPELINE = """\
 version: 1
 airbyte:
   url: http://127.0.0.1:9/api/public/v1
   auth: {type: client_credentials, client_id: x, client_secret: "env:LAZY_TEST_SECRET"}
 state_dir: state
+warehouses:
+  main: {url: "duckdb:///wh.duckdb"}
 owners:
   data: {alerts: ["jsonl:alerts.jsonl"]}
 pipelines:
   p:
     owner: data
     steps:
-      - command: {argv: [PYTHON, -c, "print(1)"]}
-        name: a
+      - check: a
+        sql: {warehouse: main, query: "select true"}
 """
 
 PROBE = """
@@ -32,13 +37,14 @@ from luigi_airbyte.cli.run_cmd import execute_run
 html = Path(sys.argv[1]) if sys.argv[1] else None
 code, doc = execute_run(Path("pipeline.yaml"), run_date=dt.date(2026, 11, 24),
                         skip_preflight=True, as_json=True, report_html=html)
-lazy = ("luigi_airbyte.store.html_report", "luigi_airbyte.app.plan")
+lazy = ("luigi_airbyte.store.html_report", "luigi_airbyte.app.plan", "luigi_airbyte.transforms")
 print(json.dumps({"code": code, "loaded": [m for m in lazy if m in sys.modules]}))
 """
 
 
 def _run(tmp_path: Path, html: str) -> dict[str, object]:
-    (tmp_path / "pipeline.yaml").write_text(PIPELINE.replace("PYTHON", sys.executable))
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    duckdb.connect(str(tmp_path / "wh.duckdb")).close()  # the warehouse the check asks
     done = subprocess.run(
         [sys.executable, "-c", PROBE, html],
         capture_output=True,

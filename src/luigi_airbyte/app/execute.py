@@ -48,7 +48,6 @@ from luigi_airbyte.app.step_context import (
     sync_run_key,
     utcnow,
 )
-from luigi_airbyte.app.step_transforms import run_transform
 from luigi_airbyte.app.watcher import feed_for
 from luigi_airbyte.checks import (
     CheckResult,
@@ -528,6 +527,8 @@ class StepExecutor:
                 outcome["message"] = "; ".join(r.message for r in failed or results)[:2000]
                 raise_for(results)
             else:
+                from luigi_airbyte.app.step_transforms import run_transform  # dbt, Spark: here
+
                 result = run_transform(self.rt, node, _ContextEmitter(self.rt.bus(), ctx))
                 rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
                 outcome["rows"] = sum(rows) if rows else None
