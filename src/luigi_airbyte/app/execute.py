@@ -129,8 +129,7 @@ class StepExecutor:
     # --- recording -----------------------------------------------------------------------
 
     def _emit(self, ctx: StepContext, name: str, level: str = "info", **fields: Any) -> None:
-        base = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
-        self.rt.bus().emit(Event(name, {**base, **fields}, level=level))
+        self.rt.bus().emit(_event(ctx, name, level, **fields))
 
     def _record(self, ctx: StepContext, kind: str, **fields: Any) -> None:
         if not ctx.run_id:
@@ -174,9 +173,10 @@ class StepExecutor:
             if not fresh:
                 continue
             held = sink.hold() if sink is not None else []
-            try:
-                for ctx, _kind, status, message in fresh:
-                    self._emit(ctx, f"step.{status}", message=message)
+            try:  # one call per sink for the pass: a file sink writes them at once
+                self.rt.bus().emit_many(
+                    [_event(c, f"step.{st}", message=m) for c, _, st, m in fresh]
+                )
             finally:
                 if sink is not None:
                     sink.release()
@@ -588,6 +588,11 @@ def _sync_message(result: SyncResult, rejection: Rejection | None) -> str:
     parts.append(", ".join(f"{s.name}={s.records_committed}" for s in result.streams))
     parts.extend(result.warnings)
     return "; ".join(filter(None, parts))
+
+
+def _event(ctx: StepContext, name: str, level: str = "info", **fields: Any) -> Event:
+    base = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
+    return Event(name, {**base, **fields}, level=level)
 
 
 def _without_run(event: Event) -> dict[str, Any]:
