@@ -1,6 +1,7 @@
 """A run imports what it uses (issue 10, start-up): the HTML report's renderer (~8 ms)
 only when it writes or links a report, the drift plan (~4 ms) only for a drift check,
-the dbt/Spark/command runners (~6 ms) only for a transform step.
+the dbt/Spark/command runners (~6 ms) only for a transform step, the webhook receiver
+(``http.server``, ~3 ms) only when the run receives Airbyte's pushes itself.
 Deterministic: a fresh interpreter runs a pipeline, then lists what it imported."""
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from luigi_airbyte.cli.run_cmd import execute_run
 html = Path(sys.argv[1]) if sys.argv[1] else None
 code, doc = execute_run(Path("pipeline.yaml"), run_date=dt.date(2026, 11, 24),
                         skip_preflight=True, as_json=True, report_html=html)
-lazy = ("luigi_airbyte.store.html_report", "luigi_airbyte.app.plan", "luigi_airbyte.transforms")
+lazy = (
+    "luigi_airbyte.store.html_report",
+    "luigi_airbyte.app.plan",
+    "luigi_airbyte.transforms",
+    "luigi_airbyte.app.webhook_receiver",
+)
 print(json.dumps({"code": code, "loaded": [m for m in lazy if m in sys.modules]}))
 """
 
