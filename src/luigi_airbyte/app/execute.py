@@ -63,6 +63,7 @@ from luigi_airbyte.pipeline._steps import (
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
+from luigi_airbyte.store.anchors import step_anchor
 from luigi_airbyte.store.ledger import LedgerEntry, Rejection
 from luigi_airbyte.sync import (
     AdaptivePolling,
@@ -653,8 +654,6 @@ def _at(links: Mapping[str, str] | None, step: StepRecord) -> dict[str, str]:
     """The run's links, the HTML report's pointing at the step's failure recap."""
     out = dict(links or {})
     if out.get("report"):
-        from luigi_airbyte.store.html_report import step_anchor  # the renderer: when linked
-
         out["report"] += "#" + quote(step_anchor(step.step_name, "failure"))
     return out
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from luigi_airbyte.pipeline._steps import DbtStep
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.store import Store
+from luigi_airbyte.store.anchors import step_anchor
 
 _MAX_MODELS = 20
 
@@ -49,8 +50,6 @@ def served_step_link(rt: Runtime, run_id: str, step: str) -> str:
     reports = pf.reports if pf is not None else None
     if not run_id or reports is None or not reports.html or not reports.base_url:
         return ""
-    from luigi_airbyte.store.html_report import step_anchor
-
     return f"{reports.base_url.rstrip('/')}/reports/{quote(run_id)}.html#{quote(step_anchor(step))}"
 
 
