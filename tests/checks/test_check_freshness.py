@@ -8,6 +8,7 @@ import pytest
 
 from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
 from luigi_airbyte.checks import check_freshness, job_end, last_success_end
+from luigi_airbyte.checks.freshness import is_fresh
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 SIX_H = timedelta(hours=6)
@@ -92,3 +93,26 @@ def test_a_rejected_load_does_not_count_as_fresh() -> None:
     assert last_success_end([older, rejected]) == NOW - timedelta(minutes=10)
     assert last_success_end([older, rejected], exclude={8}) == NOW - timedelta(hours=10)
     assert last_success_end([rejected], exclude={8}) is None
+
+
+@pytest.mark.parametrize(
+    ("end", "window"),
+    [
+        (None, timedelta(hours=6)),
+        (datetime(2026, 1, 15, 6, 0, tzinfo=timezone.utc), timedelta(hours=6)),  # boundary
+        (datetime(2026, 1, 15, 5, 59, 59, tzinfo=timezone.utc), timedelta(hours=6)),
+        (datetime(2026, 1, 15, 11, 0, tzinfo=timezone.utc), timedelta(minutes=1)),
+        (datetime(2026, 1, 15, 13, 0, tzinfo=timezone.utc), timedelta(minutes=1)),  # future
+        (datetime(2026, 1, 15, 11, 59), timedelta(minutes=5)),  # naive: UTC
+    ],
+)
+def test_is_fresh_is_the_checks_verdict(end: datetime | None, window: timedelta) -> None:
+    """A run's scheduling pass asks `is_fresh` (no message built per sync): same answer."""
+    now = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+    assert is_fresh(end, window, now) is check_freshness(end, window, now).passed
+
+
+def test_is_fresh_refuses_a_window_that_is_not_positive() -> None:
+    now = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="positive"):
+        is_fresh(now, timedelta(0), now)

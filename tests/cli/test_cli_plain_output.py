@@ -49,3 +49,23 @@ def test_a_terminal_still_gets_rich_colours() -> None:
     printer.emit(Event("step.fresh", {"step": "crm", "message": "fresh"}))
     assert printer.console is not None
     assert "\x1b[" in out.getvalue() and "crm: skipped, fresh" in out.getvalue()
+
+
+def test_the_skip_notes_print_at_once_as_they_would_one_by_one() -> None:
+    """A scheduling pass hands its 1,000 skip notes over at once: the same lines."""
+    import io
+
+    from luigi_airbyte.cli.progress import ProgressPrinter
+    from luigi_airbyte.observe.events import Event
+
+    events = [
+        Event("step.fresh", {"step": "a", "message": "last sync ended 5s ago (window 6h)"}),
+        Event("run.started", {}),  # not printed
+        Event("step.skipped", {"step": "b", "message": "job 7 already synced this date"}),
+    ]
+    one, many = io.StringIO(), io.StringIO()
+    for event in events:
+        ProgressPrinter(one, color=False).emit(event)
+    ProgressPrinter(many, color=False).emit_many(events)
+    assert many.getvalue() == one.getvalue()
+    assert many.getvalue().count("\n") == 2

@@ -172,3 +172,44 @@ def test_thread_safe_emit(redactor: Redactor) -> None:
     bus.close()
     assert len(sink.events) == 1600
     assert bus.stats()["Recording"].emitted == 1600
+
+
+class Batching(ListEmitter):
+    """A sink that takes many events in one call, and says how it got them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def emit_many(self, events: list[Event]) -> None:
+        self.batches.append(len(events))
+        self.events.extend(events)
+
+
+def test_emit_many_reaches_every_sink_in_order_redacted_and_in_one_call_where_it_can(
+    redactor: Redactor, canary: str
+) -> None:
+    batching, plain, background = Batching(), ListEmitter(), Recording()
+    bus = EventBus([batching, plain], redactor=redactor)
+    bus.add(background, name="slow", background=True)
+    events = [Event(f"e{i}", {"message": f"note {canary}"}) for i in range(5)]
+    bus.emit_many(events)
+    assert bus.flush(timeout=5)
+    names = [f"e{i}" for i in range(5)]
+    assert batching.names() == plain.names() == background.names() == names
+    assert batching.batches == [5]  # one call for the five
+    assert canary not in str([e.to_dict() for e in batching.events + plain.events])
+    assert bus.stats()["Batching"].emitted == 5
+    bus.close(timeout=5)
+
+
+def test_a_batch_that_fails_is_counted_and_isolated(redactor: Redactor) -> None:
+    class ExplodingBatch(Exploding):
+        def emit_many(self, events: list[Event]) -> None:
+            raise RuntimeError("disk on fire")
+
+    bad, good = ExplodingBatch(), ListEmitter()
+    bus = EventBus([bad, good], redactor=redactor)
+    bus.emit_many([Event("a"), Event("b")])
+    assert good.names() == ["a", "b"]
+    assert bus.stats()["exploding"].failed == 2

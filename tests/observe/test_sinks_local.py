@@ -164,3 +164,16 @@ def test_sink_from_uri_builds_each_kind(tmp_path: Path, redactor: Redactor) -> N
     assert "services" not in slack.name  # the name used in logs hides the path
     hook.close()
     slack.close()
+
+
+def test_jsonl_emit_many_writes_the_lines_emit_would(tmp_path: Path) -> None:
+    """The skip notes of a scheduling pass go out in one write: the same lines as one by one."""
+    events = [Event("step.fresh", {"step": f"s{i}", "message": "é"}) for i in range(3)]
+    one, many = JsonLinesSink(tmp_path / "one.jsonl"), JsonLinesSink(tmp_path / "many.jsonl")
+    for event in events:
+        one.emit(event)
+    many.emit_many(events)
+    one.close()
+    many.close()
+    assert (tmp_path / "many.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+    assert len((tmp_path / "many.jsonl").read_text(encoding="utf-8").splitlines()) == 3

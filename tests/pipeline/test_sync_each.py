@@ -103,3 +103,16 @@ def test_graph_without_a_listing_refuses_to_guess(tmp_path: Path) -> None:
     path.write_text(FILE, encoding="utf-8")
     with pytest.raises(ValueError, match="connection listing"):
         build_graph(load_pipeline_file(path).pipeline("nightly"))
+
+
+def test_the_run_lists_recent_jobs_as_far_back_as_its_widest_window(tmp_path: Path) -> None:
+    """An override's window counts: the one recent-jobs listing must reach back that far."""
+    from luigi_airbyte.app.runtime import Runtime
+
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(FILE.replace("crm-users: {freshness: 1h", "crm-users: {freshness: 30h"))
+    rt = Runtime.load(path)
+    try:
+        assert rt._widest_freshness() == timedelta(hours=30)
+    finally:
+        rt.close()

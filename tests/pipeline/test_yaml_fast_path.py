@@ -136,6 +136,10 @@ CASES = {
     ),
     "lone carriage return": ("a: 1\rb: 2\n", lambda a: a[1]["b"] == 2),
     "windows line endings": ("a: 1\r\nb: [x, y]\r\n", lambda a: a[1]["b[1]"] == 2),
+    "keys that need quoting in a path": (
+        'a:\n  - "x.y": 1\n    \'q"k\': [2, {"sp ace": 3}]\n',
+        lambda a: a[1]['a[0]["q\\"k"][1]["sp ace"]'] == 3,
+    ),
 }
 
 

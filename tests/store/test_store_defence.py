@@ -89,3 +89,27 @@ def test_a_pinned_store_refuses_a_replacement_in_a_new_opener(tmp_path: Path) ->
     finally:
         store.unpin()
     Store(_url(path)).open().close()  # unpinned: the new file is a store like any other
+
+
+def test_a_worker_of_the_run_trusts_the_pinned_file_without_checking_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run opened, migrated and checked this very file: a Luigi worker forked from it
+    (a new Store, same module state) neither migrates nor reads every table's columns."""
+    import luigi_airbyte.store.database as database
+
+    path = tmp_path / "metadata.db"
+    store = Store(_url(path)).open()
+    checks: list[str] = []
+    monkeypatch.setattr(database, "migrate", lambda engine: checks.append("migrate"))
+    store.pin()
+    try:
+        worker = Store(_url(path)).open()
+        worker.start_run("p")  # a usable store
+        worker.close()
+        assert checks == []
+    finally:
+        store.unpin()
+    Store(_url(path)).open().close()  # unpinned: checked (and migrated) as any other opener
+    assert checks == ["migrate"]
+    store.close()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
+from luigi_airbyte.app import collector
 from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
@@ -47,13 +48,12 @@ from luigi_airbyte.app.step_context import (
     sync_run_key,
     utcnow,
 )
-from luigi_airbyte.app.step_transforms import run_transform
 from luigi_airbyte.app.watcher import feed_for
 from luigi_airbyte.checks import (
     CheckResult,
     raise_for,
 )
-from luigi_airbyte.checks.freshness import check_freshness
+from luigi_airbyte.checks.freshness import is_fresh
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
@@ -63,7 +63,7 @@ from luigi_airbyte.pipeline._steps import (
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
-from luigi_airbyte.store.html_report import step_anchor
+from luigi_airbyte.store.anchors import step_anchor
 from luigi_airbyte.store.ledger import LedgerEntry, Rejection
 from luigi_airbyte.sync import (
     AdaptivePolling,
@@ -130,8 +130,7 @@ class StepExecutor:
     # --- recording -----------------------------------------------------------------------
 
     def _emit(self, ctx: StepContext, name: str, level: str = "info", **fields: Any) -> None:
-        base = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
-        self.rt.bus().emit(Event(name, {**base, **fields}, level=level))
+        self.rt.bus().emit(_event(ctx, name, level, **fields))
 
     def _record(self, ctx: StepContext, kind: str, **fields: Any) -> None:
         if not ctx.run_id:
@@ -175,9 +174,10 @@ class StepExecutor:
             if not fresh:
                 continue
             held = sink.hold() if sink is not None else []
-            try:
-                for ctx, _kind, status, message in fresh:
-                    self._emit(ctx, f"step.{status}", message=message)
+            try:  # one call per sink for the pass: a file sink writes them at once
+                self.rt.bus().emit_many(
+                    [_event(c, f"step.{st}", message=m) for c, _, st, m in fresh]
+                )
             finally:
                 if sink is not None:
                     sink.release()
@@ -344,10 +344,10 @@ class StepExecutor:
                 end = self.rt.last_success_end(conn, window)  # no rejected job to leave out
             else:
                 end = last_good_end(self.rt, conn, window)
-            verdict = check_freshness(end, window, utcnow())
-            if verdict.passed:
+            now = utcnow()
+            if is_fresh(end, window, now):  # the freshness check's verdict, without its text
                 assert end is not None
-                age = max(utcnow() - end, timedelta(0))
+                age = max(now - end, timedelta(0))
                 self._note_skip(
                     ctx,
                     "sync",
@@ -394,6 +394,7 @@ class StepExecutor:
         finally:
             self._pass = None
             self.flush_notes()
+            collector.resume()  # the run's start-up ends with its first scheduling pass
 
     def run_attempts(self, run_id: str, since: datetime) -> RunAttempts | None:
         """Inside a pass: the run's ledger entries since ``since`` and its steps' statuses,
@@ -545,6 +546,8 @@ class StepExecutor:
                 outcome["message"] = "; ".join(r.message for r in failed or results)[:2000]
                 raise_for(results)
             else:
+                from luigi_airbyte.app.step_transforms import run_transform  # dbt, Spark: here
+
                 result = run_transform(self.rt, node, _ContextEmitter(self.rt.bus(), ctx))
                 rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
                 outcome["rows"] = sum(rows) if rows else None
@@ -613,6 +616,11 @@ def _sync_message(result: SyncResult, rejection: Rejection | None) -> str:
     parts.append(", ".join(f"{s.name}={s.records_committed}" for s in result.streams))
     parts.extend(result.warnings)
     return "; ".join(filter(None, parts))
+
+
+def _event(ctx: StepContext, name: str, level: str = "info", **fields: Any) -> Event:
+    base = {"run_id": ctx.run_id, "pipeline": ctx.pipeline, "step": ctx.step}
+    return Event(name, {**base, **fields}, level=level)
 
 
 def _without_run(event: Event) -> dict[str, Any]:

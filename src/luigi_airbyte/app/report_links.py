@@ -14,12 +14,13 @@ from urllib.parse import quote
 from luigi_airbyte.pipeline._steps import DbtStep
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.store import Store
-from luigi_airbyte.store.html_report import StepPlan, render_run_html, step_anchor, write_html
+from luigi_airbyte.store.anchors import step_anchor
 
 _MAX_MODELS = 20
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the HTML renderer (~8 ms to import) is loaded when a report is made
     from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.store.html_report import StepPlan
 
 
 def report_location(rt: Runtime, run_id: str, cli_path: Path | None) -> tuple[Path | None, str]:
@@ -54,6 +55,8 @@ def served_step_link(rt: Runtime, run_id: str, step: str) -> str:
 
 def plan_from_graph(graph: Graph, rt: Runtime | None = None) -> dict[str, StepPlan]:
     """What the pipeline file says per step: dependencies, connection, dbt models."""
+    from luigi_airbyte.store.html_report import StepPlan
+
     plan: dict[str, StepPlan] = {}
     for node in graph:
         models: tuple[str, ...] = ()
@@ -74,6 +77,8 @@ def _plan_for(rt: Runtime, pipeline: str) -> dict[str, StepPlan]:
 
 def build_run_html(rt: Runtime, store: Store, run_id: str, *, link: str = "") -> str:
     """Render one stored run (a unique id prefix works too)."""
+    from luigi_airbyte.store.html_report import render_run_html
+
     detail = store.get_run(run_id)
     run = detail.run
     return render_run_html(
@@ -88,4 +93,6 @@ def build_run_html(rt: Runtime, store: Store, run_id: str, *, link: str = "") ->
 
 def write_run_html(rt: Runtime, run_id: str, path: Path, *, link: str = "") -> Path:
     """Render a stored run and write it atomically to ``path``."""
+    from luigi_airbyte.store.html_report import write_html
+
     return write_html(build_run_html(rt, rt.store(), run_id, link=link), path)

@@ -177,17 +177,19 @@ class RunHandle:
             raise StoreError(self.lost)
         self.store.check_identity()
 
-    def finish(self, status: str, exit_code: int, message: str | None = None) -> None:
-        """Close the run: steps still ``running`` become ``abandoned``, then the run."""
+    def finish(self, status: str, exit_code: int, message: str | None = None) -> int:
+        """Close the run: steps still ``running`` become ``abandoned``, then the run.
+        Returns how many steps it abandoned."""
         self.stop_heartbeat()
         if status == "succeeded":
             self.check()  # never write success into a store that failed under the run
-        self.store.abandon_running_steps(
+        abandoned = self.store.abandon_running_steps(
             self.run_id, "abandoned: the run ended while this step was still running"
         )
         self.store.finish_run(self.run_id, status, exit_code, message=message)
         self.finished = True
         self.store.unpin()
+        return abandoned
 
 
 def open_run(

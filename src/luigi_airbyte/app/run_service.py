@@ -26,7 +26,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -239,19 +239,26 @@ class RunService:
         self, handle: RunHandle, graph: Graph, outcome: GraphOutcome, html_link: str
     ) -> tuple[int, RunDetail]:
         """After Luigi: record the steps it did not run, choose the exit code, alert each
-        failed step's owner, close the run."""
+        failed step's owner, close the run.
+
+        The run as closed is the steps read before closing with the run's row read again,
+        unless closing abandoned a step (then all is read again): nothing else writes the
+        run's steps, counts or checks once Luigi returned (one read of every step less,
+        ~10 ms at 1,000 steps)."""
         store = handle.store
         handle.check()
         detail = record_unrun_steps(store, handle.run_id, graph, outcome)
         code = exit_code_for(detail, outcome)
         links = {"report": html_link} if html_link else None
         self.rt.executor().alert_failed_steps(detail, links=links)
-        handle.finish(
+        abandoned = handle.finish(
             "succeeded" if code == 0 else "failed",
             code,
             message=f"luigi: {outcome.status}",
         )
-        return code, store.get_run(handle.run_id)
+        if abandoned:
+            return code, store.get_run(handle.run_id)
+        return code, replace(detail, run=store.run_summary(handle.run_id))
 
     def _crashed(self, handle: RunHandle, exc: BaseException) -> None:
         """Close a run that an exception (Ctrl-C, a bug) ends before it was closed."""

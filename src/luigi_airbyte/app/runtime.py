@@ -625,8 +625,8 @@ class Runtime:
             return widest
         for pipeline in pf.pipelines.values():
             for step in pipeline.steps:
-                windows = [getattr(step, "freshness", None)]
-                windows += [o.freshness for o in getattr(step, "overrides", {}).values()]
+                windows = [vars(step).get("freshness")]  # a model's fields: no AttributeError
+                windows += [o.freshness for o in vars(step).get("overrides", {}).values()]
                 for window in windows:
                     if isinstance(window, timedelta):
                         widest = max(widest, window)

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from luigi_airbyte.airbyte import Connection, JobDetails, JobStatus
-from luigi_airbyte.app.plan import apply_command, drift_expectations
 from luigi_airbyte.app.step_context import StepContext, sync_run_key
 from luigi_airbyte.checks import (
     CheckResult,
@@ -86,6 +85,8 @@ class CheckSteps:
             raise CheckFailedError(
                 f"check {node.name!r}: sync step {sync.name!r} has no `expect:` to compare with"
             )
+        from luigi_airbyte.app.plan import apply_command, drift_expectations  # drift only
+
         client = self.rt.client()
         conn = self.rt.connection(sync.connection)
         conn = client.get_connection(conn.connection_id)  # always the live configuration

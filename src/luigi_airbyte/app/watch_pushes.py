@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from luigi_airbyte.app.webhook_receiver import WebhookReceiver
 from luigi_airbyte.app.webhooks import listen_address, webhook_token
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.sync.watcher import JobWatcher
@@ -94,6 +93,8 @@ def pushes(rt: Runtime, watcher: JobWatcher) -> Iterator[str]:
     if not wanted(rt):
         yield ""
         return
+    from luigi_airbyte.app.webhook_receiver import WebhookReceiver  # http.server: if wanted
+
     host, port = listen_address(rt)
     try:
         receiver = WebhookReceiver(

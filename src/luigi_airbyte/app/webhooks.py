@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from luigi_airbyte.airbyte.webhooks import SyncNotifications
-from luigi_airbyte.app.webhook_receiver import StoreHintSink, WebhookReceiver
 from luigi_airbyte.errors import ConfigError, Problem
 from luigi_airbyte.masking import MASK
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the receiver (http.server) is imported when one is served
     from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.app.webhook_receiver import WebhookReceiver
 
 logger = logging.getLogger("luigi_airbyte.webhooks")
 
@@ -114,6 +114,8 @@ def serve_receiver(
 ) -> WebhookReceiver:
     """A receiver for the pipelines' connections, recording hints in the run's store
     (not started: call ``serve_forever`` or ``start``)."""
+    from luigi_airbyte.app.webhook_receiver import StoreHintSink, WebhookReceiver
+
     connections = set(pipeline_connections(rt, pipelines))
     host, port = listen_address(rt, listen)
     store = rt.store()

@@ -64,6 +64,14 @@ def _human(delta: timedelta) -> str:
     return text if text and not secs else f"{text}{secs}s"
 
 
+def is_fresh(last_success_end: datetime | None, window: timedelta, now: datetime) -> bool:
+    """`check_freshness`'s verdict alone (no message, no details): the last success ended
+    within ``window`` of ``now``, the boundary included (an end in the future counts)."""
+    if window <= timedelta(0):
+        raise ValueError("the freshness window must be positive")
+    return last_success_end is not None and _aware(now) - _aware(last_success_end) <= window
+
+
 def check_freshness(
     last_success_end: datetime | None,
     window: timedelta,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import click
 
 from luigi_airbyte import __version__
+from luigi_airbyte.app import collector
 from luigi_airbyte.cli import (
     config_cmd,
     connections_cmd,
@@ -152,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = argv is None
     if console:
         gc.set_threshold(*GC_THRESHOLD)
+        collector.allow_pauses()  # `run` pauses the collector for its start-up
         # httpx imports its own command line (rich, pygments: ~45 ms) unless it is absent,
         # a case httpx handles; nothing in this process runs httpx's command line.
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -43,9 +43,41 @@ class ProgressPrinter:
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
+        line = self._line(event)
+        if line is None:
+            return
+        mark, colour, text = line
+        with self._lock:
+            if self.plain is not None:
+                self.plain.write(f"{mark} {text}\n")
+                self.plain.flush()
+                return
+            from rich.markup import escape
+
+            assert self.console is not None  # a terminal: made in __init__
+            self.console.print(
+                f"[{colour}]{mark}[/{colour}] {escape(text)}", markup=True, soft_wrap=True
+            )
+
+    def emit_many(self, events: list[Event]) -> None:
+        """The lines of ``events``; written and flushed once when not on a terminal."""
+        if self.plain is None:
+            for event in events:
+                self.emit(event)
+            return
+        lines = [line for line in map(self._line, events) if line is not None]
+        if not lines:
+            return
+        with self._lock:
+            self.plain.write("".join(f"{mark} {text}\n" for mark, _, text in lines))
+            self.plain.flush()
+
+    @staticmethod
+    def _line(event: Event) -> tuple[str, str, str] | None:
+        """(mark, colour, text) of an event's line, or None for an event not printed."""
         style = _STYLE.get(event.name)
         if style is None:
-            return
+            return None
         mark, colour = style
         f = event.fields
         step = f.get("step", "")
@@ -65,17 +97,7 @@ class ProgressPrinter:
             text = f"{step}: skipped, {f.get('message', '')}"
         else:
             text = f"{step}: started ({f.get('kind', '')})"
-        with self._lock:
-            if self.plain is not None:
-                self.plain.write(f"{mark} {text}\n")
-                self.plain.flush()
-                return
-            from rich.markup import escape
-
-            assert self.console is not None  # a terminal: made in __init__
-            self.console.print(
-                f"[{colour}]{mark}[/{colour}] {escape(text)}", markup=True, soft_wrap=True
-            )
+        return mark, colour, text
 
     def flush(self) -> None:
         return None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from luigi_airbyte.app import collector
 from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
 from luigi_airbyte.cli.options import OUTPUT_FILE, existing_file, pipeline_runtime
 from luigi_airbyte.errors import LuigiAirbyteError
@@ -159,6 +160,7 @@ _INTERRUPTED = (
 )
 
 
+@collector.paused_start_up
 def execute_run(
     pipeline_file: Path,
     *,

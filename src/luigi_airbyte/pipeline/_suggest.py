@@ -27,13 +27,17 @@ def render_path(segments: Sequence[Segment]) -> str:
     """``("pipelines", "n", "steps", 2, "after", 0)`` -> ``pipelines.n.steps[2].after[0]``."""
     out = ""
     for seg in segments:
-        if isinstance(seg, int):
-            out += f"[{seg}]"
-        elif _PLAIN_KEY.fullmatch(seg):
-            out += f".{seg}" if out else seg
-        else:
-            out += '["' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+        out = render_child(out, seg)
     return out
+
+
+def render_child(rendered: str, seg: Segment) -> str:
+    """``render_path((*path, seg))`` from ``rendered = render_path(path)``."""
+    if isinstance(seg, int):
+        return f"{rendered}[{seg}]"
+    if _PLAIN_KEY.fullmatch(seg):
+        return f"{rendered}.{seg}" if rendered else seg
+    return rendered + '["' + seg.replace("\\", "\\\\").replace('"', '\\"') + '"]'
 
 
 _SCHEME_LIKE = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,7}):(?!//)\S")

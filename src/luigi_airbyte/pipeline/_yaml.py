@@ -52,7 +52,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.reader import Reader
 
 from luigi_airbyte.errors import Problem
-from luigi_airbyte.pipeline._suggest import Segment, render_path
+from luigi_airbyte.pipeline._suggest import Segment, render_child, render_path
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_VALUES = 100_000
@@ -374,7 +374,8 @@ _SKIPPED_EVENTS = (StreamStartEvent, DocumentEndEvent, StreamEndEvent)
 class _FastBuilder:
     """Plain data and the line map from libyaml's events, with an explicit stack (no
     recursion on deep input). A frame: [container, its path, the pending key (maps only),
-    that key's path]."""
+    that key's path, the container's path rendered, the key's path rendered] (each line-map
+    key is rendered from its parent's, not from the whole path again)."""
 
     def __init__(self) -> None:
         self.resolver, self.constructor = _resolver_and_constructor()
@@ -382,6 +383,7 @@ class _FastBuilder:
         self.stack: list[list[Any]] = []
         self.root: Any = None
         self.documents = self.values = 0
+        self.scalars: dict[tuple[str, Any, Any], Any] = {}
 
     def feed(self, event: Any) -> None:
         kind = type(event)
@@ -407,7 +409,13 @@ class _FastBuilder:
             self._value(top, event, kind)
 
     def _scalar(self, event: ScalarEvent) -> Any:
-        return _fast_scalar(event, self.resolver, self.constructor)
+        """Built once per text, implicitness and style: the resolver and constructor answer
+        from nothing else (a 1,000-step file repeats its keys and most values)."""
+        memo = (event.value, event.implicit, event.style)
+        found = self.scalars.get(memo, _NO_KEY)
+        if found is _NO_KEY:
+            found = self.scalars[memo] = _fast_scalar(event, self.resolver, self.constructor)
+        return found
 
     def _key(self, frame: list[Any], event: Any) -> None:
         if type(event) is not ScalarEvent:
@@ -415,16 +423,18 @@ class _FastBuilder:
         key = self._scalar(event)
         if type(key) is not str or key in frame[0]:
             raise _NotFast  # a non-string key, or a duplicate (reported with its line)
-        frame[2], frame[3] = key, (*frame[1], key)
-        self.lines[render_path(frame[3])] = event.start_mark.line + 1
+        frame[2], frame[3], frame[5] = key, (*frame[1], key), render_child(frame[4], key)
+        self.lines[frame[5]] = event.start_mark.line + 1
 
     def _value(self, frame: list[Any] | None, event: Any, kind: type) -> None:
         path: tuple[Segment, ...] = ()
+        rendered = ""
         if frame is not None and type(frame[0]) is list:
             path = (*frame[1], len(frame[0]))
-            self.lines[render_path(path)] = event.start_mark.line + 1
+            rendered = render_child(frame[4], len(frame[0]))
+            self.lines[rendered] = event.start_mark.line + 1
         elif frame is not None:
-            path = frame[3]
+            path, rendered = frame[3], frame[5]
         if kind is ScalarEvent:
             value: Any = to_plain(self._scalar(event), path, self.lines)
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
@@ -441,7 +451,8 @@ class _FastBuilder:
         if kind is not ScalarEvent:
             if len(self.stack) >= _FAST_DEPTH:
                 raise _NotFast  # deep nesting: the round-trip loader's answer (and its bound)
-            self.stack.append([value, path, _NO_KEY if type(value) is dict else None, None])
+            pending = _NO_KEY if type(value) is dict else None
+            self.stack.append([value, path, pending, None, rendered, ""])
 
 
 _NO_KEY = object()

@@ -140,6 +140,10 @@ def is_secret_reference(value: object) -> bool:
     """True when ``value`` is a string that parses as a secret reference."""
     if not isinstance(value, str):
         return False
+    scheme, sep, _ = value.partition(":")
+    if not sep or scheme not in SCHEMES:
+        return False  # what parse refuses first, without building its error (a file's
+        # secret scan asks this of every value: 3,000 times for 1,000 steps)
     try:
         SecretRef.parse(value)
     except InvalidSecretRef:
@@ -186,6 +190,8 @@ _TOKEN_PATTERNS = (
     re.compile(r"\b(sk|rk)_live_[A-Za-z0-9]{16,}"),  # Stripe
     re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"),  # Google API key
 )
+_ANY_TOKEN = re.compile("|".join(f"(?:{p.pattern})" for p in _TOKEN_PATTERNS))
+"""One search instead of one per pattern (each pattern is a group of its own)."""
 _SECRET_QUERY_PARAMS = ("token", "key", "secret", "password", "sig", "signature", "apikey")
 
 
@@ -220,7 +226,7 @@ def literal_secret_reason(key: str, value: object) -> str | None:
         return "a secret written in plain text" if is_secret_key(key) else None
     if not isinstance(value, str):
         return None
-    if any(p.search(value) for p in _TOKEN_PATTERNS):
+    if _ANY_TOKEN.search(value):
         return "the value looks like a token or private key"
     url_reason = _url_secret_reason(value)
     if url_reason:

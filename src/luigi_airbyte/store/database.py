@@ -11,7 +11,8 @@ columns of the latest schema is refused with a ``StoreError`` (exit 4) naming th
 the fix; it is never silently recreated. A SQLite file remembers the device and inode it
 was opened on, and every transaction checks them: a store deleted or replaced while a
 run uses it fails that run loudly instead of recording into a file nobody will read.
-``pin()`` extends the check to stores opened later by processes forked from this one.
+``pin()`` extends the check to stores opened later by processes forked from this one, and
+spares them the checks and migration the run made of that very file.
 
 A ``Store`` may be shared by threads, and by processes forked from the one that opened
 it: in the child it drops the parent's pooled connections (SQLAlchemy's
@@ -119,10 +120,14 @@ class Store(RunRepository, HintRepository, Closing):
                 return self
             self._refuse_unusable_file()
             engine = self._get_engine()
-            with GATE.transaction(), translate_errors("open and migrate the database", self._url):
-                self._refuse_foreign(engine)
-                migrate(engine)
-                self._refuse_wrong_schema(engine)
+            if not self._verified_by_run():
+                with (
+                    GATE.transaction(),
+                    translate_errors("open and migrate the database", self._url),
+                ):
+                    self._refuse_foreign(engine)
+                    migrate(engine)
+                    self._refuse_wrong_schema(engine)
             self._identity = self._current_identity()
             self._opened = True
         return self
@@ -146,6 +151,18 @@ class Store(RunRepository, HintRepository, Closing):
         except FileNotFoundError:
             return None
         return (st.st_dev, st.st_ino)
+
+    def _verified_by_run(self) -> bool:
+        """Whether this very file (same device and inode) is pinned: the running run of this
+        process tree opened, migrated and checked it already (``pin``), so a Luigi worker
+        forked from it need not do it again. Each check read every table's columns and the
+        migration took SQLite's write lock: ~10 ms per task process, serialised across
+        workers at a run's start."""
+        path = self.path
+        if path is None:
+            return False
+        pinned = _PINNED.get(str(path))
+        return pinned is not None and self._current_identity() == pinned
 
     def _refuse(self, problem: str, fix: str = _RESTORE_FIX) -> StoreError:
         return StoreError(f"metadata store {self.url}: {problem}. {fix}")

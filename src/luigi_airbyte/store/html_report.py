@@ -34,6 +34,7 @@ from luigi_airbyte.store._html import (
     _Text,
     _when,
 )
+from luigi_airbyte.store.anchors import step_anchor
 from luigi_airbyte.store.html_timeline import (
     _bars,
     _dependency_order,
@@ -497,13 +498,6 @@ def _steps_table(detail: RunDetail, order: Sequence[int], e: _Text) -> str:
         + "".join(rows)
         + "</tbody></table></section>"
     )
-
-
-def step_anchor(step_name: str, section: str = "step") -> str:
-    """The id of a step's place in the run report: ``step-<name>`` (its row in the steps
-    table), ``failure-<name>`` (its failure recap) or ``sync-<name>`` (its sync section).
-    A link needs it percent-encoded: ``report.html#`` + ``urllib.parse.quote(anchor)``."""
-    return f"{section}-{step_name}"
 
 
 _NAV = (

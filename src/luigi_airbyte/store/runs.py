@@ -480,6 +480,16 @@ class RunRepository(ABC):
             full_id = self._resolve_run_id(conn, run_id)
             return self._detail(conn, full_id)
 
+    def run_summary(self, run_id: str) -> RunSummary:
+        """A run without its steps, with its step counts (one row and one count query,
+        where `get_run` reads every step). ``run_id`` must be the full id."""
+        with self.read(f"read run {run_id}") as conn:
+            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).mappings().first()
+            if row is None:
+                raise self._not_found(f"run {run_id}")
+            counts = self._step_counts(conn, [run_id])
+        return _summary_from_row(row, counts.get(run_id, {}))
+
     def previous_stream_rows(
         self, pipeline: str, before: datetime, runs_back: int = 5
     ) -> list[tuple[str, datetime, StreamStatRecord]]:

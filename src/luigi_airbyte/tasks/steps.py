@@ -64,8 +64,15 @@ class PipelineTask(luigi.WrapperTask):
 
     def complete(self) -> bool:
         """All steps complete. Every step is asked (no short cut at the first incomplete
-        one), so the skip notes of the whole scheduling pass are written at once, here."""
+        one), so the skip notes of the whole scheduling pass are written at once, here.
+
+        Once found complete it stays complete for this instance (the run): each step's
+        answer does (a sync's is cached for the run, another step's is a success on
+        record), so the run's final check does not ask 1,000 steps again."""
+        if getattr(self, "_found_complete", False):
+            return True
         executor = runtime_for(str(self.pipeline_file)).executor()
         with executor.scheduling_pass():
             answers = [bool(task.complete()) for task in luigi.task.flatten(self.requires())]
-        return all(answers)
+        self._found_complete = done = all(answers)
+        return done
