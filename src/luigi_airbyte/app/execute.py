@@ -20,7 +20,6 @@ import logging
 import os
 import sys
 import threading
-import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,6 +47,7 @@ from luigi_airbyte.app.step_context import (
     sync_run_key,
     utcnow,
 )
+from luigi_airbyte.app.step_lineage import StepLineage
 from luigi_airbyte.app.watcher import feed_for
 from luigi_airbyte.checks import (
     CheckResult,
@@ -200,7 +200,7 @@ class StepExecutor:
         self._record(ctx, kind, status="running", started_at=started, owner=owner)
         self._emit(ctx, "step.started", kind=kind)
         outcome: dict[str, Any] = {}
-        lineage = _Lineage(self.rt.lineage(), ctx, kind)
+        lineage = StepLineage(self.rt.lineage(), ctx, kind)
         lineage.start()
         try:
             yield outcome
@@ -637,44 +637,6 @@ def flush_all_notes() -> None:
 
 
 os.register_at_fork(before=flush_all_notes)
-
-
-class _Lineage:
-    """OpenLineage START/COMPLETE/FAIL for one step execution; a no-op when not configured.
-
-    OpenLineage wants a UUID per run of a job; ours is derived from the run id and step so
-    the three events of one step execution share it.
-    """
-
-    def __init__(self, emitter: Any, ctx: StepContext, kind: str) -> None:
-        self.emitter = emitter
-        self.kind = kind
-        self.args = {
-            "run_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.run_id}/{ctx.step}")),
-            "pipeline": ctx.pipeline,
-            "step": ctx.step,
-            "step_type": kind,
-        }
-
-    def _send(self, method: str, outcome: Mapping[str, Any] | None, **extra: Any) -> None:
-        if self.emitter is None:
-            return
-        inputs, outputs = (outcome or {}).get("lineage", ((), ()))
-        try:
-            getattr(self.emitter, method)(**self.args, inputs=inputs, outputs=outputs, **extra)
-        except Exception as exc:  # noqa: BLE001 - lineage must never fail a step
-            logger.warning(
-                "OpenLineage %s event for %s not sent: %s", method, self.args["step"], exc
-            )
-
-    def start(self) -> None:
-        self._send("start", None)
-
-    def complete(self, outcome: Mapping[str, Any]) -> None:
-        self._send("complete", outcome)
-
-    def fail(self, error: str, outcome: Mapping[str, Any]) -> None:
-        self._send("fail", outcome, error=error)
 
 
 def _at(links: Mapping[str, str] | None, step: StepRecord) -> dict[str, str]:
