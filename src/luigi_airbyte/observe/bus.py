@@ -11,6 +11,7 @@ import logging
 import multiprocessing.util
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,27 +78,10 @@ class _Slot:
         fn = getattr(self.sink, method, None)
         if fn is None:
             return
-        with self.lock:
-            try:
-                if event is None:
-                    fn()
-                else:
-                    fn(event)
-                    with self.stats_lock:
-                        self.stats.emitted += 1
-            except Exception as exc:  # noqa: BLE001 - a sink must never break the pipeline
-                with self.stats_lock:
-                    self.stats.failed += 1
-                    first, self.warned = not self.warned, True
-                if first:
-                    logger.warning(
-                        "event sink %s failed in %s (%s: %s); the pipeline continues and "
-                        "further failures of this sink are only counted",
-                        self.name,
-                        method,
-                        type(exc).__name__,
-                        self.redactor.redact_str(str(exc)),
-                    )
+        if event is None:
+            self._guarded(method, fn, ())
+        else:
+            self._guarded(method, fn, (event,), emitted=1)
 
     def call_many(self, events: list[Event]) -> None:
         """Hand ``events`` to the sink in one ``emit_many`` call when it has one (a file
@@ -107,20 +91,27 @@ class _Slot:
             for event in events:
                 self.call("emit", event)
             return
+        self._guarded("emit_many", fn, (events,), emitted=len(events))
+
+    def _guarded(
+        self, method: str, fn: Callable[..., Any], args: tuple[Any, ...], emitted: int = 0
+    ) -> None:
+        """Call the sink; count ``emitted`` events, or as many failures. Warn once."""
         with self.lock:
             try:
-                fn(events)
+                fn(*args)
                 with self.stats_lock:
-                    self.stats.emitted += len(events)
+                    self.stats.emitted += emitted
             except Exception as exc:  # noqa: BLE001 - a sink must never break the pipeline
                 with self.stats_lock:
-                    self.stats.failed += len(events)
+                    self.stats.failed += max(emitted, 1)
                     first, self.warned = not self.warned, True
                 if first:
                     logger.warning(
-                        "event sink %s failed in emit_many (%s: %s); the pipeline continues "
-                        "and further failures of this sink are only counted",
+                        "event sink %s failed in %s (%s: %s); the pipeline continues and "
+                        "further failures of this sink are only counted",
                         self.name,
+                        method,
                         type(exc).__name__,
                         self.redactor.redact_str(str(exc)),
                     )
