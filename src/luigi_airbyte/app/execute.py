@@ -90,6 +90,7 @@ class StepExecutor:
         self._pending: list[tuple[StepContext, str, str, str]] = []
         self._noted: set[tuple[str, str]] = set()
         self._pass: _Pass | None = None
+        self._pass_depth = 0
         _executors.add(self)
 
     def _ensure_run(self, ctx: StepContext) -> StepContext:
@@ -385,16 +386,17 @@ class StepExecutor:
         unfinished and that finished a moment later is only run again as far as its
         claim: the claim finds the run key complete and posts nothing.
         """
-        if self._pass is not None:  # an outer pass holds it (our worker's: tasks/scheduling.py)
-            yield
-            return
-        self._pass = _Pass()
-        try:
+        if self._pass is None:
+            self._pass = _Pass()
+        self._pass_depth += 1  # passes nest (the root's inside our worker's): the outermost
+        try:  # one to end closes the batch and writes the notes
             yield
         finally:
-            self._pass = None
-            self.flush_notes()
-            collector.resume()  # the run's start-up ends with its first scheduling pass
+            self._pass_depth -= 1
+            if self._pass_depth == 0:
+                self._pass = None
+                self.flush_notes()
+                collector.resume()  # the run's start-up ends with its first scheduling pass
 
     def run_attempts(self, run_id: str, since: datetime) -> RunAttempts | None:
         """Inside a pass: the run's ledger entries since ``since`` and its steps' statuses,
