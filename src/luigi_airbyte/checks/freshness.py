@@ -80,10 +80,10 @@ def check_freshness(
     name: str = "freshness",
     severity: Severity = "error",
 ) -> CheckResult:
-    """Pass when the last success ended within ``window`` of ``now`` (the boundary counts)."""
-    if window <= timedelta(0):
-        raise ValueError("the freshness window must be positive")
+    """Pass when the last success ended within ``window`` of ``now`` (the boundary counts):
+    `is_fresh`'s verdict, with the message and details a report shows."""
     now = _aware(now or datetime.now(timezone.utc))
+    passed = is_fresh(last_success_end, window, now)
     details: dict[str, object] = {
         "window_s": window.total_seconds(),
         "now": now.isoformat(),
@@ -111,7 +111,7 @@ def check_freshness(
             f"last success ends {_human(age)} in the future (clock skew?); treated as fresh",
             details,
         )
-    if age <= window:
+    if passed:
         return CheckResult(
             name,
             "freshness",

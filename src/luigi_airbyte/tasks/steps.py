@@ -42,6 +42,8 @@ class PipelineTask(luigi.WrapperTask):
     interval = luigi.Parameter(default="", description="Optional finer partition of run_date.")
     run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
 
+    _found_complete = False  # set by complete(): a complete run stays complete
+
     def requires(self) -> list[luigi.Task]:
         """Every step's task; built once per instance (Luigi and the final check ask again)."""
         cached: list[luigi.Task] | None = getattr(self, "_steps", None)
@@ -69,7 +71,7 @@ class PipelineTask(luigi.WrapperTask):
         Once found complete it stays complete for this instance (the run): each step's
         answer does (a sync's is cached for the run, another step's is a success on
         record), so the run's final check does not ask 1,000 steps again."""
-        if getattr(self, "_found_complete", False):
+        if self._found_complete:
             return True
         executor = runtime_for(str(self.pipeline_file)).executor()
         with executor.scheduling_pass():
