@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,14 +88,23 @@ def running_luigid(home: Path, overrides: dict[str, str] | None = None) -> Itera
             proc.wait(timeout=10)
 
 
-def only_task_process(pid: int) -> psutil.Process | None:
-    """The one live task process of the run ``pid`` (Luigi forks one per running task when
-    ``--workers`` > 1), once its other tasks have ended; else ``None``."""
-    alive = []
-    for child in psutil.Process(pid).children():
-        try:
-            if child.status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
-                alive.append(child)
-        except psutil.NoSuchProcess:
-            continue
-    return alive[0] if len(alive) == 1 else None
+def task_process_of(pid: int, state_dir: Path, connection_id: str) -> psutil.Process | None:
+    """The process of the run ``pid`` running the sync of ``connection_id``: the child
+    whose pid the store's claim on that connection's run key names (with ``--workers`` > 1
+    a sync runs in a warm slot or a forked task process, never in the run process); else
+    ``None`` while nobody holds it."""
+    db = state_dir / "metadata.db"
+    if not db.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            rows = conn.execute(
+                "SELECT holder_pid FROM sync_claims WHERE connection_id = ? "
+                "AND holder_pid IS NOT NULL",
+                (connection_id,),
+            ).fetchall()
+    except sqlite3.OperationalError:  # the run has not created the table yet
+        return None
+    children = {c.pid: c for c in psutil.Process(pid).children()}
+    found = [children[r[0]] for r in rows if r[0] in children]
+    return found[0] if len(found) == 1 else None

@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.e2e_helpers import CRM, EVENTS, Project, finish, jobs_for, wait_for
+from e2e.e2e_helpers import CRM, EVENTS, Project, connection_id, finish, jobs_for, wait_for
 from e2e.luigid_helpers import (
     FAST,
     documented_luigid_config,
-    only_task_process,
     running_luigid,
+    task_process_of,
 )
 
 
@@ -72,7 +72,12 @@ def _kill_the_crm_task_process(project: Project, run: subprocess.Popen[str]) -> 
         timeout=60,
         what="the events job to finish",
     )
-    child = wait_for(lambda: only_task_process(run.pid), timeout=30, what="one task process")
+    crm_id = connection_id(project.sandbox, CRM)
+    child = wait_for(
+        lambda: task_process_of(run.pid, project.state_dir, crm_id),
+        timeout=30,
+        what="the process running the crm sync",
+    )
     assert _running_crm_job(project) is not None, "killed too late: the crm job ended"
     child.send_signal(signal.SIGKILL)
     killed_at = time.time()

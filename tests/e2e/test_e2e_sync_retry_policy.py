@@ -17,8 +17,17 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
-from e2e.luigid_helpers import only_task_process
+from e2e.e2e_helpers import (
+    CRM,
+    EVENTS,
+    Project,
+    connection_id,
+    finish,
+    job_posts,
+    jobs_for,
+    wait_for,
+)
+from e2e.luigid_helpers import task_process_of
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.tasks import AirbyteSyncTask
 from luigi_airbyte.tasks.context import clear_runtimes, runtime_for
@@ -145,7 +154,12 @@ def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_jo
             what="the events job",
         )
 
-        child = wait_for(lambda: only_task_process(run.pid), timeout=30, what="one task process")
+        crm_id = connection_id(project.sandbox, CRM)
+        child = wait_for(
+            lambda: task_process_of(run.pid, project.state_dir, crm_id),
+            timeout=30,
+            what="the process running the crm sync",
+        )
         os.kill(child.pid, signal.SIGKILL)
     finally:
         result = finish(run)

@@ -73,6 +73,7 @@ class StepTask(luigi.Task):
     """
 
     kind: ClassVar[str] = ""
+    warm_process: ClassVar[bool] = False  # whether a worker may run it in a warm slot
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

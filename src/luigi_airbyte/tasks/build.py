@@ -23,6 +23,7 @@ from luigi.execution_summary import LuigiStatusCode
 
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.exit_codes import luigi_succeeded
+from luigi_airbyte.tasks import warm_slots
 from luigi_airbyte.tasks._luigi_private import summary_partition
 from luigi_airbyte.tasks.scheduling import end_pass, start_pass
 
@@ -112,6 +113,19 @@ class _Worker(luigi.worker.Worker):
 
     _running = False
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        on = warm_slots.enabled()
+        self._warm = warm_slots.WarmPool(self, self._task_result_queue) if on else None
+
+    def _create_task_process(self, task: luigi.Task) -> Any:
+        proc = super()._create_task_process(task)
+        warm = self._warm is not None and getattr(task, "warm_process", False)
+        if warm and proc.use_multiprocessing and proc.timeout_time is None:
+            assert self._warm is not None
+            return self._warm.task_process(proc)
+        return proc
+
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
         start_pass()
         try:
@@ -127,7 +141,11 @@ class _Worker(luigi.worker.Worker):
 
     def __exit__(self, *exc: object) -> bool:
         end_pass()
-        return bool(super().__exit__(*exc))
+        try:
+            return bool(super().__exit__(*exc))
+        finally:
+            if self._warm is not None:
+                self._warm.close()
 
 
 class _Factory:

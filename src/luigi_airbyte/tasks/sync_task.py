@@ -82,6 +82,7 @@ class AirbyteSyncTask(StepTask):
     """
 
     kind = "sync"
+    warm_process = True  # runs in a warm slot, not a fork per task (``warm_slots``)
 
     connection = luigi.Parameter(description="Connection id, or its name in the workspace.")
     freshness = luigi.Parameter(
