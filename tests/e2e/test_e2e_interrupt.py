@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
 
+import psutil
 import pytest
 
 from e2e.e2e_helpers import CRM, Project, finish, jobs_for, wait_for
@@ -35,3 +37,39 @@ def test_ctrl_c_detaches_and_the_next_run_attaches(
     assert second.returncode == 0, second
     assert [j["jobId"] for j in jobs_for(project.sandbox, CRM)] == [job_id]
     assert second.steps()["crm"]["job_id"] == job_id
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_stops_the_slots_quietly_and_the_next_run_attaches(
+    make_project: Callable[..., Project],
+) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the run and its warm slots
+    (``tasks/warm_slots.py``). The sync's slot detaches from the job; the idle ones and
+    the run exit without a traceback each."""
+    project = make_project(slow={CRM: 8})
+
+    first = project.start("--workers", "2")
+    running = wait_for(
+        lambda: [j for j in jobs_for(project.sandbox, CRM) if j["status"] == "running"],
+        timeout=60,
+        what="the crm job to run",
+    )
+    os.killpg(first.pid, signal.SIGINT)  # the run is its session's (and group's) leader
+    result = finish(first)
+    assert result.returncode == 130, result
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    job_id = running[0]["jobId"]
+    assert project.sandbox.engine.get_job(job_id)["status"] in ("running", "succeeded")
+    assert not [p for p in psutil.process_iter(["cmdline"]) if _a_slot_of(p, first.pid)]
+
+    second = project.run("--json")
+
+    assert second.returncode == 0, second
+    assert [j["jobId"] for j in jobs_for(project.sandbox, CRM)] == [job_id]
+
+
+def _a_slot_of(proc: psutil.Process, run_pid: int) -> bool:
+    try:
+        return proc.ppid() == run_pid
+    except psutil.NoSuchProcess:
+        return False

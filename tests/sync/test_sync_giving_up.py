@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 import pytest
 from sync_fakes import CONN, FakeAirbyte
@@ -194,6 +195,27 @@ def test_handle_termination_restores_and_is_a_noop_off_main_thread():
     t.start()
     t.join()
     assert seen == [before]
+
+
+def test_only_the_first_signal_raises_while_the_interrupt_is_handled():
+    """Ctrl-C reaches a task process, then Luigi's worker sends it SIGTERM: the SIGTERM
+    must not cut the handling of the Ctrl-C short (the detach, the claim's release)."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    handled: list[str] = []
+    with pytest.raises(KeyboardInterrupt), handle_termination():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # interrupted at once
+        except KeyboardInterrupt:
+            with handle_termination():  # a nested block (the wait inside the step)
+                os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGINT)
+                handled.append("released")
+            raise
+    assert handled == ["released"]
+    assert {s: signal.getsignal(s) for s in before} == before
+    with pytest.raises(Terminated), handle_termination():  # the next block starts afresh
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def test_transient_errors_never_outlive_the_deadline(ledger):

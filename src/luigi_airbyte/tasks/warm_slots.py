@@ -123,13 +123,15 @@ class WarmTask:
             self.slot.lost = True
 
     def is_alive(self) -> bool:
-        return not self.done and not self.slot.lost and self.slot.process.is_alive()
+        """Running until the reader thread took its result, or read to the end of the
+        slot's pipe without one (it reads a result sent just before a death first)."""
+        return not self.done and not self.slot.lost
 
     @property
     def exitcode(self) -> int | None:
         if self.done:
             return 0
-        if self.slot.process.is_alive() and not self.slot.lost:
+        if not self.slot.lost:
             return None
         self.slot.process.join(timeout=1.0)
         code = self.slot.process.exitcode
@@ -231,7 +233,10 @@ class WarmPool:
         if warm is not None:
             warm.done = True  # before the result: Luigi never sees a finished task "died"
             slot.running = None
-        self._results.put(item)
+        try:
+            self._results.put(item)
+        except (ValueError, OSError):  # Luigi's worker closed its queue: the run is ending
+            logger.debug("warm slots: a result after the worker stopped: %s", item[:2])
 
 
 def _serve(
@@ -262,8 +267,10 @@ def _serve(
         proc.use_multiprocessing = False  # run here, in this process
         proc.result_queue = results
         try:
-            proc.run()
+            proc.run()  # sends the result, even on Ctrl-C (Luigi's ``finally``)
         except (BrokenPipeError, EOFError):  # the run process is gone: nobody to tell
+            return
+        except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the run ends
             return
 
 
