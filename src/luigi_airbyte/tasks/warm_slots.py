@@ -76,7 +76,6 @@ class Slot:
     """One warm process and the task it runs (parent side)."""
 
     def __init__(self, pool: WarmPool) -> None:
-        self._pool = pool
         self.conn, child = _FORK.Pipe()
         self.running: WarmTask | None = None
         self.lost = False  # its pipe closed: the process is gone or going
@@ -161,7 +160,9 @@ class WarmPool:
     def task_process(self, proc: luigi.worker.TaskProcess) -> WarmTask:
         """A slot's face for the task of ``proc`` (built by Luigi, never started)."""
         with self._lock:
-            self._slots = [s for s in self._slots if not s.lost and s.process.is_alive()]
+            # A slot stays until the reader has read its pipe to the end: a dead slot's
+            # task is running (for Luigi) until then, and only the reader ends that.
+            self._slots = [s for s in self._slots if not s.lost]
             slot = next((s for s in self._slots if s.usable), None)
             if slot is None:
                 slot = Slot(self)
@@ -190,6 +191,8 @@ class WarmPool:
         self._wake_w.send(None)
         if self._reader is not None:
             self._reader.join(timeout=_STOP_WAIT_S)
+        for slot in slots:
+            slot.conn.close()
 
     def parent_ends(self) -> list[multiprocessing.connection.Connection]:
         """The worker's ends of every pipe (a new slot closes its copies, so each slot
