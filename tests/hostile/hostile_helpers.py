@@ -202,8 +202,10 @@ def run_cli(pipeline: Path, date: dt.date, timeout: float = 300) -> int:
         for k, v in os.environ.items()
         if not k.startswith("LUIGI_AIRBYTE_") and k != "LUIGI_CONFIG_PATH"
     }
+    # Several workers by default: each sync then runs in a warm slot (tasks/warm_slots.py).
+    workers = os.environ.get("HOSTILE_CLI_WORKERS", "3")
     proc = subprocess.run(
-        [cli, "run", str(pipeline), "--date", date.isoformat(), "--json"],
+        [cli, "run", str(pipeline), "--date", date.isoformat(), "--json", "--workers", workers],
         cwd=pipeline.parent,
         env=env,
         capture_output=True,
