@@ -14,7 +14,9 @@ how many tasks learned their job's end within 50 ms of each other (lock-step).
 ``--watcher on off`` runs each row with the host's job watcher and without it
 (``LUIGI_AIRBYTE_WATCHER``), back to back against the same floor; ``hooks`` is the watcher
 with Airbyte pushing each sync's completion to the run's webhook receiver (the sandbox's
-workspace set up by ``luigi-airbyte webhook configure`` before the timed run).
+workspace set up by ``luigi-airbyte webhook configure`` before the timed run); ``on-fork``
+is the watcher with a fork per sync (``LUIGI_AIRBYTE_WARM_SYNCS=off``), as before warm
+slots (``tasks/warm_slots.py``).
 
 Usage: python benchmarks/scale.py [--sizes 10 100] [--big] [--workers 1 8]
        [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases] [--json]
@@ -95,6 +97,8 @@ def _measure(
         with Sandbox(data) as sandbox:
             path = write_pipeline(root, sandbox.url, n, each=each)
             extra = {"LUIGI_AIRBYTE_WATCHER": "off" if watcher == "off" else "on"}
+            if watcher == "on-fork":  # before warm slots: a fork per sync
+                extra["LUIGI_AIRBYTE_WARM_SYNCS"] = "off"
             if watcher == "hooks":
                 extra["LUIGI_AIRBYTE_WEBHOOK__LISTEN"] = f"127.0.0.1:{free_port()}"
                 configure = [str(BIN / "luigi-airbyte"), "webhook", "configure", str(path)]
@@ -227,10 +231,11 @@ def main() -> int:
     ap.add_argument(
         "--watcher",
         nargs="+",
-        choices=["on", "off", "hooks"],
+        choices=["on", "off", "hooks", "on-fork"],
         default=["on"],
         help="run each row with the host's job watcher on, off, on with Airbyte's webhooks "
-        "(hooks), or several back to back",
+        "(hooks), on with a fork per sync instead of warm slots (on-fork), or several back "
+        "to back",
     )
     ap.add_argument("--phases", action="store_true", help="print where each sync's time goes")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")

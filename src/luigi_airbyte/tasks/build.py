@@ -109,7 +109,8 @@ class BuildOutcome:
 
 class _Worker(luigi.worker.Worker):
     """Luigi's worker, adding the whole graph in one scheduling pass (``scheduling``):
-    from the first ``add`` until ``run``. ``luigi.build`` adds each root task on its own."""
+    from the first ``add`` until ``run``. ``luigi.build`` adds each root task on its own.
+    With several worker processes, syncs run in warm slots (``warm_slots``)."""
 
     _running = False
 
@@ -119,11 +120,13 @@ class _Worker(luigi.worker.Worker):
         self._warm = warm_slots.WarmPool(self, self._task_result_queue) if on else None
 
     def _create_task_process(self, task: luigi.Task) -> Any:
+        """A sync that Luigi would fork runs in a warm slot instead (``warm_slots``); one
+        with a ``worker_timeout`` keeps its fork, which Luigi can terminate on time."""
         proc = super()._create_task_process(task)
-        warm = self._warm is not None and getattr(task, "warm_process", False)
-        if warm and proc.use_multiprocessing and proc.timeout_time is None:
-            assert self._warm is not None
-            return self._warm.task_process(proc)
+        pool = self._warm
+        forked = proc.use_multiprocessing and proc.timeout_time is None
+        if pool is not None and forked and getattr(task, "warm_process", False):
+            return pool.task_process(proc)
         return proc
 
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
