@@ -69,9 +69,7 @@ class Killer(luigi.Task):
 
 
 def _pids(folder: Path, prefix: str) -> dict[int, int]:
-    return {
-        int(p.stem.split("-")[1]): int(p.read_text()) for p in folder.glob(f"{prefix}-*.pid")
-    }
+    return {int(p.stem.split("-")[1]): int(p.read_text()) for p in folder.glob(f"{prefix}-*.pid")}
 
 
 @pytest.fixture(autouse=True)
