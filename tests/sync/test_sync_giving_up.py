@@ -209,13 +209,26 @@ def test_only_the_first_signal_raises_while_the_interrupt_is_handled():
         except KeyboardInterrupt:
             with handle_termination():  # a nested block (the wait inside the step)
                 os.kill(os.getpid(), signal.SIGTERM)
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGTERM)
                 handled.append("released")
             raise
     assert handled == ["released"]
     assert {s: signal.getsignal(s) for s in before} == before
     with pytest.raises(Terminated), handle_termination():  # the next block starts afresh
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_second_ctrl_c_still_stops_at_once():
+    with pytest.raises(KeyboardInterrupt) as second, handle_termination():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt as first:
+            os.kill(os.getpid(), signal.SIGTERM)  # ignored: already stopping
+            os.kill(os.getpid(), signal.SIGINT)  # pressed again: stop now
+            time.sleep(5)
+            raise AssertionError("the second Ctrl-C was ignored") from first
+    assert second.type is KeyboardInterrupt
 
 
 def test_transient_errors_never_outlive_the_deadline(ledger):

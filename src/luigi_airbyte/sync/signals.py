@@ -3,9 +3,9 @@
 By default SIGTERM kills Python without running ``finally`` blocks or ``except`` clauses.
 Inside ``handle_termination()`` it raises ``Terminated`` in the main thread instead, so
 ``SyncRunner.wait`` can detach (leave the job running, ledger row open) or cancel, the
-same way it handles Ctrl-C. Only the first SIGTERM or SIGINT raises: one that follows
-while the first is handled is ignored, so it cannot cut the detach or the claim's release
-short.
+same way it handles Ctrl-C. Only the first SIGTERM or SIGINT raises: a SIGTERM that
+follows while the first is handled is ignored, so it cannot cut the detach or the claim's
+release short. A second Ctrl-C still stops at once.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ _stopping: list[int] = []  # the signals seen since the first one, in this proce
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """The first SIGTERM or SIGINT raises; later ones are noted, not raised.
+    """The first SIGTERM or SIGINT raises; later ones are noted, not raised, except a
+    second SIGINT: someone pressed Ctrl-C again to stop at once.
 
     With ``--workers`` 2 or more a terminal's Ctrl-C reaches the run and every task
     process at once, and the run's Luigi worker then sends SIGTERM to the task processes
@@ -44,8 +45,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     detach, the claim's release, the step's record) with a traceback. The process is
     stopping already: the later signal has nothing left to do.
     """
+    again = signum == signal.SIGINT and signal.SIGINT in _stopping  # Ctrl-C pressed twice
     _stopping.append(signum)
-    if len(_stopping) > 1:
+    if len(_stopping) > 1 and not again:
         logger.debug("signal %s while stopping on signal %s: ignored", signum, _stopping[0])
         return
     if signum == signal.SIGINT:
