@@ -54,13 +54,15 @@ def test_ctrl_c_with_workers_stops_the_slots_quietly_and_the_next_run_attaches(
         timeout=60,
         what="the crm job to run",
     )
+    slots = psutil.Process(first.pid).children()
+    assert slots, "no task process to interrupt"
     os.killpg(first.pid, signal.SIGINT)  # the run is its session's (and group's) leader
     result = finish(first)
     assert result.returncode == 130, result
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     job_id = running[0]["jobId"]
     assert project.sandbox.engine.get_job(job_id)["status"] in ("running", "succeeded")
-    assert not [p for p in psutil.process_iter(["cmdline"]) if _a_slot_of(p, first.pid)]
+    assert not [p.pid for p in slots if _alive(p)], "a slot outlived its run"
 
     second = project.run("--json")
 
@@ -68,8 +70,8 @@ def test_ctrl_c_with_workers_stops_the_slots_quietly_and_the_next_run_attaches(
     assert [j["jobId"] for j in jobs_for(project.sandbox, CRM)] == [job_id]
 
 
-def _a_slot_of(proc: psutil.Process, run_pid: int) -> bool:
+def _alive(proc: psutil.Process) -> bool:
     try:
-        return proc.ppid() == run_pid
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
