@@ -1,11 +1,11 @@
 """Warm task processes for syncs: a few long-lived processes instead of a fork per task.
 
 With ``workers > 1`` Luigi forks a new process for every task. For a sync that fork is
-most of the task's CPU: the child copies the pages of a large parent as it touches them,
+a large part of its CPU: the child copies the pages of a large parent as it touches them,
 opens its own store connection, compiles every SQL statement again and opens new HTTP
-connections, about 30 ms of CPU a sync (measured with ``getrusage``: 57 ms a sync against
-26 ms without the fork). A *slot* is one process forked once per worker process; it runs
-sync after sync and keeps its runtime warm.
+connections (measured with ``getrusage`` over the run's process tree: 57 ms of CPU a sync
+with a fork each, 33-35 ms with slots). A *slot* is one process forked once per worker
+process; it runs sync after sync and keeps its runtime warm.
 
 A slot behaves like the process Luigi would have forked, as Luigi's worker sees it:
 - the task runs through Luigi's own ``TaskProcess.run`` (dependency check, events,
