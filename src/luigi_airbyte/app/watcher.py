@@ -19,11 +19,11 @@ run goes on the same way.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from luigi_airbyte.app.switches import switched_on
 from luigi_airbyte.app.watch_pushes import pushes
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, socket_path
@@ -39,7 +39,7 @@ ENV = "LUIGI_AIRBYTE_WATCHER"
 
 
 def enabled() -> bool:
-    return os.environ.get(ENV, "on").strip().lower() not in ("0", "off", "false", "no")
+    return switched_on(ENV)
 
 
 @contextmanager

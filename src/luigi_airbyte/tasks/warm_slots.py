@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
-import os
 import random
 import signal
 import threading
@@ -39,6 +38,8 @@ import luigi
 import luigi.worker
 from luigi.task_register import load_task
 
+from luigi_airbyte.app.switches import switched_on
+
 logger = logging.getLogger(__name__)
 
 ENV = "LUIGI_AIRBYTE_WARM_SYNCS"
@@ -48,7 +49,7 @@ _FORK = multiprocessing.get_context("fork")  # a slot inherits the worker's stat
 
 def enabled() -> bool:
     """Whether syncs run in warm slots (``LUIGI_AIRBYTE_WARM_SYNCS``, default on)."""
-    return os.environ.get(ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+    return switched_on(ENV)
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,6 @@ class WarmTask:
         self.slot.process.join(timeout=1.0)
         code = self.slot.process.exitcode
         return code if code else 1  # gone without a result: a failure, whatever its code
-
-    @property
-    def pid(self) -> int | None:
-        return self.slot.process.pid
 
     def terminate(self) -> None:
         if self.slot.process.is_alive():
