@@ -3,7 +3,8 @@
 For each N, workers count and scheduler (local, luigid), one run against a fresh sandbox
 (no job history) and a floor of the same graph shape built from plain Luigi tasks that each
 sleep as long as a sync takes, with the same workers, measured in the same run. Prints the
-ratio and the Airbyte API requests per sync (from the sandbox's request journal).
+ratio, the Airbyte API requests per sync (from the sandbox's request journal) and the CPU
+per sync of the run's whole process tree beside the floor's (``getrusage`` of children).
 
 ``--phases`` adds where each sync's time goes, as medians over the run's syncs (from the
 run's events.jsonl and the sandbox's request journal and job end times): the run's
@@ -29,6 +30,7 @@ import argparse
 import collections
 import contextlib
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,9 +67,11 @@ def one(
         with scheduler_url() as url:
             runs.append((watcher, _measure(n, workers, url, job_seconds, each, watcher)))
     with scheduler_url() as url:
+        before = _children_cpu()
         floor = run_floor(n, workers, job_seconds, url)
+        floor_cpu = _children_cpu() - before
     rows = []
-    for watcher, (wall, reqs, phases) in runs:
+    for watcher, (wall, reqs, phases, cpu) in runs:
         kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
         rows.append(
             {
@@ -80,6 +84,8 @@ def one(
                 "ratio": wall / floor,
                 "requests": len(reqs),
                 "per_sync": len(reqs) / n,
+                "cpu_ms_per_sync": cpu / n * 1000,
+                "floor_cpu_ms_per_sync": floor_cpu / n * 1000,
                 "top": kinds.most_common(4),
                 "phases": phases,
             }
@@ -89,7 +95,7 @@ def one(
 
 def _measure(
     n: int, workers: int, url: str | None, job_seconds: float, each: bool, watcher: str
-) -> tuple[float, list[dict[str, Any]], dict[str, float]]:
+) -> tuple[float, list[dict[str, Any]], dict[str, float], float]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
         data = world(n, job_seconds)
@@ -112,11 +118,20 @@ def _measure(
                 )
             sandbox.clear_requests()
             started = time.time()
+            before = _children_cpu()
             wall = run_cli(path, workers, url, "2026-01-15", extra_env=extra)
+            cpu = _children_cpu() - before
             reqs = sandbox.requests()
             ends = sandbox.terminal_times()
         phases = _phases(root / "state" / "events.jsonl", reqs, ends, started, wall)
-    return wall, reqs, phases
+    return wall, reqs, phases, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children and their waited-for descendants: a
+    run's whole process tree once it exited (its task processes and slots included)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _phases(
@@ -262,14 +277,15 @@ def main() -> int:
     print()
     print(
         "| N syncs, workers, scheduler, watcher | luigi-airbyte | floor | ratio "
-        "| API requests per sync |"
+        "| API requests per sync | CPU per sync (floor) |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']} | "
             f"{r['wall_s']:.1f} s | {r['floor_s']:.1f} s | {r['ratio']:.2f}x | "
-            f"{r['per_sync']:.1f} |"
+            f"{r['per_sync']:.1f} | {r['cpu_ms_per_sync']:.1f} ms "
+            f"({r['floor_cpu_ms_per_sync']:.1f} ms) |"
         )
     if args.phases:
         print()

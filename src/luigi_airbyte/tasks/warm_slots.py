@@ -3,8 +3,8 @@
 With ``workers > 1`` Luigi forks a new process for every task. For a sync that fork is
 a large part of its CPU: the child copies the pages of a large parent as it touches them,
 opens its own store connection, compiles every SQL statement again and opens new HTTP
-connections (measured with ``getrusage`` over the run's process tree: 57 ms of CPU a sync
-with a fork each, 33-35 ms with slots). A *slot* is one process forked once per worker
+connections (``benchmarks/scale.py``, the run's whole process tree: 72 ms of CPU a sync
+with a fork each, 34-40 ms with slots). A *slot* is one process forked once per worker
 process; it runs sync after sync and keeps its runtime warm.
 
 A slot behaves like the process Luigi would have forked, as Luigi's worker sees it:
