@@ -3,10 +3,13 @@ sandbox's request journal: the token, the connection listing, the probes, the ru
 look at the workspace's recent jobs, each sync's POST and details, and every poll or
 watcher listing. A brand-new claim takes its connection's recent jobs from the run's
 shared listing instead of listing them before its POST (``luigi_airbyte.app.seen_jobs``).
+With Airbyte pushing each end to the run's webhook receiver too: each push is confirmed
+with one request, the job's details, which the task then reads its counts from.
 """
 
 from __future__ import annotations
 
+import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import Project, jobs_for
+from e2e.e2e_helpers import CLI, Project, clean_env, free_port, jobs_for
 from e2e.test_e2e_scale import SCALE_AIRBYTE, many_world
 from luigi_airbyte.sandbox import Sandbox
 
@@ -38,9 +41,9 @@ def project(tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox]) -> 
     return project
 
 
-def _run(project: Project, date: str) -> list[dict[str, Any]]:
+def _run(project: Project, date: str, **env: str) -> list[dict[str, Any]]:
     project.sandbox.clear_requests()
-    result = project.run("--workers", "8", "--json", date=date, timeout=240)
+    result = project.run("--workers", "8", "--json", date=date, timeout=240, **env)
     assert result.returncode == 0, result
     assert {s["status"] for s in result.doc["steps"]} == {"succeeded"}, result
     return project.sandbox.requests()
@@ -73,3 +76,28 @@ def test_one_airbyte_job_per_connection_and_date(project: Project) -> None:
     for i in range(N):
         jobs = jobs_for(project.sandbox, f"conn-{i:04d}")
         assert len(jobs) == 1, (i, jobs)
+
+
+def test_with_webhooks_a_run_of_20_syncs_still_costs_at_most_3_requests_per_sync(
+    project: Project,
+) -> None:
+    hooks = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": f"127.0.0.1:{free_port()}"}
+    configured = subprocess.run(
+        [CLI, "webhook", "configure", str(project.path)],
+        cwd=project.root,
+        env=clean_env(**hooks),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert configured.returncode == 0, configured.stderr
+    requests = _run(project, "2026-01-15", **hooks)
+    assert len(project.sandbox.requests("/jobs", method="POST")) == N
+    journal = project.sandbox.engine.webhooks.journal()
+    assert len([d for d in journal if d["outcome"] == "sent"]) == N, journal  # every end
+    kinds = _kinds(requests)
+    assert len(requests) <= 3 * N, (len(requests), kinds)
+    # Each push confirmed by one details request, never followed by the task's own.
+    details = sum(n for k, n in kinds.items() if k.endswith("/jobs/get_without_logs"))
+    assert details <= N, kinds

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from integration.integration_helpers import FAST_SETTINGS, wait_for
-from luigi_airbyte.airbyte import AirbyteClient
+from luigi_airbyte.airbyte import AirbyteClient, AirbyteClientCredentials
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FixedInterval, SyncResult, SyncRunner, SyncSettings
@@ -27,10 +27,11 @@ N = 20
 pytestmark = pytest.mark.timeout(180)
 
 
-def many(tmp: Path, n: int, job_seconds: float) -> dict[str, Any]:
+def many(tmp: Path, n: int, job_seconds: float, rows: int = 0) -> dict[str, Any]:
+    streams = [{"name": "users", "size": rows, "growth_per_sync": 0, "seed": 1}] if rows else []
     return {
         "workspaces": [{"name": "Watched"}],
-        "sources": [{"name": "gen", "type": "generator", "streams": []}],
+        "sources": [{"name": "gen", "type": "generator", "streams": streams}],
         "destinations": [{"name": "wh", "type": "sqlite", "path": str(tmp / "wh.sqlite")}],
         "connections": [
             {
@@ -81,9 +82,15 @@ def watched(
     start_sandbox: Callable[..., Sandbox],
     make_client: Callable[..., AirbyteClient],
 ) -> Any:
-    def make(n: int, job_seconds: float) -> tuple[Sandbox, AirbyteClient, list[str]]:
-        sb = start_sandbox(many(tmp_path, n, job_seconds))
+    def make(
+        n: int, job_seconds: float, rows: int = 0, config_api: bool = True
+    ) -> tuple[Sandbox, AirbyteClient, list[str]]:
+        sb = start_sandbox(many(tmp_path, n, job_seconds, rows))
         client = make_client(sb)
+        if not config_api:  # as Airbyte Cloud: the public API only
+            client.close()
+            auth = AirbyteClientCredentials(sb.client_id, sb.client_secret)
+            client = AirbyteClient(url=sb.url, auth=auth, config_api_url=None, timeout=10.0)
         conns = sorted(client.list_connections(), key=lambda c: c.name)
         client.remember_connections(conns)  # as the run's one listing does
         return sb, client, [c.connection_id for c in conns]
@@ -124,10 +131,15 @@ def test_twenty_in_flight_syncs_cost_one_listing_per_tick_and_no_job_polls(
     assert len(sb.requests(endpoint="POST /jobs")) == N  # one job per sync
 
 
-def test_a_hint_is_confirmed_with_one_get_and_wakes_the_task_at_once(
-    watched: Any, tmp_path: Path
+def details_reads(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in requests if r["path"].endswith(("/jobs/get_without_logs", "/jobs/get"))]
+
+
+@pytest.mark.parametrize("config_api", [True, False], ids=["config-api", "public-api-only"])
+def test_a_hint_is_confirmed_with_one_request_and_wakes_the_task_at_once(
+    watched: Any, tmp_path: Path, config_api: bool
 ) -> None:
-    sb, client, ids = watched(1, 1.0)
+    sb, client, ids = watched(1, 1.0, rows=7, config_api=config_api)
     watcher = JobWatcher(client).start()
     server = WatchServer(watcher, socket_path(tmp_path, "run-hint"))
     # The task would next ask about its job 60 s from now; only the hint can wake it sooner.
@@ -149,8 +161,18 @@ def test_a_hint_is_confirmed_with_one_get_and_wakes_the_task_at_once(
         watcher.stop()
 
     assert done and done[0].status.value == "succeeded"
+    assert done[0].rows_committed == 7
     assert woke < 5.0, f"the task woke {woke:.1f}s after the hint"
-    assert len(by_id(sb.requests())) == 1  # the one confirming GET
+    requests = sb.requests()
+    if config_api:
+        # The confirmation is the config API's job details, and the task reads its
+        # counts from that answer: one request in all, not a GET and the details.
+        assert len(details_reads(requests)) == 1, requests
+        assert by_id(requests) == [], requests
+        assert done[0].streams and done[0].streams[0].records_committed == 7
+    else:
+        assert len(by_id(requests)) == 1, requests  # the one confirming GET
+        assert details_reads(requests) == [], requests
 
 
 def test_a_hint_for_a_job_nobody_watches_sends_nothing(watched: Any) -> None:

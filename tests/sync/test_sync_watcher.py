@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sync_fakes import CONN, FakeAirbyte
 
-from luigi_airbyte.airbyte.models import Job, JobStatus, JobType
+from luigi_airbyte.airbyte.models import Job, JobDetails, JobStatus, JobType
 from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
@@ -116,17 +116,26 @@ def job(job_id: int, status: str = "running", *, conn: str = CONN, at: int = 0) 
 
 
 class Listing:
-    """Airbyte's job listing, counted; ``boom`` makes it fail unexpectedly."""
+    """Airbyte's job listing, counted; ``boom`` makes it fail unexpectedly. Job details
+    (the config API) only for the jobs in ``details``: none means no config API."""
 
     def __init__(self) -> None:
         self.jobs: dict[int, Job] = {}
+        self.details: dict[int, JobDetails] = {}
         self.lists: list[dict[str, Any]] = []
         self.gets: list[int] = []
+        self.detail_gets: list[int] = []
         self.boom = False
 
     def get_job(self, job_id: int) -> Job:
         self.gets.append(job_id)
         return self.jobs[job_id]
+
+    def get_job_details(self, job_id: int) -> JobDetails | None:
+        if not self.details:
+            return None  # no config API: no request either
+        self.detail_gets.append(job_id)
+        return self.details[job_id]
 
     def list_jobs(self, connection_id: str | None = None, **kwargs: Any) -> Iterator[Job]:
         if self.boom:

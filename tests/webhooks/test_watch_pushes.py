@@ -28,6 +28,9 @@ class Airbyte:
         self.gets.append(job_id)
         return self.jobs[job_id]
 
+    def get_job_details(self, job_id: int) -> None:
+        return None  # no config API
+
     def list_jobs(self, *args: object, **kwargs: object) -> list[Job]:
         return []
 

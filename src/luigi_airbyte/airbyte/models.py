@@ -423,11 +423,16 @@ class JobStats:
 
 @dataclass(frozen=True, slots=True)
 class JobDetails:
-    """A job with attempts and per-stream stats (config API ``jobs/get``); Cloud lacks it."""
+    """A job with attempts and per-stream stats (config API ``jobs/get``); Cloud lacks it.
+
+    ``raw`` is Airbyte's ``JobInfoRead`` as received: the host's job watcher passes it on
+    to the waiting task, which reads it back with ``from_api`` (``sync/watch_channel.py``).
+    """
 
     job: Job
     stats: JobStats
     failure_reason: str | None = None
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> JobDetails:
@@ -448,7 +453,10 @@ class JobDetails:
                 failure = attempt.failure_message
                 break
         return cls(
-            job=Job.from_config_api(raw_job, totals=stats), stats=stats, failure_reason=failure
+            job=Job.from_config_api(raw_job, totals=stats),
+            stats=stats,
+            failure_reason=failure,
+            raw=data,
         )
 
 

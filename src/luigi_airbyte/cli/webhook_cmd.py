@@ -26,7 +26,7 @@ _PIPELINE_NAME = click.option(
 def webhook_group() -> None:
     """Let Airbyte push sync completion to a receiver (workspace webhooks).
 
-    A webhook is a hint, confirmed with one GET /jobs/{id}; polling stays as the slow
+    A webhook is a hint, confirmed with one request to Airbyte; polling stays as the slow
     fallback. See docs/webhooks.md.
     """
 

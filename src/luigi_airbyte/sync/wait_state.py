@@ -80,6 +80,8 @@ class WaitState:
         self._durations: DurationStats | None = None
         # progress from the config API while running
         self.details_available = True
+        # the ended job's details, when the watcher's confirmation of a push fetched them
+        self.confirmed: JobDetails | None = None
         self.last_details = self.start
         self.records: int | None = None
         self.bytes: int | None = None
@@ -179,6 +181,14 @@ class WaitState:
         return self._modes
 
     def _details(self) -> JobDetails | None:
+        confirmed = self.confirmed
+        if (
+            confirmed is not None
+            and self.job.status.is_terminal
+            and confirmed.job.job_id == self.job.job_id
+            and confirmed.job.status is self.job.status
+        ):
+            return confirmed  # fetched by the watcher with the job's end: no request
         if not self.details_available:
             return None
         try:

@@ -203,6 +203,7 @@ class Waiter(GivingUp, Finishing):
                     self._poll_failed(AirbyteTransportError(f"the job watcher: {answer.error}"))
                 else:
                     self._seen(answer.job)
+                    self.confirmed = answer.details
                 return
             logger.warning(
                 "connection %s job %s: the run's job watcher stopped answering; "

@@ -4,7 +4,9 @@ A Unix socket in the run's state folder (or a private temporary folder when that
 too long for a socket), one JSON line each way per request, one connection per request:
 
 - ``{"op": "next", "job": <JobResponse>, "scope": s, "after": v, "due_in": seconds}``
-  long-polls ``JobWatcher.next`` and is answered ``{"job": …, "version": v, "error": e}``,
+  long-polls ``JobWatcher.next`` and is answered ``{"job": …, "version": v, "error": e}``
+  (with ``"details": <JobInfoRead>`` when a hint's confirmation fetched the ended job's
+  details; left out past ``MAX_DETAILS`` bytes, the task then fetches them itself),
   or ``{"gone": true}`` when the watcher has stopped;
 - ``{"op": "hint", "job_id": n}`` calls ``JobWatcher.hint`` (a webhook receiver in another
   process of the host) and is answered ``{"ok": true}``.
@@ -16,8 +18,9 @@ database that also holds the run's record; a socket costs nothing while nobody a
 it needs no schema. Luigi's forked workers inherit only the socket's path. Why one
 connection per request: a connection refused (the watcher's process is gone, its socket
 removed) or an answer that does not come within ``due_in + grace`` is noticed on the very
-next request, and the task falls back to polling its own job. The socket carries job
-statuses only (never a credential) and lives in a folder only its owner can open.
+next request, and the task falls back to polling its own job. The socket carries what
+Airbyte says of jobs (statuses, attempts, counts; never a credential) and lives in a
+folder only its owner can open.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from luigi_airbyte.airbyte.models import Job
+from luigi_airbyte.airbyte.models import Job, JobDetails
 from luigi_airbyte.sync.watcher import Answer, JobWatcher
 
 logger = logging.getLogger(__name__)
@@ -44,7 +47,10 @@ it, and its default (0.5 s) added up to half a second to the end of every run.""
 
 GRACE = 15.0
 """Seconds past a request's due time before a silent watcher counts as gone."""
-_MAX_LINE = 1 << 16
+MAX_DETAILS = 1 << 20
+"""Bytes of job details an answer carries at most (a job of many streams and attempts)."""
+_MAX_LINE = 1 << 16  # a request
+_MAX_ANSWER = MAX_DETAILS + _MAX_LINE
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 
 
@@ -136,7 +142,15 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         )
         if found is None:
             return {"gone": True}
-        return {"job": job_to_wire(found.job), "version": found.version, "error": found.error}
+        out: dict[str, Any] = {
+            "job": job_to_wire(found.job),
+            "version": found.version,
+            "error": found.error,
+        }
+        raw = None if found.details is None else found.details.raw
+        if raw is not None and len(json.dumps(raw)) <= MAX_DETAILS:
+            out["details"] = raw
+        return out
 
 
 class WatchServer:
@@ -198,11 +212,20 @@ class WatchFeed:
         if answer is None or "job" not in answer:
             return None
         try:
-            return Answer(
+            found = Answer(
                 Job.from_api(answer["job"]), int(answer["version"]), str(answer.get("error", ""))
             )
         except (KeyError, TypeError, ValueError):
             return None
+        raw = answer.get("details")
+        if isinstance(raw, dict):
+            try:
+                details = JobDetails.from_api(raw)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:  # fetched anew
+                logger.debug("job watcher at %s sent unreadable job details: %s", self.path, exc)
+            else:
+                found = Answer(found.job, found.version, found.error, details)
+        return found
 
     def hint(self, job_id: int) -> bool:
         """Pass a webhook's hint to the watcher; False when it could not be delivered."""
@@ -216,7 +239,7 @@ class WatchFeed:
                 self._connect(sock)
                 sock.sendall(json.dumps(request).encode() + b"\n")
                 with sock.makefile("rb") as stream:
-                    line = stream.readline(_MAX_LINE)
+                    line = stream.readline(_MAX_ANSWER)
             found = json.loads(line) if line else None
         except (OSError, ValueError) as exc:
             logger.debug("job watcher at %s did not answer: %s", self.path, exc)
@@ -236,4 +259,4 @@ class WatchFeed:
                 time.sleep(0.05)
 
 
-__all__ = ["GRACE", "WatchFeed", "WatchServer", "job_to_wire", "socket_path"]
+__all__ = ["GRACE", "MAX_DETAILS", "WatchFeed", "WatchServer", "job_to_wire", "socket_path"]

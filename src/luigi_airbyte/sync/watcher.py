@@ -41,9 +41,13 @@ own clock; a newly watched job pulls the watermark back to what its task last sa
 A job missing from a listing has not changed.
 
 The watcher only reads: it never posts, cancels or writes the ledger. ``hint(job_id)``
-(a webhook said the job ended) confirms the job with one ``GET /jobs/{id}`` now and
-publishes the result. If the watcher dies or stops answering, each task falls back to
-polling its own job (``luigi_airbyte.sync.waiting``).
+(a webhook said the job ended) confirms the job with one request now and publishes the
+result: the config API's ``jobs/get_without_logs`` where Airbyte has one, whose answer
+also holds the attempts and per-stream counts the task would otherwise fetch itself once
+the job ended (they travel with the answer), else ``GET /jobs/{id}``. A push then costs
+Airbyte one request, not a confirmation plus the task's own details. If the watcher dies
+or stops answering, each task falls back to polling its own job
+(``luigi_airbyte.sync.waiting``).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from luigi_airbyte.airbyte.models import Job
+from luigi_airbyte.airbyte.models import Job, JobDetails
 from luigi_airbyte.backoff import Backoff
 from luigi_airbyte.errors import AirbyteError
 from luigi_airbyte.sync.clock import Clock, SystemClock
@@ -98,9 +102,11 @@ _LIST_RETRY = Backoff(base=0.5, cap=10.0, factor=2.0, jitter="none")
 
 
 class JobListingAPI(Protocol):
-    """The two reads the watcher uses (``luigi_airbyte.airbyte.AirbyteClient`` has them)."""
+    """The reads the watcher uses (``luigi_airbyte.airbyte.AirbyteClient`` has them)."""
 
     def get_job(self, job_id: int, /) -> Job: ...
+
+    def get_job_details(self, job_id: int, /) -> JobDetails | None: ...
 
     def list_jobs(
         self,
@@ -118,12 +124,14 @@ class Answer:
     """The job as the watcher last saw it, with its version (bumped on every change).
 
     ``error`` is set when the watcher's last listing failed: the task counts it as a
-    failed poll of its own.
+    failed poll of its own. ``details`` are the ended job's attempts and counts when a
+    hint's confirmation fetched them (the task then does not fetch them again).
     """
 
     job: Job
     version: int
     error: str = ""
+    details: JobDetails | None = None
 
 
 class JobFeed(Protocol):
@@ -142,6 +150,13 @@ class _Watched:
     asked: float = 0.0  # monotonic time of the last request about it
     due: list[float] = field(default_factory=list)  # pending requests' due times
     error: str = ""
+    details: JobDetails | None = None  # the ended job's details, from a hint's confirmation
+
+    def answer(self) -> Answer:
+        details = self.details
+        if details is not None and details.job.status is not self.job.status:
+            details = None
+        return Answer(self.job, self.version, self.error, details)
 
 
 @dataclass
@@ -272,7 +287,7 @@ class JobWatcher:
         with self._cond:
             watched = self._watch(job, scope, now)
             if watched.version > after:
-                return Answer(watched.job, watched.version, watched.error)
+                return watched.answer()
             watched.due.append(due)
             self._cond.notify_all()
             try:
@@ -294,24 +309,29 @@ class JobWatcher:
             finally:
                 watched.due.remove(due)
                 watched.asked = self.clock.monotonic()
-            return Answer(watched.job, watched.version, watched.error)
+            return watched.answer()
 
     def hint(self, job_id: int) -> None:
-        """A push (webhook) says ``job_id`` may have ended: confirm it with one
-        ``GET /jobs/{id}`` now and publish what Airbyte says. A job not watched here is
-        ignored (no request): a hint is never trusted on its own."""
+        """A push (webhook) says ``job_id`` may have ended: confirm it with one request now
+        and publish what Airbyte says. The config API's job details where Airbyte has them
+        (the ended job's counts go to its task with the answer), else ``GET /jobs/{id}``.
+        A job not watched here is ignored (no request): a hint is never trusted on its
+        own."""
         with self._cond:
             watched = self._jobs.get(int(job_id))
         if watched is None:
             logger.info("job watcher: hint for job %s, which is not watched here; ignored", job_id)
             return
         try:
-            job = self.client.get_job(int(job_id))
+            details = self.client.get_job_details(int(job_id))
+            if details is not None and details.job.job_id != int(job_id):
+                details = None  # not an answer about this job: ask the public API
+            job = details.job if details is not None else self.client.get_job(int(job_id))
         except AirbyteError as exc:
             logger.warning("job watcher: could not confirm job %s after a hint (%s)", job_id, exc)
             return
         with self._cond:
-            self._update(job, self.clock.monotonic())
+            self._update(job, self.clock.monotonic(), details)
             self._cond.notify_all()
 
     def watched(self) -> list[int]:
@@ -451,13 +471,16 @@ class JobWatcher:
                 self._since[scope] = newest if old is None else max(old, newest)
         return jobs
 
-    def _update(self, job: Job, at: float) -> bool:
-        """Take in ``job`` as seen at ``at``; whether it is a watched job's end, new."""
+    def _update(self, job: Job, at: float, details: JobDetails | None = None) -> bool:
+        """Take in ``job`` as seen at ``at`` (with its ``details`` when a confirmation
+        fetched them); whether it is a watched job's end, new."""
         watched = self._jobs.get(job.job_id)
         if watched is None:
             return False
         watched.refreshed = max(watched.refreshed, at)
         watched.error = ""
+        if details is not None and job.status.is_terminal:
+            watched.details = details
         if _state(job) == _state(watched.job):
             return False
         ended = job.status.is_terminal and not watched.job.status.is_terminal
