@@ -3,7 +3,8 @@
 Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` (about
 4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
 minute), ``clean_counts.py`` (about two minutes), ``scale.py`` (pipeline runs of 10 and
-100 syncs against the sleep floor, about 10 minutes; ``--big`` adds 1,000), ``freshness.py``
+100 syncs against the sleep floor, each polling and with Airbyte's webhooks, about 17
+minutes; ``--big`` adds 1,000), ``freshness.py``
 (a fully fresh run of 1,000 syncs: a minute), ``report_render.py`` (seconds) and
 ``inflight.py`` (50 syncs in flight with the job watcher and without: about 3 minutes);
 the last two append their own sections. Progress goes to stderr; the report to ``--output``.
@@ -41,7 +42,7 @@ POLLING_QUICK = ["--jobs", "6", "--history", "2", "--max-duration", "10"]
 SCALE_QUICK = ["--levels", "100", "1000", "--requests", "300", "--repeat", "1", "--walk", "2000"]
 SIM_QUICK = ["--trials", "500"]
 COUNTS_QUICK = ["--runs", "30", "--naive-runs", "10"]
-RUN_SCALE_FULL = ["--sizes", "10", "100"]
+RUN_SCALE_FULL = ["--sizes", "10", "100", "--watcher", "on", "hooks"]
 RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8"]
 FRESH_FULL = ["--n", "1000"]
 FRESH_QUICK = ["--n", "100"]
