@@ -26,10 +26,12 @@ The verdict of a trial:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -191,8 +193,11 @@ def run_in_process(pipeline: Path, date: dt.date) -> int:
         sink.close()
 
 
-def run_cli(pipeline: Path, date: dt.date, timeout: float = 300) -> int:
-    """The real ``luigi-airbyte run`` in a subprocess; returns the exit code."""
+def run_cli(
+    pipeline: Path, date: dt.date, timeout: float = 300, *, listen: str | None = None
+) -> int:
+    """The real ``luigi-airbyte run`` in a subprocess; returns the exit code. With
+    ``listen`` (``host:port``) the run receives Airbyte's webhooks there."""
     import subprocess
     import sys
 
@@ -202,6 +207,8 @@ def run_cli(pipeline: Path, date: dt.date, timeout: float = 300) -> int:
         for k, v in os.environ.items()
         if not k.startswith("LUIGI_AIRBYTE_") and k != "LUIGI_CONFIG_PATH"
     }
+    if listen is not None:
+        env["LUIGI_AIRBYTE_WEBHOOK__LISTEN"] = listen
     # Several workers by default: each sync then runs in a warm slot (tasks/warm_slots.py).
     workers = os.environ.get("HOSTILE_CLI_WORKERS", "3")
     proc = subprocess.run(
@@ -304,6 +311,10 @@ class Trial:
     retried_failed: list[str] = field(default_factory=list)
     #: faults planned for the first EARLY requests, which every run sends
     early_faults: int = 0
+    #: Airbyte pushed each sync's end to the run's webhook receiver (CLI trials only)
+    hooks: bool = False
+    #: what happened to those pushes: sent, dropped, replayed, failed
+    pushes: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         return (
@@ -391,23 +402,47 @@ def trial_world(tmp: Path, seed: int, failing: str | None) -> Iterator[tuple[San
         sb.stop()
 
 
+def _with_webhooks(sb: Sandbox, rng: random.Random) -> Callable[[Path, dt.date], int]:
+    """Point the sandbox's workspace webhooks at a free loopback port (as ``webhook
+    configure`` does), with seeded drops and replays; the CLI run that listens there."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    hook = {"webhook": {"enabled": True, "url": f"http://{listen}"}}
+    sb.engine.patch_workspace(
+        sb.workspace_id, {"notifications": {"success": hook, "failure": hook}}
+    )
+    sb.set_faults(webhooks={"drop_count": rng.randint(0, 1), "replay_count": rng.randint(0, 1)})
+
+    def run(pipeline: Path, date: dt.date) -> int:
+        return run_cli(pipeline, date, listen=listen)
+
+    return run
+
+
 def run_trial(
     seed: int,
     tmp: Path,
     *,
     faults: dict[str, float] | None = None,
     cli: bool = False,
+    hooks: bool = False,
     create_only: bool = False,
     script: Callable[[int, str, str], Fault | None] | None = None,
 ) -> Trial:
-    """One seeded trial; see the module docstring for the verdicts."""
+    """One seeded trial; see the module docstring for the verdicts. ``hooks`` (CLI only):
+    Airbyte also pushes each sync's end to the run's webhook receiver, straight from the
+    sandbox; each push's confirmation goes through the proxy, and seeded pushes are
+    dropped or sent twice."""
     started = time.monotonic()
     rng = random.Random(f"outcome-{seed}")
     failing = rng.choice(CONNECTIONS) if rng.random() < 0.25 else None
     date = dt.date(2026, 1, 1) + dt.timedelta(days=seed % 3000)
-    trial = Trial(seed, failing=failing)
-    run = run_cli if cli else run_in_process
+    trial = Trial(seed, failing=failing, hooks=hooks and cli)
+    run: Callable[[Path, dt.date], int] = run_cli if cli else run_in_process
     with trial_world(tmp, seed, failing) as (sb, proxy):
+        if trial.hooks:
+            run = _with_webhooks(sb, rng)
         narrow: dict[str, Any] = {}
         if create_only:  # answers to POST /jobs lost after the server acted, nothing else
             narrow = {"only": ("POST", "/jobs"), "points": {"reset": ("after_upstream",)}}
@@ -427,6 +462,10 @@ def run_trial(
             code = run(pipeline, date)
             trial.exit_codes.append(code)
             trial.stats = proxy.stats()
+            if trial.hooks:
+                trial.pushes = dict(
+                    collections.Counter(d["outcome"] for d in sb.engine.webhooks.journal())
+                )
             jobs = truth.settle()
             trial.stats["posts"] = truth.posts()
             trial.jobs = jobs

@@ -21,6 +21,10 @@ def main(argv: list[str]) -> int:
         trials.extend(json.loads(path.read_text(encoding="utf-8"))["trials"])
     cli = [t for t in trials if t.get("cli")]
     cli_verdicts = collections.Counter(t["verdict"] for t in cli)
+    hooked = [t for t in cli if t.get("hooks")]
+    pushes: collections.Counter[str] = collections.Counter()
+    for t in hooked:
+        pushes.update(t.get("pushes", {}))
     verdicts = collections.Counter(t["verdict"] for t in trials)
     kinds: collections.Counter[str] = collections.Counter()
     points: collections.Counter[str] = collections.Counter()
@@ -44,6 +48,11 @@ def main(argv: list[str]) -> int:
         (
             "    CLI runs direct / re-run / bug",
             "{direct} / {rerun} / {bug}".format_map(cli_verdicts),
+        ),
+        ("    of which with Airbyte's webhooks", len(hooked)),
+        (
+            "      pushes sent / dropped / replayed / failed",
+            "{sent} / {dropped} / {replayed} / {failed}".format_map(pushes),
         ),
         ("  of which one connection's job truly fails", failing),
         ("ended in the true state directly", verdicts["direct"]),
