@@ -110,12 +110,12 @@ def test_the_judge_sees_a_duplicate_when_reconciling_is_broken(
 def test_the_real_cli_through_the_fault_proxy_ends_in_the_true_state(
     seed: int, tmp_path: Path
 ) -> None:
-    # Every other seed with Airbyte's webhooks too: pushes straight from the sandbox, each
-    # confirmed through the proxy, some dropped or sent twice.
-    trial = run_trial(seed, tmp_path, cli=True, hooks=seed % 2 == 0)
+    # Every other seed (make test's too) with Airbyte's webhooks: pushes straight from the
+    # sandbox, each confirmed through the proxy, some dropped or sent twice.
+    trial = run_trial(seed, tmp_path, cli=True, hooks=seed % 2 == 1)
     _report(seed, [trial], trial.seconds, cli=True)
     assert trial.verdict in ("direct", "rerun"), trial.describe()
-    if trial.hooks:
+    if trial.hooks and trial.verdict == "direct":  # every job ended while the run listened
         assert trial.pushes.get("sent", 0) + trial.pushes.get("replayed", 0) >= 1, trial.pushes
     # Faults planned for the first requests are met (the first seed, make test's, has some).
     if trial.stats["requests"] >= EARLY:

@@ -18,6 +18,7 @@ import pytest
 from test_sync_watcher import CONN, Listing, job
 
 from luigi_airbyte.airbyte.models import JobDetails, JobStatus
+from luigi_airbyte.errors import AirbyteTransportError
 from luigi_airbyte.sync import watch_channel
 from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, socket_path
 from luigi_airbyte.sync.watcher import Answer, JobWatcher
@@ -151,3 +152,39 @@ def test_details_too_large_for_the_channel_are_left_out_and_the_answer_still_com
         server.close()
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
     assert answer.details is None  # the task fetches them itself
+
+
+def test_a_hint_for_a_job_a_listing_already_saw_end_sends_nothing(
+    watcher: JobWatcher, listing: Listing
+) -> None:
+    # The listing told the task first (it fetches its details itself): confirming the push
+    # too would read the same job twice.
+    listing.jobs = {1: job(1, "succeeded", at=5)}
+    listing.details = {1: JobDetails.from_api(job_info(1, "succeeded"))}
+    answer = watcher.next(job(1), "ws:W", 0, 0.0, timeout=5)
+    assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
+    watcher.hint(1)
+    assert listing.detail_gets == [] and listing.gets == []
+
+
+class FailingDetails(Listing):
+    """A config API that fails (a 5xx, a reset) while the public API works."""
+
+    def get_job_details(self, job_id: int) -> JobDetails | None:
+        self.detail_gets.append(job_id)
+        raise AirbyteTransportError("config API: connection reset")
+
+
+def test_when_the_details_call_fails_a_get_confirms_the_hint() -> None:
+    listing = FailingDetails()
+    listing.jobs = {1: job(1, "succeeded", at=5)}
+    watcher = JobWatcher(listing)  # not started: only the hint can answer
+    try:
+        watcher._watch(job(1), "ws:W", 0.0)
+        watcher.hint(1)
+        answer = watcher.next(job(1), "ws:W", 0, 0.0, timeout=1)
+    finally:
+        watcher.stop()
+    assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
+    assert listing.detail_gets == [1] and listing.gets == [1]  # the push was not lost
+    assert answer.details is None

@@ -53,3 +53,29 @@ def test_hints_recorded_after_the_start_are_confirmed_once_each(tmp_path: Path) 
     assert airbyte.gets == [7]  # one confirming GET; job 6 (before the start) ignored
     answer = watcher.next(job(7, "running"), "ws:W", 0, 0.0, timeout=0.1)
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
+
+
+class Broken(Airbyte):
+    def get_job_details(self, job_id: int) -> None:
+        if job_id == 7:
+            raise RuntimeError("a bug in one hint")
+        return None
+
+
+def test_a_hint_that_raises_does_not_stop_the_following(tmp_path: Path) -> None:
+    airbyte = Broken()
+    airbyte.jobs[8] = job(8, "succeeded")
+    watcher = JobWatcher(airbyte)
+    watcher._watch(job(7, "running"), "ws:W", 0.0)
+    watcher._watch(job(8, "running"), "ws:W", 0.0)
+    with Store(f"sqlite:///{tmp_path / 'm.db'}").open() as store:
+        follower = StoreHints(store, watcher, interval=0.05).start()
+        try:
+            store.record_hint(CONN, 7)  # raises inside the watcher
+            store.record_hint(CONN, 8)
+            deadline = time.monotonic() + 5
+            while not airbyte.gets and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            follower.stop()
+    assert airbyte.gets == [8]  # the hint after the broken one was still confirmed

@@ -9,7 +9,7 @@ unsigned, Slack-formatted ``{"text", "blocks", "data"}`` where ``data`` is the
 ``WebhookPayload.parse`` reads such a payload: tolerant of every field it does not need
 (Airbyte adds fields), strict on the three it does (``data.connection.id``,
 ``data.jobId``, ``data.success``). A payload is a *hint* that a job ended, never proof:
-whoever receives it confirms with ``GET /jobs/{jobId}``.
+whoever receives it confirms with Airbyte (``GET /jobs/{jobId}``, or the job's details).
 """
 
 from __future__ import annotations

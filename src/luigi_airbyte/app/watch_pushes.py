@@ -3,8 +3,9 @@
 When the pipeline file (or the environment) sets up webhooks (``webhook.listen``,
 ``public_url`` or ``token``), the run's watcher
 hears of a job's end from Airbyte's push instead of waiting for its next listing: each
-valid push is a hint, confirmed by the watcher with one ``GET /jobs/{id}`` before any
-task is told (``JobWatcher.hint``). Two ways for a push to arrive:
+valid push is a hint, confirmed by the watcher with one request (the job's details, or
+``GET /jobs/{id}`` without a config API) before any task is told (``JobWatcher.hint``).
+Two ways for a push to arrive:
 
 - the run process binds ``webhook.listen`` itself and runs the receiver
   (``app/webhook_receiver.py``), whose hints go straight to the watcher;
@@ -75,7 +76,10 @@ class StoreHints:
                 continue
             for record in batch:
                 self._cursor = record.id
-                self.watcher.hint(record.job_id)
+                try:
+                    self.watcher.hint(record.job_id)
+                except Exception:  # one bad hint must not end the following
+                    logger.exception("webhook hint for job %s failed; ignored", record.job_id)
 
 
 def wanted(rt: Runtime) -> bool:

@@ -8,8 +8,8 @@ sync task of this process tree asks the watcher instead of polling its own job. 
 luigid each host's ``luigi-airbyte run`` process starts its own: one watcher per host.
 
 With webhooks set up (``webhook.listen``, ``public_url`` or ``token``), Airbyte's pushes
-wake the watcher too (``app/watch_pushes.py``): each is confirmed with one
-``GET /jobs/{id}``.
+wake the watcher too (``app/watch_pushes.py``): each is confirmed with one request, the
+job's details (which then go to the task) or ``GET /jobs/{id}`` without a config API.
 
 ``LUIGI_AIRBYTE_WATCHER=off`` runs without it (each task polls its own job, as before);
 a watcher that cannot start (no Unix sockets, an unwritable folder) is logged and the
@@ -73,7 +73,7 @@ def feed_for(rt: Runtime) -> WatchFeed | None:
 
 def hint(rt: Runtime, job_id: int) -> bool:
     """A validated webhook says ``job_id`` may have ended: the watcher confirms it with one
-    ``GET /jobs/{id}`` and wakes the task. False when no watcher took the hint."""
+    request (``JobWatcher.hint``) and wakes the task. False when no watcher took the hint."""
     feed = feed_for(rt)
     return feed is not None and feed.hint(job_id)
 

@@ -8,6 +8,7 @@ Config API at ``/api/v1``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -134,7 +135,7 @@ class SandboxApp:
 
 
 def _entry(request: Request, route: Route | None) -> dict[str, Any]:
-    return {
+    entry = {
         "method": request.method,
         "path": request.path,
         "query": request.query_string.decode("latin-1"),
@@ -144,6 +145,16 @@ def _entry(request: Request, route: Route | None) -> dict[str, Any]:
         "dropped": False,
         "time": time.time(),
     }
+    if route is not None and route.api == "config" and "/jobs/" in request.path:
+        # A config-API job call names its job in the body: journal it, as a public
+        # ``GET /jobs/{id}`` does in its path, so reads can be counted per job.
+        try:
+            body = json.loads(request.get_data(cache=True) or b"null")
+        except ValueError:
+            body = None  # the handler answers the bad body
+        if isinstance(body, dict) and isinstance(body.get("id"), int):
+            entry["jobId"] = body["id"]
+    return entry
 
 
 def _run(route: Route, call: Call) -> Response:

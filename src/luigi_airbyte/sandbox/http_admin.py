@@ -7,8 +7,9 @@ accident. Errors are ``{"error": "..."}`` with a 4xx status.
   client_secret, workspace_id}``; ``config_api_url`` is Airbyte's documented ``…/api/v1``
   form, ``config_api_root`` the spec's ``…/api`` form
 - ``GET /_sandbox/requests?path=&method=&endpoint=``: ``{"requests": [{method, path, query,
-  endpoint, api, status, dropped, faults?, time, durationMs}]}``; ``DELETE`` clears it and
-  answers ``{"cleared": n}``
+  endpoint, api, status, dropped, faults?, jobId?, time, durationMs}]}`` (``jobId``: the
+  job a config-API ``jobs/*`` call names in its body); ``DELETE`` clears it and answers
+  ``{"cleared": n}``
 - ``GET /_sandbox/terminal-times``: ``{"terminalTimes": {"<jobId>": epoch_seconds}}``
 - ``GET /_sandbox/faults``: ``{"http": [fault + calls/fired], "engine": {...},
   "webhooks": {...}}``; ``PUT`` with ``{"http"?: [fault], "engine"?: {...},

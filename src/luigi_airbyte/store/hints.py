@@ -2,7 +2,8 @@
 
 ``luigi-airbyte webhook serve`` writes one row per (connection, job) it was told about;
 a run on any host reads the rows added since its cursor and confirms each job with one
-``GET /jobs/{id}``. A row is a hint, never a status: Airbyte's webhooks are unsigned.
+request to Airbyte (``JobWatcher.hint``). A row is a hint, never a status: Airbyte's
+webhooks are unsigned.
 """
 
 from __future__ import annotations

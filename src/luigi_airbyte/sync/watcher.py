@@ -316,16 +316,19 @@ class JobWatcher:
         and publish what Airbyte says. The config API's job details where Airbyte has them
         (the ended job's counts go to its task with the answer), else ``GET /jobs/{id}``.
         A job not watched here is ignored (no request): a hint is never trusted on its
-        own."""
+        own. Nor is one for a job a listing already saw end (its task was told then, and
+        fetches the details itself)."""
         with self._cond:
             watched = self._jobs.get(int(job_id))
+            ended = watched is not None and watched.job.status.is_terminal
         if watched is None:
             logger.info("job watcher: hint for job %s, which is not watched here; ignored", job_id)
             return
+        if ended:
+            logger.debug("job watcher: hint for job %s, already seen ended; ignored", job_id)
+            return
+        details = self._confirming_details(int(job_id))
         try:
-            details = self.client.get_job_details(int(job_id))
-            if details is not None and details.job.job_id != int(job_id):
-                details = None  # not an answer about this job: ask the public API
             job = details.job if details is not None else self.client.get_job(int(job_id))
         except AirbyteError as exc:
             logger.warning("job watcher: could not confirm job %s after a hint (%s)", job_id, exc)
@@ -333,6 +336,20 @@ class JobWatcher:
         with self._cond:
             self._update(job, self.clock.monotonic(), details)
             self._cond.notify_all()
+
+    def _confirming_details(self, job_id: int) -> JobDetails | None:
+        """The job's details to confirm a hint with; ``None`` (then ``GET /jobs/{id}``
+        confirms it) without a config API, or when the details call failed."""
+        try:
+            details = self.client.get_job_details(job_id)
+        except AirbyteError as exc:
+            logger.info(
+                "job watcher: no details of job %s after a hint (%s); asking GET", job_id, exc
+            )
+            return None
+        if details is not None and details.job.job_id != job_id:
+            return None  # not an answer about this job
+        return details
 
     def watched(self) -> list[int]:
         with self._cond:

@@ -107,6 +107,16 @@ def test_admin_api(sb: Sandbox) -> None:
     # admin calls themselves are not journaled
     assert HTTP.get(f"{admin}/requests").json() == {"requests": []}
 
+    # A config-API job call names its job in the body: the journal says which.
+    HTTP.post(f"{sb.config_api_url}/jobs/get_without_logs", json={"id": 1}, headers=headers)
+    HTTP.post(f"{sb.config_api_url}/jobs/get", content=b"not json", headers=headers)
+    config = sb.requests("/api/v1/*")
+    assert [(e["path"], e.get("jobId")) for e in config] == [
+        ("/api/v1/jobs/get_without_logs", 1),
+        ("/api/v1/jobs/get", None),
+    ]
+    HTTP.delete(f"{admin}/requests")
+
     terminal = HTTP.get(f"{admin}/terminal-times").json()["terminalTimes"]
     assert set(terminal) <= {"1"}
     counts = HTTP.get(f"{admin}/destination-counts/{conn}")
