@@ -2,10 +2,12 @@
 
 ``webhook configure`` points the sandbox's workspace at the address the run listens on
 (``webhook.listen``); the run's watcher starts the receiver. One connection's push
-arrives and is confirmed with exactly one ``GET /jobs/{id}``; the other connection's
-push is dropped (the sandbox's fault), and the watcher's listing finds that job's end
-without any ``GET /jobs/{id}``. A push for another connection and a malformed one are
-ignored. Counts come from the sandbox's request and delivery journals.
+arrives and is confirmed with exactly one request, the job's details (the config API),
+which its task then uses: no ``GET /jobs/{id}`` and no second details call. The other
+connection's push is dropped (the sandbox's fault), and the watcher's listing finds that
+job's end without any ``GET /jobs/{id}``; its task fetches the details itself. A push for
+another connection and a malformed one are ignored. Counts come from the sandbox's
+request and delivery journals.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def gets_of(sandbox: Sandbox, job_id: int) -> int:
         for r in sandbox.requests(endpoint="GET /jobs/{jobId}")
         if r["path"].endswith(f"/jobs/{job_id}")
     )
+
+
+def details_of(sandbox: Sandbox, job_id: int) -> int:
+    """Config-API reads of the job (``jobs/get_without_logs`` and the like)."""
+    return sum(1 for r in sandbox.requests("/api/v1/jobs/*") if r.get("jobId") == job_id)
 
 
 def test_a_push_is_confirmed_once_and_a_dropped_one_is_caught_by_the_watcher(
@@ -114,6 +121,8 @@ def test_a_push_is_confirmed_once_and_a_dropped_one_is_caught_by_the_watcher(
     deliveries = {d["jobId"]: d for d in sandbox.webhook_deliveries()}
     assert deliveries[pushed]["outcome"] == "sent" and deliveries[pushed]["status"] == 200
     assert deliveries[dropped]["outcome"] == "dropped"
-    assert gets_of(sandbox, pushed) == 1  # the one confirming GET
+    assert gets_of(sandbox, pushed) == 0  # confirmed by its details, not a GET
+    assert details_of(sandbox, pushed) == 1  # the confirmation, then the task's counts
     assert gets_of(sandbox, dropped) == 0  # found by the watcher's listing
+    assert details_of(sandbox, dropped) == 1  # the task's own details call
     assert ignored == [202, 400]
