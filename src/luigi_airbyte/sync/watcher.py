@@ -315,9 +315,9 @@ class JobWatcher:
         """A push (webhook) says ``job_id`` may have ended: confirm it with one request now
         and publish what Airbyte says. The config API's job details where Airbyte has them
         (the ended job's counts go to its task with the answer), else ``GET /jobs/{id}``.
-        A job not watched here is ignored (no request): a hint is never trusted on its
-        own. Nor is one for a job a listing already saw end (its task was told then, and
-        fetches the details itself)."""
+        A hint is never trusted on its own. One for a job not watched here, or for a job
+        a listing already saw end (its task was told then, and fetches the details
+        itself), sends no request."""
         with self._cond:
             watched = self._jobs.get(int(job_id))
             ended = watched is not None and watched.job.status.is_terminal
