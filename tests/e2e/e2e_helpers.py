@@ -234,6 +234,23 @@ def finish(proc: subprocess.Popen[str], timeout: float = 120) -> RunResult:
     return RunResult(proc.returncode, out, err)
 
 
+def configure_webhooks(project: Project, **env: str) -> dict[str, str]:
+    """``webhook configure`` the sandbox's workspace to push to a free loopback port; the
+    environment a run then needs to listen there."""
+    hooks = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": f"127.0.0.1:{free_port()}", **env}
+    configured = subprocess.run(
+        [CLI, "webhook", "configure", str(project.path)],
+        cwd=project.root,
+        env=clean_env(**hooks),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert configured.returncode == 0, configured.stderr
+    return hooks
+
+
 def connection_id(sandbox: Sandbox, name: str) -> str:
     conn = next(c for c in sandbox.world.connections if c.name == name)
     return sandbox.world.connection_id(conn)

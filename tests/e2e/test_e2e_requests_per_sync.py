@@ -9,7 +9,6 @@ with one request, the job's details, which the task then reads its counts from.
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import CLI, Project, clean_env, free_port, jobs_for
+from e2e.e2e_helpers import Project, configure_webhooks, jobs_for
 from e2e.test_e2e_scale import SCALE_AIRBYTE, many_world
 from luigi_airbyte.sandbox import Sandbox
 
@@ -81,17 +80,7 @@ def test_one_airbyte_job_per_connection_and_date(project: Project) -> None:
 def test_with_webhooks_a_run_of_20_syncs_still_costs_at_most_3_requests_per_sync(
     project: Project,
 ) -> None:
-    hooks = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": f"127.0.0.1:{free_port()}"}
-    configured = subprocess.run(
-        [CLI, "webhook", "configure", str(project.path)],
-        cwd=project.root,
-        env=clean_env(**hooks),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert configured.returncode == 0, configured.stderr
+    hooks = configure_webhooks(project)
     requests = _run(project, "2026-01-15", **hooks)
     assert len(project.sandbox.requests("/jobs", method="POST")) == N
     journal = project.sandbox.engine.webhooks.journal()

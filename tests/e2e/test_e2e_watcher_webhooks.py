@@ -12,7 +12,6 @@ request and delivery journals.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from e2e.e2e_helpers import CLI, Project, clean_env, finish, free_port, wait_for
+from e2e.e2e_helpers import Project, configure_webhooks, finish, wait_for
 from luigi_airbyte.sandbox import Sandbox
 
 pytestmark = pytest.mark.timeout(300)
@@ -77,18 +76,8 @@ def test_a_push_is_confirmed_once_and_a_dropped_one_is_caught_by_the_watcher(
         poll="2s",
         warehouse=False,
     )
-    listen = f"127.0.0.1:{free_port()}"
-    env = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": listen}
-    configured = subprocess.run(
-        [CLI, "webhook", "configure", str(project.path)],
-        cwd=project.root,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert configured.returncode == 0, configured.stderr
+    env = configure_webhooks(project)
+    listen = env["LUIGI_AIRBYTE_WEBHOOK__LISTEN"]
     sandbox = project.sandbox
     sandbox.set_faults(webhooks={"drop_connections": [cid(sandbox, "dropped")]})
     sandbox.clear_requests()

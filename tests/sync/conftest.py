@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -8,10 +9,12 @@ from sync_fakes import (
     CONN,  # noqa: F401  (re-exported for fixtures)
     FakeAirbyte,
 )
+from watch_fakes import Listing
 
 from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import FakeClock, SyncRunner, SyncSettings
+from luigi_airbyte.sync.watcher import JobWatcher
 
 
 @pytest.fixture
@@ -57,3 +60,17 @@ def quiet_logs():
     logger.setLevel(logging.CRITICAL)
     yield
     logger.setLevel(before)
+
+
+@pytest.fixture
+def listing() -> Listing:
+    """Airbyte's job listing for the watcher tests (``watch_fakes.Listing``)."""
+    return Listing()
+
+
+@pytest.fixture
+def watcher(listing: Listing) -> Iterator[JobWatcher]:
+    """A started ``JobWatcher`` over ``listing``, stopped after the test."""
+    w = JobWatcher(listing).start()
+    yield w
+    w.stop()

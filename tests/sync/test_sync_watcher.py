@@ -11,14 +11,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sync_fakes import CONN, FakeAirbyte
+from watch_fakes import T0, Listing, job
 
-from luigi_airbyte.airbyte.models import Job, JobDetails, JobStatus, JobType
+from luigi_airbyte.airbyte.models import Job, JobStatus
 from luigi_airbyte.observe.events import ListEmitter
 from luigi_airbyte.store.ledger import InMemoryLedger
 from luigi_airbyte.sync import AdaptivePolling, FakeClock, SyncRunner, SyncSettings
@@ -32,9 +32,6 @@ from luigi_airbyte.sync.watcher import (
     JobWatcher,
     _Watched,
 )
-
-T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
-
 
 # ---------------------------------------------------------------- the waiting task's side
 
@@ -101,60 +98,6 @@ def test_a_watcher_that_goes_away_leaves_the_task_polling_its_own_job(
 
 
 # ---------------------------------------------------------------- the watcher itself
-
-
-def job(job_id: int, status: str = "running", *, conn: str = CONN, at: int = 0) -> Job:
-    return Job(
-        job_id=job_id,
-        status=JobStatus.parse(status),
-        job_type=JobType.SYNC,
-        connection_id=conn,
-        start_time=T0,
-        last_updated_at=T0 + timedelta(seconds=at),
-        raw_status=status,
-    )
-
-
-class Listing:
-    """Airbyte's job listing, counted; ``boom`` makes it fail unexpectedly. Job details
-    (the config API) only for the jobs in ``details``: none means no config API."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[int, Job] = {}
-        self.details: dict[int, JobDetails] = {}
-        self.lists: list[dict[str, Any]] = []
-        self.gets: list[int] = []
-        self.detail_gets: list[int] = []
-        self.boom = False
-
-    def get_job(self, job_id: int) -> Job:
-        self.gets.append(job_id)
-        return self.jobs[job_id]
-
-    def get_job_details(self, job_id: int) -> JobDetails | None:
-        if not self.details:
-            return None  # no config API: no request either
-        self.detail_gets.append(job_id)
-        return self.details[job_id]
-
-    def list_jobs(self, connection_id: str | None = None, **kwargs: Any) -> Iterator[Job]:
-        if self.boom:
-            raise RuntimeError("boom")
-        self.lists.append({"connection_id": connection_id, **kwargs})
-        since = kwargs.get("updated_at_start")
-        return iter([j for j in self.jobs.values() if since is None or j.last_updated_at >= since])
-
-
-@pytest.fixture
-def listing() -> Listing:
-    return Listing()
-
-
-@pytest.fixture
-def watcher(listing: Listing) -> Iterator[JobWatcher]:
-    w = JobWatcher(listing).start()
-    yield w
-    w.stop()
 
 
 def ask_all(w: JobWatcher, jobs: list[Job], due_in: float) -> list[Answer | None]:

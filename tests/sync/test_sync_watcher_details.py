@@ -10,12 +10,12 @@ the task, in this process or over the watch channel.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_sync_watcher import CONN, Listing, job
+from sync_fakes import CONN
+from watch_fakes import Listing, job
 
 from luigi_airbyte.airbyte.models import JobDetails, JobStatus
 from luigi_airbyte.errors import AirbyteTransportError
@@ -58,18 +58,6 @@ def job_info(job_id: int, status: str, records: int = 42, streams: int = 1) -> d
             }
         ],
     }
-
-
-@pytest.fixture
-def listing() -> Listing:
-    return Listing()
-
-
-@pytest.fixture
-def watcher(listing: Listing) -> Iterator[JobWatcher]:
-    w = JobWatcher(listing).start()
-    yield w
-    w.stop()
 
 
 def hinted_answer(watcher: JobWatcher, ask: Any) -> Answer | None:
