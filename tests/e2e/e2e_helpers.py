@@ -238,17 +238,22 @@ def configure_webhooks(project: Project, **env: str) -> dict[str, str]:
     """``webhook configure`` the sandbox's workspace to push to a free loopback port; the
     environment a run then needs to listen there."""
     hooks = {"LUIGI_AIRBYTE_WEBHOOK__LISTEN": f"127.0.0.1:{free_port()}", **env}
-    configured = subprocess.run(
-        [CLI, "webhook", "configure", str(project.path)],
+    configured = cli(project, "webhook", "configure", str(project.path), **hooks)
+    assert configured.returncode == 0, configured.stderr
+    return hooks
+
+
+def cli(project: Project, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``luigi-airbyte ARGS`` in the project's folder, with only ``env`` of our settings."""
+    return subprocess.run(
+        [CLI, *args],
         cwd=project.root,
-        env=clean_env(**hooks),
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert configured.returncode == 0, configured.stderr
-    return hooks
 
 
 def connection_id(sandbox: Sandbox, name: str) -> str:

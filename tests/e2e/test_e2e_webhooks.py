@@ -21,6 +21,7 @@ from e2e.e2e_helpers import (
     EVENTS,
     Project,
     clean_env,
+    cli,
     connection_id,
     free_port,
     jobs_for,
@@ -37,18 +38,6 @@ def hook_env() -> dict[str, str]:
         "LUIGI_AIRBYTE_WEBHOOK__LISTEN": f"127.0.0.1:{free_port()}",
         "LUIGI_AIRBYTE_WEBHOOK__TOKEN": TOKEN,  # a literal in the env becomes env:...
     }
-
-
-def cli(project: Project, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args],
-        cwd=project.root,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -75,6 +75,15 @@ def hinted_answer(watcher: JobWatcher, ask: Any) -> Answer | None:
     return done[0]
 
 
+def hinted_over_the_channel(watcher: JobWatcher, tmp_path: Path) -> Answer | None:
+    """``hinted_answer``, the task asking through the watch channel's socket."""
+    server = WatchServer(watcher, socket_path(tmp_path, "details"))
+    try:
+        return hinted_answer(watcher, lambda: WatchFeed(server.path).next(job(1), "ws:W", 0, 30))
+    finally:
+        server.close()
+
+
 def test_a_hint_is_confirmed_by_the_config_apis_details_which_reach_the_task(
     watcher: JobWatcher, listing: Listing
 ) -> None:
@@ -117,11 +126,7 @@ def test_the_details_travel_over_the_watch_channel(
     listing.jobs = {1: job(1)}
     sent = JobDetails.from_api(job_info(1, "succeeded", streams=3))
     listing.details = {1: sent}
-    server = WatchServer(watcher, socket_path(tmp_path, "details"))
-    try:
-        answer = hinted_answer(watcher, lambda: WatchFeed(server.path).next(job(1), "ws:W", 0, 30))
-    finally:
-        server.close()
+    answer = hinted_over_the_channel(watcher, tmp_path)
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
     assert answer.details == sent  # the same attempts and per-stream counts
     assert [s.name for s in answer.details.stats.streams] == ["stream_0", "stream_1", "stream_2"]
@@ -133,11 +138,7 @@ def test_details_too_large_for_the_channel_are_left_out_and_the_answer_still_com
     monkeypatch.setattr(watch_channel, "MAX_DETAILS", 2_000)
     listing.jobs = {1: job(1)}
     listing.details = {1: JobDetails.from_api(job_info(1, "succeeded", streams=50))}
-    server = WatchServer(watcher, socket_path(tmp_path, "big"))
-    try:
-        answer = hinted_answer(watcher, lambda: WatchFeed(server.path).next(job(1), "ws:W", 0, 30))
-    finally:
-        server.close()
+    answer = hinted_over_the_channel(watcher, tmp_path)
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
     assert answer.details is None  # the task fetches them itself
 
