@@ -41,11 +41,11 @@ from luigi_airbyte.sandbox.jobstate import (
     PUBLIC_TYPES,
     TERMINAL,
     Job,
-    attempt_read,
     failure_reason,
     job_info,
     job_read,
     job_response,
+    list_job_read,
 )
 from luigi_airbyte.sandbox.notifications import WorkspaceNotifications
 from luigi_airbyte.sandbox.patch_rules import check_patch_values, selected_fields_of
@@ -329,41 +329,57 @@ class Engine(WorkspaceNotifications, JobRunner, EngineViews):
         long history costs that page, not every job the connection ever ran."""
         if order_by not in ("createdAt", "updatedAt"):
             raise BadRequest(f"Invalid order by clause provided: {order_by}")
-        bounds = [
-            _epoch(d) for d in (created_at_start, created_at_end, updated_at_start, updated_at_end)
-        ]
         with self._lock:
-            wanted_ws = set(workspace_ids or []) if connection_id is None else set()
-            jobs = []
-            candidates = (
-                self._jobs.values()
-                if connection_id is None
-                else self._connection_jobs(str(connection_id))
+            jobs = self._matching_jobs(
+                connection_id=connection_id,
+                workspace_ids=workspace_ids,
+                keep=lambda j: (
+                    (job_type is None or j.job_type == job_type)
+                    and (status is None or j.status == status)
+                ),
+                bounds=(created_at_start, created_at_end, updated_at_start, updated_at_end),
+                order_by=order_by,
+                descending=descending,
             )
-            for job in candidates:
-                if job_type is not None and job.job_type != job_type:
-                    continue
-                if status is not None and job.status != status:
-                    continue
-                if wanted_ws:
-                    cs = self._connections.get(job.connection_id)
-                    if cs is None or cs.workspace_id not in wanted_ws:
-                        continue
-                c, u = int(job.created_at), int(job.updated_at)
-                if bounds[0] is not None and c < bounds[0]:
-                    continue
-                if bounds[1] is not None and c > bounds[1]:
-                    continue
-                if bounds[2] is not None and u < bounds[2]:
-                    continue
-                if bounds[3] is not None and u > bounds[3]:
-                    continue
-                jobs.append(job)
-            if order_by == "createdAt":
-                jobs.sort(key=lambda j: (j.created_at, j.id), reverse=descending)
-            else:
-                jobs.sort(key=lambda j: (int(j.updated_at), j.id), reverse=descending)
             return LazyJobResponses(jobs)
+
+    def _matching_jobs(
+        self,
+        *,
+        connection_id: str | None,
+        workspace_ids: list[str] | None,
+        keep: Callable[[Job], bool],
+        bounds: tuple[datetime | None, ...],
+        order_by: str,
+        descending: bool,
+    ) -> list[Job]:
+        """Under the lock: the jobs one listing shows, in its order. Whole-second bounds on
+        ``createdAt`` and ``updatedAt``, inclusive, as Airbyte compares its timestamps; a
+        connection's jobs come from its index, not a scan of every job."""
+        lo_c, hi_c, lo_u, hi_u = (_epoch(d) for d in bounds)
+        wanted_ws = set(workspace_ids or []) if connection_id is None else set()
+        candidates = (
+            self._jobs.values() if connection_id is None else self._connection_jobs(connection_id)
+        )
+        jobs = []
+        for job in candidates:
+            if not keep(job):
+                continue
+            if wanted_ws:
+                cs = self._connections.get(job.connection_id)
+                if cs is None or cs.workspace_id not in wanted_ws:
+                    continue
+            c, u = int(job.created_at), int(job.updated_at)
+            if (lo_c is not None and c < lo_c) or (hi_c is not None and c > hi_c):
+                continue
+            if (lo_u is not None and u < lo_u) or (hi_u is not None and u > hi_u):
+                continue
+            jobs.append(job)
+        if order_by == "createdAt":
+            jobs.sort(key=lambda j: (j.created_at, j.id), reverse=descending)
+        else:
+            jobs.sort(key=lambda j: (int(j.updated_at), j.id), reverse=descending)
+        return jobs
 
     def config_sync(self, connection_id: str) -> dict[str, Any]:
         job = self._new_job(connection_id, "sync")
@@ -395,25 +411,32 @@ class Engine(WorkspaceNotifications, JobRunner, EngineViews):
         page_size: int = 200,
         row_offset: int = 0,
         order_desc: bool = True,
+        order_by: str | None = None,
+        workspace_ids: list[str] | None = None,
+        bounds: tuple[datetime | None, ...] = (None, None, None, None),
+        whole_count: bool = True,
     ) -> dict[str, Any]:
+        """``/v1/jobs/list`` and ``/v1/jobs/list_for_workspaces``: JobReadList, newest
+        first by ``order_by`` (``createdAt`` unless said), as Airbyte's ``listJobsLight``
+        hydrates it (``list_job_read``). ``totalJobCount`` counts every match for
+        ``jobs/list`` and only the page's jobs for ``list_for_workspaces``
+        (``whole_count=False``), as Airbyte's handlers do."""
+        types, wanted = set(config_types), set(statuses or ())
         with self._lock:
-            candidates = (
-                self._jobs.values() if config_id is None else self._connection_jobs(str(config_id))
+            jobs = self._matching_jobs(
+                connection_id=None if config_id is None else str(config_id),
+                workspace_ids=workspace_ids,
+                keep=lambda j: j.config_type in types and (not wanted or j.status in wanted),
+                bounds=bounds,
+                order_by=order_by or "createdAt",
+                descending=order_desc,
             )
-            jobs = [
-                j
-                for j in candidates
-                if j.config_type in set(config_types)
-                and (not statuses or j.status in set(statuses))
-            ]
-            jobs.sort(key=lambda j: (j.created_at, j.id), reverse=order_desc)
             page = jobs[row_offset : row_offset + page_size]
             return {
                 "jobs": [
-                    {"job": job_read(j), "attempts": [attempt_read(a) for a in j.attempts]}
-                    for j in page
+                    list_job_read(j, hydrate_aggregated=self.hydrate_aggregated_stats) for j in page
                 ],
-                "totalJobCount": len(jobs),
+                "totalJobCount": len(jobs) if whole_count else len(page),
             }
 
     def cancel_job_info(self, job_id: int) -> dict[str, Any]:

@@ -136,9 +136,10 @@ def _enum_list(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> lis
     return list(value)
 
 
-def job_list(call: Call) -> Response:
-    """``/v1/jobs/list`` -> JobReadList (newest first unless ``orderByMethod`` says ASC)."""
-    body = _body(call)
+def _job_listing(body: dict[str, Any]) -> dict[str, Any]:
+    """The filters shared by ``/v1/jobs/list`` and ``/v1/jobs/list_for_workspaces``,
+    validated as the server's bean validation does: keyword arguments for
+    ``Engine.list_job_infos``."""
     config_types = _enum_list(body, "configTypes", _CONFIG_TYPES)
     if config_types is None:
         raise InvalidInput("configTypes", "must not be null")
@@ -152,22 +153,52 @@ def job_list(call: Call) -> Response:
     method = body.get("orderByMethod")
     if method not in (None, "ASC", "DESC"):
         raise InvalidInput("orderByMethod", "must be ASC or DESC", method)
+    field = body.get("orderByField")
+    if field not in (None, "createdAt", "updatedAt"):
+        raise InvalidInput("orderByField", "must be createdAt or updatedAt", field)
+    bounds = []
     for name in ("createdAtStart", "createdAtEnd", "updatedAtStart", "updatedAtEnd"):
-        if body.get(name) is not None:
-            try:
-                parse_datetime(name, str(body[name]))
-            except BadRequest as exc:
-                raise InvalidInput(name, exc.message, body[name]) from None
+        value = body.get(name)
+        try:
+            bounds.append(None if value is None else parse_datetime(name, str(value)))
+        except BadRequest as exc:
+            raise InvalidInput(name, exc.message, value) from None
     options: dict[str, Any] = {} if page_size is None else {"page_size": page_size}
-    result = call.engine.list_job_infos(
-        config_id=body.get("configId"),
-        config_types=config_types,
-        statuses=_enum_list(body, "statuses", JOB_STATUSES),
-        row_offset=row_offset or 0,
-        order_desc=method != "ASC",
+    return {
+        "config_types": config_types,
+        "statuses": _enum_list(body, "statuses", JOB_STATUSES),
+        "row_offset": row_offset or 0,
+        "order_desc": method != "ASC",
+        "order_by": field,
+        "bounds": tuple(bounds),
         **options,
+    }
+
+
+def job_list(call: Call) -> Response:
+    """``/v1/jobs/list`` -> JobReadList of one connection (``configId``) or of every one,
+    newest first unless ``orderByMethod`` says ASC."""
+    body = _body(call)
+    filters = _job_listing(body)
+    return json_response(call.engine.list_job_infos(config_id=body.get("configId"), **filters))
+
+
+def job_list_for_workspaces(call: Call) -> Response:
+    """``/v1/jobs/list_for_workspaces`` -> JobReadList of the jobs of ``workspaceIds`` (all
+    when absent); ``totalJobCount`` is the page's length, as Airbyte's handler sets it.
+    Airbyte's public ``GET /jobs`` is this call behind the scenes."""
+    body = _body(call)
+    filters = _job_listing(body)
+    workspaces = body.get("workspaceIds")
+    if workspaces is not None and (
+        not isinstance(workspaces, list) or not all(isinstance(w, str) for w in workspaces)
+    ):
+        raise InvalidInput("workspaceIds", "must be a list of workspace ids", workspaces)
+    return json_response(
+        call.engine.list_job_infos(
+            config_id=None, workspace_ids=workspaces, whole_count=False, **filters
+        )
     )
-    return json_response(result)
 
 
 def check_source(call: Call) -> Response:
@@ -209,6 +240,7 @@ _CALLS = {
     "jobs/get_without_logs": job_get,
     "jobs/get_debug_info": job_debug_info,
     "jobs/list": job_list,
+    "jobs/list_for_workspaces": job_list_for_workspaces,
     "jobs/cancel": job_cancel,
     "sources/check_connection": check_source,
     "destinations/check_connection": check_destination,

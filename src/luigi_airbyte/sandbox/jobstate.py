@@ -313,6 +313,46 @@ def attempt_read(attempt: Attempt) -> dict[str, Any]:
     return out
 
 
+_LISTED_STATS = ("recordsEmitted", "bytesEmitted", "recordsCommitted", "recordsRejected")
+
+
+def _listed_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """AttemptStats as a listing hydrates them from persisted stats: no
+    ``bytesCommitted`` (nor ``stateMessagesEmitted``), at the attempt or per stream."""
+    keys = (*_LISTED_STATS, "estimatedRecords", "estimatedBytes")
+    return {k: stats[k] for k in keys if k in stats}
+
+
+def list_job_read(job: Job, *, hydrate_aggregated: bool = True) -> dict[str, Any]:
+    """A JobWithAttemptsRead of ``/v1/jobs/list`` and ``/v1/jobs/list_for_workspaces``.
+
+    Airbyte lists jobs "light" (``listJobsLight``: attempts without their output, so no
+    legacy ``recordsSynced``/``bytesSynced``), then hydrates every attempt's
+    ``totalStats`` and ``streamStats`` from persisted stats (``StatsAggregationHelper``,
+    which sets no ``bytesCommitted``), and the job's ``aggregatedStats`` and
+    ``streamAggregatedStats`` only while the ``HydrateAggregatedStats`` flag is on (its
+    default).
+    """
+    read = job_read(job)
+    if not hydrate_aggregated:
+        read.pop("aggregatedStats", None)
+        read.pop("streamAggregatedStats", None)
+    attempts = []
+    for attempt in job.attempts:
+        full = attempt_read(attempt)
+        out = {k: full[k] for k in ("id", "status", "createdAt", "updatedAt") if k in full}
+        for k in ("endedAt", "failureSummary"):
+            if k in full:
+                out[k] = full[k]
+        out["totalStats"] = _listed_stats(full["totalStats"])
+        out["streamStats"] = [
+            {"streamName": s["streamName"], "stats": _listed_stats(s["stats"])}
+            for s in full["streamStats"]
+        ]
+        attempts.append(out)
+    return {"job": read, "attempts": attempts}
+
+
 def attempt_info(attempt: Attempt) -> dict[str, Any]:
     return {
         "attempt": attempt_read(attempt),

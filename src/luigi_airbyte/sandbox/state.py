@@ -131,6 +131,9 @@ class EngineState:
         self._urgent = False
         self._closed = False
         self._token_ttl = world.settings.token_ttl_seconds
+        # Airbyte's HydrateAggregatedStats flag (on by default): job listings of the config
+        # API carry each job's aggregatedStats and streamAggregatedStats only while it is on
+        self.hydrate_aggregated_stats = True
         self._discovers: dict[str, int] = {}  # source name -> discover calls (schema faults)
 
         self._faults = EngineFaults.model_validate(

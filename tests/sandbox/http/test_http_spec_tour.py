@@ -176,6 +176,8 @@ EXPECTED = {
     ("POST", "config /v1/jobs/get_debug_info", 200),
     ("POST", "config /v1/jobs/list", 200),
     ("POST", "config /v1/jobs/list", 401),
+    ("POST", "config /v1/jobs/list_for_workspaces", 200),
+    ("POST", "config /v1/jobs/list_for_workspaces", 422),
     ("POST", "config /v1/jobs/cancel", 200),
     ("POST", "config /v1/sources/check_connection", 200),
     ("POST", "config /v1/destinations/check_connection", 200),
@@ -260,6 +262,11 @@ def test_tour_of_every_endpoint(
         cfg.post("/jobs/get_debug_info", json={"id": info["job"]["id"]})
         cfg.post("/jobs/list", json={"configTypes": ["sync"], "configId": fast})
         cfg_anon.post("/jobs/list", json={"configTypes": ["sync"]})
+        cfg.post(
+            "/jobs/list_for_workspaces",
+            json={"configTypes": ["sync"], "workspaceIds": [conn["workspaceId"]]},
+        )
+        cfg.post("/jobs/list_for_workspaces", json={"workspaceIds": [conn["workspaceId"]]})
         cfg.post("/jobs/cancel", json={"id": info["job"]["id"]})
         wait_config_job(cfg, info["job"]["id"])
         refresh = {"connectionId": fast, "refreshMode": "Truncate", "streams": []}
