@@ -17,7 +17,8 @@ from typing import Any, Protocol, TypeVar
 import httpx
 
 from luigi_airbyte.airbyte._catalog import StoredStream
-from luigi_airbyte.airbyte._http import Json, _seg
+from luigi_airbyte.airbyte._http import Json, _iso, _seg
+from luigi_airbyte.airbyte._pagination import check_page_size
 from luigi_airbyte.airbyte.models import (
     Application,
     ConnectorCheck,
@@ -196,6 +197,58 @@ class ConfigAPIEndpoints:
             return None
         details = self._parse(response, JobDetails.from_api, self._object(response))
         return details
+
+    def list_job_details(
+        self: _Core,
+        *,
+        workspace_ids: Sequence[str] | None = None,
+        connection_id: str | None = None,
+        updated_at_start: datetime | None = None,
+        page_size: int = 100,
+    ) -> list[JobDetails] | None:
+        """Jobs with their attempts and counts, newest update first; None without a config API.
+
+        The config API's ``/v1/jobs/list_for_workspaces`` (or ``/v1/jobs/list`` for one
+        connection) is the listing Airbyte's public ``GET /jobs`` makes behind the scenes,
+        with each job's attempts and stats: a watcher that lists this way learns a job's
+        end and its counts in one request. A listing hydrates the job's
+        ``aggregatedStats`` only while Airbyte's ``HydrateAggregatedStats`` flag is on (the
+        default), and never an attempt's committed bytes (``JobDetails.stats.bytes_synced``
+        is None without the former). Every page is read; a job seen twice because the
+        offsets shifted is kept once.
+
+        Raises:
+            NotFoundError: the server has no such listing (older Airbyte).
+        """
+        check_page_size(page_size)
+        body: dict[str, Any] = {
+            "configTypes": ["sync", "reset_connection", "refresh", "clear"],
+            "orderByField": "updatedAt",
+            "orderByMethod": "DESC",
+        }
+        path = "/v1/jobs/list_for_workspaces"
+        if connection_id is not None:
+            path, body["configId"] = "/v1/jobs/list", connection_id
+        elif workspace_ids:
+            body["workspaceIds"] = list(workspace_ids)
+        if updated_at_start is not None:
+            body["updatedAtStart"] = _iso(updated_at_start)
+        out: dict[int, JobDetails] = {}
+        offset = 0
+        while True:
+            page = {**body, "pagination": {"pageSize": page_size, "rowOffset": offset}}
+            response = self._config_read(path, page)
+            if response is None:
+                return None
+            items = self._object(response).get("jobs")
+            items = items if isinstance(items, list) else []
+            for item in items:
+                if isinstance(item, Mapping):
+                    details = self._parse(response, JobDetails.from_api, item)
+                    out.setdefault(details.job.job_id, details)
+            if len(items) < page_size:
+                return list(out.values())
+            offset += len(items)
 
     # -- connector checks and discover (config API) ---------------------------------------
     def check_source(self: _Core, source_id: str) -> ConnectorCheck | None:
