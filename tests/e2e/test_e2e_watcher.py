@@ -64,8 +64,12 @@ def job_gets(sandbox: Sandbox) -> int:
 
 
 def watcher_listings(sandbox: Sandbox) -> int:
+    """The watcher's listings: the config API's (this sandbox has one), or ``GET /jobs``."""
     return sum(
-        1 for r in sandbox.requests(endpoint="GET /jobs") if "updatedAtStart" in str(r["query"])
+        1
+        for r in sandbox.requests()
+        if r["path"].endswith("/jobs/list_for_workspaces")
+        or (r["endpoint"] == "GET /jobs" and "updatedAtStart" in str(r["query"]))
     )
 
 

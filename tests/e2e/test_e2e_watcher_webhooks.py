@@ -111,7 +111,9 @@ def test_a_push_is_confirmed_once_and_a_dropped_one_is_caught_by_the_watcher(
     assert deliveries[pushed]["outcome"] == "sent" and deliveries[pushed]["status"] == 200
     assert deliveries[dropped]["outcome"] == "dropped"
     assert gets_of(sandbox, pushed) == 0  # confirmed by its details, not a GET
-    assert details_of(sandbox, pushed) == 1  # the confirmation, then the task's counts
+    # One read in all: the push's confirmation (whose details are the task's counts), or
+    # none if a listing saw the end first (its counts came with it)
+    assert details_of(sandbox, pushed) <= 1
     assert gets_of(sandbox, dropped) == 0  # found by the watcher's listing
-    assert details_of(sandbox, dropped) == 1  # the task's own details call
+    assert details_of(sandbox, dropped) == 0  # its counts came with the watcher's listing
     assert ignored == [202, 400]

@@ -52,10 +52,12 @@ def by_id(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def listings(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The watcher's listings: the config API's where there is one, else ``GET /jobs``."""
     return [
         r
         for r in requests
-        if r["endpoint"] == "GET /jobs" and "updatedAtStart" in str(r.get("query", ""))
+        if (r["endpoint"] == "GET /jobs" and "updatedAtStart" in str(r.get("query", "")))
+        or r["path"].endswith("/jobs/list_for_workspaces")
     ]
 
 
@@ -98,10 +100,11 @@ def watched(
     return make
 
 
+@pytest.mark.parametrize("config_api", [True, False], ids=["config-api", "public-api-only"])
 def test_twenty_in_flight_syncs_cost_one_listing_per_tick_and_no_job_polls(
-    watched: Any, tmp_path: Path
+    watched: Any, tmp_path: Path, config_api: bool
 ) -> None:
-    sb, client, ids = watched(N, 4.0)
+    sb, client, ids = watched(N, 4.0, config_api=config_api)
     watcher = JobWatcher(client).start()
     server = WatchServer(watcher, socket_path(tmp_path, "run-twenty"))
     feed = WatchFeed(server.path)
@@ -125,7 +128,13 @@ def test_twenty_in_flight_syncs_cost_one_listing_per_tick_and_no_job_polls(
     # One workspace, 20 jobs on one page: each tick is exactly one request, whatever N.
     assert watcher.ticks >= 2
     assert len(listed) == watcher.ticks == watcher.listings
-    assert all("workspaceIds" in str(r["query"]) for r in listed)
+    if config_api:
+        assert all(r.get("workspaceIds") for r in listed)  # the config API's listing
+    else:
+        assert all("workspaceIds" in str(r["query"]) for r in listed)  # GET /jobs
+    # With a config API each listing brought the ended jobs' counts: no task fetched its
+    # job's details (without one there are none to fetch).
+    assert details_reads(requests) == [], "a task fetched the details a listing had"
     # The watcher's budget: RATE listings a second, CAPACITY at once, END_CREDIT per end.
     assert len(listed) <= CAPACITY + RATE * wall + END_CREDIT * N + 1
     assert len(sb.requests(endpoint="POST /jobs")) == N  # one job per sync

@@ -92,6 +92,18 @@ def _stat(stats: Mapping[str, Any], key: str, streams: tuple[StreamStats, ...], 
     return sum(int(getattr(s, attr)) for s in streams)
 
 
+def _bytes_reported(attempt: Mapping[str, Any], totals: Mapping[str, Any], streams: Any) -> bool:
+    """Whether an attempt's committed bytes were given: in ``totalStats``, in a stream's
+    stats, or (very old servers) as the legacy ``bytesSynced``."""
+    if "bytesCommitted" in totals or "bytesSynced" in attempt:
+        return True
+    for s in streams if isinstance(streams, list) else ():
+        stats = s.get("stats") if isinstance(s, Mapping) else None
+        if isinstance(stats, Mapping) and "bytesCommitted" in stats:
+            return True
+    return not totals and not streams
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptInfo:
     """One attempt of a job, from the config API."""
@@ -109,6 +121,9 @@ class AttemptInfo:
     created_at: datetime | None = None
     ended_at: datetime | None = None
     records_rejected: int = 0
+    #: False when Airbyte gave no committed bytes for this attempt, as a job listing's
+    #: hydrated stats never do: ``bytes_committed`` (and each stream's) is then 0, unknown.
+    bytes_reported: bool = True
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> AttemptInfo:
@@ -150,6 +165,7 @@ class AttemptInfo:
             created_at=parse_datetime(attempt.get("createdAt")),
             ended_at=parse_datetime(attempt.get("endedAt")),
             records_rejected=_stat(totals, "recordsRejected", streams, "records_rejected"),
+            bytes_reported=_bytes_reported(attempt, totals, raw_streams),
         )
 
 
@@ -171,6 +187,11 @@ class JobStats:
     #: True when ``streams`` came from the server's ``streamAggregatedStats`` (already
     #: counted by Airbyte's rules), False when summed here from the attempts.
     streams_from_server: bool = False
+
+    @property
+    def attempt_bytes_reported(self) -> bool:
+        """Whether every attempt's committed bytes were given (a job listing gives none)."""
+        return all(a.bytes_reported for a in self.attempts)
 
     @classmethod
     def from_api(cls, job: Mapping[str, Any], attempts: Iterable[AttemptInfo]) -> JobStats:

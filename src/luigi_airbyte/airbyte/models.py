@@ -151,7 +151,8 @@ class Job:
             bytes_ = _int_or_none(agg.get("bytesCommitted"))
         if totals is not None and totals.attempts:
             rows = totals.records_committed if rows is None else rows
-            bytes_ = totals.bytes_committed if bytes_ is None else bytes_
+            if bytes_ is None and totals.attempt_bytes_reported:
+                bytes_ = totals.bytes_committed
         return cls(
             job_id=int(data["id"]),
             status=status,

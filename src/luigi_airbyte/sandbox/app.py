@@ -146,14 +146,17 @@ def _entry(request: Request, route: Route | None) -> dict[str, Any]:
         "time": time.time(),
     }
     if route is not None and route.api == "config" and "/jobs/" in request.path:
-        # A config-API job call names its job in the body: journal it, as a public
-        # ``GET /jobs/{id}`` does in its path, so reads can be counted per job.
+        # A config-API job call names its job (or a listing its workspaces) in the body:
+        # journal it, as a public ``GET /jobs/{id}`` does in its path, so reads can be
+        # counted per job.
         try:
             body = json.loads(request.get_data(cache=True) or b"null")
         except ValueError:
             body = None  # the handler answers the bad body
         if isinstance(body, dict) and isinstance(body.get("id"), int):
             entry["jobId"] = body["id"]
+        if isinstance(body, dict) and isinstance(body.get("workspaceIds"), list):
+            entry["workspaceIds"] = body["workspaceIds"]  # whose jobs a listing asked for
     return entry
 
 

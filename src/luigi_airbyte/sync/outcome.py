@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from luigi_airbyte.airbyte.models import JobDetails, StreamStats
@@ -66,7 +66,8 @@ def stream_totals(
 
     A stream whose mode is unknown keeps Airbyte's own per-stream aggregate when the
     server sent one, else is summed (the job total is then capped by ``rowsSynced``).
-    Without per-attempt stream stats the server's per-stream aggregate is used as is.
+    Without per-attempt stream stats the server's per-stream aggregate is used as is;
+    without per-attempt committed bytes (a job listing's), its committed bytes are.
     """
     stats = details.stats
     attempts = [a for a in stats.attempts if a.streams]
@@ -96,6 +97,13 @@ def stream_totals(
                     summed = s if summed is None else summed + s
         assert summed is not None
         out.append(summed)
+    if not stats.attempt_bytes_reported and server:
+        # a job listing's attempts carry no committed bytes: Airbyte's per-stream
+        # aggregate (counted by the same rules) has them
+        out = [
+            replace(s, bytes_committed=server[_key(s)].bytes_committed) if _key(s) in server else s
+            for s in out
+        ]
     return tuple(out)
 
 

@@ -3,9 +3,13 @@
 Without it each waiting task sends ``GET /jobs/{id}`` on its own schedule, so Airbyte sees
 O(jobs) requests per interval (29.8 requests/s for 50 syncs in flight). ``JobWatcher``
 runs in the run process (started before Luigi forks workers; see
-``luigi_airbyte.app.watcher``) and answers every waiting task from one
-``GET /jobs?workspaceIds=…&updatedAtStart=…&orderBy=updatedAt|DESC`` per workspace and
-tick, 100 jobs a page: O(workspaces) requests per tick, not O(jobs).
+``luigi_airbyte.app.watcher``) and answers every waiting task from one listing of the
+jobs updated since its last per workspace and tick, newest update first, 100 jobs a page:
+O(workspaces) requests per tick, not O(jobs). Where Airbyte has a config API the listing
+is its ``POST /v1/jobs/list_for_workspaces`` (the call behind the public ``GET /jobs``),
+whose jobs come with their attempts and counts: an ended job's details travel with its
+answer and its task fetches none (see ``_listed_details``). Elsewhere it is
+``GET /jobs?workspaceIds=…&updatedAtStart=…&orderBy=updatedAt|DESC``.
 
 Timing stays each task's own. A task asks ``next(job, scope, after, due_in)``: "tell me
 when my job ends, and at the latest a state no older than ``due_in`` seconds from now".
@@ -61,7 +65,7 @@ from typing import Protocol
 
 from luigi_airbyte.airbyte.models import Job, JobDetails
 from luigi_airbyte.backoff import Backoff
-from luigi_airbyte.errors import AirbyteError
+from luigi_airbyte.errors import AirbyteError, NotFoundError
 from luigi_airbyte.sync.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -117,6 +121,15 @@ class JobListingAPI(Protocol):
         page_size: int = 100,
         workspace_ids: list[str] | None = None,
     ) -> Iterator[Job]: ...
+
+    def list_job_details(
+        self,
+        *,
+        workspace_ids: list[str] | None = None,
+        connection_id: str | None = None,
+        updated_at_start: datetime | None = None,
+        page_size: int = 100,
+    ) -> list[JobDetails] | None: ...
 
 
 @dataclass(frozen=True)
@@ -246,6 +259,7 @@ class JobWatcher:
         self._thread: threading.Thread | None = None
         self._last_tick = float("-inf")
         self._errors = 0
+        self._details_listing: bool | None = None  # None: not tried yet
         self.ticks = 0  # listings rounds done (for tests and benchmarks)
         self.listings = 0  # list requests sent (one per scope and page)
         self.ends = 0  # job ends found by listings (each credits the budget)
@@ -449,7 +463,7 @@ class JobWatcher:
                 failed = str(exc)
                 continue
             with self._cond:
-                ended = sum(self._update(job, started) for job in jobs)
+                ended = sum(self._update(job, started, details) for job, details in jobs)
                 if ended:
                     self.budget.ended(ended, self.clock.monotonic())
                 self.ends += ended
@@ -466,27 +480,62 @@ class JobWatcher:
                         watched.version += 1  # wake the task: it counts a failed poll
             self._cond.notify_all()
 
-    def _list(self, scope: str) -> list[Job]:
+    def _list(self, scope: str) -> list[tuple[Job, JobDetails | None]]:
+        """The jobs of ``scope`` changed since the watermark, each with its details when
+        the listing brought them complete (see ``_listed_details``)."""
         kind, _, ident = scope.partition(":")
         with self._cond:
             since = self._since.get(scope)
         start = None if since is None else since - self.margin
-        self.listings += 1
-        pages = self.client.list_jobs(
-            ident if kind == "conn" else None,
-            workspace_ids=[ident] if kind == "ws" else None,
-            updated_at_start=start,
-            order_by="updatedAt|DESC",
-            page_size=PAGE_SIZE,
-        )
-        jobs = list(pages)
+        jobs = self._listed_details(kind, ident, start)
+        if jobs is None:
+            self.listings += 1
+            pages = self.client.list_jobs(
+                ident if kind == "conn" else None,
+                workspace_ids=[ident] if kind == "ws" else None,
+                updated_at_start=start,
+                order_by="updatedAt|DESC",
+                page_size=PAGE_SIZE,
+            )
+            jobs = [(job, None) for job in pages]
         self.listings += len(jobs) // PAGE_SIZE  # every further page is one more request
-        newest = max((j.last_updated_at for j in jobs if j.last_updated_at), default=None)
+        newest = max((j.last_updated_at for j, _ in jobs if j.last_updated_at), default=None)
         if newest is not None:
             with self._cond:
                 old = self._since.get(scope)
                 self._since[scope] = newest if old is None else max(old, newest)
         return jobs
+
+    def _listed_details(
+        self, kind: str, ident: str, start: datetime | None
+    ) -> list[tuple[Job, JobDetails | None]] | None:
+        """The config API's listing (the one behind the public ``GET /jobs``), whose jobs
+        come with their attempts and counts: an ended job's task then needs no details
+        call of its own. ``None`` where Airbyte has no config API (or no such listing);
+        the public listing is used from then on. Details are passed on only for an ended
+        job whose job-level counts Airbyte hydrated (its ``HydrateAggregatedStats`` flag,
+        on by default): without them a listing lacks the committed bytes."""
+        if self._details_listing is False:
+            return None
+        try:
+            found = self.client.list_job_details(
+                workspace_ids=[ident] if kind == "ws" else None,
+                connection_id=ident if kind == "conn" else None,
+                updated_at_start=start,
+                page_size=PAGE_SIZE,
+            )
+        except NotFoundError:
+            found = None  # an older Airbyte without this listing
+        if found is None:
+            self._details_listing = False
+            logger.info("job watcher: no config-API job listing here; using GET /jobs")
+            return None
+        self._details_listing = True
+        self.listings += 1
+        return [
+            (d.job, d if d.job.status.is_terminal and d.stats.bytes_synced is not None else None)
+            for d in found
+        ]
 
     def _update(self, job: Job, at: float, details: JobDetails | None = None) -> bool:
         """Take in ``job`` as seen at ``at`` (with its ``details`` when a confirmation
