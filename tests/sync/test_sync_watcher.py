@@ -26,6 +26,8 @@ from luigi_airbyte.sync.watch_channel import WatchFeed, WatchServer, job_to_wire
 from luigi_airbyte.sync.watcher import (
     CAPACITY,
     END_CREDIT,
+    FOLLOW_GAP,
+    FOLLOWS,
     MERGE_GAP,
     RATE,
     Answer,
@@ -184,7 +186,7 @@ def test_a_task_is_not_held_back_for_requests_due_later() -> None:
     # within 50 ms of each other, 2.5 s slower than polling each job).
     listing = TimedListing()
     listing.jobs = {1: job(1), 2: job(2)}
-    w = JobWatcher(listing).start()
+    w = JobWatcher(listing, follows=0).start()  # no own looks: only the tasks' due times
     try:
         answered = sorted(ask_at(w, [(job(1), 0.1), (job(2), 0.45)]))
     finally:
@@ -281,7 +283,7 @@ def test_a_request_is_listed_at_its_due_time_with_many_tasks_waiting() -> None:
     # budget holds 2 listings or more at each, so each is listed at its own due time (the
     # old rule: more than 8 waiting, ticks at least 0.6 s apart after the first 3, so the
     # fourth waited 0.3 s, and a job's end 0.3 s on average for the next listing).
-    d = Drive()
+    d = Drive(follows=0)  # no own looks (see the tests below): only the tasks' due times
     for i in range(20):
         d.ask(0.0, 100 + i, 30.0)
     dues = [0.1, 0.4, 1.0, 1.3]
@@ -292,6 +294,38 @@ def test_a_request_is_listed_at_its_due_time_with_many_tasks_waiting() -> None:
     for k in range(4):
         ((due, at, status),) = d.answered[1 + k]
         assert at == pytest.approx(due) and status == "running"
+
+
+def test_a_job_seen_running_at_its_due_time_is_looked_at_again_soon() -> None:
+    # A 1 s job without history: its task looks at 1.0 s, the job ends a few ms later, and
+    # the task's own next look is 0.25 s away. The watcher looks again FOLLOW_GAP later
+    # on its own (its budget is spare) and wakes the task then.
+    def learnt(**options: Any) -> float:
+        d = Drive(**options)
+        d.ask(0.0, 1, 1.0)
+        d.end(1.01, 1)
+        d.ask(1.0, 1, 0.25)  # the task asks again after its answer at 1.0
+        d.run(until=3.0)
+        ((at, status),) = [(at, s) for _, at, s in d.answered[1] if s != "running"]
+        assert status == "succeeded"
+        return at
+
+    assert learnt() == pytest.approx(1.0 + FOLLOW_GAP)
+    assert learnt(follows=0) == pytest.approx(1.25)  # the task's own next look
+
+
+def test_own_looks_stop_after_a_few_and_never_spend_a_low_budget() -> None:
+    def ticks(**budget: Any) -> list[float]:
+        d = Drive(**budget)
+        d.ask(0.0, 1, 1.0)
+        d.ask(1.0, 1, 10.0)  # the job runs on; the task looks again in 10 s
+        return d.run(until=5.0).ticks
+
+    # A budget with room for more: FOLLOWS own looks, then none until the task's time.
+    assert ticks(capacity=6.0) == pytest.approx([1.0 + FOLLOW_GAP * k for k in range(FOLLOWS + 1)])
+    # The default budget (3 listings): an own look only while SPARE (2) are left after it.
+    assert ticks() == pytest.approx([1.0, 1.0 + FOLLOW_GAP])
+    assert ticks(capacity=1.5) == pytest.approx([1.0])  # never SPARE in hand: none
 
 
 def test_once_the_budget_runs_low_requests_close_together_share_a_listing() -> None:

@@ -95,6 +95,13 @@ listings 50 ms apart and found the ends later, ``benchmarks/watcher_sim.py``).""
 TOGETHER = 0.05
 """Requests falling due within this many seconds of the earliest share its listing (made
 when the last of them falls due): tasks that asked at the same moment cost one request."""
+FOLLOW_GAP = 0.05
+"""Seconds after a listing that found a job still running at its task's due time until
+the watcher looks again on its own, while the budget holds ``SPARE`` or more: a due time
+is where a job's end is likely (a 1 s job is seen running at 1.0 s and ends a few ms
+later), and the task's own next look may be 0.25 s away or more."""
+FOLLOWS = 2
+"""Own looks in a row, at most, after a task's due time (then the task's next due time)."""
 MARGIN = 2.0
 """Seconds the watermark is pulled back: Airbyte's timestamps are whole seconds."""
 FORGET_AFTER = 120.0
@@ -164,6 +171,8 @@ class _Watched:
     due: list[float] = field(default_factory=list)  # pending requests' due times
     error: str = ""
     details: JobDetails | None = None  # the ended job's details, from a hint's confirmation
+    follow: float | None = None  # when the watcher looks again on its own (``FOLLOW_GAP``)
+    follows: int = 0  # own looks since the task's last due time
 
     def answer(self) -> Answer:
         details = self.details
@@ -229,6 +238,8 @@ class JobWatcher:
         min_gap: seconds between two ticks at least while the budget holds ``spare``
             listings or more; ``merge_gap`` below that.
         margin: seconds the ``updatedAtStart`` watermark is pulled back.
+        follows, follow_gap: own looks after a due time that found the job running
+            (``FOLLOWS``, ``FOLLOW_GAP``; 0 follows: none).
         clock: time source (monotonic for ticks, wall time as a last-resort watermark).
     """
 
@@ -243,6 +254,8 @@ class JobWatcher:
         merge_gap: float = MERGE_GAP,
         spare: float = SPARE,
         margin: float = MARGIN,
+        follows: int = FOLLOWS,
+        follow_gap: float = FOLLOW_GAP,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -250,6 +263,8 @@ class JobWatcher:
         self.min_gap = min_gap
         self.merge_gap = max(min_gap, merge_gap)
         self.spare = spare
+        self.follows = follows
+        self.follow_gap = follow_gap
         self.margin = timedelta(seconds=margin)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: dict[int, _Watched] = {}
@@ -421,13 +436,23 @@ class JobWatcher:
         look again."""
         self._forget(now)
         waiting = [w for w in self._jobs.values() if w.due]
-        if not waiting:
+        following = [w for w in self._jobs.values() if w.follow is not None]
+        self.budget.ready_at(now)  # brings the tokens up to date
+        if following and self.budget.tokens < self.spare:
+            for w in following:  # own looks spend only a spare budget; none now
+                w.follow = None
+            following = []
+        if not waiting and not following:
             return now + 1.0
-        at = self._next_tick(now, [d for w in waiting for d in w.due])
+        dues = [d for w in waiting for d in w.due]
+        at = self._next_tick(now, dues + [w.follow for w in following if w.follow is not None])
         if at > now:
             return at
         self.budget.spend(now)
-        return sorted({w.scope for w in waiting if min(w.due) <= now})
+        return sorted(
+            {w.scope for w in waiting if min(w.due) <= now}
+            | {w.scope for w in following if w.follow is not None and w.follow <= now}
+        )
 
     def _next_tick(self, now: float, dues: list[float]) -> float:
         """When to list for requests falling due at ``dues``: when the earliest falls due
@@ -471,6 +496,7 @@ class JobWatcher:
                     if watched.scope == scope:
                         watched.refreshed = started
                         watched.error = ""
+                        self._follow_up(watched, started)
         with self._cond:
             self._errors = self._errors + 1 if failed else 0
             if failed:
@@ -479,6 +505,20 @@ class JobWatcher:
                         watched.error = failed
                         watched.version += 1  # wake the task: it counts a failed poll
             self._cond.notify_all()
+
+    def _follow_up(self, watched: _Watched, started: float) -> None:
+        """Under the lock, after a listing that covered ``watched``: if its task's due time
+        had come and the job still runs, look again ``FOLLOW_GAP`` later (``FOLLOWS`` times
+        in a row at most, ``follows``; only while the budget is spare, see ``_plan``)."""
+        if watched.job.status.is_terminal:
+            watched.follow, watched.follows = None, 0
+        elif self.follows and any(d <= started for d in watched.due):
+            watched.follow, watched.follows = started + self.follow_gap, 1
+        elif watched.follow is not None and watched.follow <= started:
+            if watched.follows < self.follows:
+                watched.follow, watched.follows = started + self.follow_gap, watched.follows + 1
+            else:
+                watched.follow = None
 
     def _list(self, scope: str) -> list[tuple[Job, JobDetails | None]]:
         """The jobs of ``scope`` changed since the watermark, each with its details when
@@ -569,6 +609,8 @@ def _state(job: Job) -> tuple[object, ...]:
 __all__ = [
     "CAPACITY",
     "END_CREDIT",
+    "FOLLOWS",
+    "FOLLOW_GAP",
     "MIN_GAP",
     "PAGE_SIZE",
     "MERGE_GAP",
