@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile.hostile_helpers import EARLY, FAULTS, Trial, run_trial
+from hostile.hostile_helpers import EARLY, FAULTS, STORM_SCALE, Trial, is_storm, run_trial
 from luigi_airbyte.sync.runner import SyncRunner
 
 SEEDS = int(os.environ.get("HOSTILE_SEEDS", "12"))
@@ -80,8 +80,16 @@ def test_seeded_runs_through_the_fault_proxy_end_in_the_true_state(
     # when the block is the whole sweep (`make test`). Split over blocks, a block of 15
     # runs can miss the rarest kind (stall, 1.5% of ~19 requests a run), so `make hostile`
     # checks every kind over the sweep instead (summarize.py).
+    # Faults are drawn per request, so a block's count is about Poisson with the mean
+    # below; a third of it fails a working proxy about once in 50,000 blocks (runs make
+    # 12-15 requests since listings carry the job details: "one per run" was too close).
     injected = sum(t.stats.get("injected", 0) for t in trials)
-    assert injected >= len(trials), [t.stats for t in trials]
+    rate = sum(FAULTS.values())
+    expected = sum(
+        t.stats.get("requests", 0) * rate * (STORM_SCALE if is_storm(t.seed) else 1.0)
+        for t in trials
+    )
+    assert expected > 0 and injected >= expected / 3, (expected, [t.stats for t in trials])
     if len(trials) >= 10:
         assert sum(t.stats.get("on_create", 0) for t in trials) > 0
         if BLOCKS == 1:
