@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sync_fakes import CONN
 from watch_fakes import Listing, job
 
 from luigi_airbyte.airbyte.models import JobDetails, JobStatus
-from luigi_airbyte.errors import NotFoundError
+from luigi_airbyte.errors import AirbyteAPIError, NotFoundError, ServerError
 from luigi_airbyte.sync.watcher import JobWatcher
 
 
@@ -102,15 +103,25 @@ def test_without_a_config_api_the_public_listing_is_used_and_the_other_not_asked
 
 
 class OldAirbyte(Listing):
-    """A config API without ``jobs/list_for_workspaces``: 404."""
+    """A config API whose ``jobs/list_for_workspaces`` answers ``error``."""
+
+    def __init__(self, error: AirbyteAPIError) -> None:
+        super().__init__()
+        self.error = error
 
     def list_job_details(self, **kwargs: Any) -> list[JobDetails] | None:
         self.detail_lists.append(kwargs)
-        raise NotFoundError(status_code=404, method="POST", path="/v1/jobs/list_for_workspaces")
+        raise self.error
 
 
-def test_an_airbyte_without_the_listing_falls_back_to_the_public_one() -> None:
-    listing = OldAirbyte()
+def api_error(status: int) -> AirbyteAPIError:
+    kind = {404: NotFoundError, 503: ServerError}.get(status, AirbyteAPIError)
+    return kind(status_code=status, method="POST", path="/api/v1/jobs/list_for_workspaces")
+
+
+@pytest.mark.parametrize("status", [404, 422, 200], ids=["absent", "refused", "unreadable"])
+def test_an_airbyte_without_a_usable_listing_falls_back_to_the_public_one(status: int) -> None:
+    listing = OldAirbyte(api_error(status))
     listing.jobs = {1: job(1, "succeeded", at=5)}
     watcher = JobWatcher(listing).start()
     try:
@@ -120,3 +131,20 @@ def test_an_airbyte_without_the_listing_falls_back_to_the_public_one() -> None:
         watcher.stop()
     assert answer is not None and answer.job.status is JobStatus.SUCCEEDED
     assert len(listing.detail_lists) == 1 and len(listing.lists) >= 1
+
+
+def test_a_failing_listing_is_retried_not_abandoned() -> None:
+    # A 503 is this listing's failure, not the config API's absence: the tasks are told
+    # (a failed poll each) and the same listing is tried again.
+    listing = OldAirbyte(api_error(503))
+    listing.jobs = {1: job(1, "running", at=5)}
+    watcher = JobWatcher(listing).start()
+    try:
+        answer = answer_for(watcher)
+        assert answer is not None and answer.error
+        listing.error = api_error(404)  # then it turns out to be absent
+        later = watcher.next(job(1), "ws:W", answer.version, 0.0, timeout=5)
+    finally:
+        watcher.stop()
+    assert later is not None and not later.error  # served by the public listing
+    assert len(listing.detail_lists) >= 2 and listing.lists

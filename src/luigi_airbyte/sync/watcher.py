@@ -65,7 +65,7 @@ from typing import Protocol
 
 from luigi_airbyte.airbyte.models import Job, JobDetails
 from luigi_airbyte.backoff import Backoff
-from luigi_airbyte.errors import AirbyteError, NotFoundError
+from luigi_airbyte.errors import AirbyteAPIError, AirbyteError, NotFoundError
 from luigi_airbyte.sync.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ the watcher looks again on its own, while the budget holds ``SPARE`` or more: a 
 is where a job's end is likely (a 1 s job is seen running at 1.0 s and ends a few ms
 later), and the task's own next look may be 0.25 s away or more."""
 FOLLOWS = 2
-"""Own looks in a row, at most, after a task's due time (then the task's next due time)."""
+"""Own looks in a row, at most, after a task's first due time (then the task's own)."""
 MARGIN = 2.0
 """Seconds the watermark is pulled back: Airbyte's timestamps are whole seconds."""
 FORGET_AFTER = 120.0
@@ -144,8 +144,9 @@ class Answer:
     """The job as the watcher last saw it, with its version (bumped on every change).
 
     ``error`` is set when the watcher's last listing failed: the task counts it as a
-    failed poll of its own. ``details`` are the ended job's attempts and counts when a
-    hint's confirmation fetched them (the task then does not fetch them again).
+    failed poll of its own. ``details`` are the ended job's attempts and counts when the
+    listing that found its end or a hint's confirmation brought them (the task then does
+    not fetch them again).
     """
 
     job: Job
@@ -170,7 +171,7 @@ class _Watched:
     asked: float = 0.0  # monotonic time of the last request about it
     due: list[float] = field(default_factory=list)  # pending requests' due times
     error: str = ""
-    details: JobDetails | None = None  # the ended job's details, from a hint's confirmation
+    details: JobDetails | None = None  # the ended job's details (a listing's, a hint's)
     follow: float | None = None  # when the watcher looks again on its own (``FOLLOW_GAP``)
     follows: int = 0  # own looks since the task's first due time
     looks: int = 0  # answers given to its task while the job ran
@@ -571,8 +572,11 @@ class JobWatcher:
                 updated_at_start=start,
                 page_size=PAGE_SIZE,
             )
-        except NotFoundError:
-            found = None  # an older Airbyte without this listing
+        except AirbyteAPIError as exc:
+            if not _listing_unusable(exc):
+                raise  # a 5xx, a 429, a refused credential: this listing failed, not the API
+            logger.warning("job watcher: the config API's job listing failed (%s)", exc)
+            found = None
         if found is None:
             self._details_listing = False
             logger.info("job watcher: no config-API job listing here; using GET /jobs")
@@ -600,6 +604,15 @@ class JobWatcher:
         watched.job = job
         watched.version += 1
         return ended
+
+
+def _listing_unusable(exc: AirbyteAPIError) -> bool:
+    """Whether this Airbyte's config-API job listing is of no use to the watcher: absent
+    (404: an older Airbyte), refusing the request's fields (400, 422), or answering what
+    cannot be read (a 2xx). The public listing serves from then on; a job the unreadable
+    answer held is not skipped by the watermark, which only the readable listing moves."""
+    status = exc.status_code
+    return isinstance(exc, NotFoundError) or status in (400, 422) or 200 <= status < 300
 
 
 def _state(job: Job) -> tuple[object, ...]:
