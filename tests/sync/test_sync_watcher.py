@@ -379,7 +379,7 @@ def test_tasks_asking_all_the_time_cost_at_most_the_budget() -> None:
 
 def test_job_ends_found_by_a_listing_credit_the_budget() -> None:
     # Eight tasks in a loop of 1 s jobs (as 8 workers): each end a listing finds pays for
-    # a quarter listing more, so while syncs end the watcher may list more often than its
+    # END_CREDIT listing more, so while syncs end the watcher may list more often than its
     # refill alone allows; without ends it may not. (The old rule ignored ends.)
     def run(ending: bool) -> Drive:
         d = Drive()
@@ -392,13 +392,14 @@ def test_job_ends_found_by_a_listing_credit_the_budget() -> None:
                     d.end(start + 1.02, jid)
                 for extra in range(1, 4):  # asks again every 0.25 s until it learns
                     d.ask(start + 1.0 + 0.25 * extra, jid, 0.0)
-        return d.run(until=12.0)
+        return d.run(until=T)
 
+    T = 13.0  # past the last task's last ask (12.56 s)
     with_ends, without = run(ending=True), run(ending=False)
     assert with_ends.w.ends == 80
-    assert len(without.ticks) <= CAPACITY + RATE * 12.0 + 1
-    assert len(with_ends.ticks) > CAPACITY + RATE * 12.0 + 1
-    assert len(with_ends.ticks) <= CAPACITY + RATE * 12.0 + END_CREDIT * 80 + 1
+    assert len(without.ticks) <= CAPACITY + RATE * T + 1
+    assert len(with_ends.ticks) > CAPACITY + RATE * T + 1
+    assert len(with_ends.ticks) <= CAPACITY + RATE * T + END_CREDIT * 80 + 1
 
 
 def test_a_wave_of_requests_is_answered_in_a_burst() -> None:

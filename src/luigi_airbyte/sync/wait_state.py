@@ -69,7 +69,14 @@ class WaitState:
         self.tick = self.start
         self.replaced: list[int] = []
         self.offset = 0.0  # seconds the job had been running when we started waiting
-        if self.job.start_time is not None and self.job.status not in _QUEUED:
+        # A job found (not posted just now) may have run a while. Not one we posted: its
+        # age is our POST's latency, and Airbyte's whole-second startTime would make it
+        # up to a second older, and every look at it up to a second early.
+        if (
+            attachment.how != "created"
+            and self.job.start_time is not None
+            and self.job.status not in _QUEUED
+        ):
             age = (self.clock.now() - self.job.start_time).total_seconds()
             self.offset = max(0.0, age)
         self.polls = 0

@@ -17,11 +17,12 @@ when my job ends, and at the latest a state no older than ``due_in`` seconds fro
 trigger without history, near the expected end with the connection's past durations,
 see ``luigi_airbyte.sync.polling``), so the tasks' due times are where job ends are
 likely. The watcher lists when the earliest request falls due (never before it; requests
-due within ``TOGETHER``, 50 ms, share one listing), as its budget allows: a token bucket
+due within ``TOGETHER``, 10 ms, share one listing), as its budget allows: a token bucket
 (``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (3),
-credited ``END_CREDIT`` (a quarter listing) for each job end a listing finds; a tick costs
-one. While the budget holds ``SPARE`` (2) listings or more, a request is listed at its due
-time, ticks at least ``MIN_GAP`` (50 ms) apart, however many tasks wait; below that, ticks
+credited ``END_CREDIT`` (three quarters of a listing) for each job end a listing finds; a
+tick costs one. While the budget holds ``SPARE`` (2) listings or more, a request is listed
+at its due time, ticks at least ``MIN_GAP`` (20 ms) apart, however many tasks wait; below
+that, ticks
 are ``MERGE_GAP`` (0.25 s) apart, so requests falling due close together (the tasks of a
 run of short syncs ask in waves) share a listing. So a wave triggered together after a
 quiet spell is answered at its tasks' own times, many tasks waiting on long jobs cost
@@ -79,22 +80,27 @@ CAPACITY = 3.0
 SPARE = 2.0
 """While the budget holds this many listings or more, a request is listed at its due
 time (ticks ``MIN_GAP`` apart); below it, ticks are ``MERGE_GAP`` apart."""
-END_CREDIT = 0.25
+END_CREDIT = 0.75
 """Listings credited back for each job end a listing finds: while short syncs keep
-ending, the watcher may list more often than ``RATE`` (a run of 1 s syncs on 8 workers
-lists about as often as it did with 0.25 s ticks), at most a quarter listing per sync
-more (a sync's ``POST``, its job details and its share of the listings stay within 3
-requests; half a listing made a run of 20 syncs cost 61-65 requests)."""
-MIN_GAP = 0.05
-"""Seconds between two ticks at least while the budget holds ``SPARE`` or more."""
+ending, the watcher may list more often than ``RATE``, at most three quarters of a
+listing per sync more. A sync's ``POST`` and its share of the listings stay within 3
+requests: 1.6-1.8 for runs of 1 s syncs on 8 workers, since the config API's listings
+carry the ended jobs' details (with a details call per sync, a quarter listing was the
+most: half made a run of 20 syncs cost 61-65 requests)."""
+MIN_GAP = 0.02
+"""Seconds between two ticks at least while the budget holds ``SPARE`` or more (50 ms
+until the listings carried the details: a wave of 8 tasks due 12 ms apart then waited up
+to 50 ms for its listing, 34 ms median from a job's end to its task learning it; 12-23 ms
+with 20 ms, ``benchmarks/RESULTS.md``, listing_s8)."""
 MERGE_GAP = 0.25
 """Seconds between two ticks at least once the budget holds less than ``SPARE``: requests
 falling due close together share a listing (the tasks of a run of short syncs ask in
 waves: one listing a wave, not one a task; listing each on time spent the budget on
 listings 50 ms apart and found the ends later, ``benchmarks/watcher_sim.py``)."""
-TOGETHER = 0.05
+TOGETHER = 0.01
 """Requests falling due within this many seconds of the earliest share its listing (made
-when the last of them falls due): tasks that asked at the same moment cost one request."""
+when the last of them falls due): tasks that asked at the same moment cost one request.
+(50 ms before listing_s8: the first of them waited up to that for the last.)"""
 FOLLOW_GAP = 0.05
 """Seconds after a listing that found a job still running at its task's due time until
 the watcher looks again on its own, while the budget holds ``SPARE`` or more: a due time
