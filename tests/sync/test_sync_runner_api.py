@@ -164,3 +164,22 @@ def test_reattached_job_is_placed_by_its_start_time(clock, ledger):
     SyncRunner(fake, ledger, clock=clock).run(CONN, "rk", on_progress=seen.append)
     assert seen[0].elapsed_s == pytest.approx(50, abs=1)
     assert seen[0].percent == pytest.approx(47.5, abs=1)
+
+
+@pytest.mark.parametrize("skew", [0.0, -0.9])
+def test_a_job_we_posted_is_timed_from_our_post_not_from_airbytes_start_time(
+    clock, make_runner, skew
+):
+    # Airbyte writes startTime in whole seconds, so a job posted a moment ago can look up
+    # to a second old (modelled here by a server clock 0.9 s behind). Aged by that, every
+    # look at it came up to a second early: with history (10 s jobs) the first look at
+    # 6.8 s instead of 7.5 s (AdaptivePolling: three quarters of the way to the end).
+    script = [("running", 10.0), ("succeeded", None)]  # running from the POST on
+    fake = FakeAirbyte(clock, script=lambda: list(script), server_skew=skew)
+    fake.add_history(CONN, [10.0] * 5)
+    looks: list[float] = []
+    fake.on_get = lambda job_id, nth: looks.append(clock.monotonic())
+    runner = SyncRunner(fake, make_runner().ledger, clock=clock, settings=SyncSettings())
+    posted = clock.monotonic()
+    assert runner.run(CONN, "k:skew").status is JobStatus.SUCCEEDED
+    assert looks[0] - posted == pytest.approx(7.5, abs=0.05)
