@@ -68,17 +68,7 @@ class WaitState:
         self.ran = self.job.status not in _QUEUED
         self.tick = self.start
         self.replaced: list[int] = []
-        self.offset = 0.0  # seconds the job had been running when we started waiting
-        # A job found (not posted just now) may have run a while. Not one we posted: its
-        # age is our POST's latency, and Airbyte's whole-second startTime would make it
-        # up to a second older, and every look at it up to a second early.
-        if (
-            attachment.how != "created"
-            and self.job.start_time is not None
-            and self.job.status not in _QUEUED
-        ):
-            age = (self.clock.now() - self.job.start_time).total_seconds()
-            self.offset = max(0.0, age)
+        self.offset = self._age()  # seconds the job had run when we started waiting
         self.polls = 0
         self.errors = 0
         self.unknown_warned = False
@@ -127,6 +117,16 @@ class WaitState:
         if self.queued:
             self.queued_s += max(0.0, now - self.tick)
         self.tick = now
+
+    def _age(self) -> float:
+        """How long the job had run when we started waiting. A job found (not posted just
+        now) may have run a while. Not one we posted: its age is our POST's latency, and
+        Airbyte's whole-second ``startTime`` would make it up to a second older, and every
+        look at it up to a second early."""
+        job = self.job
+        if self.att.how == "created" or job.start_time is None or job.status in _QUEUED:
+            return 0.0
+        return max(0.0, (self.clock.now() - job.start_time).total_seconds())
 
     def _elapsed(self) -> float:
         """Seconds the job has been running (time queued for capacity left out)."""
