@@ -18,7 +18,7 @@ import httpx
 
 from luigi_airbyte.airbyte._catalog import StoredStream
 from luigi_airbyte.airbyte._http import Json, _iso, _seg
-from luigi_airbyte.airbyte._pagination import check_page_size
+from luigi_airbyte.airbyte._pagination import paginate
 from luigi_airbyte.airbyte.models import (
     Application,
     ConnectorCheck,
@@ -77,6 +77,10 @@ class _Core(Protocol):
     def _uncertain(
         path: str, connection_id: str, started: datetime, reason: str
     ) -> JobCreateUncertainError: ...
+
+
+class _NoConfigAPI(Exception):
+    """A config-API read found no config API (``_config_read`` answered None)."""
 
 
 class ConfigAPIEndpoints:
@@ -220,7 +224,6 @@ class ConfigAPIEndpoints:
         Raises:
             NotFoundError: the server has no such listing (older Airbyte).
         """
-        check_page_size(page_size)
         body: dict[str, Any] = {
             "configTypes": ["sync", "reset_connection", "refresh", "clear"],
             "orderByField": "updatedAt",
@@ -233,22 +236,27 @@ class ConfigAPIEndpoints:
             body["workspaceIds"] = list(workspace_ids)
         if updated_at_start is not None:
             body["updatedAtStart"] = _iso(updated_at_start)
-        out: dict[int, JobDetails] = {}
-        offset = 0
-        while True:
-            page = {**body, "pagination": {"pageSize": page_size, "rowOffset": offset}}
+
+        def fetch(offset: int, limit: int) -> list[Json]:
+            page = {**body, "pagination": {"pageSize": limit, "rowOffset": offset}}
             response = self._config_read(path, page)
             if response is None:
-                return None
+                raise _NoConfigAPI
             items = self._object(response).get("jobs")
-            items = items if isinstance(items, list) else []
-            for item in items:
-                if isinstance(item, Mapping):
-                    details = self._parse(response, JobDetails.from_api, item)
-                    out.setdefault(details.job.job_id, details)
-            if len(items) < page_size:
-                return list(out.values())
-            offset += len(items)
+            return [
+                {"details": self._parse(response, JobDetails.from_api, item)}
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, Mapping)
+            ]
+
+        out: dict[int, JobDetails] = {}
+        try:
+            for found in paginate(fetch, page_size=page_size):
+                details = found["details"]
+                out.setdefault(details.job.job_id, details)
+        except _NoConfigAPI:
+            return None
+        return list(out.values())
 
     # -- connector checks and discover (config API) ---------------------------------------
     def check_source(self: _Core, source_id: str) -> ConnectorCheck | None:
