@@ -159,3 +159,35 @@ def test_rotation_failure_is_reported_not_fatal(project: tuple[Path, Sandbox]) -
     assert "client id is written in plain text" in doc["credentials"]["error"]
     alerts = _lines(pipeline.parent / "alerts.jsonl")
     assert any("rotation" in json.dumps(a) for a in alerts)
+
+
+def test_a_steps_changes_and_their_events_are_stored_together(
+    project: tuple[Path, Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's start, its job and its end are each one store transaction with their event
+    (each commit is a turn of SQLite's one write lock that the run's other syncs wait for)."""
+    from luigi_airbyte.store import Store
+
+    alone: list[str] = []
+    real = Store.add_events
+
+    def spy(self: Store, run_id: str | None, items: object) -> int:
+        items = list(items)  # type: ignore[call-overload]
+        alone.extend(str(getattr(i, "name", None) or i["name"]) for i in items)  # type: ignore[index]
+        return real(self, run_id, items)
+
+    monkeypatch.setattr(Store, "add_events", spy)
+    pipeline, _ = project
+    code, doc = execute_run(
+        pipeline,
+        run_date=dt.date(2026, 11, 24),
+        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
+        as_json=True,
+    )
+    assert code == 6
+    together = {"step.started", "step.succeeded", "step.failed", "sync.job"}
+    assert not together & set(alone), alone
+    with Store(f"sqlite:///{pipeline.parent / 'state' / 'metadata.db'}") as store:
+        stored = [e.name for e in store.events(doc["run"]["run_id"])]
+    assert stored.count("step.started") == 2 and stored.count("sync.job") == 1
+    assert "step.succeeded" in stored and "step.failed" in stored

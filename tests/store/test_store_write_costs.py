@@ -104,3 +104,42 @@ def test_last_succeeded_many_answers_like_last_succeeded(store: Store) -> None:
     assert many == one
     assert many[keys[1]].job_id == 99_999
     assert keys[0] not in many and len(many) == 800
+
+
+def test_a_step_change_and_its_events_are_one_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = store.start_run("p", run_date=T0.date())
+    seen: list[str] = []
+    real: Callable[..., AbstractContextManager[Connection]] = store.begin
+
+    def spy(action: str, *, durable: bool = True) -> AbstractContextManager[Connection]:
+        seen.append(action)
+        return real(action, durable=durable)
+
+    monkeypatch.setattr(store, "begin", spy)
+    event = {"name": "step.started", "fields": {"step": "s"}, "at": T0}
+    store.upsert_step(run_id, "s", kind="sync", status="running", events_=[event])
+    assert len(seen) == 1, seen
+    assert [e.name for e in store.events(run_id)] == ["step.started"]
+    assert store.get_run(run_id).step("s").status == "running"
+
+
+def test_the_store_sink_holds_only_the_holding_threads_events(store: Store) -> None:
+    """Another thread's event is written at once, never into the holder's transaction
+    (it may belong to another step, or the holder may never write its held events)."""
+    import threading
+
+    from luigi_airbyte.app.runtime import StoreEventSink
+    from luigi_airbyte.observe.events import Event
+
+    run_id = store.start_run("p", run_date=T0.date())
+    sink = StoreEventSink(store)
+    held = sink.hold()
+    sink.emit(Event("mine", {"run_id": run_id}))
+    other = threading.Thread(target=sink.emit, args=(Event("theirs", {"run_id": run_id}),))
+    other.start()
+    other.join()
+    sink.release()
+    assert [e.name for e in held] == ["mine"]
+    assert [e.name for e in store.events(run_id)] == ["theirs"]

@@ -138,6 +138,25 @@ class StepExecutor:
             return
         self.rt.store().upsert_step(ctx.run_id, ctx.step, kind=kind, **fields)
 
+    def _record_emit(self, ctx: StepContext, kind: str, event: Event, **fields: Any) -> None:
+        """Record the step's change and emit its event, stored in one transaction: a sync
+        makes a few of these, and each commit is a turn of SQLite's one write lock that
+        the run's other syncs wait for."""
+        bus = self.rt.bus()  # builds the store sink the event is held in
+        sink = self.rt.store_sink if ctx.run_id else None
+        held = sink.hold() if sink is not None else []
+        try:
+            bus.emit(event)
+        finally:
+            if sink is not None:
+                sink.release()
+        if ctx.run_id:
+            rows = [
+                {"name": e.name, "level": e.level, "at": e.at, "fields": _without_run(e)}
+                for e in held
+            ]
+            self.rt.store().upsert_step(ctx.run_id, ctx.step, kind=kind, events_=rows, **fields)
+
     def _recorded_status(self, ctx: StepContext) -> str | None:
         return self.rt.store().step_status(ctx.run_id, ctx.step) if ctx.run_id else None
 
@@ -198,8 +217,8 @@ class StepExecutor:
     ) -> Iterator[dict[str, Any]]:
         """Record start and outcome, emit events, alert the owner role on failure."""
         started = utcnow()
-        self._record(ctx, kind, status="running", started_at=started, owner=owner)
-        self._emit(ctx, "step.started", kind=kind)
+        running = {"status": "running", "started_at": started, "owner": owner}
+        self._record_emit(ctx, kind, _event(ctx, "step.started", kind=kind), **running)
         outcome: dict[str, Any] = {}
         lineage = StepLineage(self.rt.lineage(), ctx, kind)
         lineage.start()
@@ -210,16 +229,16 @@ class StepExecutor:
             finished = utcnow()
             code, message = failure_text(exc, self.rt.redact)
             interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
-            self._record(
+            self._record_emit(
                 ctx,
                 kind,
+                _event(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code),
                 status="failed",
                 finished_at=finished,
                 message=message,
                 exit_code=code,
                 job_id=outcome.get("job_id"),
             )
-            self._emit(ctx, "step.failed", "error", kind=kind, error=message, exit_code=code)
             # A `luigi-airbyte run` alerts once per failed step when it ends, after Luigi's
             # retries (alert_failed_steps); a step run on its own has no end to wait for.
             if not interrupted and self._is_adhoc(ctx):
@@ -228,22 +247,23 @@ class StepExecutor:
             raise
         else:
             finished = utcnow()
-            self._record(
-                ctx,
-                kind,
-                status="succeeded",
-                finished_at=finished,
-                rows=outcome.get("rows"),
-                job_id=outcome.get("job_id"),
-                message=outcome.get("message"),
-            )
-            self._emit(
+            succeeded = _event(
                 ctx,
                 "step.succeeded",
                 kind=kind,
                 rows=outcome.get("rows"),
                 job_id=outcome.get("job_id"),
                 duration_s=(finished - started).total_seconds(),
+            )
+            self._record_emit(
+                ctx,
+                kind,
+                succeeded,
+                status="succeeded",
+                finished_at=finished,
+                rows=outcome.get("rows"),
+                job_id=outcome.get("job_id"),
+                message=outcome.get("message"),
             )
             lineage.complete(outcome)
             self._finish_adhoc(ctx, 0)
@@ -467,15 +487,13 @@ class StepExecutor:
                 else:
                     attachment = runner.trigger_or_attach(conn.connection_id, key)
                 outcome["job_id"] = attachment.job.job_id
-                self._record(ctx, "sync", job_id=attachment.job.job_id)
-                reporter.tracking_url(client.job_url(attachment.job, conn))
-                self._emit(
-                    ctx,
-                    "sync.job",
-                    connection_id=conn.connection_id,
-                    job_id=attachment.job.job_id,
-                    how=attachment.how,
+                job_id = attachment.job.job_id
+                how = attachment.how
+                found = _event(
+                    ctx, "sync.job", connection_id=conn.connection_id, job_id=job_id, how=how
                 )
+                self._record_emit(ctx, "sync", found, job_id=job_id)
+                reporter.tracking_url(client.job_url(attachment.job, conn))
 
                 def on_progress(p: Progress) -> None:
                     reporter.status(p.message)

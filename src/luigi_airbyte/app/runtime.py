@@ -112,28 +112,31 @@ class RunShared:
 class StoreEventSink:
     """Writes events that carry a ``run_id`` into the metadata store's events table.
 
-    ``hold()`` collects them instead, for a caller that writes them in its own transaction.
+    ``hold()`` collects the calling thread's events instead, for a caller that writes them
+    in its own transaction; other threads' events are written as they come.
     """
 
     name = "store"
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.held: list[Event] | None = None
+        self._local = threading.local()
 
     def hold(self) -> list[Event]:
-        self.held = []
-        return self.held
+        held: list[Event] = []
+        self._local.held = held
+        return held
 
     def release(self) -> None:
-        self.held = None
+        self._local.held = None
 
     def emit(self, event: Event) -> None:
         run_id = str(event.fields.get("run_id") or "")
         if not run_id:
             return
-        if self.held is not None:
-            self.held.append(event)
+        held: list[Event] | None = getattr(self._local, "held", None)
+        if held is not None:
+            held.append(event)
             return
         fields = {k: v for k, v in event.fields.items() if k != "run_id"}
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
@@ -26,6 +26,7 @@ from luigi_airbyte.store.schema import (
     clean_text,
     ensure_utc,
     steps,
+    utcnow,
 )
 
 
@@ -200,6 +201,30 @@ def _stat_value(source: Mapping[str, Any] | object, *names: str) -> Any:
         elif hasattr(source, name):
             return getattr(source, name)
     return None
+
+
+def _event_rows(
+    run_id: str | None, items: Iterable[Mapping[str, Any] | object]
+) -> list[dict[str, Any]]:
+    """Rows of the events table: each item a mapping or an object (``observe.events.Event``)
+    with ``name`` and optionally ``level``, ``fields`` and ``at`` (default: now)."""
+    rows = []
+    for item in items:
+        name = _stat_value(item, "name")
+        if not name:
+            raise ValueError(f"an event needs a name: {item!r}")
+        at = _stat_value(item, "at")
+        fields = _stat_value(item, "fields")
+        rows.append(
+            {
+                "run_id": run_id,
+                "name": str(name),
+                "level": str(_stat_value(item, "level") or "info"),
+                "fields": dict(fields) if fields else {},
+                "at": _aware(at, "event time") if at is not None else utcnow(),
+            }
+        )
+    return rows
 
 
 def _stats_row(item: Mapping[str, Any] | object) -> dict[str, Any]:

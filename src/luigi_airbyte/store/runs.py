@@ -33,10 +33,10 @@ from luigi_airbyte.store.run_records import (
     StreamStatRecord,
     _aware,
     _check_step_values,
+    _event_rows,
     _fill_duration,
     _insert,
     _stat_from_row,
-    _stat_value,
     _stats_row,
     _step_from_row,
     _step_values,
@@ -252,12 +252,15 @@ class RunRepository(ABC):
         message: str | _Unset | None = UNSET,
         owner: str | _Unset | None = UNSET,
         exit_code: int | _Unset | None = UNSET,
+        events_: Iterable[Mapping[str, Any] | object] = (),
     ) -> StepRecord:
         """Create the step or update only the fields given; returns the stored step.
 
         A new step needs ``kind`` (status defaults to ``pending``). When this call sets a
         time, both times are known and ``duration_s`` is not given, the duration is
         computed from them; an explicit ``duration_s`` is kept until a time changes.
+        ``events_`` (as ``add_events`` takes them) are stored in the same transaction: a
+        step's change and its event cost one turn of the store's write lock, not two.
         """
         _check_step_values(kind, status)
         given = _step_values(
@@ -272,26 +275,13 @@ class RunRepository(ABC):
             owner=owner,
             exit_code=exit_code,
         )
+        event_rows = _event_rows(run_id, events_)
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         with self.begin(f"record step {step_name!r} of run {run_id}", durable=False) as conn:
             self._require_run(conn, run_id)
-            existing = conn.execute(sa.select(steps.c.id).where(key)).first()
-            if existing is None and "kind" not in given:
-                raise ValueError(f"step {step_name!r} is new: upsert_step needs kind=")
-            if existing is not None:
-                if given:
-                    conn.execute(steps.update().where(key).values(given))
-            else:
-                # A concurrent writer may insert the same step first (PostgreSQL): merge.
-                insert_values = {"run_id": run_id, "step_name": step_name, "status": "pending"}
-                insert_values.update(given)
-                conn.execute(
-                    _insert(conn, steps)
-                    .values(insert_values)
-                    .on_conflict_do_update(
-                        index_elements=[steps.c.run_id, steps.c.step_name], set_=given
-                    )
-                )
+            _write_step(conn, run_id, step_name, given)
+            if event_rows:
+                conn.execute(events.insert(), event_rows)
             return _step_from_row(_fill_duration(conn, key, given))
 
     def add_skipped_steps(
@@ -318,16 +308,7 @@ class RunRepository(ABC):
                     "message": clean_text(skip.get("message")),
                 }
             )
-        event_rows = [
-            {
-                "run_id": run_id,
-                "name": str(_stat_value(item, "name")),
-                "level": str(_stat_value(item, "level") or "info"),
-                "fields": dict(_stat_value(item, "fields") or {}),
-                "at": _aware(_stat_value(item, "at"), "event time") or utcnow(),
-            }
-            for item in events_
-        ]
+        event_rows = _event_rows(run_id, events_)
         what = f"record {len(rows)} skipped step(s) of run {run_id}"
         with self.begin(what, durable=False) as conn:
             self._require_run(conn, run_id)
@@ -419,22 +400,7 @@ class RunRepository(ABC):
         Each item is a mapping or an object (such as ``observe.events.Event``) with
         ``name`` and optionally ``level``, ``fields`` and ``at``.
         """
-        rows = []
-        for item in items:
-            name = _stat_value(item, "name")
-            if not name:
-                raise ValueError(f"an event needs a name: {item!r}")
-            at = _stat_value(item, "at")
-            fields = _stat_value(item, "fields")
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "name": str(name),
-                    "level": str(_stat_value(item, "level") or "info"),
-                    "fields": dict(fields) if fields else {},
-                    "at": _aware(at, "event time") if at is not None else utcnow(),
-                }
-            )
+        rows = _event_rows(run_id, items)
         if not rows:
             return 0
         with self.begin(f"record {len(rows)} event(s) of run {run_id}", durable=False) as conn:
@@ -661,6 +627,25 @@ def _hostname() -> str:
         return socket.gethostname()
     except OSError:  # pragma: no cover
         return "unknown"
+
+
+def _write_step(conn: Connection, run_id: str, step_name: str, given: dict[str, Any]) -> None:
+    """Update the step's ``given`` fields, or insert it (it then needs ``kind``)."""
+    key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
+    existing = conn.execute(sa.select(steps.c.id).where(key)).first()
+    if existing is None and "kind" not in given:
+        raise ValueError(f"step {step_name!r} is new: upsert_step needs kind=")
+    if existing is not None:
+        if given:
+            conn.execute(steps.update().where(key).values(given))
+        return
+    # A concurrent writer may insert the same step first (PostgreSQL): merge.
+    insert_values = {"run_id": run_id, "step_name": step_name, "status": "pending", **given}
+    conn.execute(
+        _insert(conn, steps)
+        .values(insert_values)
+        .on_conflict_do_update(index_elements=[steps.c.run_id, steps.c.step_name], set_=given)
+    )
 
 
 def _unrecorded(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
