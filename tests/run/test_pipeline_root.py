@@ -65,3 +65,16 @@ def test_a_root_found_incomplete_asks_every_step_again(
     asked = _asking(monkeypatch, False)
     assert not root.complete() and not root.complete()
     assert asked == ["a", "b", "a", "b"]
+
+
+def test_the_root_asks_its_steps_inside_one_scheduling_pass(root: PipelineTask) -> None:
+    """Where the root runs (a warm slot), Luigi asks each step whether it is complete;
+    its process scope is one scheduling pass, whose batch reads answer them together."""
+    from luigi_airbyte.tasks.context import runtime_for
+
+    executor = runtime_for(str(root.pipeline_file)).executor()
+    since = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
+    assert executor.run_attempts("", since) is None  # outside a pass: each asks the store
+    with root.process_scope():
+        assert executor.run_attempts("", since) is not None
+    assert executor.run_attempts("", since) is None

@@ -7,9 +7,11 @@ Real Luigi (``run_graph``, local scheduler), tasks that write the pid they ran i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import luigi
@@ -138,3 +140,42 @@ def test_a_slot_killed_while_idle_is_replaced(tmp_path: Path) -> None:
     warm = _pids(tmp_path, "warm")
     assert warm[0] != warm[1]  # a new slot
     assert _pids(tmp_path, "killer")[0] not in warm.values()  # unmarked: a fork of its own
+
+
+class Scoped(luigi.WrapperTask):
+    """A root over warm tasks with a ``process_scope``, as the pipeline's root."""
+
+    warm_process = True
+    folder = luigi.Parameter()
+
+    def requires(self) -> list[luigi.Task]:
+        return [Warm(folder=self.folder, i=i) for i in range(3)]
+
+    def process_scope(self) -> contextlib.AbstractContextManager[None]:
+        folder = Path(str(self.folder))
+
+        @contextlib.contextmanager
+        def scope() -> Iterator[None]:
+            (folder / "scope-in").write_text(str(os.getpid()))
+            yield
+            (folder / "scope-out").write_text(str(os.getpid()))
+
+        return scope()
+
+    def run(self) -> None:
+        folder = Path(str(self.folder))
+        assert (folder / "scope-in").exists() and not (folder / "scope-out").exists()
+        (folder / "root.pid").write_text(str(os.getpid()))
+
+
+def test_a_warm_root_runs_in_a_slot_inside_its_process_scope(tmp_path: Path) -> None:
+    """The pipeline's root runs last in a free slot, not a fork of the grown run process,
+    and Luigi's check of its dependencies happens inside its scope (one scheduling pass)."""
+    outcome = run_graph([Scoped(folder=str(tmp_path))], workers=2, options=WorkerOptions())
+
+    assert outcome.succeeded, outcome.summary_text
+    slots = set(_pids(tmp_path, "warm").values())
+    root = int((tmp_path / "root.pid").read_text())
+    assert root in slots, (root, slots)
+    assert int((tmp_path / "scope-in").read_text()) == root
+    assert int((tmp_path / "scope-out").read_text()) == root

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import luigi
 
 from luigi_airbyte.tasks.base import StepTask, TodayDateParameter
@@ -41,6 +43,17 @@ class PipelineTask(luigi.WrapperTask):
     run_date = TodayDateParameter(description="The logical date of the run (default: today, UTC).")
     interval = luigi.Parameter(default="", description="Optional finer partition of run_date.")
     run_id = luigi.Parameter(default="", significant=False, description="Run record id.")
+
+    # Luigi runs the root last, after asking each step whether it is complete, in the
+    # process it runs in: a warm slot (``warm_slots``), inside one scheduling pass
+    # (``process_scope``), where a fork of the grown run process asking the store once per
+    # step took ~30 ms at the end of every run (10 syncs; more with more steps).
+    warm_process = True
+
+    def process_scope(self) -> AbstractContextManager[None]:
+        """What a warm slot runs this task in: one scheduling pass, so the steps' answers
+        come from one read of the ledger (``StepExecutor.scheduling_pass``)."""
+        return runtime_for(str(self.pipeline_file)).executor().scheduling_pass()
 
     _found_complete = False  # set by complete(): a complete run stays complete
 

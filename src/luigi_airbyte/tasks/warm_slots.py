@@ -18,13 +18,15 @@ A slot behaves like the process Luigi would have forked, as Luigi's worker sees 
   (``sync_task``). A dead slot is replaced by a new fork when a task needs one;
 - ``terminate()`` sends SIGTERM to the slot, as Luigi does to a task process.
 
-Only syncs run in slots: checks and transforms keep a fresh process each (they load
-data, run dbt or Spark, and may change process state). ``LUIGI_AIRBYTE_WARM_SYNCS=off``
+Only syncs and the pipeline's root run in slots (a task says so with ``warm_process``;
+its ``process_scope()``, if any, is entered around its run): checks and transforms keep a
+fresh process each (they load data, run dbt or Spark, and may change process state). ``LUIGI_AIRBYTE_WARM_SYNCS=off``
 forks per task as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -266,8 +268,10 @@ def _serve(
         proc = luigi.worker.Worker._create_task_process(worker, task)
         proc.use_multiprocessing = False  # run here, in this process
         proc.result_queue = results
+        scope = getattr(task, "process_scope", contextlib.nullcontext)
         try:
-            proc.run()  # sends the result, even on Ctrl-C (Luigi's ``finally``)
+            with scope():  # e.g. the pipeline's root: one scheduling pass (``tasks/steps``)
+                proc.run()  # sends the result, even on Ctrl-C (Luigi's ``finally``)
         except (BrokenPipeError, EOFError):  # the run process is gone: nobody to tell
             return
         except KeyboardInterrupt:  # Ctrl-C reached the whole process group: the run ends
