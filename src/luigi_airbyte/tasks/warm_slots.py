@@ -20,8 +20,8 @@ A slot behaves like the process Luigi would have forked, as Luigi's worker sees 
 
 Only syncs and the pipeline's root run in slots (a task says so with ``warm_process``;
 its ``process_scope()``, if any, is entered around its run): checks and transforms keep a
-fresh process each (they load data, run dbt or Spark, and may change process state). ``LUIGI_AIRBYTE_WARM_SYNCS=off``
-forks per task as before.
+fresh process each (they load data, run dbt or Spark, and may change process state).
+``LUIGI_AIRBYTE_WARM_SYNCS=off`` forks per task as before.
 """
 
 from __future__ import annotations
