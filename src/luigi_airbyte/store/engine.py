@@ -7,8 +7,7 @@ idempotent when two processes record the same job.
 SQLite is made safe for several processes (two ``luigi-airbyte run``, luigid workers):
 WAL journal, a busy timeout, foreign keys on, and every write transaction opened with
 ``BEGIN IMMEDIATE`` so a writer waits for the lock up front instead of failing when a
-read transaction tries to upgrade. That wait is ours, in steps of at most 2 ms
-(``_begin_immediate``), not SQLite's busy handler, which sleeps up to 100 ms a try.
+read transaction tries to upgrade.
 """
 
 from __future__ import annotations
@@ -154,46 +153,10 @@ def _use_wal(cursor: Any, *, timeout_s: float) -> None:
                 cursor.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() >= deadline:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
                 raise
             time.sleep(next(pauses))
-
-
-# Waits for the write lock: 0.25 ms doubling to 2 ms, full jitter (waiters spread).
-_WRITE_LOCK_RETRY = Backoff(base=0.00025, cap=0.002, jitter="full")
-
-
-def _begin_immediate(conn: sa.Connection, busy_timeout_ms: int) -> None:
-    """``BEGIN IMMEDIATE``, waiting for another writer's commit in steps of at most 2 ms.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10, ... up to 100 ms between its tries, so a
-    writer queued behind short transactions often sleeps long after the lock is free:
-    eight sync processes starting together waited ~0.2 s each for their first writes
-    (``benchmarks/store_writers.py``). Here the handler is off while we try, and we try
-    again on our own short schedule until the busy timeout, whose error stays SQLite's.
-    """
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    raw.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + busy_timeout_ms / 1000
-        pauses = _WRITE_LOCK_RETRY.delays()
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    break  # not the lock: the last try below raises it as SQLAlchemy does
-            time.sleep(min(next(pauses), left))
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the last try (its error, if any, is ours)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:
@@ -217,10 +180,7 @@ def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:
         mode = conn.get_execution_options().get(BEGIN_MODE_OPTION, "DEFERRED")
         if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):  # pragma: no cover
             raise ValueError(f"bad SQLite begin mode {mode!r}")
-        if mode == "IMMEDIATE" and not memory:
-            _begin_immediate(conn, busy_timeout_ms)
-        else:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.exec_driver_sql(f"BEGIN {mode}")
 
     sa.event.listen(engine, "connect", on_connect)
     sa.event.listen(engine, "begin", on_begin)
