@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,6 +68,14 @@ def project(tmp_path: Path) -> tuple[Path, Sandbox]:
     sandbox.stop()
 
 
+def _run(pipeline: Path, run_date: dt.date, **options: Any) -> tuple[int, dict[str, Any]]:
+    """The pipeline's run in this process, its console output discarded."""
+    with open(os.devnull, "w") as quiet:
+        return execute_run(
+            pipeline, run_date=run_date, console=Console(file=quiet), as_json=True, **options
+        )
+
+
 def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
@@ -75,12 +84,7 @@ def test_failed_check_alerts_owner_once_and_everything_is_recorded(
     project: tuple[Path, Sandbox],
 ) -> None:
     pipeline, sandbox = project
-    code, doc = execute_run(
-        pipeline,
-        run_date=dt.date(2026, 11, 24),
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
-        as_json=True,
-    )
+    code, doc = _run(pipeline, dt.date(2026, 11, 24))
     assert code == 6
     steps = {s["name"]: s for s in doc["steps"]}
     assert steps["crm"]["status"] == "succeeded"
@@ -122,13 +126,7 @@ def test_rotate_credentials_after_a_run(project: tuple[Path, Sandbox]) -> None:
             f'client_secret: "file:{creds}#client_secret"}}',
         )
     )
-    code, doc = execute_run(
-        pipeline,
-        run_date=dt.date(2026, 11, 25),
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
-        as_json=True,
-        rotate=True,
-    )
+    code, doc = _run(pipeline, dt.date(2026, 11, 25), rotate=True)
     assert code == 6  # the impossible check still fails; rotation does not change that
     assert doc["credentials"]["rotated"] is True, doc["credentials"]
     stored = json.loads(creds.read_text())
@@ -146,13 +144,7 @@ def test_rotate_credentials_after_a_run(project: tuple[Path, Sandbox]) -> None:
 
 def test_rotation_failure_is_reported_not_fatal(project: tuple[Path, Sandbox]) -> None:
     pipeline, _ = project  # the fixture's secret is a bare file: reference, not rotatable
-    code, doc = execute_run(
-        pipeline,
-        run_date=dt.date(2026, 11, 26),
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
-        as_json=True,
-        rotate=True,
-    )
+    code, doc = _run(pipeline, dt.date(2026, 11, 26), rotate=True)
     assert code == 6
     assert doc["credentials"]["rotated"] is False
     # the fixture's client id is plain text: a rotation could not store the new one
@@ -178,12 +170,7 @@ def test_a_steps_changes_and_their_events_are_stored_together(
 
     monkeypatch.setattr(Store, "add_events", spy)
     pipeline, _ = project
-    code, doc = execute_run(
-        pipeline,
-        run_date=dt.date(2026, 11, 24),
-        console=Console(file=open(os.devnull, "w")),  # noqa: SIM115
-        as_json=True,
-    )
+    code, doc = _run(pipeline, dt.date(2026, 11, 24))
     assert code == 6
     together = {"step.started", "step.succeeded", "step.failed", "sync.job"}
     assert not together & set(alone), alone
