@@ -54,11 +54,11 @@ class OldRule(JobWatcher):
 
     def _plan(self, now: float) -> list[str] | float:
         self._forget(now)
-        waiting = [w for w in self._jobs.values() if w.due]
+        waiting = [w for w in self._jobs.values() if w.asks]
         if not waiting:
             self.burst = 3
             return now + 1.0
-        dues = [d for w in waiting for d in w.due]
+        dues = [a.due for w in waiting for a in w.asks]
         last = max(d for d in dues if d <= min(dues) + TOGETHER)
         gap = 0.25 if len(waiting) <= 8 else 0.6
         if self.burst > 0:
@@ -69,7 +69,7 @@ class OldRule(JobWatcher):
         if at > now:
             return at
         self.burst = max(0, self.burst - 1)
-        return sorted({w.scope for w in waiting if min(w.due) <= now})
+        return sorted({w.scope for w in waiting if min(a.due for a in w.asks) <= now})
 
 
 class Jobs:
@@ -96,6 +96,9 @@ class Jobs:
     def get_job(self, job_id: int, /) -> Job:
         return self.job(job_id)
 
+    def list_job_details(self, **kw: Any) -> None:
+        return None  # no config API: the watcher lists with ``list_jobs``
+
     def list_jobs(self, connection_id: str | None = None, **kw: Any) -> Iterator[Job]:
         self.times.append(self.clock.monotonic())
         since = kw.get("updated_at_start")
@@ -121,7 +124,7 @@ def simulate(
     strategy = AdaptivePolling()
     order = itertools.count()
     events: list[tuple[float, int, str, Any]] = []
-    pending: dict[int, tuple[Any, float, int, int, float]] = {}
+    pending: dict[int, tuple[Any, Any, int, int, float]] = {}
     started = 0
     latency: list[float] = []
     late: list[float] = []
@@ -170,32 +173,35 @@ def simulate(
                     last_updated_at=T0 + timedelta(seconds=jobs.spans[job_id][0]),
                 )
                 watched = watcher._watch(seen, scope, now)
-                watched.due.append(now + due_in)
-            pending[worker] = (watched, now + due_in, job_id, polls, jobs.spans[job_id][0])
+                request = watcher._ask(watched, now, now + due_in)
+            pending[worker] = (watched, request, job_id, polls, jobs.spans[job_id][0])
         if not pending and not events:
             break
         with watcher._cond:
             planned = watcher._plan(now)
         if isinstance(planned, list):
             watcher._tick(planned)
-            for worker, (watched, due, job_id, polls, begun) in list(pending.items()):
-                if watched.job.status.is_terminal:
-                    latency.append(now - jobs.spans[job_id][1])
-                    learnt.append(now)
-                elif watched.refreshed >= due:
-                    late.append(now - due)
-                else:
-                    continue
-                watched.due.remove(due)
-                del pending[worker]
-                if watched.job.status.is_terminal:
-                    if plan[worker][1] is None:
-                        next_at = now + rng.uniform(0.03, 0.3)
-                        heapq.heappush(events, (next_at, next(order), "trigger", worker))
-                else:
-                    ask(worker, job_id, now, polls + 1, begun)
+        for worker, (watched, request, job_id, polls, begun) in list(pending.items()):
+            # as ``JobWatcher.next``: an end at once, "running" at the due time
+            if watched.job.status.is_terminal:
+                latency.append(now - jobs.spans[job_id][1])
+                learnt.append(now)
+            elif watched.covers(request) and now >= request.due - 1e-9:
+                late.append(now - request.due)
+            else:
+                continue
+            watched.asks.remove(request)
+            del pending[worker]
+            if watched.job.status.is_terminal:
+                if plan[worker][1] is None:
+                    next_at = now + rng.uniform(0.03, 0.3)
+                    heapq.heappush(events, (next_at, next(order), "trigger", worker))
+            else:
+                ask(worker, job_id, now, polls + 1, begun)
+        if isinstance(planned, list):
             continue
-        wake = min([planned] + ([events[0][0]] if events else []))
+        held = [r.due for w, r, *_ in pending.values() if w.covers(r) and r.due > now]
+        wake = min([planned] + held + ([events[0][0]] if events else []))
         clock.advance(max(wake - now, 1e-6))
     latency.sort()
     late.sort()

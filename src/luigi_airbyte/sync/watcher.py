@@ -17,8 +17,9 @@ when my job ends, and at the latest a state no older than ``due_in`` seconds fro
 trigger without history, near the expected end with the connection's past durations,
 see ``luigi_airbyte.sync.polling``), so the tasks' due times are where job ends are
 likely. The watcher lists when the earliest request falls due (never before it; requests
-due within ``TOGETHER``, 10 ms, share one listing), as its budget allows: a token bucket
-(``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (5),
+due within ``TOGETHER``, 10 ms, share one listing; one falling due at most ``FRESH``, 30 ms,
+after a listing is answered at its due time from that listing), as its budget allows: a
+token bucket (``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (5),
 credited ``END_CREDIT`` (three quarters of a listing) for each job end a listing finds; a
 tick costs one. While the budget holds ``SPARE`` (2) listings or more, a request is listed
 at its due time, ticks at least ``MIN_GAP`` (20 ms) apart, however many tasks wait; below
@@ -104,6 +105,14 @@ TOGETHER = 0.01
 """Requests falling due within this many seconds of the earliest share its listing (made
 when the last of them falls due): tasks that asked at the same moment cost one request.
 (50 ms before listing_s8: the first of them waited up to that for the last.)"""
+FRESH = 0.03
+"""Seconds a listing may precede a request's due time and still answer it: the request
+is then answered at its due time from that listing, without one of its own. A run's first
+wave asks together (8 first looks within 0.15 s): listed each at its own time, it spent
+the budget while its jobs still ran, no own look was left, and the ends waited 0.25 s for
+the tasks' next looks (``scale.py``, N = 10: 1.44-1.59x in 7 runs of 16). With 30 ms no
+wave of ``tests/sync/test_sync_watcher.py``'s grid waits so; 50 ms answered more requests
+from older listings and found the ends later (``benchmarks/RESULTS.md``, fresh_s10)."""
 FOLLOW_GAP = 0.05
 """Seconds after a listing that found a job still running at its task's due time until
 the watcher looks again on its own, while the budget holds ``SPARE`` or more: a due time
@@ -171,6 +180,16 @@ class JobFeed(Protocol):
     def next(self, job: Job, scope: str, after: int, due_in: float, /) -> Answer | None: ...
 
 
+@dataclass(frozen=True)
+class _Ask:
+    """A task's pending request: answered "still running" not before ``due``, by a
+    listing that started at ``floor`` or later (``due`` less ``FRESH``, never before the
+    request was made)."""
+
+    due: float
+    floor: float
+
+
 @dataclass
 class _Watched:
     job: Job
@@ -178,12 +197,16 @@ class _Watched:
     version: int = 0
     refreshed: float = float("-inf")  # monotonic start of the last listing that covered it
     asked: float = 0.0  # monotonic time of the last request about it
-    due: list[float] = field(default_factory=list)  # pending requests' due times
+    asks: list[_Ask] = field(default_factory=list)  # its task's pending requests
     error: str = ""
     details: JobDetails | None = None  # the ended job's details (a listing's, a hint's)
     follow: float | None = None  # when the watcher looks again on its own (``FOLLOW_GAP``)
     follows: int = 0  # own looks since the task's first due time
     looks: int = 0  # answers given to its task while the job ran
+
+    def covers(self, ask: _Ask) -> bool:
+        """Whether a listing recent enough for ``ask`` has seen the job."""
+        return self.refreshed >= ask.floor
 
     def answer(self) -> Answer:
         details = self.details
@@ -248,6 +271,8 @@ class JobWatcher:
         rate, capacity, end_credit: the listing budget (``TickBudget``).
         min_gap: seconds between two ticks at least while the budget holds ``spare``
             listings or more; ``merge_gap`` below that.
+        fresh: seconds a listing may precede a request's due time and answer it
+            (``FRESH``).
         margin: seconds the ``updatedAtStart`` watermark is pulled back.
         follows, follow_gap: own looks after a due time that found the job running
             (``FOLLOWS``, ``FOLLOW_GAP``; 0 follows: none).
@@ -267,6 +292,7 @@ class JobWatcher:
         margin: float = MARGIN,
         follows: int = FOLLOWS,
         follow_gap: float = FOLLOW_GAP,
+        fresh: float = FRESH,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -276,6 +302,7 @@ class JobWatcher:
         self.spare = spare
         self.follows = follows
         self.follow_gap = follow_gap
+        self.fresh = max(0.0, fresh)
         self.margin = timedelta(seconds=margin)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._jobs: dict[int, _Watched] = {}
@@ -314,9 +341,10 @@ class JobWatcher:
         self, job: Job, scope: str, after: int, due_in: float, timeout: float | None = None
     ) -> Answer | None:
         """Block until a listing shows ``job`` ended (or failed) past version ``after``,
-        or a listing started after this call and no earlier than ``due_in`` seconds from
-        now has covered it. A job still running is never answered before ``due_in``: the
-        task would count that as its poll and wait a whole poll interval more from it.
+        or, at ``due_in`` seconds from now, for what a listing started after this call and
+        no earlier than ``fresh`` before then saw. A job still running is never answered
+        before ``due_in``: the task would count that as its poll and wait a whole poll
+        interval more from it.
 
         Returns ``None`` if the watcher stopped, or nothing came within ``timeout``
         (default: ``due_in`` plus a minute): the caller then polls on its own.
@@ -328,7 +356,7 @@ class JobWatcher:
             watched = self._watch(job, scope, now)
             if watched.version > after:
                 return watched.answer()
-            watched.due.append(due)
+            ask = self._ask(watched, now, due)
             self._cond.notify_all()
             try:
                 while not self._stopped:
@@ -338,16 +366,18 @@ class JobWatcher:
                         break
                     # Only a listing that started after this request answers it (no
                     # spinning on an old one), and not before it is due.
-                    if watched.refreshed >= max(due, now):
+                    at = self.clock.monotonic()
+                    if watched.covers(ask) and at >= due:
                         break
-                    remaining = limit - self.clock.monotonic()
+                    remaining = limit - at
                     if remaining <= 0:
                         return None
-                    self._cond.wait(min(remaining, 1.0))
+                    wait = due - at if watched.covers(ask) else 1.0
+                    self._cond.wait(max(0.0, min(remaining, wait)))
                 else:
                     return None
             finally:
-                watched.due.remove(due)
+                watched.asks.remove(ask)
                 watched.asked = self.clock.monotonic()
             if not watched.job.status.is_terminal and not watched.error:
                 watched.looks += 1
@@ -420,6 +450,12 @@ class JobWatcher:
         watched.asked = now
         return watched
 
+    def _ask(self, watched: _Watched, now: float, due: float) -> _Ask:
+        """Under the lock: ``watched``'s task asks at ``now`` for an answer at ``due``."""
+        ask = _Ask(due=due, floor=max(now, due - self.fresh))
+        watched.asks.append(ask)
+        return ask
+
     def _loop(self) -> None:
         try:
             while True:
@@ -448,7 +484,9 @@ class JobWatcher:
         """Under the lock: the scopes to list now (the tick is paid for), or the time to
         look again."""
         self._forget(now)
-        waiting = [w for w in self._jobs.values() if w.due]
+        # Requests a recent listing covers wait for their due time, not for a listing.
+        open_ = [(w, [a.due for a in w.asks if not w.covers(a)]) for w in self._jobs.values()]
+        waiting = [(w, dues) for w, dues in open_ if dues]
         following = [w for w in self._jobs.values() if w.follow is not None]
         self.budget.ready_at(now)  # brings the tokens up to date
         if following and self.budget.tokens < self.spare:
@@ -457,13 +495,13 @@ class JobWatcher:
             following = []
         if not waiting and not following:
             return now + 1.0
-        dues = [d for w in waiting for d in w.due]
+        dues = [d for _, ds in waiting for d in ds]
         at = self._next_tick(now, dues + [w.follow for w in following if w.follow is not None])
         if at > now:
             return at
         self.budget.spend(now)
         return sorted(
-            {w.scope for w in waiting if min(w.due) <= now}
+            {w.scope for w, ds in waiting if min(ds) <= now}
             | {w.scope for w in following if w.follow is not None and w.follow <= now}
         )
 
@@ -484,7 +522,7 @@ class JobWatcher:
 
     def _forget(self, now: float) -> None:
         for job_id in [
-            j for j, w in self._jobs.items() if not w.due and now - w.asked > FORGET_AFTER
+            j for j, w in self._jobs.items() if not w.asks and now - w.asked > FORGET_AFTER
         ]:
             del self._jobs[job_id]
 
@@ -529,7 +567,7 @@ class JobWatcher:
         looks needed (``benchmarks/polling.py``: 30 % more listings, none sooner)."""
         if watched.job.status.is_terminal:
             watched.follow, watched.follows = None, 0
-        elif self.follows and not watched.looks and any(d <= started for d in watched.due):
+        elif self.follows and not watched.looks and any(watched.covers(a) for a in watched.asks):
             watched.follow, watched.follows = started + self.follow_gap, 1
         elif watched.follow is not None and watched.follow <= started:
             if watched.follows < self.follows:
@@ -640,6 +678,7 @@ __all__ = [
     "END_CREDIT",
     "FOLLOWS",
     "FOLLOW_GAP",
+    "FRESH",
     "MIN_GAP",
     "PAGE_SIZE",
     "MERGE_GAP",
