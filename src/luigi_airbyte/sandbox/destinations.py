@@ -13,6 +13,7 @@ SQLite's file lock from failing attempts at random.
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import uuid
@@ -411,6 +412,17 @@ class SQLAlchemyWriter(Writer):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def import_drivers(kinds: Iterable[str]) -> None:
+    """Import now the drivers that destinations of ``kinds`` write with.
+
+    The engine does so when it starts, as Airbyte's destinations are up before a job
+    runs. Imported by the first job instead, DuckDB's ~0.1 s held every job of a run's
+    first wave at its destination's lock and, holding the GIL, delayed the API's answers
+    (``benchmarks/scale.py``, N = 10: the first wave's jobs took 1.12 s for 1 s)."""
+    if "duckdb" in kinds:
+        importlib.import_module("duckdb")
 
 
 def make_writer(kind: str, *, path: Path | None, url: str | None) -> Writer:

@@ -24,6 +24,7 @@ from luigi_airbyte.sandbox.destinations import (
     DestinationWriteError,
     TableRef,
     Writer,
+    import_drivers,
 )
 from luigi_airbyte.sandbox.errors import (
     BadRequest,
@@ -78,7 +79,9 @@ class JobRunner(EngineState):
     """Runs the jobs of an ``EngineState``: the run loop and one worker thread per job."""
 
     def start(self) -> None:
-        """Start the job runner; jobs created before start() stay pending until then."""
+        """Start the job runner; jobs created before start() stay pending until then.
+        The destinations' drivers are imported first (``import_drivers``)."""
+        import_drivers({d.type for d in self._destinations.values()})
         with self._lock:
             if self._closed:
                 raise RuntimeError("engine is closed")
