@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import click
 
 from luigi_airbyte import __version__
-from luigi_airbyte.app import collector
+from luigi_airbyte.app import collector, lean_imports
 from luigi_airbyte.cli import (
     config_cmd,
     connections_cmd,
@@ -144,8 +144,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     (`GC_THRESHOLD`) and freezes the heap when the command ends: the interpreter exits
     next, and its final collections would walk every object the command built (~0.2 s
     after a run of 1,000 steps). It also tells httpx its command line is absent, so
-    importing httpx does not import rich and pygments for it. Called with ``argv``
-    (tests, embedding) it changes neither.
+    importing httpx does not import rich and pygments for it, and lets ``run`` import
+    Luigi without the optional packages it does not use from it (``app/lean_imports.py``).
+    Called with ``argv`` (tests, embedding) it changes none of these.
     """
     global _help_only
     args = list(argv) if argv is not None else sys.argv[1:]
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if console:
         gc.set_threshold(*GC_THRESHOLD)
         collector.allow_pauses()  # `run` pauses the collector for its start-up
+        lean_imports.allow()  # `run` imports Luigi without what it does not use of it
         # httpx imports its own command line (rich, pygments: ~45 ms) unless it is absent,
         # a case httpx handles; nothing in this process runs httpx's command line.
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -224,10 +224,13 @@ def execute_run(
 
 def _graph_runner(rt: Runtime, graph: Graph, **options: Any) -> GraphOutcome:
     """Luigi is imported (only now) while the run's first Airbyte requests are under way
-    (``app/prefetch.py``); the run then goes on as ``tasks.outcome`` runs it."""
+    (``app/prefetch.py``), without the optional packages the run does not use from it
+    (``app/lean_imports.py``); the run then goes on as ``tasks.outcome`` runs it."""
+    from luigi_airbyte.app.lean_imports import absent, luigi_unused
     from luigi_airbyte.app.prefetch import prefetched
 
-    with prefetched(rt, graph):
+    unused = luigi_unused(remote_scheduler=bool(options.get("scheduler_url")))
+    with prefetched(rt, graph), absent(unused):
         from luigi_airbyte.tasks.outcome import run_pipeline_graph
     return run_pipeline_graph(rt, graph, **options)
 
