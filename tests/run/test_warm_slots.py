@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +181,21 @@ def test_a_warm_root_runs_in_a_slot_inside_its_process_scope(tmp_path: Path) -> 
     assert root in slots, (root, slots)
     assert int((tmp_path / "scope-in").read_text()) == root
     assert int((tmp_path / "scope-out").read_text()) == root
+
+
+def test_a_slots_first_task_imports_nothing_for_its_date_parameter() -> None:
+    # A slot is forked from the run process: what its first task needs and the run process
+    # never imported, each slot imports on its own, 8 at once in a run's first wave. Its
+    # task's date parameter parses with strptime, whose first call imported _strptime
+    # (1.5-24 ms a slot in scale.py's first wave on 2 CPUs). Fresh interpreter: in this
+    # one an earlier test parsed a date already.
+    probe = (
+        "import sys, luigi, luigi_airbyte.tasks.warm_slots\n"
+        "before = set(sys.modules)\n"
+        "luigi.DateParameter().parse('2026-11-24')\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"

@@ -26,6 +26,7 @@ fresh process each (they load data, run dbt or Spark, and may change process sta
 
 from __future__ import annotations
 
+import _strptime  # noqa: F401  # a task's date parameter needs it: imported once, pre-fork
 import contextlib
 import logging
 import multiprocessing
