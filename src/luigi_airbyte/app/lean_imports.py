@@ -58,7 +58,10 @@ def luigi_unused(*, remote_scheduler: bool) -> tuple[str, ...]:
 class _Hide:
     """A finder first on ``sys.meta_path`` (an ``importlib.abc.MetaPathFinder``, without
     importing that module): "not installed" for ``names`` (and their submodules), to one
-    thread. A module already imported never reaches a finder."""
+    thread. A module already imported never reaches a finder. It raises rather than
+    answer ``None`` (which would let the next finder find it), so in that thread
+    ``importlib.util.find_spec`` of a hidden name raises too: nothing Luigi's import runs
+    asks that way."""
 
     def __init__(self, names: Sequence[str], thread: int) -> None:
         self.names = frozenset(names)

@@ -17,15 +17,15 @@ when my job ends, and at the latest a state no older than ``due_in`` seconds fro
 trigger without history, near the expected end with the connection's past durations,
 see ``luigi_airbyte.sync.polling``), so the tasks' due times are where job ends are
 likely. The watcher lists when the earliest request falls due (never before it; requests
-due within ``TOGETHER``, 10 ms, share one listing; one falling due at most ``FRESH``, 30 ms,
-after a listing is answered at its due time from that listing), as its budget allows: a
-token bucket (``TickBudget``) that refills ``RATE`` (1.8) listings a second up to ``CAPACITY`` (5),
-credited ``END_CREDIT`` (three quarters of a listing) for each job end a listing finds; a
-tick costs one. While the budget holds ``SPARE`` (2) listings or more, a request is listed
-at its due time, ticks at least ``MIN_GAP`` (20 ms) apart, however many tasks wait; below
-that, ticks
-are ``MERGE_GAP`` (0.25 s) apart, so requests falling due close together (the tasks of a
-run of short syncs ask in waves) share a listing. So a wave triggered together after a
+due within ``TOGETHER``, 10 ms, share one listing; one falling due at most ``FRESH``, 30
+ms, after a listing is answered at its due time from that listing), as its budget
+allows: a token bucket (``TickBudget``) that refills ``RATE`` (1.8) listings a second up
+to ``CAPACITY`` (5), credited ``END_CREDIT`` (three quarters of a listing) for each job
+end a listing finds; a tick costs one. While the budget holds ``SPARE`` (2) listings or
+more, a request is listed at its due time, ticks at least ``MIN_GAP`` (20 ms) apart,
+however many tasks wait; below that, ticks are ``MERGE_GAP`` (0.25 s) apart, so requests
+falling due close together (the tasks of a run of short syncs ask in waves) share a
+listing. So a wave triggered together after a
 quiet spell is answered at its tasks' own times, many tasks waiting on long jobs cost
 Airbyte ``RATE`` listings a second, and a run of short syncs about one listing a wave.
 (Until ``dropgap``, issue 10, ticks were 0.25 s apart while up to 8 tasks waited and 0.6 s
@@ -110,9 +110,9 @@ FRESH = 0.03
 is then answered at its due time from that listing, without one of its own. A run's first
 wave asks together (8 first looks within 0.15 s): listed each at its own time, it spent
 the budget while its jobs still ran, no own look was left, and the ends waited 0.25 s for
-the tasks' next looks (``scale.py``, N = 10: 1.44-1.59x in 7 runs of 16). With 30 ms no
-wave of ``tests/sync/test_sync_watcher.py``'s grid waits so; 50 ms answered more requests
-from older listings and found the ends later (``benchmarks/RESULTS.md``, fresh_s10)."""
+the tasks' next looks (``scale.py``, N = 10 on 8 workers: 7 runs of 11 without, 3 of 12
+with 30 ms; 50 ms answered more requests from older listings and found the ends later in
+the other runs; ``benchmarks/RESULTS.md``, fresh_s10)."""
 FOLLOW_GAP = 0.05
 """Seconds after a listing that found a job still running at its task's due time until
 the watcher looks again on its own, while the budget holds ``SPARE`` or more: a due time
