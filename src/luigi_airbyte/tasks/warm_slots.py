@@ -26,8 +26,8 @@ fresh process each (they load data, run dbt or Spark, and may change process sta
 
 from __future__ import annotations
 
-import _strptime  # noqa: F401  # a task's date parameter needs it: imported once, pre-fork
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -44,6 +44,10 @@ from luigi.task_register import load_task
 from luigi_airbyte.app.switches import switched_on
 
 logger = logging.getLogger(__name__)
+
+# A task's date parameter parses with strptime, whose first call imports _strptime: once
+# here, before the slots fork, not in each slot during its first sync.
+importlib.import_module("_strptime")
 
 ENV = "LUIGI_AIRBYTE_WARM_SYNCS"
 _STOP_WAIT_S = 5.0
