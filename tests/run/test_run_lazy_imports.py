@@ -6,30 +6,9 @@ Deterministic: a fresh interpreter runs a pipeline, then lists what it imported.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
-
-PIPELINE = """\
-version: 1
-airbyte:
-  url: http://127.0.0.1:9/api/public/v1
-  auth: {type: client_credentials, client_id: x, client_secret: "env:LAZY_TEST_SECRET"}
-state_dir: state
-warehouses:
-  main: {url: "duckdb:///wh.duckdb"}
-owners:
-  data: {alerts: ["jsonl:alerts.jsonl"]}
-pipelines:
-  p:
-    owner: data
-    steps:
-      - check: a
-        sql: {warehouse: main, query: "select true"}
-"""
+from run.fresh_run import run_probe
 
 PROBE = """
 import datetime as dt, json, sys
@@ -48,28 +27,13 @@ print(json.dumps({"code": code, "loaded": [m for m in lazy if m in sys.modules]}
 """
 
 
-def _run(tmp_path: Path, html: str) -> dict[str, object]:
-    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
-    duckdb.connect(str(tmp_path / "wh.duckdb")).close()  # the warehouse the check asks
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, html],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={"LAZY_TEST_SECRET": "s", "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
 def test_a_run_without_a_report_or_drift_check_does_not_import_their_code(
     tmp_path: Path,
 ) -> None:
-    assert _run(tmp_path, "") == {"code": 0, "loaded": []}
+    assert run_probe(tmp_path, PROBE, "") == {"code": 0, "loaded": []}
 
 
 def test_a_run_that_writes_its_html_report_imports_the_renderer(tmp_path: Path) -> None:
-    got = _run(tmp_path, str(tmp_path / "report.html"))
+    got = run_probe(tmp_path, PROBE, str(tmp_path / "report.html"))
     assert got == {"code": 0, "loaded": ["luigi_airbyte.store.html_report"]}
     assert (tmp_path / "report.html").read_text().startswith("<!")

@@ -7,36 +7,16 @@ program) imports Luigi whole."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from e2e.luigid_helpers import running_luigid
 from luigi_airbyte.app import lean_imports
-
-PIPELINE = """\
-version: 1
-airbyte:
-  url: http://127.0.0.1:9/api/public/v1
-  auth: {type: client_credentials, client_id: x, client_secret: "env:LEAN_TEST_SECRET"}
-state_dir: state
-warehouses:
-  main: {url: "duckdb:///wh.duckdb"}
-owners:
-  data: {alerts: ["jsonl:alerts.jsonl"]}
-pipelines:
-  p:
-    owner: data
-    steps:
-      - check: a
-        sql: {warehouse: main, query: "select true"}
-"""
+from run.fresh_run import run_probe
 
 PROBE = """
 import datetime as dt, json, sys
@@ -64,25 +44,10 @@ print(json.dumps({
 """
 
 
-def _run(tmp_path: Path, mode: str, scheduler_url: str = "") -> dict[str, object]:
-    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
-    duckdb.connect(str(tmp_path / "wh.duckdb")).close()  # the warehouse the check asks
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, mode, scheduler_url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={"LEAN_TEST_SECRET": "s", "PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
 def test_a_console_run_on_the_local_scheduler_imports_luigi_without_them(
     tmp_path: Path,
 ) -> None:
-    assert _run(tmp_path, "console") == {
+    assert run_probe(tmp_path, PROBE, "console", "") == {
         "code": 0,
         "imported": [],
         "luigi_validates_schemas": False,
@@ -94,7 +59,7 @@ def test_under_luigid_luigi_keeps_its_requests_client(tmp_path: Path) -> None:
     home = tmp_path / "luigid"
     home.mkdir()
     with running_luigid(home) as url:
-        got = _run(tmp_path, "console", url)
+        got = run_probe(tmp_path, PROBE, "console", url)
     assert got == {
         "code": 0,
         "imported": ["requests"],
@@ -104,7 +69,7 @@ def test_under_luigid_luigi_keeps_its_requests_client(tmp_path: Path) -> None:
 
 
 def test_a_run_that_did_not_allow_it_imports_luigi_whole(tmp_path: Path) -> None:
-    got = _run(tmp_path, "embedded")
+    got = run_probe(tmp_path, PROBE, "embedded", "")
     assert got["code"] == 0
     assert got["imported"] == ["jsonschema", "tornado", "requests"]
     assert got["luigi_validates_schemas"] is True and got["luigi_rpc_requests"] is True
