@@ -19,8 +19,13 @@ workspace set up by ``luigi-airbyte webhook configure`` before the timed run); `
 is the watcher with a fork per sync (``LUIGI_AIRBYTE_WARM_SYNCS=off``), as before warm
 slots (``tasks/warm_slots.py``).
 
+``--deps-floor`` also measures the floor that first imports the third-party libraries a run
+must load before its first sync (``_runs.RUN_DEPS``) and prints each row against it: that
+floor's own ratio is what those imports alone cost, before any of our code runs.
+
 Usage: python benchmarks/scale.py [--sizes 10 100] [--big] [--workers 1 8]
-       [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases] [--json]
+       [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases]
+       [--deps-floor] [--json]
 ``--big`` adds N = 1,000. Targets: ratio <= 1.10 (1.05 at N = 1,000); <= 3 requests/sync.
 """
 
@@ -42,7 +47,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _runs import BIN, env, free_port, luigid, run_cli, run_floor, world, write_pipeline
+from _runs import (
+    BIN,
+    RUN_DEPS,
+    env,
+    free_port,
+    luigid,
+    run_cli,
+    run_floor,
+    world,
+    write_pipeline,
+)
 
 from luigi_airbyte.sandbox import Sandbox
 
@@ -54,8 +69,10 @@ def one(
     job_seconds: float,
     each: bool = False,
     watchers: tuple[str, ...] = ("on",),
+    deps_floor: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per watcher mode, each against a fresh sandbox, and one floor for them all."""
+    """One row per watcher mode, each against a fresh sandbox, and one floor for them all
+    (and, with ``deps_floor``, the floor that first imports ``RUN_DEPS``)."""
     runs = []
 
     def scheduler_url() -> contextlib.AbstractContextManager[str | None]:
@@ -70,6 +87,10 @@ def one(
         before = _children_cpu()
         floor = run_floor(n, workers, job_seconds, url)
         floor_cpu = _children_cpu() - before
+    deps = None
+    if deps_floor:
+        with scheduler_url() as url:
+            deps = run_floor(n, workers, job_seconds, url, preload=RUN_DEPS)
     rows = []
     for watcher, (wall, reqs, phases, cpu) in runs:
         kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
@@ -82,6 +103,9 @@ def one(
                 "wall_s": wall,
                 "floor_s": floor,
                 "ratio": wall / floor,
+                "deps_floor_s": deps,
+                "deps_floor_ratio": None if deps is None else deps / floor,
+                "ratio_to_deps_floor": None if deps is None else wall / deps,
                 "requests": len(reqs),
                 "per_sync": len(reqs) / n,
                 "cpu_ms_per_sync": cpu / n * 1000,
@@ -233,6 +257,23 @@ def _phase_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _deps_table(rows: list[dict[str, Any]]) -> str:
+    """Each row against the floor that first imports ``RUN_DEPS``: that floor's own ratio is
+    what importing the libraries alone costs, before any of our code runs."""
+    lines = [
+        "| N syncs, workers, scheduler, watcher | floor | floor + run's libraries "
+        "| its ratio to the floor | luigi-airbyte to it |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']} | "
+            f"{r['floor_s']:.2f} s | {r['deps_floor_s']:.2f} s | {r['deps_floor_ratio']:.2f}x | "
+            f"{r['ratio_to_deps_floor']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 100])
@@ -253,6 +294,12 @@ def main() -> int:
         "to back",
     )
     ap.add_argument("--phases", action="store_true", help="print where each sync's time goes")
+    ap.add_argument(
+        "--deps-floor",
+        action="store_true",
+        help="also measure the floor that first imports the libraries a run needs before its "
+        "first sync (RUN_DEPS: SQLAlchemy, pydantic, httpx, click, ruamel.yaml)",
+    )
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
     sizes = [*args.sizes, *([1000] if args.big else [])]
@@ -265,7 +312,13 @@ def main() -> int:
                     continue  # as slow as local with one worker, and says nothing new
                 print(f"== N={n} workers={workers} {scheduler}", file=sys.stderr, flush=True)
                 rows += one(
-                    n, workers, scheduler, args.job_seconds, args.sync_each, tuple(args.watcher)
+                    n,
+                    workers,
+                    scheduler,
+                    args.job_seconds,
+                    args.sync_each,
+                    tuple(args.watcher),
+                    args.deps_floor,
                 )
     if args.json:
         print(json.dumps({"rows": rows, "help_s": help_s, "import_luigi_s": luigi_s}, indent=2))
@@ -287,6 +340,9 @@ def main() -> int:
             f"{r['per_sync']:.1f} | {r['cpu_ms_per_sync']:.1f} ms "
             f"({r['floor_cpu_ms_per_sync']:.1f} ms) |"
         )
+    if args.deps_floor:
+        print()
+        print(_deps_table(rows))
     if args.phases:
         print()
         print(_phase_table(rows))
