@@ -72,7 +72,9 @@ class _AttemptRun:
     per_chunk: float
     rps: float | None
     budget: int | None
+    started: float  # time.monotonic() when the attempt began, before its destination opened
     processed: int = 0
+    paced: float = 0.0  # seconds of pacing due so far, counted from ``started``
 
 
 class JobRunner(EngineState):
@@ -235,6 +237,17 @@ class JobRunner(EngineState):
                 return
             self._stop.wait(min(left, 0.02))
 
+    def _wait_until(self, deadline: float, job_id: int, honour_cancel: bool = True) -> None:
+        """``_wait`` until ``deadline`` (``time.monotonic()``): an attempt's pace counts
+        from its start, so the time its destination takes to open or write is part of the
+        configured ``job_duration_seconds``, not added to it (a 1 s job took 1.02 s)."""
+        self._wait(max(0.0, deadline - time.monotonic()), job_id, honour_cancel)
+
+    def _pace_chunk(self, run: _AttemptRun, seconds: float) -> None:
+        """One chunk's share of the attempt's pace, due ``seconds`` after the last one's."""
+        run.paced += seconds
+        self._wait_until(run.started + run.paced, run.job.id, run.honour_cancel)
+
     def _run_job(self, job_id: int) -> None:
         try:
             self._run_job_inner(job_id)
@@ -372,6 +385,7 @@ class JobRunner(EngineState):
         return True
 
     def _run_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
+        started = time.monotonic()  # the attempt's pace counts from here (``_wait_until``)
         try:
             with self._writer(cs.destination).session():
                 if job.job_type == "refresh" and attempt.number == 0:
@@ -379,9 +393,9 @@ class JobRunner(EngineState):
                 if job.job_type in _SYNCING and self._sources[cs.source].type == "airbyte":
                     connector_sync_attempt(self, job, attempt, cs)
                 elif job.job_type in _SYNCING:
-                    self._sync_attempt(job, attempt, cs, faults)
+                    self._sync_attempt(job, attempt, cs, faults, started)
                 else:
-                    self._clear_attempt(job, attempt, cs)
+                    self._clear_attempt(job, cs, started)
         except DestinationWriteError as exc:  # e.g. the database file cannot be opened
             raise AttemptFailed(failure_reason("destination", "system_error", str(exc))) from None
 
@@ -401,13 +415,13 @@ class JobRunner(EngineState):
             self._check_cancel(job)
             self._restart_stream(cs, p, writer if job.refresh_mode == "Truncate" else None)
 
-    def _clear_attempt(self, job: Job, attempt: Attempt, cs: ConnState) -> None:
+    def _clear_attempt(self, job: Job, cs: ConnState, started: float) -> None:
         writer = self._writer(cs.destination)
         for p in job.streams:
             self._check_cancel(job)
             self._restart_stream(cs, p, writer)
         duration, _ = self._pace(cs)
-        self._wait(min(duration or 0.0, 1.0) if duration else 0.0, job.id)
+        self._wait_until(started + min(duration or 0.0, 1.0), job.id)
 
     def _restart_stream(self, cs: ConnState, p: StreamPlan, writer: Writer | None) -> None:
         """Send the stream's cursor back to the start; with a writer, empty its table first."""
@@ -446,7 +460,9 @@ class JobRunner(EngineState):
     def _staging_name(job: Job, p: StreamPlan) -> str:
         return f"_airbyte_tmp_{job.id}_{p.table}"
 
-    def _sync_attempt(self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults) -> None:
+    def _sync_attempt(
+        self, job: Job, attempt: Attempt, cs: ConnState, faults: JobFaults, started: float
+    ) -> None:
         writer = self._writer(cs.destination)
         fail_this = attempt.number < faults.fail_attempts
         work = self._read_work(job, cs, faults)
@@ -471,6 +487,7 @@ class JobRunner(EngineState):
             per_chunk=(duration or 0.0) / n_chunks,
             rps=rps,
             budget=math.floor(total * faults.fail_after) if fail_this else None,
+            started=started,
         )
         if faults.never_finish:
             while True:
@@ -480,7 +497,7 @@ class JobRunner(EngineState):
         if run.budget is not None:  # nothing to read at all, the attempt still fails
             raise AttemptFailed(_fault_failure(faults, attempt))
         if not work:
-            self._wait(duration or 0.0, job.id, run.honour_cancel)
+            self._wait_until(started + (duration or 0.0), job.id, run.honour_cancel)
         self._swap_staging(job, work, writer, run.honour_cancel)
 
     def _read_work(
@@ -553,7 +570,7 @@ class JobRunner(EngineState):
                 )
                 run.processed += len(batch)
             if budget is not None and run.processed >= budget:
-                self._wait(run.per_chunk, job.id, run.honour_cancel)
+                self._pace_chunk(run, run.per_chunk)
                 # The batch in flight when the attempt dies was emitted, never committed.
                 in_flight = records[start + len(batch) : start + len(batch) + chunk]
                 with self._lock:
@@ -561,9 +578,9 @@ class JobRunner(EngineState):
                     counters.bytes_emitted += sum(datagen.record_bytes(r) for r in in_flight)
                 raise AttemptFailed(_fault_failure(run.faults, run.attempt))
             if run.rps and batch:
-                self._wait(max(run.per_chunk, len(batch) / run.rps), job.id, run.honour_cancel)
+                self._pace_chunk(run, max(run.per_chunk, len(batch) / run.rps))
             else:
-                self._wait(run.per_chunk, job.id, run.honour_cancel)
+                self._pace_chunk(run, run.per_chunk)
             if not records:
                 break
 
