@@ -56,8 +56,8 @@ def test_a_destination_slow_to_open_does_not_lengthen_the_job(
 def test_slow_writes_fall_inside_the_jobs_duration(
     tmp_path: Path, make_engine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 20 users, written in chunks of 1 (20 chunks of 0.025 s each): each write of 0.3 s
-    # falls in the pace, so the job ends when the writes do, not 20 x 0.3 s after its pace.
+    # 20 users in 20 chunks of one row, 0.025 s of pace each. The first write takes 0.3 s:
+    # the chunks after it are already due, so the job still ends at 0.5 s, not 0.3 s later.
     world = base_world(
         tmp_path,
         settings={"job_duration_seconds": DURATION_S, "chunk_size": 1},
