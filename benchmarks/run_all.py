@@ -42,8 +42,10 @@ POLLING_QUICK = ["--jobs", "6", "--history", "2", "--max-duration", "10"]
 SCALE_QUICK = ["--levels", "100", "1000", "--requests", "300", "--repeat", "1", "--walk", "2000"]
 SIM_QUICK = ["--trials", "500"]
 COUNTS_QUICK = ["--runs", "30", "--naive-runs", "10"]
-RUN_SCALE_FULL = ["--sizes", "10", "100", "--watcher", "on", "hooks"]
-RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8"]
+# --deps-floor: each row also against the floor that first imports the run's libraries
+# (what those imports alone cost, before any of our code runs; RESULTS.md, deps_s11).
+RUN_SCALE_FULL = ["--sizes", "10", "100", "--watcher", "on", "hooks", "--deps-floor"]
+RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8", "--deps-floor"]
 FRESH_FULL = ["--n", "1000"]
 FRESH_QUICK = ["--n", "100"]
 INFLIGHT_QUICK = ["--n", "10", "--job-seconds", "20", "--window", "6"]
