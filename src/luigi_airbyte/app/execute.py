@@ -571,7 +571,7 @@ class StepExecutor:
                 result = run_transform(self.rt, node, _ContextEmitter(self.rt.bus(), ctx))
                 rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
                 outcome["rows"] = sum(rows) if rows else None
-                outcome["message"] = f"{len(result.records)} records in {result.duration_s:.1f}s"
+                outcome["message"] = result.summary()
 
     # checks ------------------------------------------------------------------------------
 

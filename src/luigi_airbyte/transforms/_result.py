@@ -6,6 +6,7 @@ frozen values with no reference to the process that made them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -67,6 +68,27 @@ class TransformResult:
         """Sum of the known row counts, or None when no record reported one."""
         known = [r.rows_affected for r in self.records if r.rows_affected is not None]
         return sum(known) if known else None
+
+    def summary(self, limit: int = 200) -> str:
+        """One line for the run's summary: what ran and how it ended, in the step's own
+        words (dbt nodes, Spark outputs, a command's exit and last line). Row counts have
+        their own column; "1 records in 4.6s" read as one row loaded."""
+        took = f"in {self.duration_s:.1f}s"
+        if self.kind == "command":
+            record = self.records[0] if self.records else None
+            if record is not None and record.status == "timeout":
+                ended = "timed out"
+            else:
+                ended = "exit ?" if self.exit_code is None else f"exit {self.exit_code}"
+            last = " ".join((record.message if record is not None else "").split())
+            line = f"{ended} {took}" + (f": {last}" if last else "")
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+        noun = {"dbt": "dbt node", "spark": "Spark output"}.get(self.kind, "record")
+        count = len(self.records)
+        statuses = Counter(r.status for r in self.records)
+        detail = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        plural = "" if count == 1 else "s"
+        return f"{count} {noun}{plural}" + (f" ({detail})" if detail else "") + f" {took}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
