@@ -569,8 +569,7 @@ class StepExecutor:
                 from luigi_airbyte.app.step_transforms import run_transform  # dbt, Spark: here
 
                 result = run_transform(self.rt, node, _ContextEmitter(self.rt.bus(), ctx))
-                rows = [r.rows_affected for r in result.records if r.rows_affected is not None]
-                outcome["rows"] = sum(rows) if rows else None
+                outcome["rows"] = result.rows_affected
                 outcome["message"] = result.summary()
 
     # checks ------------------------------------------------------------------------------
