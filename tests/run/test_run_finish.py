@@ -1,17 +1,21 @@
 """The run the run service returns is the run as closed in the store (issue 10: its end
-reads every step once, and again only when closing changed a step)."""
+reads every step once, and again only when closing changed a step), with each step's
+note as the summary shows it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from luigi_airbyte.app.run_service import GraphOutcome, RunRequest, RunService
 from luigi_airbyte.app.runtime import Runtime
+from luigi_airbyte.cli.run_cmd import execute_run
 from luigi_airbyte.pipeline.graph import Graph
 from luigi_airbyte.store import Store
 
@@ -95,3 +99,21 @@ def test_a_step_closing_abandoned_is_returned_abandoned(runtime: Runtime) -> Non
     step = result.detail.step("b")
     assert step is not None and step.status == "abandoned"
     assert result.detail.run.step_counts == {"succeeded": 1, "abandoned": 1}
+
+
+def test_a_command_steps_note_is_its_exit_and_last_line(runtime: Runtime, tmp_path: Path) -> None:
+    """Not "1 records in 0.2s" (``TransformResult.summary``)."""
+    with open(os.devnull, "w") as quiet:
+        code, doc = execute_run(
+            tmp_path / "pipeline.yaml",
+            run_date=dt.date(2026, 11, 24),
+            skip_preflight=True,
+            console=Console(file=quiet),
+            as_json=True,
+            runtime=runtime,
+        )
+    assert code == 0
+    notes = [step["message"] for step in doc["steps"]]
+    assert len(notes) == 2
+    for note, printed in zip(notes, ("1", "2"), strict=True):
+        assert note.startswith("exit 0 in ") and note.endswith(f"s: {printed}")

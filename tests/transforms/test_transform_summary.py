@@ -1,21 +1,14 @@
 """A transform step's note in the run's summary says what ran, in the step's own words.
 
 It read "1 records in 4.6s" for the demo's dbt step and its command step: one row loaded,
-to anyone reading the summary at 2 a.m. Row counts have their own column.
+to anyone reading the summary at 2 a.m. Row counts have their own column. A run that
+records the note: ``tests/run/test_run_finish.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from rich.console import Console
-
-from luigi_airbyte.cli.run_cmd import execute_run
-from luigi_airbyte.tasks.context import clear_runtimes
 from luigi_airbyte.transforms import TransformRecord, TransformResult
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc)
@@ -65,43 +58,3 @@ def test_a_long_last_line_is_cut() -> None:
     result = _result("command", TransformRecord("r", "success", message="x" * 500))
     line = result.summary(limit=60)
     assert len(line) == 60 and line.endswith("…") and line.startswith("exit 0 in 4.6s: xxx")
-
-
-@pytest.fixture
-def command_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SUMMARY_TEST_SECRET", "s")
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(
-        """\
-version: 1
-airbyte:
-  url: http://127.0.0.1:9/api/public/v1
-  auth: {type: client_credentials, client_id: x, client_secret: "env:SUMMARY_TEST_SECRET"}
-state_dir: state
-owners:
-  data: {alerts: ["jsonl:alerts.jsonl"]}
-pipelines:
-  p:
-    owner: data
-    steps:
-      - command: {argv: [python, -c, "print('wrote 3 files')"]}
-        name: report
-"""
-    )
-    yield path
-    clear_runtimes()
-
-
-def test_the_run_records_the_note(command_pipeline: Path) -> None:
-    with open(os.devnull, "w") as quiet:
-        code, doc = execute_run(
-            command_pipeline,
-            run_date=dt.date(2026, 12, 6),
-            skip_preflight=True,
-            console=Console(file=quiet),
-            as_json=True,
-        )
-    assert code == 0
-    (step,) = doc["steps"]
-    assert step["message"].startswith("exit 0 in ")
-    assert step["message"].endswith("s: wrote 3 files")
