@@ -28,6 +28,11 @@ def test_quickstart_runs_then_skips_everything(tmp_path: Path) -> None:
         assert first.status == second.status == "succeeded"
         first_run, second_run = store.get_run(first.run_id), store.get_run(second.run_id)
     assert {s.status for s in first_run.steps} == {"succeeded"}
+    notes = {s.step_name: s.message or "" for s in first_run.steps}
+    # the summary's note: what ran, not "1 records in 4.6s" (TransformResult.summary)
+    assert notes["models"].startswith("1 dbt node (1 success) in ")
+    assert notes["report"].startswith("exit 0 in ")
+    assert notes["report"].endswith("s: wrote report.md: top 5 customers, 1000 events loaded")
     statuses = {s.step_name: s.status for s in second_run.steps}
     # syncs inside their freshness window are "fresh"; every other step already succeeded
     assert statuses["crm"] == statuses["events"] == "fresh"

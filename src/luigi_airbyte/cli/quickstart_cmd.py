@@ -129,6 +129,7 @@ table = ["| customer | orders | revenue |", "|---|---|---|"]
 lines = header + table + [f"| {n} | {o} | {r} |" for n, o, r in rows]
 open("report.md", "w").write("\\n".join(lines) + "\\n")
 print("\\n".join(lines))
+print(f"wrote report.md: top {len(rows)} customers, {events} events loaded")
 '''
 
 
