@@ -171,30 +171,41 @@ class StepTask(luigi.Task):
         return redact(text)
 
 
+_NOTHING = object()
+
+
 class _Reporter:
-    """Forwards progress to Luigi (visible in luigid's UI) from inside ``run()``."""
+    """Forwards progress to Luigi (visible in luigid's UI) from inside ``run()``.
+
+    Under luigid each call is a request to it, so a value already sent is not sent again
+    (a sync's end sent its 100 % twice), and the tracking URL travels with the task's retry
+    policy in one ``add_task``: a sync costs luigid four requests here, not six."""
 
     def __init__(self, task: luigi.Task) -> None:
         self.task = task
+        self._sent: dict[str, object] = {}
 
     def _call(self, name: str, value: object) -> None:
         # Luigi sets these callbacks only while run() executes; elsewhere they are None.
         method = getattr(self.task, name, None)
-        if callable(method):
+        if not callable(method) or self._sent.get(name, _NOTHING) == value:
+            return
+        try:
             method(value)
+        except Exception as exc:  # noqa: BLE001 - luigid unreachable: the sync goes on
+            logger.warning("could not send %s of %s to the scheduler: %s", name, self.task, exc)
+            return
+        self._sent[name] = value
 
     def tracking_url(self, url: str) -> None:
-        if url:
-            self._call("set_tracking_url", url)
-            self._resend_retry_policy()
-
-    def _resend_retry_policy(self) -> None:
-        """Undo a Luigi quirk: the tracking-URL update is an ``add_task`` without a retry
-        policy, which resets the task's policy on the scheduler to the default just before
-        a failure would be judged. Send the task's own policy again, the way the worker does.
-        """
+        """Set the URL and, in the same request, the task's own retry policy: Luigi's
+        ``set_tracking_url`` is an ``add_task`` without one, which resets the task's policy
+        on the scheduler to the default just before a failure would be judged."""
+        if not url or self._sent.get("set_tracking_url") == url:
+            return
         found = reporter_scheduler_and_worker(self.task)
         if found is None:
+            self._call("set_tracking_url", url)
             return
         scheduler, worker_id = found
         try:
@@ -202,10 +213,13 @@ class _Reporter:
                 task_id=self.task.task_id,
                 worker=worker_id,
                 status="RUNNING",
+                tracking_url=url,
                 retry_policy_dict=retry_policy_dict(self.task),
             )
-        except Exception as exc:  # noqa: BLE001 - a lost RPC only loses the retry limit
-            logger.warning("could not re-send the retry policy of %s: %s", self.task, exc)
+        except Exception as exc:  # noqa: BLE001 - a lost RPC only loses the URL and the limit
+            logger.warning("could not send the tracking URL of %s: %s", self.task, exc)
+            return
+        self._sent["set_tracking_url"] = url
 
     def status(self, message: str) -> None:
         self._call("set_status_message", message)
