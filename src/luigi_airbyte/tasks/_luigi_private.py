@@ -10,7 +10,8 @@ We need three things Luigi offers no public way to get:
 - ``reporter_scheduler_and_worker``: the scheduler and worker id behind a running task's
   ``set_tracking_url``. Luigi reports a tracking URL with an ``add_task`` that carries no
   retry policy, which resets the task's policy on the scheduler to the default; the task
-  sends its own policy again through the same scheduler, as the worker would.
+  sends the URL itself through the same scheduler, with its own policy in that
+  ``add_task``, as the worker would.
 
 Pinned to luigi 3.8.x (pyproject). If an upgrade breaks one of these, this module is the
 only place to fix, and tests/run/test_luigi_private.py fails first. Where a public API
