@@ -326,6 +326,19 @@ class Store(RunRepository, HintRepository, Closing):
                 yield conn
 
     @contextmanager
+    def query(self, action: str) -> Iterator[Connection]:
+        """A read of one statement, which is its own snapshot: on PostgreSQL without a
+        transaction around it (``BEGIN`` and ``COMMIT`` are two more round trips, and a
+        sync makes a few such reads on its path). Several statements go in `read`."""
+        with self._connect(action) as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+                return
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def _connect(self, action: str) -> Iterator[Connection]:
         """A connection of this store's, once it is open and still the same store, with
         no fork while it is in use (see ``forkgate``) and errors that name ``action``."""

@@ -269,11 +269,10 @@ def _step_values(**fields: Any) -> dict[str, Any]:
 
 
 def _fill_duration(
-    conn: Connection, key: sa.ColumnElement[bool], given: Mapping[str, Any]
+    conn: Connection, key: sa.ColumnElement[bool], given: Mapping[str, Any], row: sa.RowMapping
 ) -> sa.RowMapping:
-    """The step's row, its duration computed from its times when this call set a time (or
-    none is stored) and gave no explicit ``duration_s``."""
-    row = conn.execute(sa.select(steps).where(key)).mappings().one()
+    """The step's ``row`` (as just written), its duration computed from its times when
+    this call set a time (or none is stored) and gave no explicit ``duration_s``."""
     times_changed = "started_at" in given or "finished_at" in given
     if (
         "duration_s" not in given
@@ -283,8 +282,8 @@ def _fill_duration(
     ):
         duration = (row["finished_at"] - row["started_at"]).total_seconds()
         if row["duration_s"] != duration:
-            conn.execute(steps.update().where(key).values(duration_s=duration))
-            row = conn.execute(sa.select(steps).where(key)).mappings().one()
+            update = steps.update().where(key).values(duration_s=duration).returning(*steps.c)
+            row = conn.execute(update).mappings().one()
     return row
 
 

@@ -82,6 +82,10 @@ class RunRepository(ABC):
         """A read-only transaction; errors become ``StoreError``."""
 
     @abstractmethod
+    def query(self, action: str) -> AbstractContextManager[Connection]:
+        """A read of one statement (no transaction where that saves round trips)."""
+
+    @abstractmethod
     def _not_found(self, what: str) -> StoreError:
         """The error for a missing run (names the store)."""
 
@@ -278,11 +282,13 @@ class RunRepository(ABC):
         event_rows = _event_rows(run_id, events_)
         key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         with self.begin(f"record step {step_name!r} of run {run_id}", durable=False) as conn:
-            self._require_run(conn, run_id)
-            _write_step(conn, run_id, step_name, given)
+            row = _update_step(conn, key, given)
+            if row is None:  # a new step (a step's row goes only with its run's)
+                self._require_run(conn, run_id)
+                row = _insert_step(conn, run_id, step_name, given)
             if event_rows:
                 conn.execute(events.insert(), event_rows)
-            return _step_from_row(_fill_duration(conn, key, given))
+            return _step_from_row(_fill_duration(conn, key, given, row))
 
     def add_skipped_steps(
         self,
@@ -509,14 +515,14 @@ class RunRepository(ABC):
         query = sa.select(steps.c.status).where(
             (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         )
-        with self.read(f"read step {step_name!r} of run {run_id}") as conn:
+        with self.query(f"read step {step_name!r} of run {run_id}") as conn:
             status = conn.execute(query).scalar()
         return None if status is None else str(status)
 
     def step_statuses(self, run_id: str) -> dict[str, str]:
         """The recorded status of every step of one run that has a row."""
         query = sa.select(steps.c.step_name, steps.c.status).where(steps.c.run_id == run_id)
-        with self.read(f"read the steps of run {run_id}") as conn:
+        with self.query(f"read the steps of run {run_id}") as conn:
             return {str(name): str(status) for name, status in conn.execute(query)}
 
     def step_succeeded(self, pipeline: str, step_name: str, run_date: date) -> bool:
@@ -526,7 +532,7 @@ class RunRepository(ABC):
             .where(steps.c.status == "succeeded")
             .limit(1)
         )
-        with self.read(f"look up earlier results of step {step_name!r}") as conn:
+        with self.query(f"look up earlier results of step {step_name!r}") as conn:
             return conn.execute(query).first() is not None
 
     def latest_run(self, pipeline: str | None = None) -> RunDetail | None:
@@ -629,23 +635,33 @@ def _hostname() -> str:
         return "unknown"
 
 
-def _write_step(conn: Connection, run_id: str, step_name: str, given: dict[str, Any]) -> None:
-    """Update the step's ``given`` fields, or insert it (it then needs ``kind``)."""
-    key = (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
-    existing = conn.execute(sa.select(steps.c.id).where(key)).first()
-    if existing is None and "kind" not in given:
+def _update_step(
+    conn: Connection, key: sa.ColumnElement[bool], given: dict[str, Any]
+) -> sa.RowMapping | None:
+    """The step's row once its ``given`` fields are set; ``None`` if it has no row yet.
+    One statement either way (``RETURNING``): a sync records its step three times, and
+    on PostgreSQL each statement is a round trip to the server."""
+    if not given:
+        return conn.execute(sa.select(steps).where(key)).mappings().first()
+    update = steps.update().where(key).values(given).returning(*steps.c)
+    return conn.execute(update).mappings().first()
+
+
+def _insert_step(
+    conn: Connection, run_id: str, step_name: str, given: dict[str, Any]
+) -> sa.RowMapping:
+    """Insert the step (it then needs ``kind``) and return its row."""
+    if "kind" not in given:
         raise ValueError(f"step {step_name!r} is new: upsert_step needs kind=")
-    if existing is not None:
-        if given:
-            conn.execute(steps.update().where(key).values(given))
-        return
     # A concurrent writer may insert the same step first (PostgreSQL): merge.
     insert_values = {"run_id": run_id, "step_name": step_name, "status": "pending", **given}
-    conn.execute(
+    insert = (
         _insert(conn, steps)
         .values(insert_values)
         .on_conflict_do_update(index_elements=[steps.c.run_id, steps.c.step_name], set_=given)
+        .returning(*steps.c)
     )
+    return conn.execute(insert).mappings().one()
 
 
 def _unrecorded(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

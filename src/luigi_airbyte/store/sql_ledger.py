@@ -156,13 +156,13 @@ class SqlLedger(Ledger):
             .order_by(airbyte_jobs.c.id.desc())
             .limit(1)
         )
-        with self._store.read(f"look up the open job of run key {run_key!r}") as conn:
+        with self._store.query(f"look up the open job of run key {run_key!r}") as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _entry(row)
 
     def last_succeeded(self, run_key: str) -> LedgerEntry | None:
         """The newest job for this run key that finished with status succeeded."""
-        with self._store.read(f"look up the last success of run key {run_key!r}") as conn:
+        with self._store.query(f"look up the last success of run key {run_key!r}") as conn:
             return self._last_succeeded(conn, run_key)
 
     def last_succeeded_many(self, run_keys: Iterable[str]) -> dict[str, LedgerEntry]:
@@ -173,7 +173,9 @@ class SqlLedger(Ledger):
         found: dict[str, LedgerEntry] = {}
         if not wanted:
             return found
-        with self._store.read(f"look up the last success of {len(wanted)} run keys") as conn:
+        # One chunk is one statement: no transaction around it (`Store.query`).
+        reader = self._store.query if len(wanted) <= _IN_CHUNK else self._store.read
+        with reader(f"look up the last success of {len(wanted)} run keys") as conn:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
                 query = (
@@ -339,7 +341,7 @@ class SqlLedger(Ledger):
 
     def get_claim(self, run_key: str) -> Claim | None:
         query = sa.select(sync_claims).where(sync_claims.c.run_key == run_key)
-        with self._store.read(f"read the claim of run key {run_key!r}") as conn:
+        with self._store.query(f"read the claim of run key {run_key!r}") as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _claim(row)
 
@@ -350,7 +352,7 @@ class SqlLedger(Ledger):
             .where(sync_claims.c.holder_run_id == run_id, sync_claims.c.holder_token.is_not(None))
             .order_by(sync_claims.c.run_key)
         )
-        with self._store.read(f"list the claims of run {run_id}") as conn:
+        with self._store.query(f"list the claims of run {run_id}") as conn:
             return [_claim(row) for row in conn.execute(query).mappings()]
 
     # --- beyond the protocol ------------------------------------------------------------
@@ -370,7 +372,7 @@ class SqlLedger(Ledger):
             .order_by(airbyte_jobs.c.finished_at.desc().nulls_last(), airbyte_jobs.c.id.desc())
             .limit(1)
         )
-        with self._store.read(f"look up the last success of connection {connection_id}") as conn:
+        with self._store.query(f"look up the last success of connection {connection_id}") as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _entry(row)
 
@@ -382,7 +384,7 @@ class SqlLedger(Ledger):
             .order_by(airbyte_jobs.c.id.desc())
             .limit(limit)
         )
-        with self._store.read(f"list jobs of connection {connection_id}") as conn:
+        with self._store.query(f"list jobs of connection {connection_id}") as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
     def created_since(self, since: datetime) -> list[LedgerEntry]:
@@ -392,7 +394,7 @@ class SqlLedger(Ledger):
             .where(airbyte_jobs.c.created_at >= since)
             .order_by(airbyte_jobs.c.id.desc())
         )
-        with self._store.read(f"list jobs recorded since {since.isoformat()}") as conn:
+        with self._store.query(f"list jobs recorded since {since.isoformat()}") as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
 
     # --- rejected loads (see ledger.py, "rejected") ------------------------------------
@@ -452,7 +454,7 @@ class SqlLedger(Ledger):
             .order_by(rejected_jobs.c.id)
             .limit(1)
         )
-        with self._store.read(f"look up the rejection of job {job_id}") as conn:
+        with self._store.query(f"look up the rejection of job {job_id}") as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _rejection(row)
 
@@ -464,7 +466,7 @@ class SqlLedger(Ledger):
             .order_by(rejected_jobs.c.id.desc())
             .limit(1)
         )
-        with self._store.read(f"look up the rejections of run key {run_key!r}") as conn:
+        with self._store.query(f"look up the rejections of run key {run_key!r}") as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _rejection(row)
 
@@ -472,7 +474,7 @@ class SqlLedger(Ledger):
         """The run keys and the connection ids that have a rejected job, in one read (a
         scheduling pass asks once; almost always both are empty)."""
         query = sa.select(rejected_jobs.c.run_key, rejected_jobs.c.connection_id).distinct()
-        with self._store.read("list the rejected loads") as conn:
+        with self._store.query("list the rejected loads") as conn:
             rows = list(conn.execute(query))
         return frozenset(str(r[0]) for r in rows), frozenset(str(r[1]) for r in rows)
 
@@ -481,12 +483,12 @@ class SqlLedger(Ledger):
         query = sa.select(rejected_jobs.c.job_id).where(
             rejected_jobs.c.connection_id == connection_id
         )
-        with self._store.read(f"list the rejected jobs of connection {connection_id}") as conn:
+        with self._store.query(f"list the rejected jobs of connection {connection_id}") as conn:
             values: list[Any] = list(conn.execute(query).scalars())
         return {int(v) for v in values}
 
     def entries(self) -> list[LedgerEntry]:
         """Every row, oldest first (as ``InMemoryLedger.entries``); for tests and debugging."""
         query = sa.select(*_COLUMNS).order_by(airbyte_jobs.c.id)
-        with self._store.read("list the ledger") as conn:
+        with self._store.query("list the ledger") as conn:
             return [_entry(row) for row in conn.execute(query).mappings()]
