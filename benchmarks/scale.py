@@ -19,13 +19,20 @@ workspace set up by ``luigi-airbyte webhook configure`` before the timed run); `
 is the watcher with a fork per sync (``LUIGI_AIRBYTE_WARM_SYNCS=off``), as before warm
 slots (``tasks/warm_slots.py``).
 
+``--store sqlite postgres`` runs each row with the default SQLite store and with a
+PostgreSQL store (``LUIGI_AIRBYTE_STORE__URL``; a throwaway server from
+``tests/pg_server.py``, a fresh database per run), as a deployment that outgrew one machine
+does: under luigid, its hosts share that store. ``--store-rtt-ms 1`` reaches that server
+through a relay that adds 1 ms to each round trip (``_delay_relay.py``): a managed
+PostgreSQL a zone away, where a store's round trips show.
+
 ``--deps-floor`` also measures the floor that first imports the third-party libraries a run
 must load before its first sync (``_runs.RUN_DEPS``) and prints each row against it: that
 floor's own ratio is what those imports alone cost, before any of our code runs.
 
 Usage: python benchmarks/scale.py [--sizes 10 100] [--big] [--workers 1 8]
        [--schedulers local luigid] [--job-seconds 1] [--watcher on] [--phases]
-       [--deps-floor] [--json]
+       [--store sqlite postgres] [--store-rtt-ms 1] [--deps-floor] [--json]
 ``--big`` adds N = 1,000. Targets: ratio <= 1.10 (1.05 at N = 1,000); <= 3 requests/sync.
 """
 
@@ -34,6 +41,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import itertools
 import json
 import resource
 import statistics
@@ -46,7 +54,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from _delay_relay import relayed
 from _runs import (
     BIN,
     RUN_DEPS,
@@ -60,6 +70,7 @@ from _runs import (
 )
 
 from luigi_airbyte.sandbox import Sandbox
+from pg_server import PostgresServer
 
 
 def one(
@@ -70,9 +81,13 @@ def one(
     each: bool = False,
     watchers: tuple[str, ...] = ("on",),
     deps_floor: bool = False,
+    stores: tuple[str, ...] = ("sqlite",),
+    pg: PostgresServer | None = None,
+    pg_port: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per watcher mode, each against a fresh sandbox, and one floor for them all
-    (and, with ``deps_floor``, the floor that first imports ``RUN_DEPS``)."""
+    """One row per watcher mode and store, each against a fresh sandbox (and a fresh
+    database), and one floor for them all (and, with ``deps_floor``, the floor that first
+    imports ``RUN_DEPS``)."""
     runs = []
 
     def scheduler_url() -> contextlib.AbstractContextManager[str | None]:
@@ -81,8 +96,15 @@ def one(
         return luigid() if scheduler == "luigid" else contextlib.nullcontext()
 
     for watcher in watchers:
-        with scheduler_url() as url:
-            runs.append((watcher, _measure(n, workers, url, job_seconds, each, watcher)))
+        for store in stores:
+            store_url = None
+            if store == "postgres":
+                assert pg is not None
+                store_url = pg.create_database(f"scale_{next(_DATABASES)}")
+                store_url = store_url.replace(f":{pg.port}/", f":{pg_port or pg.port}/")
+            with scheduler_url() as url:
+                measured = _measure(n, workers, url, job_seconds, each, watcher, store_url)
+            runs.append((watcher, store, measured))
     with scheduler_url() as url:
         before = _children_cpu()
         floor = run_floor(n, workers, job_seconds, url)
@@ -92,7 +114,7 @@ def one(
         with scheduler_url() as url:
             deps = run_floor(n, workers, job_seconds, url, preload=RUN_DEPS)
     rows = []
-    for watcher, (wall, reqs, phases, cpu) in runs:
+    for watcher, store, (wall, reqs, phases, cpu) in runs:
         kinds = collections.Counter(r["endpoint"] or r["path"] for r in reqs)
         rows.append(
             {
@@ -100,6 +122,7 @@ def one(
                 "workers": workers,
                 "scheduler": scheduler,
                 "watcher": watcher,
+                "store": store,
                 "wall_s": wall,
                 "floor_s": floor,
                 "ratio": wall / floor,
@@ -117,8 +140,17 @@ def one(
     return rows
 
 
+_DATABASES = itertools.count()
+
+
 def _measure(
-    n: int, workers: int, url: str | None, job_seconds: float, each: bool, watcher: str
+    n: int,
+    workers: int,
+    url: str | None,
+    job_seconds: float,
+    each: bool,
+    watcher: str,
+    store_url: str | None = None,
 ) -> tuple[float, list[dict[str, Any]], dict[str, float], float]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         root = Path(tmp)
@@ -127,6 +159,8 @@ def _measure(
         with Sandbox(data) as sandbox:
             path = write_pipeline(root, sandbox.url, n, each=each)
             extra = {"LUIGI_AIRBYTE_WATCHER": "off" if watcher == "off" else "on"}
+            if store_url:
+                extra["LUIGI_AIRBYTE_STORE__URL"] = store_url
             if watcher == "on-fork":  # before warm slots: a fork per sync
                 extra["LUIGI_AIRBYTE_WARM_SYNCS"] = "off"
             if watcher == "hooks":
@@ -241,7 +275,7 @@ _PHASES = [
 
 def _phase_table(rows: list[dict[str, Any]]) -> str:
     """Seconds per phase (medians over the syncs of a row), one column per row."""
-    head = [f"N={r['n']} w={r['workers']} {r['scheduler']} {r['watcher']}" for r in rows]
+    head = [f"N={r['n']} w={r['workers']} {r['scheduler']} {r['watcher']}{_store(r)}" for r in rows]
     lines = ["| phase | " + " | ".join(head) + " |", "|---" * (len(rows) + 1) + "|"]
     for key, label in _PHASES:
         cells = []
@@ -257,6 +291,11 @@ def _phase_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _store(row: dict[str, Any], sep: str = " ") -> str:
+    """The row's store in its label: nothing for the default (SQLite)."""
+    return "" if row["store"] == "sqlite" else f"{sep}{row['store']}"
+
+
 def _deps_table(rows: list[dict[str, Any]]) -> str:
     """Each row against the floor that first imports ``RUN_DEPS``: that floor's own ratio is
     what importing the libraries alone costs, before any of our code runs."""
@@ -267,7 +306,7 @@ def _deps_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']} | "
+            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']}{_store(r, ', ')} | "
             f"{r['floor_s']:.2f} s | {r['deps_floor_s']:.2f} s | {r['deps_floor_ratio']:.2f}x | "
             f"{r['ratio_to_deps_floor']:.2f}x |"
         )
@@ -300,8 +339,34 @@ def main() -> int:
         help="also measure the floor that first imports the libraries a run needs before its "
         "first sync (RUN_DEPS: SQLAlchemy, pydantic, httpx, click, ruamel.yaml)",
     )
+    ap.add_argument(
+        "--store",
+        nargs="+",
+        choices=["sqlite", "postgres"],
+        default=["sqlite"],
+        help="run each row with the default SQLite store, a PostgreSQL store (a throwaway "
+        "server, a fresh database per run), or both back to back",
+    )
+    ap.add_argument(
+        "--store-rtt-ms",
+        type=float,
+        default=0.0,
+        help="with --store postgres, reach the server through a relay that adds this many "
+        "ms to each round trip (a managed PostgreSQL a zone away: ~1 ms)",
+    )
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args()
+    with contextlib.ExitStack() as stack:
+        pg = pg_port = None
+        if "postgres" in args.store:
+            pg = stack.enter_context(PostgresServer.start())
+            pg_port = pg.port
+            if args.store_rtt_ms:
+                pg_port = stack.enter_context(relayed(pg.port, args.store_rtt_ms / 2000))
+        return _main(args, pg, pg_port)
+
+
+def _main(args: argparse.Namespace, pg: PostgresServer | None, pg_port: int | None) -> int:
     sizes = [*args.sizes, *([1000] if args.big else [])]
     help_s, luigi_s = startup()
     rows = []
@@ -319,6 +384,9 @@ def main() -> int:
                     args.sync_each,
                     tuple(args.watcher),
                     args.deps_floor,
+                    tuple(args.store),
+                    pg,
+                    pg_port,
                 )
     if args.json:
         print(json.dumps({"rows": rows, "help_s": help_s, "import_luigi_s": luigi_s}, indent=2))
@@ -335,7 +403,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']} | "
+            f"| {r['n']:,}, {r['workers']}, {r['scheduler']}, {r['watcher']}{_store(r, ', ')} | "
             f"{r['wall_s']:.1f} s | {r['floor_s']:.1f} s | {r['ratio']:.2f}x | "
             f"{r['per_sync']:.1f} | {r['cpu_ms_per_sync']:.1f} ms "
             f"({r['floor_cpu_ms_per_sync']:.1f} ms) |"
