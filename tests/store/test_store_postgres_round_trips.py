@@ -74,11 +74,11 @@ class Wire:
         sa.event.remove(sa.engine.Engine, "connect", self._on_connect)
 
 
-def _world(n: int) -> dict[str, Any]:
+def _world(n: int, root: Path) -> dict[str, Any]:
     return {
         "workspaces": [{"name": "w"}],
         "sources": [{"name": "gen", "type": "generator", "streams": [{"name": "rows"}]}],
-        "destinations": [{"name": "wh", "type": "duckdb", "path": "wh.duckdb"}],
+        "destinations": [{"name": "wh", "type": "duckdb", "path": str(root / "wh.duckdb")}],
         "connections": [
             {
                 "name": f"conn-{i}",
@@ -131,7 +131,7 @@ def run_syncs(
     def run(n: int) -> Wire:
         root = tmp_path / f"run{n}"
         root.mkdir()
-        sandbox = Sandbox(_world(n))
+        sandbox = Sandbox(_world(n, root))
         sandbox.start()
         sandboxes.append(sandbox)
         path = _pipeline(root, sandbox.url, new_database("postgresql"), n)
