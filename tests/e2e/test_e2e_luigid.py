@@ -7,13 +7,26 @@ uses its own date so one test's DONE tasks never satisfy another's.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from e2e.e2e_helpers import CRM, EVENTS, Project, finish, job_posts, jobs_for, wait_for
+from e2e.e2e_helpers import (
+    CLI,
+    CRM,
+    EVENTS,
+    Project,
+    clean_env,
+    finish,
+    job_posts,
+    jobs_for,
+    wait_for,
+)
 from e2e.luigid_helpers import FAST, running_luigid
 
 pytestmark = [pytest.mark.luigid, pytest.mark.slow]
@@ -64,6 +77,56 @@ def test_two_runs_at_once_sync_each_connection_once(
         statuses = sorted([first[step]["status"], second[step]["status"]])
         # each step ran in exactly one of the two processes; the other saw it done
         assert statuses == ["skipped", "succeeded"], (step, statuses)
+
+
+@pytest.mark.postgres
+def test_two_hosts_on_luigid_and_a_shared_postgres_store_sync_each_connection_once(
+    luigid: str, make_project: Callable[..., Project]
+) -> None:
+    """Issue 10's deployment once it outgrew one machine: two run processes (two hosts),
+    two workers each (warm slots), one luigid and one PostgreSQL store."""
+    pytest.importorskip("psycopg")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from pg_server import PostgresServer, PostgresUnavailable
+
+    try:
+        pg = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        project = make_project(job_seconds=3)
+        doc = json.loads(project.path.read_text(encoding="utf-8"))
+        doc["store"] = {"url": pg.create_database("hosts")}
+        project.path.write_text(json.dumps(doc), encoding="utf-8")
+        args = ("--scheduler-url", luigid, "--workers", "2", "--json")
+
+        procs = [project.start(*args, date="2026-02-04") for _ in range(2)]
+        results = [finish(p) for p in procs]
+
+        for result in results:
+            assert result.returncode == 0, result
+        assert len(jobs_for(project.sandbox, CRM)) == 1
+        assert len(jobs_for(project.sandbox, EVENTS)) == 1
+        assert job_posts(project.sandbox) == 2
+        first, second = (r.steps() for r in results)
+        for step in first:
+            statuses = sorted([first[step]["status"], second[step]["status"]])
+            assert statuses == ["skipped", "succeeded"], (step, statuses)
+        history = subprocess.run(
+            [CLI, "history", "--json", "-f", str(project.path)],
+            cwd=project.root,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert history.returncode == 0, history.stderr
+        stored = {r["run_id"]: r["status"] for r in json.loads(history.stdout)["runs"]}
+        assert stored == {r.doc["run"]["run_id"]: "succeeded" for r in results}
+        assert not list(project.state_dir.glob("*.db"))  # nothing went to a SQLite file
+    finally:
+        pg.stop()
 
 
 def test_tracking_url_and_status_are_visible_in_luigid(
