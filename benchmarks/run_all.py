@@ -4,7 +4,8 @@ Runs, each in its own interpreter: ``polling_sim.py`` (seconds), ``polling.py`` 
 4-5 minutes: real jobs of up to 60 s, history first), ``sandbox_scale.py`` (about a
 minute), ``clean_counts.py`` (about two minutes), ``scale.py`` (pipeline runs of 10 and
 100 syncs against the sleep floor, each polling and with Airbyte's webhooks, about 17
-minutes; ``--big`` adds 1,000), ``freshness.py``
+minutes; ``--big`` adds 1,000; then 100 syncs on a PostgreSQL store, on this host and 1 ms
+away, about 4 minutes), ``freshness.py``
 (a fully fresh run of 1,000 syncs: a minute), ``report_render.py`` (seconds) and
 ``inflight.py`` (50 syncs in flight with the job watcher and without: about 3 minutes);
 the last two append their own sections. Progress goes to stderr; the report to ``--output``.
@@ -46,6 +47,21 @@ COUNTS_QUICK = ["--runs", "30", "--naive-runs", "10"]
 # (what those imports alone cost, before any of our code runs; RESULTS.md, deps_s11).
 RUN_SCALE_FULL = ["--sizes", "10", "100", "--watcher", "on", "hooks", "--deps-floor"]
 RUN_SCALE_QUICK = ["--sizes", "10", "--workers", "8", "--deps-floor"]
+# A deployment that outgrew one machine shares a PostgreSQL store: on this host, and a
+# zone away (1 ms a round trip), where each statement of a sync's store work shows.
+RUN_SCALE_PG_FULL = ["--sizes", "100", "--workers", "8", "--store", "postgres"]
+RUN_SCALE_PG_FAR_FULL = [*RUN_SCALE_PG_FULL, "--schedulers", "local", "--store-rtt-ms", "1"]
+RUN_SCALE_PG_QUICK = [
+    "--sizes",
+    "10",
+    "--workers",
+    "8",
+    "--schedulers",
+    "local",
+    "--store",
+    "postgres",
+]
+RUN_SCALE_PG_FAR_QUICK = [*RUN_SCALE_PG_QUICK, "--store-rtt-ms", "1"]
 FRESH_FULL = ["--n", "1000"]
 FRESH_QUICK = ["--n", "100"]
 INFLIGHT_QUICK = ["--n", "10", "--job-seconds", "20", "--window", "6"]
@@ -577,6 +593,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             pipeline_runs = (
                 run_script("scale.py", RUN_SCALE_QUICK if args.quick else RUN_SCALE_FULL, 7200),
+                run_script(
+                    "scale.py", RUN_SCALE_PG_QUICK if args.quick else RUN_SCALE_PG_FULL, 1800
+                ),
+                run_script(
+                    "scale.py",
+                    RUN_SCALE_PG_FAR_QUICK if args.quick else RUN_SCALE_PG_FAR_FULL,
+                    1800,
+                ),
                 run_script("freshness.py", FRESH_QUICK if args.quick else FRESH_FULL, 1800),
             )
         except RuntimeError as exc:
