@@ -203,6 +203,19 @@ class Project:
         )
         return RunResult(proc.returncode, proc.stdout, proc.stderr)
 
+    def cli(self, *args: str, timeout: float = 120) -> RunResult:
+        """Run any other ``luigi-airbyte`` command in the project's folder, to completion."""
+        proc = subprocess.run(
+            [CLI, *args],
+            cwd=self.root,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return RunResult(proc.returncode, proc.stdout, proc.stderr)
+
     def start(self, *args: str, date: str | None = DATE, **env: str) -> subprocess.Popen[str]:
         """Start ``luigi-airbyte run`` in its own session (so a kill reaches its children)."""
         return subprocess.Popen(

@@ -8,12 +8,10 @@ once the fault is gone.
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
 from collections.abc import Callable
 
-from e2e.e2e_helpers import CLI, CRM, EVENTS, Project, clean_env, connection_id, jobs_for
+from e2e.e2e_helpers import CRM, EVENTS, Project, connection_id, jobs_for
 
 FAILURE = "Source CRM: connection refused by crm.internal:5432"
 
@@ -54,17 +52,9 @@ def test_failed_sync_alert_names_connection_job_reason_blocked_steps_and_recover
     events_jobs = len(jobs_for(project.sandbox, EVENTS))
     argv = shlex.split(alert["command"])
     assert argv[0] == "luigi-airbyte"
-    rerun = subprocess.run(
-        [CLI, *argv[1:], "--json"],
-        cwd=project.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    rerun = project.cli(*argv[1:], "--json")
     assert rerun.returncode == 0, rerun.stderr
-    statuses = {s["name"]: s["status"] for s in json.loads(rerun.stdout)["steps"]}
+    statuses = {s["name"]: s["status"] for s in rerun.doc["steps"]}
     assert statuses["crm"] == "succeeded" and statuses["report"] == "succeeded"
     assert statuses["events"] in ("skipped", "fresh"), statuses
     assert len(jobs_for(project.sandbox, EVENTS)) == events_jobs

@@ -8,32 +8,21 @@ left `running`.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import CLI, CRM, EVENTS, Project, clean_env, finish, jobs_for, wait_for
+from e2e.e2e_helpers import CRM, EVENTS, Project, finish, jobs_for, wait_for
 
 
 def _cli_json(project: Project, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [CLI, *args, "-f", str(project.path), "--json"],
-        cwd=project.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = project.cli(*args, "-f", str(project.path), "--json", timeout=60)
     assert done.returncode == 0, done.stderr
-    doc: dict[str, Any] = json.loads(done.stdout)
-    return doc
+    return done.doc
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from e2e.e2e_helpers import (
     CRM,
     EVENTS,
     Project,
+    RunResult,
     clean_env,
     default_steps,
     finish,
@@ -34,16 +35,8 @@ FAILURE = "Source CRM: connection refused by crm.internal:5432"
 SLOW_SQL = "select sum(hash(range)) > 0 from range(20000000000)"
 
 
-def _cli(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args, "-f", str(project.path)],
-        cwd=project.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def _cli(project: Project, *args: str) -> RunResult:
+    return project.cli(*args, "-f", str(project.path), timeout=60)
 
 
 def _history(project: Project) -> list[dict[str, Any]]:

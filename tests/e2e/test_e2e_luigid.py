@@ -7,7 +7,6 @@ uses its own date so one test's DONE tasks never satisfy another's.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,11 +16,10 @@ import httpx
 import pytest
 
 from e2e.e2e_helpers import (
-    CLI,
     CRM,
     EVENTS,
     Project,
-    clean_env,
+    RunResult,
     finish,
     job_posts,
     jobs_for,
@@ -66,6 +64,12 @@ def test_two_runs_at_once_sync_each_connection_once(
     procs = [project.start(*args, date="2026-02-02") for _ in range(2)]
     results = [finish(p) for p in procs]
 
+    _each_step_ran_once(project, results)
+
+
+def _each_step_ran_once(project: Project, results: list[RunResult]) -> None:
+    """Both runs succeeded, each connection got one job, and each step ran in exactly one
+    of the two processes (the other saw it done)."""
     for result in results:
         assert result.returncode == 0, result
     assert len(jobs_for(project.sandbox, CRM)) == 1
@@ -75,7 +79,6 @@ def test_two_runs_at_once_sync_each_connection_once(
     assert set(first) == set(second) == {"crm", "crm:counts", "events", "users_loaded", "report"}
     for step in first:
         statuses = sorted([first[step]["status"], second[step]["status"]])
-        # each step ran in exactly one of the two processes; the other saw it done
         assert statuses == ["skipped", "succeeded"], (step, statuses)
 
 
@@ -103,26 +106,10 @@ def test_two_hosts_on_luigid_and_a_shared_postgres_store_sync_each_connection_on
         procs = [project.start(*args, date="2026-02-04") for _ in range(2)]
         results = [finish(p) for p in procs]
 
-        for result in results:
-            assert result.returncode == 0, result
-        assert len(jobs_for(project.sandbox, CRM)) == 1
-        assert len(jobs_for(project.sandbox, EVENTS)) == 1
-        assert job_posts(project.sandbox) == 2
-        first, second = (r.steps() for r in results)
-        for step in first:
-            statuses = sorted([first[step]["status"], second[step]["status"]])
-            assert statuses == ["skipped", "succeeded"], (step, statuses)
-        history = subprocess.run(
-            [CLI, "history", "--json", "-f", str(project.path)],
-            cwd=project.root,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        _each_step_ran_once(project, results)
+        history = project.cli("history", "--json", "-f", str(project.path))
         assert history.returncode == 0, history.stderr
-        stored = {r["run_id"]: r["status"] for r in json.loads(history.stdout)["runs"]}
+        stored = {r["run_id"]: r["status"] for r in history.doc["runs"]}
         assert stored == {r.doc["run"]["run_id"]: "succeeded" for r in results}
         assert not list(project.state_dir.glob("*.db"))  # nothing went to a SQLite file
     finally:

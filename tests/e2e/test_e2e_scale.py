@@ -8,15 +8,13 @@ request journal (``/_sandbox/requests``).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.e2e_helpers import CLI, Project, clean_env, finish
+from e2e.e2e_helpers import Project, finish
 from e2e.luigid_helpers import FAST, running_luigid
 from luigi_airbyte.sandbox import Sandbox
 
@@ -163,17 +161,9 @@ def test_validate_online_and_dry_run_show_the_expansion(
     project.write(steps, warehouse=False, airbyte=SCALE_AIRBYTE)
     expected = ["all/conn-0001", "all/conn-0002", "all/conn-0003"]
 
-    done = subprocess.run(
-        [CLI, "validate", str(project.path), "--online", "--json"],
-        cwd=project.root,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = project.cli("validate", str(project.path), "--online", "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["expanded"] == {"nightly": {"all": expected}}
+    assert done.doc["expanded"] == {"nightly": {"all": expected}}
 
     dry = project.run("--dry-run", "--json")
     assert dry.returncode == 0, dry
