@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from types import TracebackType
 
 
 class DelayRelay:
@@ -80,17 +79,6 @@ class DelayRelay:
         self._listener.close()
         with self._cond:
             self._cond.notify_all()
-
-    def __enter__(self) -> DelayRelay:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @contextlib.contextmanager
