@@ -199,3 +199,24 @@ def test_a_burst_of_transactions_pings_only_its_first(
             assert wire.pings() == 1
     finally:
         store.close()
+
+
+def test_a_query_s_autocommit_does_not_outlive_it(new_database: Callable[[str], str]) -> None:
+    """The connection goes back to the pool in transactions: a write that fails after a
+    query on the same pooled connection leaves nothing behind."""
+    store = Store(new_database("postgresql")).open()
+    try:
+        run_id = store.start_run("p", run_date=T0.date())
+        assert store.step_status(run_id, "s") is None  # a query: autocommit on this connection
+        with pytest.raises(RuntimeError), store.begin("write, then fail") as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO steps (run_id, step_name, kind, status) "
+                    "VALUES (:run_id, 's', 'sync', 'running')"
+                ),
+                {"run_id": run_id},
+            )
+            raise RuntimeError("boom")
+        assert store.step_status(run_id, "s") is None
+    finally:
+        store.close()
