@@ -2,8 +2,8 @@
 
 A managed PostgreSQL a zone away answers in ~1 ms, and a sync's store work sits on its
 path: at 114 round trips a sync (about 20 of them pings), a run of 100 syncs of 1 s on 8
-workers took 1.35x the sleep floor (``benchmarks/scale.py --store postgres
---store-rtt-ms 1``; 1.08x on SQLite). Counted here from libpq's own trace of every
+workers took 1.27-1.36x the sleep floor (``benchmarks/scale.py --store postgres
+--store-rtt-ms 1``; 1.06-1.08x on SQLite). Counted here from libpq's own trace of every
 connection the run opens: one ``ReadyForQuery`` ends each round trip.
 """
 
