@@ -12,15 +12,20 @@ boundary and touches a file; the test then SIGKILLs it, so the kill lands exactl
 - ``reconciling``: the POST's answer was lost and the listing that would find the job
   answers 503; the job finishes before the re-run (issue 7, bug 2);
 - mid-wait: the job is recorded and polled.
+
+Each runs on the default SQLite store and on a PostgreSQL store (a real server, a fresh
+database per test): a deployment on several hosts shares PostgreSQL, where the ledger's
+reads run in autocommit and a connection is pinged only after an idle second.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,40 @@ from integration.integration_helpers import CONNECTION_ID, job_posts, jobs_of, w
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.store import Store
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
+from pg_server import PostgresServer, PostgresUnavailable
+
 WORKER = Path(__file__).with_name("sync_boundary_worker.py")
 RUN_KEY = "crm/2026-01-15"
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PostgresServer]:
+    pytest.importorskip("psycopg")
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store the killed worker and its re-run share: SQLite, or a fresh PostgreSQL
+    database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'metadata.db'}"
+    server: PostgresServer = request.getfixturevalue("pg")
+    return server.create_database(f"killed_{next(_databases)}")
 
 
 def _spawn(sb: Sandbox, store_url: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
@@ -82,11 +119,11 @@ BOUNDARIES: list[Any] = [
 def test_kill_at_a_boundary_then_rerun_makes_one_job(
     start_sandbox: Callable[..., Sandbox],
     tmp_path: Path,
+    store_url: str,
     boundary: str,
     faults: list[dict[str, Any]] | None,
 ) -> None:
     sb = start_sandbox(job_seconds=0.5 if boundary else 5.0)
-    store_url = f"sqlite:///{tmp_path / 'metadata.db'}"
     log = tmp_path / "worker.log"
     if faults:
         sb.set_faults(http=faults)
@@ -141,12 +178,11 @@ def test_kill_at_a_boundary_then_rerun_makes_one_job(
 
 
 def test_a_waiter_takes_over_when_the_holder_dies_meanwhile(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path, store_url: str
 ) -> None:
     """A second process finds a live claim and waits; the holder is killed after its intent
     and before its POST: the waiter takes the claim over, reconciles, and posts once."""
     sb = start_sandbox(job_seconds=0.3)
-    store_url = f"sqlite:///{tmp_path / 'metadata.db'}"
     holder_log, waiter_log = tmp_path / "holder.log", tmp_path / "waiter.log"
     marker = tmp_path / "paused"
     holder = _spawn(
