@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 
 import pytest
+
+from pg_server import PostgresServer, PostgresUnavailable
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -17,3 +20,19 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session (per xdist worker), started on first
+    use; the test is skipped when psycopg or the server's binaries are missing. A test
+    that stops its server starts its own (tests/pg_server.py)."""
+    pytest.importorskip("psycopg", reason="pip install 'luigi-airbyte[postgres]'")
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from luigi_airbyte.checks import open_warehouse, reconcile_counts, run_sql_check
 from luigi_airbyte.checks.warehouse import WarehouseError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
-from pg_server import PostgresServer, PostgresUnavailable
+from pg_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "pg-pass-0042"  # the server trusts local connections; only masking is tested
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    pytest.importorskip("psycopg")
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
-    try:
-        server.create_database("checks")
-        for sql in (
-            "CREATE SCHEMA raw",
-            "CREATE TABLE raw.orders (id int, _airbyte_meta jsonb)",
-            "INSERT INTO raw.orders SELECT i, jsonb_build_object('changes', '[]'::jsonb,"
-            " 'sync_id', CASE WHEN i <= 3 THEN 101 ELSE 1010 END) FROM generate_series(1, 5) i",
-            "CREATE TABLE raw.orders_text (id int, _airbyte_meta text)",
-            "INSERT INTO raw.orders_text VALUES"
-            " (1, '{\"sync_id\":101}'), (2, '{\"sync_id\": 101}')",
-        ):
-            server.execute("checks", sql)
-        yield f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:{server.port}/checks"
-    finally:
-        server.stop()
+def pg_url(pg_server: PostgresServer) -> str:
+    pg_server.create_database("checks")
+    for sql in (
+        "CREATE SCHEMA raw",
+        "CREATE TABLE raw.orders (id int, _airbyte_meta jsonb)",
+        "INSERT INTO raw.orders SELECT i, jsonb_build_object('changes', '[]'::jsonb,"
+        " 'sync_id', CASE WHEN i <= 3 THEN 101 ELSE 1010 END) FROM generate_series(1, 5) i",
+        "CREATE TABLE raw.orders_text (id int, _airbyte_meta text)",
+        "INSERT INTO raw.orders_text VALUES (1, '{\"sync_id\":101}'), (2, '{\"sync_id\": 101}')",
+    ):
+        pg_server.execute("checks", sql)
+    return f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:{pg_server.port}/checks"
 
 
 def test_sync_counts_on_jsonb_and_text(pg_url: str) -> None:

@@ -7,9 +7,7 @@ uses its own date so one test's DONE tasks never satisfy another's.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +24,7 @@ from e2e.e2e_helpers import (
     wait_for,
 )
 from e2e.luigid_helpers import FAST, running_luigid
+from pg_server import PostgresServer
 
 pytestmark = [pytest.mark.luigid, pytest.mark.slow]
 
@@ -84,36 +83,25 @@ def _each_step_ran_once(project: Project, results: list[RunResult]) -> None:
 
 @pytest.mark.postgres
 def test_two_hosts_on_luigid_and_a_shared_postgres_store_sync_each_connection_once(
-    luigid: str, make_project: Callable[..., Project]
+    luigid: str, make_project: Callable[..., Project], pg_server: PostgresServer
 ) -> None:
     """Issue 10's deployment once it outgrew one machine: two run processes (two hosts),
     two workers each (warm slots), one luigid and one PostgreSQL store."""
-    pytest.importorskip("psycopg")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pg_server import PostgresServer, PostgresUnavailable
+    project = make_project(job_seconds=3)
+    doc = json.loads(project.path.read_text(encoding="utf-8"))
+    doc["store"] = {"url": pg_server.create_database("hosts")}
+    project.path.write_text(json.dumps(doc), encoding="utf-8")
+    args = ("--scheduler-url", luigid, "--workers", "2", "--json")
 
-    try:
-        pg = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        project = make_project(job_seconds=3)
-        doc = json.loads(project.path.read_text(encoding="utf-8"))
-        doc["store"] = {"url": pg.create_database("hosts")}
-        project.path.write_text(json.dumps(doc), encoding="utf-8")
-        args = ("--scheduler-url", luigid, "--workers", "2", "--json")
+    procs = [project.start(*args, date="2026-02-04") for _ in range(2)]
+    results = [finish(p) for p in procs]
 
-        procs = [project.start(*args, date="2026-02-04") for _ in range(2)]
-        results = [finish(p) for p in procs]
-
-        _each_step_ran_once(project, results)
-        history = project.cli("history", "--json", "-f", str(project.path))
-        assert history.returncode == 0, history.stderr
-        stored = {r["run_id"]: r["status"] for r in history.doc["runs"]}
-        assert stored == {r.doc["run"]["run_id"]: "succeeded" for r in results}
-        assert not list(project.state_dir.glob("*.db"))  # nothing went to a SQLite file
-    finally:
-        pg.stop()
+    _each_step_ran_once(project, results)
+    history = project.cli("history", "--json", "-f", str(project.path))
+    assert history.returncode == 0, history.stderr
+    stored = {r["run_id"]: r["status"] for r in history.doc["runs"]}
+    assert stored == {r.doc["run"]["run_id"]: "succeeded" for r in results}
+    assert not list(project.state_dir.glob("*.db"))  # nothing went to a SQLite file
 
 
 def test_tracking_url_and_status_are_visible_in_luigid(

@@ -6,7 +6,6 @@ The long sweep is ``make hostile`` (benchmarks/claim_race.py), figures in RESULT
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,7 @@ import pytest
 
 from integration.claim_race import PHASES, run_race, start_race_sandbox
 from luigi_airbyte.sandbox import Sandbox
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
-from pg_server import PostgresServer, PostgresUnavailable
+from pg_server import PostgresServer
 
 LANES = 8
 
@@ -63,19 +60,13 @@ def test_claim_race_on_sqlite(race_sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_claim_race_on_postgresql(race_sandbox: Sandbox, tmp_path: Path) -> None:
-    pytest.importorskip("psycopg")
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
-    try:
-        url = server.create_database("claims")
-        trials = 50
-        report = run_race(
-            race_sandbox, url, trials=trials, lanes=LANES, seed=2, log_path=tmp_path / "racers.log"
-        )
-        _check(report, trials)
-        assert sum(report.phases[p] > 0 for p in PHASES) >= 3, report.phases
-    finally:
-        server.stop()
+def test_claim_race_on_postgresql(
+    race_sandbox: Sandbox, tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    url = pg_server.create_database("claims")
+    trials = 50
+    report = run_race(
+        race_sandbox, url, trials=trials, lanes=LANES, seed=2, log_path=tmp_path / "racers.log"
+    )
+    _check(report, trials)
+    assert sum(report.phases[p] > 0 for p in PHASES) >= 3, report.phases

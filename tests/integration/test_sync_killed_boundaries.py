@@ -25,7 +25,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +34,11 @@ import pytest
 from integration.integration_helpers import CONNECTION_ID, job_posts, jobs_of, wait_for
 from luigi_airbyte.sandbox import Sandbox
 from luigi_airbyte.store import Store
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
-from pg_server import PostgresServer, PostgresUnavailable
+from pg_server import PostgresServer
 
 WORKER = Path(__file__).with_name("sync_boundary_worker.py")
 RUN_KEY = "crm/2026-01-15"
 _databases = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresServer]:
-    pytest.importorskip("psycopg")
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(
@@ -67,7 +52,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'metadata.db'}"
-    server: PostgresServer = request.getfixturevalue("pg")
+    server: PostgresServer = request.getfixturevalue("pg_server")
     return server.create_database(f"killed_{next(_databases)}")
 
 

@@ -17,29 +17,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for pg_server
 
 from luigi_airbyte.store import Store
-from pg_server import PostgresServer, PostgresUnavailable
+from pg_server import PostgresServer
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """A real PostgreSQL server for the whole session; skipped when not installed."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install 'luigi-airbyte[postgres]')")
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

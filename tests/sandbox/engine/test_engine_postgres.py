@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,24 +9,14 @@ import pytest
 from engine_helpers import conn_id, run_sync
 
 from luigi_airbyte.sandbox.engine import Engine
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/, for pg_server
-from pg_server import PostgresServer, PostgresUnavailable
+from pg_server import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    pytest.importorskip("psycopg")
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(f"PostgreSQL server binaries unavailable: {exc}")
-    try:
-        yield server.create_database("sandbox_engine")
-    finally:
-        server.stop()
+def pg_url(pg_server: PostgresServer) -> str:
+    return pg_server.create_database("sandbox_engine")
 
 
 def test_sync_into_postgres_schema(tmp_path: Path, make_engine: Any, pg_url: str) -> None:
