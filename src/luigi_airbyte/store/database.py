@@ -90,6 +90,7 @@ class Store(RunRepository, HintRepository, Closing):
         self._busy_timeout_s = busy_timeout_s
         self._echo = echo
         self._engine: Engine | None = None
+        self._progress_engine: Engine | None = None  # PostgreSQL only (see `begin`)
         self._opened = False
         self._lock = threading.Lock()
         self._ledger: SqlLedger | None = None
@@ -261,9 +262,10 @@ class Store(RunRepository, HintRepository, Closing):
     def close(self) -> None:
         """Release pooled connections; the store reopens on next use."""
         with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-            self._engine = None
+            for engine in (self._engine, self._progress_engine):
+                if engine is not None:
+                    engine.dispose()
+            self._engine = self._progress_engine = None
             self._opened = False
             self._identity = None
 
@@ -300,8 +302,13 @@ class Store(RunRepository, HintRepository, Closing):
         ledger or claim write, the run's finish) flushes them with its own. The ledger,
         the claims and the run's start and finish always wait for the disk (fsync costs
         about 3 ms a commit here, and a sync makes a dozen progress writes).
+
+        On PostgreSQL the progress record has a pool of its own whose connections were
+        opened with ``synchronous_commit = off``: a ``SET LOCAL`` in each transaction was
+        one more round trip, six a sync (`note` saves ``BEGIN`` and ``COMMIT`` too).
         """
-        with self._connect(action) as conn:
+        progress = not durable and self.dialect == "postgresql"
+        with self._connect(action, progress=progress) as conn:
             relaxed = not durable and self.dialect == "sqlite" and not is_memory_sqlite(self._url)
             if relaxed:
                 _sqlite_synchronous(conn, "NORMAL")
@@ -309,8 +316,6 @@ class Store(RunRepository, HintRepository, Closing):
                 if self.dialect == "sqlite":
                     conn.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
                 with conn.begin():
-                    if not durable and self.dialect == "postgresql":
-                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
                     yield conn
             finally:
                 if relaxed:
@@ -339,16 +344,47 @@ class Store(RunRepository, HintRepository, Closing):
                 yield conn
 
     @contextmanager
-    def _connect(self, action: str) -> Iterator[Connection]:
+    def write(self, action: str) -> Iterator[Connection]:
+        """A durable write of one statement, which is its own transaction: on PostgreSQL
+        in autocommit (``BEGIN`` and ``COMMIT`` are two more round trips, and a sync makes
+        a few such writes: its intent, its job's outcome, the claim's release); elsewhere
+        `begin`. Several statements, or a progress write (``durable=False``), go in
+        `begin`: a write that must commit with another is never split in two."""
+        if self.dialect != "postgresql":
+            with self.begin(action) as conn:
+                yield conn
+            return
+        with self._connect(action) as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
+    def note(self, action: str) -> Iterator[Connection]:
+        """A progress write of one statement (``durable=False``, see `begin`), which is
+        its own transaction: on PostgreSQL in autocommit on the progress pool, whose
+        commits do not wait for the disk; elsewhere ``begin(durable=False)``. A sync
+        writes a few events on their own this way."""
+        if self.dialect != "postgresql":
+            with self.begin(action, durable=False) as conn:
+                yield conn
+            return
+        with self._connect(action, progress=True) as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+
+    @contextmanager
+    def _connect(self, action: str, *, progress: bool = False) -> Iterator[Connection]:
         """A connection of this store's, once it is open and still the same store, with
-        no fork while it is in use (see ``forkgate``) and errors that name ``action``."""
+        no fork while it is in use (see ``forkgate``) and errors that name ``action``;
+        ``progress``: from the PostgreSQL progress pool (see `begin`)."""
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
+        engine = self._get_progress_engine() if progress else self._engine
         with (
             GATE.transaction(),
             translate_errors(action, self._url),
-            self._engine.connect() as conn,
+            engine.connect() as conn,
         ):
             yield conn
 
@@ -371,11 +407,21 @@ class Store(RunRepository, HintRepository, Closing):
                 )
         return self._engine
 
+    def _get_progress_engine(self) -> Engine:
+        with self._lock:
+            if self._progress_engine is None:
+                with translate_errors("create the database engine", self._url):
+                    self._progress_engine = create_store_engine(
+                        self._url, echo=self._echo, synchronous_commit=False
+                    )
+            return self._progress_engine
+
     def _after_fork_in_child(self) -> None:
         """The child's own connections from now on; the schema stays checked."""
         self._lock = threading.Lock()  # a parent thread may have held it at the fork
-        if self._engine is not None:
-            self._engine.dispose(close=False)
+        for engine in (self._engine, self._progress_engine):
+            if engine is not None:
+                engine.dispose(close=False)
 
     def _ensure_open(self) -> None:
         if not self._opened:

@@ -97,12 +97,25 @@ def is_memory_sqlite(url: URL) -> bool:
 
 
 def create_store_engine(
-    url: URL, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, echo: bool = False
+    url: URL,
+    *,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    echo: bool = False,
+    synchronous_commit: bool = True,
 ) -> Engine:
-    """An engine configured for concurrent, crash-safe use of the store."""
+    """An engine configured for concurrent, crash-safe use of the store.
+
+    ``synchronous_commit=False`` (PostgreSQL): its connections' commits do not wait for
+    the disk, for the run's progress record only (``Store.begin``'s ``durable``).
+    """
     serializer = _json_dumps
     if url.get_backend_name() == "postgresql":
-        engine = sa.create_engine(url, json_serializer=serializer, echo=echo, future=True)
+        extra: dict[str, Any] = {}
+        if not synchronous_commit:
+            extra["connect_args"] = {"options": _with_option(url, "synchronous_commit=off")}
+        engine = sa.create_engine(
+            url, json_serializer=serializer, echo=echo, future=True, pool_use_lifo=True, **extra
+        )
         _install_idle_ping(engine)
         return engine
     kwargs: dict[str, Any] = {}
@@ -115,6 +128,13 @@ def create_store_engine(
     engine = sa.create_engine(url, json_serializer=serializer, echo=echo, **kwargs)
     _install_sqlite_hooks(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
     return engine
+
+
+def _with_option(url: URL, setting: str) -> str:
+    """libpq's ``options`` of ``url`` with ``-c setting`` added (a user's own kept)."""
+    given = url.query.get("options")
+    own = " ".join([given] if isinstance(given, str) else list(given or ()))
+    return f"{own} -c {setting}".strip()
 
 
 def _json_default(value: Any) -> Any:

@@ -86,6 +86,14 @@ class RunRepository(ABC):
         """A read of one statement (no transaction where that saves round trips)."""
 
     @abstractmethod
+    def write(self, action: str) -> AbstractContextManager[Connection]:
+        """A durable write of one statement (no transaction where that saves round trips)."""
+
+    @abstractmethod
+    def note(self, action: str) -> AbstractContextManager[Connection]:
+        """A progress write of one statement (no transaction where that saves round trips)."""
+
+    @abstractmethod
     def _not_found(self, what: str) -> StoreError:
         """The error for a missing run (names the store)."""
 
@@ -152,7 +160,7 @@ class RunRepository(ABC):
 
     def heartbeat(self, run_id: str, at: datetime | None = None) -> bool:
         """Renew the run's heartbeat; False when the run is no longer ``running``."""
-        with self.begin(f"renew the heartbeat of run {run_id}") as conn:
+        with self.write(f"renew the heartbeat of run {run_id}") as conn:
             result = conn.execute(
                 runs.update()
                 .where((runs.c.run_id == run_id) & (runs.c.status == "running"))
@@ -225,7 +233,7 @@ class RunRepository(ABC):
         message: str | None = None,
     ) -> None:
         """Record how the run ended (status such as succeeded/failed, and the exit code)."""
-        with self.begin(f"finish run {run_id}") as conn:
+        with self.write(f"finish run {run_id}") as conn:
             result = conn.execute(
                 runs.update()
                 .where(runs.c.run_id == run_id)
@@ -409,7 +417,9 @@ class RunRepository(ABC):
         rows = _event_rows(run_id, items)
         if not rows:
             return 0
-        with self.begin(f"record {len(rows)} event(s) of run {run_id}", durable=False) as conn:
+        action = f"record {len(rows)} event(s) of run {run_id}"
+        # One row is one statement; several go in one transaction, all or none.
+        with self.note(action) if len(rows) == 1 else self.begin(action, durable=False) as conn:
             conn.execute(events.insert(), rows)
         return len(rows)
 

@@ -249,7 +249,7 @@ class SqlLedger(Ledger):
             "reason": None if outcome["reason"] is None else outcome["reason"][:2000],
         }
         action = f"record the outcome of job {job_id} for run key {run_key!r}"
-        with self._store.begin(action) as conn:
+        with self._store.write(action) as conn:
             result = conn.execute(
                 airbyte_jobs.update()
                 .where(airbyte_jobs.c.run_key == run_key, airbyte_jobs.c.job_id == job_id)
@@ -306,7 +306,7 @@ class SqlLedger(Ledger):
         """Commit "a POST may leave now"; an earlier intent (and its job id) is kept."""
         now = utcnow()
         keep = sync_claims.c.intent_at.is_not(None)
-        with self._store.begin(f"record the create intent of run key {run_key!r}") as conn:
+        with self._store.write(f"record the create intent of run key {run_key!r}") as conn:
             result = conn.execute(
                 sync_claims.update()
                 .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
@@ -322,7 +322,7 @@ class SqlLedger(Ledger):
     def renew(self, run_key: str, holder: Holder, lease_s: float = DEFAULT_LEASE_S) -> bool:
         """Extend the lease by ``lease_s`` from now; False if the claim is no longer ours."""
         now = utcnow()
-        with self._store.begin(f"renew the claim of run key {run_key!r}") as conn:
+        with self._store.write(f"renew the claim of run key {run_key!r}") as conn:
             result = conn.execute(
                 sync_claims.update()
                 .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
@@ -332,7 +332,7 @@ class SqlLedger(Ledger):
 
     def release(self, run_key: str, holder: Holder) -> None:
         """Give the claim up; its intent (if any) stays for the next holder to reconcile."""
-        with self._store.begin(f"release the claim of run key {run_key!r}") as conn:
+        with self._store.write(f"release the claim of run key {run_key!r}") as conn:
             conn.execute(
                 sync_claims.update()
                 .where(sync_claims.c.run_key == run_key, sync_claims.c.holder_token == holder.token)
