@@ -90,7 +90,6 @@ class Store(RunRepository, HintRepository, Closing):
         self._busy_timeout_s = busy_timeout_s
         self._echo = echo
         self._engine: Engine | None = None
-        self._progress_engine: Engine | None = None  # PostgreSQL only (see `begin`)
         self._opened = False
         self._lock = threading.Lock()
         self._ledger: SqlLedger | None = None
@@ -262,10 +261,9 @@ class Store(RunRepository, HintRepository, Closing):
     def close(self) -> None:
         """Release pooled connections; the store reopens on next use."""
         with self._lock:
-            for engine in (self._engine, self._progress_engine):
-                if engine is not None:
-                    engine.dispose()
-            self._engine = self._progress_engine = None
+            if self._engine is not None:
+                self._engine.dispose()
+            self._engine = None
             self._opened = False
             self._identity = None
 
@@ -301,20 +299,18 @@ class Store(RunRepository, HintRepository, Closing):
         an OS crash may drop the last such commits, and the next durable commit (a
         ledger or claim write, the run's finish) flushes them with its own. The ledger,
         the claims and the run's start and finish always wait for the disk (fsync costs
-        about 3 ms a commit here, and a sync makes a dozen progress writes).
-
-        On PostgreSQL the progress record has a pool of its own whose connections were
-        opened with ``synchronous_commit = off``: a ``SET LOCAL`` in each transaction was
-        one more round trip, six a sync (`note` saves ``BEGIN`` and ``COMMIT`` too).
+        about 3 ms a commit here, and a sync makes a dozen progress writes). On
+        PostgreSQL the ``SET LOCAL`` goes in the round trip of the ``BEGIN`` (``PG_BEGIN``).
         """
-        progress = not durable and self.dialect == "postgresql"
-        with self._connect(action, progress=progress) as conn:
+        with self._connect(action) as conn:
             relaxed = not durable and self.dialect == "sqlite" and not is_memory_sqlite(self._url)
             if relaxed:
                 _sqlite_synchronous(conn, "NORMAL")
             try:
                 if self.dialect == "sqlite":
                     conn.execution_options(**{BEGIN_MODE_OPTION: "IMMEDIATE"})
+                elif not durable:
+                    conn.execution_options(**{BEGIN_MODE_OPTION: "progress"})
                 with conn.begin():
                     yield conn
             finally:
@@ -326,7 +322,7 @@ class Store(RunRepository, HintRepository, Closing):
         """A read transaction (a consistent snapshot on both backends)."""
         with self._connect(action) as conn:
             if self.dialect == "postgresql":
-                conn.execution_options(isolation_level="REPEATABLE READ")
+                conn.execution_options(**{BEGIN_MODE_OPTION: "snapshot"})
             with conn.begin():
                 yield conn
 
@@ -337,7 +333,7 @@ class Store(RunRepository, HintRepository, Closing):
         sync makes a few such reads on its path). Several statements go in `read`."""
         with self._connect(action) as conn:
             if self.dialect == "postgresql":
-                conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execution_options(**{BEGIN_MODE_OPTION: "none"})
                 yield conn
                 return
             with conn.begin():
@@ -346,45 +342,29 @@ class Store(RunRepository, HintRepository, Closing):
     @contextmanager
     def write(self, action: str) -> Iterator[Connection]:
         """A durable write of one statement, which is its own transaction: on PostgreSQL
-        in autocommit (``BEGIN`` and ``COMMIT`` are two more round trips, and a sync makes
-        a few such writes: its intent, its job's outcome, the claim's release); elsewhere
-        `begin`. Several statements, or a progress write (``durable=False``), go in
-        `begin`: a write that must commit with another is never split in two."""
+        without ``BEGIN`` and ``COMMIT`` (two more round trips; a sync makes a few such
+        writes: its intent, its job's outcome, the claim's release); elsewhere `begin`.
+        Several statements that must commit together, or a progress write, go in
+        `begin`."""
         if self.dialect != "postgresql":
             with self.begin(action) as conn:
                 yield conn
             return
         with self._connect(action) as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execution_options(**{BEGIN_MODE_OPTION: "none"})
             yield conn
 
     @contextmanager
-    def note(self, action: str) -> Iterator[Connection]:
-        """A progress write of one statement (``durable=False``, see `begin`), which is
-        its own transaction: on PostgreSQL in autocommit on the progress pool, whose
-        commits do not wait for the disk; elsewhere ``begin(durable=False)``. A sync
-        writes a few events on their own this way."""
-        if self.dialect != "postgresql":
-            with self.begin(action, durable=False) as conn:
-                yield conn
-            return
-        with self._connect(action, progress=True) as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
-
-    @contextmanager
-    def _connect(self, action: str, *, progress: bool = False) -> Iterator[Connection]:
+    def _connect(self, action: str) -> Iterator[Connection]:
         """A connection of this store's, once it is open and still the same store, with
-        no fork while it is in use (see ``forkgate``) and errors that name ``action``;
-        ``progress``: from the PostgreSQL progress pool (see `begin`)."""
+        no fork while it is in use (see ``forkgate``) and errors that name ``action``."""
         self._ensure_open()
         self.check_identity()
         assert self._engine is not None
-        engine = self._get_progress_engine() if progress else self._engine
         with (
             GATE.transaction(),
             translate_errors(action, self._url),
-            engine.connect() as conn,
+            self._engine.connect() as conn,
         ):
             yield conn
 
@@ -407,21 +387,11 @@ class Store(RunRepository, HintRepository, Closing):
                 )
         return self._engine
 
-    def _get_progress_engine(self) -> Engine:
-        with self._lock:
-            if self._progress_engine is None:
-                with translate_errors("create the database engine", self._url):
-                    self._progress_engine = create_store_engine(
-                        self._url, echo=self._echo, synchronous_commit=False
-                    )
-            return self._progress_engine
-
     def _after_fork_in_child(self) -> None:
         """The child's own connections from now on; the schema stays checked."""
         self._lock = threading.Lock()  # a parent thread may have held it at the fork
-        for engine in (self._engine, self._progress_engine):
-            if engine is not None:
-                engine.dispose(close=False)
+        if self._engine is not None:
+            self._engine.dispose(close=False)
 
     def _ensure_open(self) -> None:
         if not self._opened:

@@ -8,6 +8,11 @@ SQLite is made safe for several processes (two ``luigi-airbyte run``, luigid wor
 WAL journal, a busy timeout, foreign keys on, and every write transaction opened with
 ``BEGIN IMMEDIATE`` so a writer waits for the lock up front instead of failing when a
 read transaction tries to upgrade.
+
+On both, the driver is in autocommit and a "begin" hook opens each transaction itself
+(``BEGIN_MODE_OPTION``): on PostgreSQL that lets a transaction open with its settings in
+the same round trip (``BEGIN ...; SET LOCAL synchronous_commit TO OFF``), and a
+statement that is a transaction on its own go without ``BEGIN`` and ``COMMIT``.
 """
 
 from __future__ import annotations
@@ -35,8 +40,19 @@ DEFAULT_STATE_DIR = Path(".luigi-airbyte")
 DB_FILENAME = "metadata.db"
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
-# Execution option read by the SQLite "begin" hook: "DEFERRED" (reads) or "IMMEDIATE".
+# Execution option read by the "begin" hooks. SQLite: "DEFERRED" (reads) or "IMMEDIATE".
+# PostgreSQL: one of ``PG_BEGIN``'s keys (default "write").
 BEGIN_MODE_OPTION = "luigi_airbyte_begin"
+
+PG_BEGIN: dict[str, bytes | None] = {
+    "write": b"BEGIN ISOLATION LEVEL READ COMMITTED",
+    # the run's progress record: its commit does not wait for the disk (Store.begin)
+    "progress": b"BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit TO OFF",
+    "snapshot": b"BEGIN ISOLATION LEVEL REPEATABLE READ",
+    "none": None,  # one statement, its own transaction (autocommit)
+}
+"""How a PostgreSQL transaction opens, in one round trip (several statements of a simple
+query, sent as they are: no parameters)."""
 
 
 def default_url(state_dir: Path | None = None) -> str:
@@ -97,25 +113,20 @@ def is_memory_sqlite(url: URL) -> bool:
 
 
 def create_store_engine(
-    url: URL,
-    *,
-    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
-    echo: bool = False,
-    synchronous_commit: bool = True,
+    url: URL, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, echo: bool = False
 ) -> Engine:
-    """An engine configured for concurrent, crash-safe use of the store.
-
-    ``synchronous_commit=False`` (PostgreSQL): its connections' commits do not wait for
-    the disk, for the run's progress record only (``Store.begin``'s ``durable``).
-    """
+    """An engine configured for concurrent, crash-safe use of the store."""
     serializer = _json_dumps
     if url.get_backend_name() == "postgresql":
-        extra: dict[str, Any] = {}
-        if not synchronous_commit:
-            extra["connect_args"] = {"options": _with_option(url, "synchronous_commit=off")}
         engine = sa.create_engine(
-            url, json_serializer=serializer, echo=echo, future=True, pool_use_lifo=True, **extra
+            url,
+            json_serializer=serializer,
+            echo=echo,
+            future=True,
+            isolation_level="AUTOCOMMIT",  # the "begin" hook opens transactions
+            pool_use_lifo=True,  # a burst reuses the connection just returned: no ping
         )
+        _install_postgres_begin(engine)
         _install_idle_ping(engine)
         return engine
     kwargs: dict[str, Any] = {}
@@ -128,13 +139,6 @@ def create_store_engine(
     engine = sa.create_engine(url, json_serializer=serializer, echo=echo, **kwargs)
     _install_sqlite_hooks(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
     return engine
-
-
-def _with_option(url: URL, setting: str) -> str:
-    """libpq's ``options`` of ``url`` with ``-c setting`` added (a user's own kept)."""
-    given = url.query.get("options")
-    own = " ".join([given] if isinstance(given, str) else list(given or ()))
-    return f"{own} -c {setting}".strip()
 
 
 def _json_default(value: Any) -> Any:
@@ -203,6 +207,21 @@ def _install_sqlite_hooks(engine: Engine, *, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     sa.event.listen(engine, "connect", on_connect)
+    sa.event.listen(engine, "begin", on_begin)
+
+
+def _install_postgres_begin(engine: Engine) -> None:
+    """Open each transaction with ``PG_BEGIN[mode]``; the driver, in autocommit, sends
+    ``COMMIT`` or ``ROLLBACK`` when SQLAlchemy ends a transaction the server has open."""
+
+    def on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get(BEGIN_MODE_OPTION, "write")
+        statement = PG_BEGIN[mode]
+        if statement is not None:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            driver.execute(statement)  # no parameters: one simple query, one round trip
+
     sa.event.listen(engine, "begin", on_begin)
 
 

@@ -90,10 +90,6 @@ class RunRepository(ABC):
         """A durable write of one statement (no transaction where that saves round trips)."""
 
     @abstractmethod
-    def note(self, action: str) -> AbstractContextManager[Connection]:
-        """A progress write of one statement (no transaction where that saves round trips)."""
-
-    @abstractmethod
     def _not_found(self, what: str) -> StoreError:
         """The error for a missing run (names the store)."""
 
@@ -417,9 +413,7 @@ class RunRepository(ABC):
         rows = _event_rows(run_id, items)
         if not rows:
             return 0
-        action = f"record {len(rows)} event(s) of run {run_id}"
-        # One row is one statement; several go in one transaction, all or none.
-        with self.note(action) if len(rows) == 1 else self.begin(action, durable=False) as conn:
+        with self.begin(f"record {len(rows)} event(s) of run {run_id}", durable=False) as conn:
             conn.execute(events.insert(), rows)
         return len(rows)
 
