@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -182,24 +183,31 @@ def test_a_connection_dead_while_idle_in_the_pool_is_replaced(
         store.close()
 
 
+@contextmanager
+def _traced(url: str, folder: Path) -> Iterator[tuple[Store, str, Wire]]:
+    """A store with one run recorded, opened again so that every connection is traced."""
+    store = Store(url).open()
+    run_id = store.start_run("p", run_date=T0.date())
+    store.close()
+    with Wire(folder) as wire:
+        store = Store(url).open()
+        try:
+            yield store, run_id, wire
+        finally:
+            store.close()
+
+
 def test_a_burst_of_transactions_pings_only_its_first(
     new_database: Callable[[str], str], tmp_path: Path
 ) -> None:
-    store = Store(new_database("postgresql")).open()
-    try:
-        run_id = store.start_run("p", run_date=T0.date())
-        with Wire(tmp_path) as wire:
-            store.close()  # the pool connects again, traced
-            store = Store(store._url.render_as_string(hide_password=False)).open()
-            for i in range(5):
-                store.upsert_step(run_id, f"s{i}", kind="sync", status="running", started_at=T0)
-            assert wire.pings() == 0
-            time.sleep(PING_AFTER_IDLE_S + 0.1)
-            store.step_status(run_id, "s0")
-            store.step_status(run_id, "s1")
-            assert wire.pings() == 1
-    finally:
-        store.close()
+    with _traced(new_database("postgresql"), tmp_path) as (store, run_id, wire):
+        for i in range(5):
+            store.upsert_step(run_id, f"s{i}", kind="sync", status="running", started_at=T0)
+        assert wire.pings() == 0
+        time.sleep(PING_AFTER_IDLE_S + 0.1)
+        store.step_status(run_id, "s0")
+        store.step_status(run_id, "s1")
+        assert wire.pings() == 1
 
 
 def test_a_query_s_autocommit_does_not_outlive_it(new_database: Callable[[str], str]) -> None:
@@ -265,19 +273,12 @@ def test_a_write_of_one_statement_is_one_round_trip(
 ) -> None:
     """A one-statement write (the run's heartbeat) runs without BEGIN and COMMIT, and a
     progress transaction sends its SET LOCAL with its BEGIN: they were 3 and 4 round trips."""
-    store = Store(new_database("postgresql")).open()
-    try:
-        run_id = store.start_run("p", run_date=T0.date())
-        with Wire(tmp_path) as wire:
-            store.close()  # the pool connects again, traced
-            store = Store(store._url.render_as_string(hide_password=False)).open()
-            store.heartbeat(run_id)
-            store.add_event(run_id, "x")
-            before = wire.round_trips()
-            assert store.heartbeat(run_id)
-            assert wire.round_trips() - before == 1
-            store.add_event(run_id, "y", fields={"n": 1})
-            assert wire.round_trips() - before == 1 + 3  # BEGIN and SET LOCAL, INSERT, COMMIT
-            assert [e.name for e in store.events(run_id)] == ["x", "y"]
-    finally:
-        store.close()
+    with _traced(new_database("postgresql"), tmp_path) as (store, run_id, wire):
+        store.heartbeat(run_id)
+        store.add_event(run_id, "x")
+        before = wire.round_trips()
+        assert store.heartbeat(run_id)
+        assert wire.round_trips() - before == 1
+        store.add_event(run_id, "y", fields={"n": 1})
+        assert wire.round_trips() - before == 1 + 3  # BEGIN and SET LOCAL, INSERT, COMMIT
+        assert [e.name for e in store.events(run_id)] == ["x", "y"]
