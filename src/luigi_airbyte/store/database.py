@@ -331,13 +331,12 @@ class Store(RunRepository, HintRepository, Closing):
         """A read of one statement, which is its own snapshot: on PostgreSQL without a
         transaction around it (``BEGIN`` and ``COMMIT`` are two more round trips, and a
         sync makes a few such reads on its path). Several statements go in `read`."""
-        with self._connect(action) as conn:
-            if self.dialect == "postgresql":
-                conn.execution_options(**{BEGIN_MODE_OPTION: "none"})
+        if self.dialect == "postgresql":
+            with self._one_statement(action) as conn:
                 yield conn
-                return
-            with conn.begin():
-                yield conn
+            return
+        with self._connect(action) as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def write(self, action: str) -> Iterator[Connection]:
@@ -346,10 +345,17 @@ class Store(RunRepository, HintRepository, Closing):
         writes: its intent, its job's outcome, the claim's release); elsewhere `begin`.
         Several statements that must commit together, or a progress write, go in
         `begin`."""
-        if self.dialect != "postgresql":
-            with self.begin(action) as conn:
+        if self.dialect == "postgresql":
+            with self._one_statement(action) as conn:
                 yield conn
             return
+        with self.begin(action) as conn:
+            yield conn
+
+    @contextmanager
+    def _one_statement(self, action: str) -> Iterator[Connection]:
+        """PostgreSQL: a connection that opens no transaction (``PG_BEGIN["none"]``), for
+        one statement, which is a transaction of its own (`query`, `write`)."""
         with self._connect(action) as conn:
             conn.execution_options(**{BEGIN_MODE_OPTION: "none"})
             yield conn
