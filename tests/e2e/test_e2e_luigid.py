@@ -114,14 +114,14 @@ def test_tracking_url_and_status_are_visible_in_luigid(
     try:
         job = wait_for(lambda: jobs_for(project.sandbox, CRM), timeout=60, what="the crm job")[0]
 
-        def running_sync() -> dict[str, Any] | None:
+        def running_sync() -> tuple[str, dict[str, Any]] | None:
             tasks = _rpc(luigid, "task_list", status="RUNNING", upstream_status="", search="")
-            for task in tasks.values():
+            for task_id, task in tasks.items():
                 if task["name"] == "AirbyteSyncTask" and task.get("status_message"):
-                    return dict(task)
+                    return task_id, dict(task)
             return None
 
-        task = wait_for(running_sync, timeout=60, what="a running AirbyteSyncTask in luigid")
+        task_id, task = wait_for(running_sync, timeout=60, what="a running AirbyteSyncTask")
     finally:
         result = finish(proc)
     assert task["status_message"].startswith(f"job {job['jobId']} "), task
@@ -131,3 +131,11 @@ def test_tracking_url_and_status_are_visible_in_luigid(
     # luigi clears `resources` when a tracking URL is set; what is held is resources_running
     assert task["resources_running"] == {"airbyte": 1}
     assert result.returncode == 0, result
+    # The task's messages go to luigid off its path (``tasks/luigid_outbox.py``), and all
+    # of them arrive before it is reported done: its last status, 100 %, and still DONE.
+    sync = _rpc(luigid, "task_list", status="DONE", upstream_status="", search="")[task_id]
+    assert sync["status_message"].startswith(f"job {job['jobId']} succeeded"), sync
+    assert sync["progress_percentage"] == 100
+    assert f"#{job['jobId']}::0" in sync["tracking_url"]
+    running = _rpc(luigid, "task_list", status="RUNNING", upstream_status="", search="")
+    assert task_id not in running

@@ -9,12 +9,16 @@ not fail the sync.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import luigi
+import luigi.rpc
 import pytest
 from luigi.worker import TaskStatusReporter
 
+from e2e.e2e_helpers import wait_for
 from luigi_airbyte.tasks.base import _Reporter
 
 
@@ -113,3 +117,98 @@ def test_outside_run_nothing_is_sent() -> None:
     reporter.status("x")
     reporter.progress(5)
     assert reporter._sent == {}  # nothing counted as sent: sent once run() binds them
+
+
+class _SlowLuigid(luigi.rpc.RemoteScheduler):
+    """luigid that answers only when the test lets it: every request waits for ``go``."""
+
+    def __init__(self) -> None:
+        super().__init__("http://luigid.invalid:8082")
+        self.go = threading.Event()
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    def _request(self, url: str, data: dict[str, Any], *_a: Any, **_k: Any) -> None:
+        assert self.go.wait(30), "the test never let luigid answer"
+        self.requests.append((url, data))
+
+
+def _in_thread(call: Callable[[], None]) -> threading.Event:
+    """``call`` in a thread of its own; the event is set when it returned."""
+    returned = threading.Event()
+
+    def target() -> None:
+        call()
+        returned.set()
+
+    threading.Thread(target=target, daemon=True).start()
+    return returned
+
+
+def test_under_luigid_the_step_goes_on_while_luigid_answers() -> None:
+    """The URL, a status and a percentage are queued; the step is not held on luigid."""
+    luigid = _SlowLuigid()
+    reporter = _Reporter(_running(luigid))  # type: ignore[arg-type]
+
+    def report() -> None:
+        reporter.tracking_url("http://airbyte/job/7")
+        reporter.status("job 7 running · 0s")
+        reporter.progress(100)
+
+    assert _in_thread(report).wait(10), "the step waited for luigid's answers"
+    assert luigid.requests == []  # luigid has not answered yet
+    luigid.go.set()
+    reporter.close()
+    assert [url for url, _ in luigid.requests] == [
+        "/api/add_task",
+        "/api/set_task_status_message",
+        "/api/set_task_progress_percentage",
+    ]
+
+
+def test_the_end_of_run_waits_until_luigid_has_every_message() -> None:
+    """``close`` (the end of ``run()``) returns only once luigid has the task's ``RUNNING``
+    with its URL: after it, Luigi's worker reports the task done, and a late ``RUNNING``
+    would show a finished task as running again. Of several statuses queued meanwhile,
+    only the latest is sent."""
+    luigid = _SlowLuigid()
+    reporter = _Reporter(_running(luigid))  # type: ignore[arg-type]
+    reporter.tracking_url("http://airbyte/job/7")
+    for message in ("job 7 pending · 0s", "job 7 running · 1s", "job 7 succeeded · 2s"):
+        reporter.status(message)
+    closed = _in_thread(reporter.close)
+    assert not closed.wait(0.3), "close returned before luigid had the messages"
+    luigid.go.set()
+    assert closed.wait(10)
+    assert [(url, data.get("status")) for url, data in luigid.requests] == [
+        ("/api/add_task", "RUNNING"),
+        ("/api/set_task_status_message", None),
+    ]
+    assert luigid.requests[1][1]["status_message"] == "job 7 succeeded · 2s"
+
+
+def test_a_request_luigid_fails_in_the_outbox_is_logged_and_sent_again_when_asked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    luigid = _SlowLuigid()
+    luigid.go.set()
+    failing = [True]
+    answer = luigid._request
+
+    def flaky(url: str, data: dict[str, Any], *a: Any, **k: Any) -> None:
+        if failing[0]:
+            raise luigi.rpc.RPCError("luigid is gone")
+        answer(url, data, *a, **k)
+
+    luigid._request = flaky  # type: ignore[method-assign]
+    reporter = _Reporter(_running(luigid))  # type: ignore[arg-type]
+    reporter.progress(40)
+    wait_for(
+        lambda: any("luigid is gone" in r.getMessage() for r in caplog.records),
+        timeout=10,
+        what="the outbox's warning",
+    )
+    failing[0] = False
+    reporter.progress(40)  # not sent before: sent now
+    reporter.progress(40)  # sent or queued: not again
+    reporter.close()
+    assert [url for url, _ in luigid.requests] == ["/api/set_task_progress_percentage"]

@@ -501,6 +501,9 @@ class StepExecutor:
                         reporter.progress(p.percent)
 
                 result = runner.wait(attachment, on_progress=on_progress)
+            reporter.progress(
+                100
+            )  # the job is done: luigid hears it while the step's end is written
             if rejection is not None:
                 record_refresh(self.rt, rejection, result)
             outcome["rows"] = result.rows_committed
@@ -512,7 +515,6 @@ class StepExecutor:
                 self.rt.store().add_stream_stats(
                     ctx.run_id, ctx.step, result.job_id, result.streams
                 )
-            reporter.progress(100)
             return result
 
     def _sync_lineage(self, conn: Connection) -> tuple[list[Any], list[Any]]:

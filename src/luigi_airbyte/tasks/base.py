@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import traceback
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import luigi
+import luigi.rpc
 
 from luigi_airbyte.app.execute import StepContext, StepExecutor
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker
 from luigi_airbyte.tasks.context import runtime_for
+from luigi_airbyte.tasks.luigid_outbox import Outbox
 from luigi_airbyte.tasks.scheduling import join
 from luigi_airbyte.tasks.translator import TASK_CLASSES, task_for_node
 
@@ -160,7 +164,8 @@ class StepTask(luigi.Task):
         return runtime_for(str(self.pipeline_file)).graph(str(self.pipeline)).node(str(self.step))
 
     def run(self) -> None:
-        self.executor().run(self.context(), self._node_or_none(), reporter=_Reporter(self))
+        with _Reporter(self) as reporter:
+            self.executor().run(self.context(), self._node_or_none(), reporter=reporter)
 
     def on_failure(self, exception: BaseException) -> str:
         """What luigid's UI and failure e-mails show: redacted, no environment dump."""
@@ -179,36 +184,79 @@ class _Reporter:
 
     Under luigid each call is a request to it, so a value already sent is not sent again
     (a sync's end sent its 100 % twice), and the tracking URL travels with the task's retry
-    policy in one ``add_task``: a sync costs luigid four requests here, not six."""
+    policy in one ``add_task``: a sync costs luigid four requests here, not six. They go
+    through an ``Outbox``, off the step's path; ``close`` (the end of ``run()``) waits
+    until they are sent. With Luigi's local scheduler a call is in-process and made at once.
+    """
 
     def __init__(self, task: luigi.Task) -> None:
         self.task = task
         self._sent: dict[str, object] = {}
+        self._queued: dict[str, object] = {}
+        self._lock = threading.Lock()
+        found = reporter_scheduler_and_worker(task)
+        remote = found is not None and isinstance(found[0], luigi.rpc.RemoteScheduler)
+        self._outbox = Outbox(task.task_id) if remote else None
+
+    def __enter__(self) -> _Reporter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait until every queued request reached the scheduler (or failed)."""
+        if self._outbox is not None:
+            self._outbox.close()
+
+    def _send(self, name: str, value: object, call: Callable[[], object], label: str) -> None:
+        """``call`` unless ``value`` was sent or is queued: now, or through the outbox."""
+        with self._lock:
+            if value in (self._sent.get(name, _NOTHING), self._queued.get(name, _NOTHING)):
+                return
+            if self._outbox is not None:
+                self._queued[name] = value
+
+        def send() -> None:
+            try:
+                call()
+            except Exception as exc:  # noqa: BLE001 - luigid unreachable: the sync goes on
+                logger.warning(
+                    "could not send %s of %s to the scheduler: %s", label, self.task, exc
+                )
+                ok = False
+            else:
+                ok = True
+            with self._lock:
+                if self._queued.get(name, _NOTHING) == value:
+                    del self._queued[name]
+                if ok:
+                    self._sent[name] = value
+
+        if self._outbox is None:
+            send()
+        else:
+            self._outbox.put(name, send)
 
     def _call(self, name: str, value: object) -> None:
         # Luigi sets these callbacks only while run() executes; elsewhere they are None.
         method = getattr(self.task, name, None)
-        if not callable(method) or self._sent.get(name, _NOTHING) == value:
-            return
-        try:
-            method(value)
-        except Exception as exc:  # noqa: BLE001 - luigid unreachable: the sync goes on
-            logger.warning("could not send %s of %s to the scheduler: %s", name, self.task, exc)
-            return
-        self._sent[name] = value
+        if callable(method):
+            self._send(name, value, lambda: method(value), name)
 
     def tracking_url(self, url: str) -> None:
         """Set the URL and, in the same request, the task's own retry policy: Luigi's
         ``set_tracking_url`` is an ``add_task`` without one, which resets the task's policy
         on the scheduler to the default just before a failure would be judged."""
-        if not url or self._sent.get("set_tracking_url") == url:
+        if not url:
             return
         found = reporter_scheduler_and_worker(self.task)
         if found is None:
             self._call("set_tracking_url", url)
             return
         scheduler, worker_id = found
-        try:
+
+        def add_task() -> None:  # a lost RPC only loses the URL and the limit
             scheduler.add_task(
                 task_id=self.task.task_id,
                 worker=worker_id,
@@ -216,10 +264,8 @@ class _Reporter:
                 tracking_url=url,
                 retry_policy_dict=retry_policy_dict(self.task),
             )
-        except Exception as exc:  # noqa: BLE001 - a lost RPC only loses the URL and the limit
-            logger.warning("could not send the tracking URL of %s: %s", self.task, exc)
-            return
-        self._sent["set_tracking_url"] = url
+
+        self._send("set_tracking_url", url, add_task, "the tracking URL")
 
     def status(self, message: str) -> None:
         self._call("set_status_message", message)

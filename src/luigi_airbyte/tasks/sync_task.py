@@ -233,7 +233,8 @@ class AirbyteSyncTask(StepTask):
 
     def run(self) -> None:
         self._refuse_another_job()
-        self.executor().run_sync(self.context(), self.request(), reporter=_Reporter(self))
+        with _Reporter(self) as reporter:
+            self.executor().run_sync(self.context(), self.request(), reporter=reporter)
 
     def _node_or_none(self) -> Any:
         return None if self.pipeline == "adhoc" else super()._node_or_none()
