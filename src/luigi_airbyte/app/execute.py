@@ -501,9 +501,8 @@ class StepExecutor:
                         reporter.progress(p.percent)
 
                 result = runner.wait(attachment, on_progress=on_progress)
-            reporter.progress(
-                100
-            )  # the job is done: luigid hears it while the step's end is written
+            # The job is done: luigid hears it while the step's end is written.
+            reporter.progress(100)
             if rejection is not None:
                 record_refresh(self.rt, rejection, result)
             outcome["rows"] = result.rows_committed
