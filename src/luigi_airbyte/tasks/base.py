@@ -194,8 +194,11 @@ class _Reporter:
         self._sent: dict[str, object] = {}
         self._queued: dict[str, object] = {}
         self._lock = threading.Lock()
-        found = reporter_scheduler_and_worker(task)
-        remote = found is not None and isinstance(found[0], luigi.rpc.RemoteScheduler)
+        # Bound by Luigi for the whole of run(), where the reporter lives.
+        self._scheduler = reporter_scheduler_and_worker(task)
+        remote = self._scheduler is not None and isinstance(
+            self._scheduler[0], luigi.rpc.RemoteScheduler
+        )
         self._outbox = Outbox(task.task_id) if remote else None
 
     def __enter__(self) -> _Reporter:
@@ -250,11 +253,10 @@ class _Reporter:
         on the scheduler to the default just before a failure would be judged."""
         if not url:
             return
-        found = reporter_scheduler_and_worker(self.task)
-        if found is None:
+        if self._scheduler is None:
             self._call("set_tracking_url", url)
             return
-        scheduler, worker_id = found
+        scheduler, worker_id = self._scheduler
 
         def add_task() -> None:  # a lost RPC only loses the URL and the limit
             scheduler.add_task(
