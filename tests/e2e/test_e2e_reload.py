@@ -57,7 +57,7 @@ def test_two_reload_commands_at_once_make_one_refresh(night: Night) -> None:  # 
     # finishes it.
     codes = sorted(p.returncode for p in procs)
     assert codes[0] == 0 and codes[1] in (0, 7), outputs
-    assert _by_type(night) == ONE_REFRESH
+    assert _by_type(night) == ONE_REFRESH, outputs
     for output in outputs:  # each attached to the one refresh, or found it done; no sync
         assert "replacing rejected job" in output or "already synced this date" in output, output
     assert night.run().returncode == 0
@@ -91,3 +91,21 @@ def test_kill_9_at_the_refresh_boundary_then_reload_again(
     assert _by_type(night) == ONE_REFRESH  # the re-run attached; no second refresh
     assert night.run().returncode == 0
     assert _by_type(night) == ONE_REFRESH
+
+
+def test_a_failed_refresh_is_not_posted_again_in_the_same_run(night: Night) -> None:  # noqa: F811
+    """A refresh that fails is the step's failed job, as a failed sync is: Luigi's
+    attach-only retries must not post a second one; only ``retries:`` or a new command
+    may (the same command again is the recovery, and makes the second)."""
+    command = _bad_load(night)
+    night.set_faults({"jobs": {CRM: {"fail_attempts": 5, "failure_message": "disk full"}}})
+
+    failed = night.command(command)
+
+    assert failed.returncode == 5, failed.stdout
+    assert _by_type(night)[CRM] == {"sync": 1, "refresh": 1}, failed.stdout
+    assert "disk full" in failed.stdout
+    night.set_faults({"jobs": {}})
+    again = night.command(command)  # the recovery the recap prints: one more refresh
+    assert again.returncode == 0, again.stdout
+    assert _by_type(night) == {CRM: {"sync": 1, "refresh": 2}, EVENTS: {"sync": 1}}

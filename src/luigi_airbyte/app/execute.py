@@ -432,6 +432,16 @@ class StepExecutor:
             batch.attempts[(run_id, since)] = found
         return found
 
+    def step_run_keys(self, key: str) -> frozenset[str]:
+        """The run keys whose jobs are this sync run key's: its own, and the refresh key of
+        its newest rejected load (``run --reload`` posts the refresh there). A retry policy
+        that counted only ``key`` would not see a failed refresh, and post it again."""
+        rejected = self._rejected()
+        if rejected is not None and key not in rejected[0]:
+            return frozenset({key})
+        rejection = self.rt.store().ledger.last_rejection(key)
+        return frozenset({key} if rejection is None else {key, rejection.refresh_key})
+
     def _last_succeeded(self, ctx: StepContext, key: str) -> LedgerEntry | None:
         batch = self._pass
         ledger = self.rt.store().ledger

@@ -64,8 +64,8 @@ class _Attempts:
     """What the store says about this run's attempts at one sync step."""
 
     run_key: str
-    open_job: LedgerEntry | None  # a job of the run key not known to be finished
-    failed_jobs: tuple[LedgerEntry, ...]  # jobs of the run key that failed in this run
+    open_job: LedgerEntry | None  # a job of the step (sync or refresh) not known finished
+    failed_jobs: tuple[LedgerEntry, ...]  # jobs of the step that failed in this run
     step_status: str | None  # this run's step row; "failed" = the last attempt failed
 
 
@@ -171,6 +171,7 @@ class AirbyteSyncTask(StepTask):
         store = rt.store()
         conn = rt.connection(str(self.connection_id or self.connection))
         key = sync_run_key(conn.connection_id, ctx.partition)
+        keys = self.executor().step_run_keys(key)  # with the refresh of a rejected load
         since = _run_started(store, ctx.run_id) if ctx.run_id else _PROCESS_STARTED
         snapshot = self.executor().run_attempts(ctx.run_id, since)
         if snapshot is None:
@@ -181,15 +182,16 @@ class AirbyteSyncTask(StepTask):
         failed = tuple(
             e
             for e in recent
-            if e.run_key == key
+            if e.run_key in keys
             and e.finished
             and e.status not in _NOT_A_FAILURE
             and e.created_at is not None
             and _utc(e.created_at) >= _utc(since)
         )
+        found = (store.ledger.find_open(k) for k in sorted(keys)) if open_job else iter(())
         return _Attempts(
             run_key=key,
-            open_job=store.ledger.find_open(key) if open_job else None,
+            open_job=next((e for e in found if e is not None), None),
             failed_jobs=failed,
             step_status=status,
         )
