@@ -154,3 +154,38 @@ def test_preflight_fails_on_each_broken_thing(
     doc = json.loads(project.cli("preflight", str(project.path), "--json").stdout)
     assert doc["exit_code"] == code
     assert any(not c["ok"] and c["name"].startswith(name) for c in doc["checks"])
+
+
+def test_preflight_reads_a_duckdb_warehouse_without_opening_it(
+    tmp_path: Path, airbyte_sandbox_factory: Callable[..., Sandbox], monkeypatch: Any
+) -> None:
+    """DuckDB lets one process hold a file at a time: an open by preflight, even read-only,
+    fails the attempt of a sync (of a run beside it) that starts writing in that moment."""
+    import duckdb
+
+    sb = airbyte_sandbox_factory(world_data())
+    pipeline = write_project(tmp_path / "demo", sb)
+    warehouse = tmp_path / "demo" / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).close()  # a real DuckDB file, as the first sync leaves it
+    opened: list[str] = []
+    real_connect = duckdb.connect
+
+    def spy(database: Any = ":memory:", *args: Any, **kwargs: Any) -> Any:
+        opened.append(str(database))
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", spy)
+
+    result = CliRunner().invoke(cli, ["preflight", str(pipeline)], catch_exceptions=False)
+
+    assert result.exit_code == 0, result.stdout
+    assert "ok    warehouse 'warehouse'" in result.stdout
+    assert str(warehouse) not in opened
+
+    warehouse.write_bytes(b"PK\x03\x04 not a database at all")
+    broken = CliRunner().invoke(cli, ["preflight", str(pipeline)], catch_exceptions=False)
+
+    assert broken.exit_code == 4, broken.stdout
+    line = _lines(broken.stdout)["warehouse 'warehouse'"]
+    assert "is not a DuckDB database file" in line and "warehouse.duckdb" in line, line
+    assert "point its url at the file" in line

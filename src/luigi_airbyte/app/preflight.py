@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from luigi_airbyte.airbyte import Connection, ConnectionStatus
 from luigi_airbyte.checks import open_warehouse
+from luigi_airbyte.checks.warehouse import duckdb_file_problem, duckdb_path
 from luigi_airbyte.errors import (
     AirbyteError,
     AuthenticationError,
@@ -273,16 +274,22 @@ class _Checks:
         wh_url = self.rt.warehouse_url(name)
         if _file_not_created_yet(wh_url):
             return True, "file does not exist yet; the first sync creates it"
+        duckdb_file = duckdb_path(wh_url)
+        if duckdb_file not in (None, "", ":memory:"):
+            # Never opened here: a sync of this run, or of one beside it, may be writing it.
+            problem = duckdb_file_problem(str(duckdb_file))
+            if problem is not None:
+                fix = "point its url at the file the DuckDB destination writes"
+                return False, self.rt.redact(f"{problem}; {fix}")
+            return True, "a DuckDB file (header read; not opened while syncs may write it)"
         try:
             wh = open_warehouse(wh_url)
             try:
                 wh.scalar("select 1")
             finally:
                 wh.close()
-        except LuigiAirbyteError as exc:
-            if _locked_by_another_process(str(exc)):
-                return True, "in use by another process (a sync loading it?)"
-            raise
+        except LuigiAirbyteError:
+            raise  # its own message and fix (``probe`` records it)
         except Exception as exc:  # noqa: BLE001 - any driver error means unreachable
             return False, self.rt.redact(f"{type(exc).__name__}: {exc}")
         return True, "reachable"
@@ -436,15 +443,6 @@ def full_preflight(runtime: Runtime, graphs: Sequence[Graph]) -> list[PreflightC
     if not any(not x.ok and x.kind == "airbyte" for x in c.checks):
         c.drift()
     return c.checks
-
-
-def _locked_by_another_process(message: str) -> bool:
-    """DuckDB lets one process write a file: a sync loading it right now holds the lock.
-
-    The file exists and is healthy, so a re-run that re-attaches to that sync, or a second
-    run started beside it, must not fail preflight; the checks run after their syncs.
-    """
-    return "Could not set lock on file" in message
 
 
 def _file_not_created_yet(url: str) -> bool:

@@ -235,11 +235,36 @@ def _sqlite_read_only(parsed: Any, display: str) -> tuple[Any, dict[str, Any]]:
     return parsed.set(database=uri, query={"mode": "ro", "uri": "true"}), {}
 
 
+def duckdb_path(url: str) -> str | None:
+    """The file of a ``duckdb://`` URL (``""`` or ``:memory:`` in memory); None otherwise."""
+    if not url.startswith("duckdb://"):
+        return None
+    path = url[len("duckdb://") :]
+    path = path[1:] if path.startswith("/") else path  # duckdb:///rel, duckdb:////abs
+    return path.split("?", 1)[0]
+
+
+#: Bytes 8-11 of every DuckDB database file (after an 8-byte checksum).
+DUCKDB_MAGIC = b"DUCK"
+
+
+def duckdb_file_problem(path: str) -> str | None:
+    """Why ``path`` is not a readable DuckDB database file, or None: read from its header,
+    without opening it. DuckDB lets one process at a time hold a file, and any open, even
+    read-only, fails a sync that starts writing it in that moment."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    if head[8:12] != DUCKDB_MAGIC:
+        return f"{path} is not a DuckDB database file (its header lacks {DUCKDB_MAGIC.decode()})"
+    return None
+
+
 def open_warehouse(url: str) -> Warehouse:
     """Open ``url`` read-only; raises ``WarehouseError`` (message with a masked URL)."""
-    if url.startswith("duckdb://"):
-        path = url[len("duckdb://") :]
-        path = path[1:] if path.startswith("/") else path  # duckdb:///rel, duckdb:////abs
-        path = path.split("?", 1)[0]
+    path = duckdb_path(url)
+    if path is not None:
         return DuckDBWarehouse(path, url)
     return SQLAlchemyWarehouse(url)

@@ -31,7 +31,8 @@ def preflight_command(
       airbyte.*      Airbyte answers and a token can be minted
       connection …   every connection exists and is active
       source/destination …  passes check_connection (config API, where available)
-      warehouse …    every warehouse is reachable
+      warehouse …    every warehouse is reachable (a DuckDB file: its header is read,
+                     never opened, so a sync writing it is not disturbed)
       route …        every alert route of the owners involved is reachable (no alert sent)
       drift …        Airbyte matches the file's expect: (see `luigi-airbyte plan`)
 
