@@ -25,7 +25,9 @@ Who waits through it, and what each retries (the decision stays with the caller)
 * the webhook sink: timeouts, network errors, HTTP 408, 425, 429, 500, 502, 503 and 504,
   equal jitter, ``Retry-After`` up to its cap;
 * the CloudWatch sink: the AWS error codes in its ``RETRYABLE_CODES`` and botocore's
-  connection errors, equal jitter.
+  connection errors, equal jitter;
+* ``checks.warehouse.DuckDBWarehouse``: a DuckDB file another process holds, until its
+  ``lock_wait``, equal jitter.
 
 This module sits beside ``errors`` and ``masking`` at the bottom of the layers and
 imports nothing of the package.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from luigi_airbyte.checks.warehouse import (
     WarehouseError,
+    duckdb_path,
     mask_url,
     open_warehouse,
     split_table,
@@ -73,3 +76,51 @@ def test_errors_carry_a_masked_url() -> None:
     assert "hunter2" not in str(info.value)
     with pytest.raises(WarehouseError, match="not a database URL"):
         open_warehouse("nonsense")
+
+
+def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process holding the DuckDB file read-write, as a destination does while it
+    writes; returns once it holds it."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            "con = duckdb.connect(sys.argv[1])\n"
+            "print('held', flush=True)\n"
+            "time.sleep(float(sys.argv[2]))\n"
+            "con.close()\n",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_check_waits_for_a_duckdb_file_a_sync_is_writing(
+    duckdb_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = Path(duckdb_path(duckdb_url) or "")
+    holder = _hold(path, 1.0)
+    try:
+        with open_warehouse(duckdb_url) as wh:
+            assert holder.poll() is not None  # it opened once the holder let go ...
+            assert wh.scalar("select count(*) from orders") == 10  # ... and reads
+    finally:
+        holder.wait(timeout=30)
+    assert "another process holds the DuckDB file" in caplog.text
+
+
+def test_the_wait_for_a_held_duckdb_file_is_bounded(duckdb_url: str) -> None:
+    path = Path(duckdb_path(duckdb_url) or "")
+    holder = _hold(path, 30.0)
+    try:
+        with pytest.raises(WarehouseError, match="another process held the DuckDB file") as info:
+            open_warehouse(duckdb_url, lock_wait=0.5)
+        assert str(path) in str(info.value) and "run the check again" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

@@ -11,15 +11,20 @@ ever appears in messages.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from luigi_airbyte.backoff import Backoff, retry_until
 from luigi_airbyte.closing import Closing
 from luigi_airbyte.errors import CheckFailedError
 from luigi_airbyte.masking import mask_url
+
+logger = logging.getLogger(__name__)
 
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -97,20 +102,67 @@ def _json_key(key: str) -> str:
     return key
 
 
+#: How long a check waits for a DuckDB file another process holds (a sync writing it).
+DUCKDB_LOCK_WAIT_S = 600.0
+
+_LOCK_BACKOFF = Backoff(base=0.1, cap=5.0, jitter="equal")
+
+
+class _FileLocked(Exception):
+    """DuckDB refused the open: another process holds the file."""
+
+
 class DuckDBWarehouse(Warehouse):
-    """A DuckDB file opened read-only (``:memory:`` for tests is opened read-write)."""
+    """A DuckDB file opened read-only (``:memory:`` for tests is opened read-write).
+
+    DuckDB lets one process hold a file while it writes, and a destination holds it for
+    its whole sync. A check of one connection that runs while a sync of another writes
+    the same file waits for it (up to ``lock_wait`` seconds) instead of failing.
+    """
 
     dialect = "duckdb"
 
-    def __init__(self, path: str, url: str) -> None:
+    def __init__(self, path: str, url: str, *, lock_wait: float = DUCKDB_LOCK_WAIT_S) -> None:
         import duckdb
 
         self.display_url = mask_url(url)
         memory = path in ("", ":memory:")
         if not memory and not Path(path).exists():
             raise WarehouseError(f"{self.display_url}: the DuckDB file does not exist")
+
+        def connect() -> Any:
+            try:
+                return duckdb.connect(":memory:" if memory else path, read_only=not memory)
+            except duckdb.IOException as exc:
+                if "Could not set lock" in str(exc):
+                    raise _FileLocked(str(exc)) from None
+                raise
+
+        def waiting(attempt: int, exc: BaseException) -> None:
+            if attempt == 1:
+                logger.warning(
+                    "%s: another process holds the DuckDB file (a sync writing it?); "
+                    "waiting up to %.0fs for it",
+                    self.display_url,
+                    lock_wait,
+                )
+
         try:
-            self._con = duckdb.connect(":memory:" if memory else path, read_only=not memory)
+            self._con = retry_until(
+                connect,
+                retry_on=(_FileLocked,),
+                deadline=time.monotonic() + lock_wait,
+                backoff=_LOCK_BACKOFF,
+                monotonic=time.monotonic,
+                sleep=time.sleep,
+                on_retry=waiting,
+            )
+        except _FileLocked as exc:
+            raise WarehouseError(
+                f"{self.display_url}: another process held the DuckDB file for "
+                f"{lock_wait:.0f}s ({exc}); run the check again once the sync writing "
+                "it has finished"
+            ) from None
         except duckdb.Error as exc:
             raise WarehouseError(f"{self.display_url}: cannot open DuckDB: {exc}") from None
 
@@ -262,9 +314,10 @@ def duckdb_file_problem(path: str) -> str | None:
     return None
 
 
-def open_warehouse(url: str) -> Warehouse:
-    """Open ``url`` read-only; raises ``WarehouseError`` (message with a masked URL)."""
+def open_warehouse(url: str, *, lock_wait: float = DUCKDB_LOCK_WAIT_S) -> Warehouse:
+    """Open ``url`` read-only; raises ``WarehouseError`` (message with a masked URL).
+    A DuckDB file another process holds is waited for, up to ``lock_wait`` seconds."""
     path = duckdb_path(url)
     if path is not None:
-        return DuckDBWarehouse(path, url)
+        return DuckDBWarehouse(path, url, lock_wait=lock_wait)
     return SQLAlchemyWarehouse(url)
