@@ -61,7 +61,12 @@ REJECTED = "rejected"
 
 def refresh_run_key(connection_id: str, rejected_job_id: int) -> str:
     """The run key of the one refresh that replaces a rejected job's load."""
-    return f"refresh:{connection_id}:{int(rejected_job_id)}"
+    return f"{refresh_run_key_prefix(connection_id)}{int(rejected_job_id)}"
+
+
+def refresh_run_key_prefix(connection_id: str) -> str:
+    """What the run keys of a connection's refreshes start with."""
+    return f"refresh:{connection_id}:"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import SyncFailedError
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import Store
-from luigi_airbyte.store.ledger import LedgerEntry
+from luigi_airbyte.store.ledger import LedgerEntry, refresh_run_key_prefix
 from luigi_airbyte.tasks.base import StepTask, _Reporter
 from luigi_airbyte.tasks.context import runtime_for
 
@@ -171,7 +171,6 @@ class AirbyteSyncTask(StepTask):
         store = rt.store()
         conn = rt.connection(str(self.connection_id or self.connection))
         key = sync_run_key(conn.connection_id, ctx.partition)
-        keys = self.executor().step_run_keys(key)  # with the refresh of a rejected load
         since = _run_started(store, ctx.run_id) if ctx.run_id else _PROCESS_STARTED
         snapshot = self.executor().run_attempts(ctx.run_id, since)
         if snapshot is None:
@@ -179,6 +178,10 @@ class AirbyteSyncTask(StepTask):
             status = store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None
         else:
             recent, status = list(snapshot.entries), snapshot.step_status.get(ctx.step)
+        keys = frozenset({key})
+        refreshes = refresh_run_key_prefix(conn.connection_id)
+        if any(e.run_key.startswith(refreshes) for e in recent):
+            keys = self.executor().step_run_keys(key)  # the refresh of its rejected load
         failed = tuple(
             e
             for e in recent
