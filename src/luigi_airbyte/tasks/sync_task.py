@@ -12,7 +12,8 @@ Retries (docs/luigi.md, "Retries"): a sync gets Luigi attempts for two different
 The policy is computed each time Luigi asks for it (``retry_count``): it stays open while
 the step runs or was lost, and closes as soon as an attempt *failed* (a failed Airbyte job,
 a failed check of its outcome, a configuration error...). ``run()`` backs this up: it never
-posts a new job once this run's failed jobs have used the step's ``retries:``.
+posts a new job once this run's failed jobs have used the step's ``retries:``. After
+``run --reload`` the step's jobs include its refresh's (``StepExecutor.step_run_keys``).
 """
 
 from __future__ import annotations
