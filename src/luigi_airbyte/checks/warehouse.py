@@ -141,7 +141,7 @@ class DuckDBWarehouse(Warehouse):
         def waiting(attempt: int, exc: BaseException) -> None:
             if attempt == 1:
                 logger.warning(
-                    "%s: another process holds the DuckDB file (a sync writing it?); "
+                    "%s: another process holds the DuckDB file (a sync or dbt writing it?); "
                     "waiting up to %.0fs for it",
                     self.display_url,
                     lock_wait,
@@ -160,8 +160,8 @@ class DuckDBWarehouse(Warehouse):
         except _FileLocked as exc:
             raise WarehouseError(
                 f"{self.display_url}: another process held the DuckDB file for "
-                f"{lock_wait:.0f}s ({exc}); run the check again once the sync writing "
-                "it has finished"
+                f"{lock_wait:.0f}s ({exc}); run the check again once what writes it (a "
+                "sync, dbt) has finished"
             ) from None
         except duckdb.Error as exc:
             raise WarehouseError(f"{self.display_url}: cannot open DuckDB: {exc}") from None
