@@ -139,3 +139,27 @@ def test_tracking_url_and_status_are_visible_in_luigid(
     assert f"#{job['jobId']}::0" in sync["tracking_url"]
     running = _rpc(luigid, "task_list", status="RUNNING", upstream_status="", search="")
     assert task_id not in running
+
+
+def test_the_run_after_a_failed_sync_runs_it_again(
+    luigid: str, make_project: Callable[..., Project]
+) -> None:
+    """luigid disables a task whose failures reach its policy (a failed job: 1) for a day,
+    and our tasks keep their ids across runs: the re-run the recap prints must re-enable
+    its steps, not end with "not run (still_pending_not_ext)" and exit 1."""
+    project = make_project(
+        faults={"jobs": {CRM: {"fail_attempts": 5, "failure_message": "disk full"}}},
+        max_attempts=1,
+    )
+    args = ("--scheduler-url", luigid, "--workers", "2", "--json")
+    failed = project.run(*args, date="2026-02-05")
+    assert failed.returncode == 5, failed
+    assert _rpc(luigid, "task_list", status="DISABLED", upstream_status="")  # as luigid does
+
+    project.sandbox.set_faults(engine={"jobs": {}})
+    again = project.run(*args, date="2026-02-05")
+
+    assert again.returncode == 0, again
+    assert again.steps()["crm"]["status"] == "succeeded"
+    assert [j["status"] for j in jobs_for(project.sandbox, CRM)] == ["failed", "succeeded"]
+    assert "re-enabled for this run" in again.stderr, again.stderr

@@ -8,6 +8,7 @@ between them; the counts are Airbyte's own, read from the sandbox.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from e2e.e2e_helpers import CRM, EVENTS, clean_env, wait_for
+from e2e.luigid_helpers import FAST, running_luigid
 from e2e.test_e2e_two_am import Night, _by_type, _judge, night  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.dbt]
@@ -93,19 +95,30 @@ def test_kill_9_at_the_refresh_boundary_then_reload_again(
     assert _by_type(night) == ONE_REFRESH
 
 
-def test_a_failed_refresh_is_not_posted_again_in_the_same_run(night: Night) -> None:  # noqa: F811
+@pytest.mark.parametrize("scheduler", ["local", pytest.param("luigid", marks=pytest.mark.luigid)])
+def test_a_failed_refresh_is_not_posted_again_in_the_same_run(
+    night: Night,  # noqa: F811
+    scheduler: str,
+    tmp_path: Path,
+) -> None:
     """A refresh that fails is the step's failed job, as a failed sync is: Luigi's
-    attach-only retries must not post a second one; only ``retries:`` or a new command
-    may (the same command again is the recovery, and makes the second)."""
+    attach-only retries (and luigid's re-queue of a failed task) must not post a second
+    one; only ``retries:`` or a new command may (the same command again is the recovery,
+    and makes the second)."""
     command = _bad_load(night)
     night.set_faults({"jobs": {CRM: {"fail_attempts": 5, "failure_message": "disk full"}}})
 
-    failed = night.command(command)
+    with contextlib.ExitStack() as stack:
+        if scheduler == "luigid":
+            (tmp_path / "luigid").mkdir()
+            url = stack.enter_context(running_luigid(tmp_path / "luigid", FAST))
+            command = [*command, "--scheduler-url", url, "--workers", "2"]
+        failed = night.command(command)
 
-    assert failed.returncode == 5, failed.stdout
-    assert _by_type(night)[CRM] == {"sync": 1, "refresh": 1}, failed.stdout
-    assert "disk full" in failed.stdout
-    night.set_faults({"jobs": {}})
-    again = night.command(command)  # the recovery the recap prints: one more refresh
-    assert again.returncode == 0, again.stdout
+        assert failed.returncode == 5, failed.stdout
+        assert _by_type(night)[CRM] == {"sync": 1, "refresh": 1}, failed.stdout
+        assert "disk full" in failed.stdout
+        night.set_faults({"jobs": {}})
+        again = night.command(command)  # the recovery the recap prints: one more refresh
+        assert again.returncode == 0, again.stdout
     assert _by_type(night) == {CRM: {"sync": 1, "refresh": 2}, EVENTS: {"sync": 1}}

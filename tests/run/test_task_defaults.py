@@ -9,7 +9,11 @@ import pytest
 
 import luigi_airbyte.tasks.base as base
 from luigi_airbyte.tasks import AirbyteSyncTask, PipelineTask
-from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker, summary_partition
+from luigi_airbyte.tasks._luigi_private import (
+    reporter_scheduler_and_worker,
+    single_try_scheduler,
+    summary_partition,
+)
 
 
 def test_run_date_defaults_to_the_day_each_task_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,3 +61,20 @@ def test_private_luigi_names_still_answer() -> None:
     assert hasattr(scheduler, "add_task") and worker_id
     partition = summary_partition(result.worker)
     assert {t.task_id for t in partition["completed"]} == {_Probe().task_id}
+
+
+def test_single_try_scheduler_sends_a_request_once() -> None:
+    """Luigi's client tries 3 times, 30 s apart; this one gives up after the first."""
+    import luigi.rpc
+
+    scheduler = single_try_scheduler("http://127.0.0.1:9")
+    tries: list[str] = []
+
+    def refused(url: str, body: object, timeout: object) -> str:
+        tries.append(url)
+        raise scheduler._fetcher.raises("refused")
+
+    scheduler._fetcher.fetch = refused
+    with pytest.raises(luigi.rpc.RPCError):
+        scheduler.task_list(status="DISABLED", upstream_status="", limit=False)
+    assert tries == ["http://127.0.0.1:9/api/task_list"]

@@ -7,6 +7,9 @@ We need three things Luigi offers no public way to get:
 - ``summary_partition``: which tasks ended in which state (completed, failed, not run,
   run by another worker...). ``LuigiRunResult`` gives only a status code and a text;
   the per-step records of a run are built from the partition.
+- ``single_try_scheduler``: a client of luigid that tries a request once. Luigi's tries
+  3 times 30 s apart (``[core] rpc-retry-*``, read in ``__init__`` only); a question the
+  run may do without (``tasks.luigid_disabled``) must not add 90 s to a luigid that is down.
 - ``reporter_scheduler_and_worker``: the scheduler and worker id behind a running task's
   ``set_tracking_url``. Luigi reports a tracking URL with an ``add_task`` that carries no
   retry policy, which resets the task's policy on the scheduler to the default; the task
@@ -43,3 +46,12 @@ def reporter_scheduler_and_worker(task: luigi.Task) -> tuple[Any, str] | None:
     if scheduler is None or worker_id is None:
         return None
     return scheduler, str(worker_id)
+
+
+def single_try_scheduler(url: str) -> Any:
+    """``luigi.rpc.RemoteScheduler`` on ``url`` that gives up after one failed request."""
+    import luigi.rpc
+
+    scheduler = luigi.rpc.RemoteScheduler(url)
+    scheduler._rpc_retry_attempts = 1
+    return scheduler

@@ -25,6 +25,7 @@ from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.exit_codes import luigi_succeeded
 from luigi_airbyte.tasks import warm_slots
 from luigi_airbyte.tasks._luigi_private import summary_partition
+from luigi_airbyte.tasks.luigid_disabled import reenable_disabled
 from luigi_airbyte.tasks.scheduling import end_pass, start_pass
 
 logger = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def run_graph(
     if scheduler_url:
         env["scheduler_url"] = scheduler_url
         env["local_scheduler"] = False
+        reenable_disabled(scheduler_url, tasks)
     else:
         env["local_scheduler"] = True
     result = luigi.build(
