@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,7 @@ def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
             "con = duckdb.connect(sys.argv[1])\n"
             "print('held', flush=True)\n"
             "time.sleep(float(sys.argv[2]))\n"
+            "print('releasing', flush=True)\n"
             "con.close()\n",
             str(path),
             str(seconds),
@@ -107,7 +109,11 @@ def test_a_check_waits_for_a_duckdb_file_a_sync_is_writing(
     holder = _hold(path, 1.0)
     try:
         with open_warehouse(duckdb_url) as wh:
-            assert holder.poll() is not None  # it opened once the holder let go ...
+            # it opened once the holder let go: "releasing", printed before it closes, is
+            # already there to read ...
+            assert holder.stdout is not None
+            assert select.select([holder.stdout], [], [], 0)[0]
+            assert holder.stdout.readline().strip() == "releasing"
             assert wh.scalar("select count(*) from orders") == 10  # ... and reads
     finally:
         holder.wait(timeout=30)
