@@ -7,8 +7,9 @@ We need three things Luigi offers no public way to get:
 - ``summary_partition``: which tasks ended in which state (completed, failed, not run,
   run by another worker...). ``LuigiRunResult`` gives only a status code and a text;
   the per-step records of a run are built from the partition.
-- ``single_try_scheduler``: a client of luigid that tries a request once. Luigi's tries
-  3 times 30 s apart (``[core] rpc-retry-*``, read in ``__init__`` only); a question the
+- ``single_try_scheduler``: a client of luigid that tries a request once (it sets
+  ``RemoteScheduler._rpc_retry_attempts``). Luigi's tries 3 times 30 s apart
+  (``[core] rpc-retry-*``, read in ``__init__`` only); a question the
   run may do without (``tasks.luigid_disabled``) must not add 90 s to a luigid that is down.
 - ``reporter_scheduler_and_worker``: the scheduler and worker id behind a running task's
   ``set_tracking_url``. Luigi reports a tracking URL with an ``add_task`` that carries no
@@ -17,7 +18,7 @@ We need three things Luigi offers no public way to get:
   ``add_task``, as the worker would.
 
 Pinned to luigi 3.8.x (pyproject). If an upgrade breaks one of these, this module is the
-only place to fix, and tests/run/test_luigi_private.py fails first. Where a public API
+only place to fix, and tests/run/test_task_defaults.py fails first. Where a public API
 exists we use it instead: the retry policy sent again is built from the task's public
 ``retry_count`` / ``disable_hard_timeout`` / ``disable_window`` (``tasks.base``), not
 with ``luigi.worker._get_retry_policy_dict``.

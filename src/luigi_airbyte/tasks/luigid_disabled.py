@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import luigi
 
@@ -50,7 +50,7 @@ def _graph(roots: Sequence[luigi.Task]) -> Iterator[luigi.Task]:
 def reenable_disabled(url: str, roots: Sequence[luigi.Task]) -> list[str]:
     """Re-enable the tasks of this graph that luigid at ``url`` holds disabled; returns
     their ids. Never raises: luigid unreachable is reported by Luigi's build just after."""
-    scheduler = cast(_Luigid, single_try_scheduler(url))
+    scheduler: _Luigid = single_try_scheduler(url)
     try:
         disabled = scheduler.task_list(status="DISABLED", upstream_status="", limit=False)
     except Exception as exc:  # noqa: BLE001 - the build that follows reports luigid's state
