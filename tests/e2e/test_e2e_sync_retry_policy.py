@@ -172,6 +172,70 @@ def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_jo
     assert crm["status"] == "failed" and FAILURE in crm["message"], crm
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_job_taken_over_from_an_interrupted_run_is_this_runs_one_attempt(
+    make_project: Callable[..., Project], workers: str
+) -> None:
+    """Ctrl-C leaves the job running; the next run attaches to it. When that job then
+    fails (here the step's ``timeout:`` cancels it), the run has used its one attempt:
+    with no ``retries:`` it posts no second job (it did, as the job was created before
+    the run started)."""
+    project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
+    project.write([{"sync": "crm", "connection": CRM}])
+    first = project.start("--workers", workers)
+    job_id = wait_for(
+        lambda: [j for j in jobs_for(project.sandbox, CRM) if j["status"] == "running"],
+        timeout=60,
+        what="the crm job to run",
+    )[0]["jobId"]
+    os.killpg(first.pid, signal.SIGINT)
+    interrupted = finish(first)
+    assert interrupted.returncode == 130, interrupted
+    project.write([{"sync": "crm", "connection": CRM, "timeout": "2s"}])
+
+    second = project.run("--json", "--workers", workers)
+
+    assert second.returncode == 5, second
+    jobs = jobs_for(project.sandbox, CRM)
+    assert [(j["jobId"], j["status"]) for j in jobs] == [(job_id, "cancelled")], second
+    assert second.steps()["crm"]["job_id"] == job_id
+
+
+@pytest.mark.slow
+def test_after_an_interrupted_run_whose_job_then_failed_the_next_run_posts_one_job(
+    make_project: Callable[..., Project],
+) -> None:
+    """Ctrl-C detaches from the job and leaves its ledger row open; the job then fails
+    while no run watches it. The next run finds it there, already ended: that failure is
+    the earlier run's, so this run posts its one job at once, with no failed attempt of
+    its own (it reported job 1's failure and stopped, or posted only on Luigi's retry).
+    A run killed outright is settled by the next run's reaper before its steps start
+    (``test_e2e_lifecycle.py``)."""
+    project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
+    project.write([{"sync": "crm", "connection": CRM}])
+    first = project.start()
+    job_id = wait_for(
+        lambda: [j for j in jobs_for(project.sandbox, CRM) if j["status"] == "running"],
+        timeout=60,
+        what="the crm job to run",
+    )[0]["jobId"]
+    os.killpg(first.pid, signal.SIGINT)
+    interrupted = finish(first)
+    assert interrupted.returncode == 130, interrupted
+    project.sandbox.engine.cancel_job(job_id)  # ended while no run watched it
+    project.sandbox.set_faults(engine={"jobs": {}})
+
+    second = project.run("--json")
+
+    assert second.returncode == 0, second
+    jobs = jobs_for(project.sandbox, CRM)
+    assert [j["status"] for j in jobs] == ["cancelled", "succeeded"], jobs
+    assert second.steps()["crm"]["job_id"] == jobs[1]["jobId"]
+    assert "crm: failed" not in second.stderr, second.stderr[-3000:]
+    assert f"job {job_id}: started by an earlier run" in second.stderr, second.stderr[-3000:]
+
+
 def test_while_luigi_schedules_the_policy_comes_from_one_read_of_the_run(
     make_project: Callable[..., Project],
 ) -> None:

@@ -32,6 +32,7 @@ from urllib.parse import quote
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app import collector
 from luigi_airbyte.app.identity import acting_identity
+from luigi_airbyte.app.inherited_job import this_runs_job
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
 from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
@@ -49,22 +50,18 @@ from luigi_airbyte.app.step_context import (
 )
 from luigi_airbyte.app.step_lineage import StepLineage
 from luigi_airbyte.app.watcher import feed_for
-from luigi_airbyte.checks import (
-    CheckResult,
-    raise_for,
-)
+from luigi_airbyte.checks import CheckResult, raise_for
 from luigi_airbyte.checks.freshness import is_fresh
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
-from luigi_airbyte.pipeline._steps import (
-    SyncStep,
-)
+from luigi_airbyte.pipeline._steps import SyncStep
 from luigi_airbyte.pipeline._types import parse_duration
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
 from luigi_airbyte.store.anchors import step_anchor
 from luigi_airbyte.store.ledger import LedgerEntry, Rejection
+from luigi_airbyte.store.runs import StepState
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -428,7 +425,7 @@ class StepExecutor:
         if found is None:
             store = self.rt.store()
             entries = tuple(store.ledger.created_since(since))
-            found = RunAttempts(entries, store.step_statuses(run_id) if run_id else {})
+            found = RunAttempts(entries, store.step_states(run_id) if run_id else {})
             batch.attempts[(run_id, since)] = found
         return found
 
@@ -495,7 +492,9 @@ class StepExecutor:
                         conn.connection_id, rejection.refresh_key, rejection.streams
                     )
                 else:
-                    attachment = runner.trigger_or_attach(conn.connection_id, key)
+                    attachment = this_runs_job(
+                        self.rt.store(), ctx, runner, conn.connection_id, key
+                    )
                 outcome["job_id"] = attachment.job.job_id
                 job_id = attachment.job.job_id
                 how = attachment.how
@@ -623,10 +622,11 @@ class _Pass:
 
 @dataclass(frozen=True)
 class RunAttempts:
-    """A run's ledger entries (recorded since it started) and its steps' statuses."""
+    """A run's ledger entries (recorded since it started) and its steps' statuses and
+    jobs."""
 
     entries: tuple[LedgerEntry, ...]
-    step_status: dict[str, str]
+    steps: dict[str, StepState]
 
 
 _notes_lock = threading.Lock()

@@ -176,28 +176,32 @@ class AirbyteSyncTask(StepTask):
         snapshot = self.executor().run_attempts(ctx.run_id, since)
         if snapshot is None:
             recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
-            status = store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None
-        else:
-            recent, status = list(snapshot.entries), snapshot.step_status.get(ctx.step)
+            state = store.step_state(ctx.run_id, ctx.step) if ctx.run_id else None
+        else:  # only jobs created in the run: a pass comes before the step's attempts
+            recent, state = list(snapshot.entries), snapshot.steps.get(ctx.step)
         keys = frozenset({key})
         refreshes = refresh_run_key_prefix(conn.connection_id)
         if any(e.run_key.startswith(refreshes) for e in recent):
             keys = self.executor().step_run_keys(key)  # the refresh of its rejected load
+        watched = None if state is None else state.job_id
         failed = tuple(
             e
             for e in recent
             if e.run_key in keys
             and e.finished
             and e.status not in _NOT_A_FAILURE
-            and e.created_at is not None
-            and _utc(e.created_at) >= _utc(since)
+            and (
+                # created in this run, or an earlier run's job this run took over
+                (e.created_at is not None and _utc(e.created_at) >= _utc(since))
+                or e.job_id == watched
+            )
         )
         found = (store.ledger.find_open(k) for k in sorted(keys)) if open_job else iter(())
         return _Attempts(
             run_key=key,
             open_job=next((e for e in found if e is not None), None),
             failed_jobs=failed,
-            step_status=status,
+            step_status=None if state is None else state.status,
         )
 
     def _refuse_another_job(self) -> None:
