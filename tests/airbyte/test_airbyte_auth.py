@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -27,8 +28,14 @@ from luigi_airbyte.airbyte import (
     BasicAuth,
     BearerToken,
     OIDCClientCredentials,
+    RetryPolicy,
 )
-from luigi_airbyte.errors import AuthenticationError, ConfigError, ServerError
+from luigi_airbyte.errors import (
+    AirbyteTransportError,
+    AuthenticationError,
+    ConfigError,
+    ServerError,
+)
 
 JOB = PUBLIC + "/jobs/1"
 MakeClient = Callable[..., AirbyteClient]
@@ -471,3 +478,34 @@ def test_reprs_hide_secrets() -> None:
     for text in texts:
         assert "s3cr3t-value" not in text
         assert "hidden" in text
+
+
+def test_a_token_endpoint_that_never_answers_times_out_with_the_clients_timeout() -> None:
+    """A token request is built inside the auth flow, where httpx gives it no timeout: a
+    server that accepts the connection and never answers hung the client for good."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/api/public/v1"
+        client = AirbyteClient(
+            url=url,
+            auth=AirbyteClientCredentials("cid", "csecret"),
+            timeout=0.3,
+            retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01),
+            config_api_url=None,
+        )
+        outcome: list[BaseException | None] = []
+
+        def call() -> None:
+            try:
+                client.get_job(1)
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(timeout=20)
+        client.close()
+    assert not worker.is_alive(), "the token request hung: it was sent with no timeout"
+    assert isinstance(outcome[0], AirbyteTransportError), outcome

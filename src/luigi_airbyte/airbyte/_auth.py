@@ -101,6 +101,27 @@ class _Token:
     expires_in: float | None
 
 
+def _with_timeout_of(
+    request: httpx.Request, fetch: Generator[httpx.Request, httpx.Response, _Token]
+) -> Generator[httpx.Request, httpx.Response, _Token]:
+    """Send the token requests of ``fetch`` with ``request``'s timeout.
+
+    httpx gives a request its client's timeout when the client builds it; one an auth flow
+    builds has none, and is sent with no timeout at all: a token endpoint that accepts the
+    connection and never answers would hang the run for good.
+    """
+    timeout = request.extensions.get("timeout")
+    try:
+        outgoing = next(fetch)
+        while True:
+            if timeout is not None:
+                outgoing.extensions.setdefault("timeout", timeout)
+            outgoing = fetch.send((yield outgoing))
+    except StopIteration as done:
+        token: _Token = done.value
+        return token
+
+
 class AirbyteAuth(httpx.Auth):
     """Base of our credentials: they can say what to fix and which values to scrub."""
 
@@ -186,24 +207,24 @@ class _TokenAuth(AirbyteAuth):
         yield from self._flow(request, contextlib.nullcontext())
 
     def _flow(self, request: httpx.Request, lock: AbstractContextManager[Any]) -> Flow:
-        token = yield from self._acquire(lock, stale=None)
+        token = yield from self._acquire(lock, request, stale=None)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code != 401:
             return
         logger.info("Airbyte answered 401; refreshing the access token and resending once")
-        token = yield from self._acquire(lock, stale=token)
+        token = yield from self._acquire(lock, request, stale=token)
         request.headers["Authorization"] = f"Bearer {token}"
         yield request
 
     def _acquire(
-        self, lock: AbstractContextManager[Any], *, stale: str | None
+        self, lock: AbstractContextManager[Any], request: httpx.Request, *, stale: str | None
     ) -> Generator[httpx.Request, httpx.Response, str]:
         with lock:
             current = self._token
             if current is not None and current != stale and self._clock() < self._refresh_at:
                 return current  # fresh, or another thread already replaced the stale one
-            fetched = yield from self._fetch()
+            fetched = yield from _with_timeout_of(request, self._fetch())
             self._store(fetched)
             return fetched.access_token
 
