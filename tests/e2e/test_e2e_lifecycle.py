@@ -252,6 +252,33 @@ def test_a_validation_failure_has_no_side_effect(project: Project) -> None:
     assert project.alert_lines() == []
 
 
+@pytest.mark.parametrize("interval", ["2026-01-14", "2026-01-14T14", "2026-01-15", "x:y"])
+def test_an_interval_outside_the_run_date_is_refused_before_anything(
+    project: Project, interval: str
+) -> None:
+    """A sync's run key names its data by the interval: another date's interval took
+    that date's key, and the run skipped, as done, a sync its own date never had."""
+    project.sandbox.clear_requests()
+
+    result = project.run("--interval", interval)
+
+    assert result.returncode == 3, result
+    assert "--interval" in result.stderr and "2026-01-15T" in result.stderr, result.stderr
+    assert not project.state_dir.exists()
+    assert project.sandbox.requests() == []
+
+
+def test_an_interval_of_the_run_date_is_its_own_partition(project: Project) -> None:
+    project.write([{"sync": "crm", "connection": CRM}])
+    assert project.run().returncode == 0
+
+    result = project.run("--interval", "2026-01-15T14", "--json")
+
+    assert result.returncode == 0, result
+    assert result.steps()["crm"]["status"] == "succeeded"  # synced: not the date's job
+    assert len(jobs_for(project.sandbox, CRM)) == 2
+
+
 # --- the last lines say what failed, why, and what to do --------------------------------
 
 

@@ -50,6 +50,7 @@ from luigi_airbyte.app.run_record import (
     reap_abandoned,
     settle_claims_of,
 )
+from luigi_airbyte.app.step_context import check_interval
 from luigi_airbyte.app.watcher import with_watcher
 from luigi_airbyte.errors import LuigiAirbyteError, StoreError
 from luigi_airbyte.exit_codes import ExitCode, for_error, for_run, for_step
@@ -177,6 +178,7 @@ class RunService:
         pipeline = pf.pipeline(request.pipeline_name)
         graph = rt.graph(pipeline.name)
         reload = self._reload(graph, request)  # an unknown step: exit 3, nothing touched
+        check_interval(request.run_date, request.interval)
         store = self.store()
         handle = open_run(
             store,

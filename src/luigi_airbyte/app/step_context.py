@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
+
+from luigi_airbyte.errors import ConfigError, Problem
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,37 @@ def utcnow() -> datetime:
 
 def sync_run_key(connection_id: str, partition: str) -> str:
     return f"sync:{connection_id}:{partition}"
+
+
+_INTERVAL_PART = re.compile(r"[0-9A-Za-z][0-9A-Za-z._+-]{0,63}")
+
+
+def check_interval(run_date: date, interval: str, source: str = "cli") -> str:
+    """``interval`` as a part of ``run_date``, or ``ConfigError``.
+
+    A sync's run key names its data by the interval when there is one, so an interval
+    must name a part of the run's date: ``2026-11-24T14`` of 2026-11-24. Another date
+    (or a bare one) took that date's run key: the run skipped a sync its data never had.
+    """
+    if not interval:
+        return ""
+    day = run_date.isoformat()
+    part = interval[len(day) + 1 :] if interval.startswith(f"{day}T") else ""
+    if _INTERVAL_PART.fullmatch(part):
+        return interval
+    raise ConfigError(
+        [
+            Problem(
+                source=source,
+                field="--interval",
+                message=f"{interval!r} is not a part of the run date {day}",
+                fix=(
+                    f"start it with {day}T and name the part with letters, digits, '.', "
+                    f"'_', '+' or '-', e.g. {day}T14; or leave --interval out"
+                ),
+            )
+        ]
+    )
 
 
 def human_age(delta: timedelta) -> str:

@@ -49,7 +49,9 @@ _RUN_OPTIONS = options(
         help="Logical run date (default: today, UTC).",
     ),
     click.option(
-        "--interval", default="", help="A finer partition of the date, e.g. 2026-11-24T14."
+        "--interval",
+        default="",
+        help="A finer partition of the date: the date, T and a part, e.g. 2026-11-24T14.",
     ),
     click.option(
         "--junit",
@@ -188,10 +190,12 @@ def execute_run(
     """
     from luigi_airbyte.app.run_outputs import write_run_outputs
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
+    from luigi_airbyte.app.step_context import check_interval
     from luigi_airbyte.cli.progress import ProgressPrinter
 
     out = console
     path = existing_file(pipeline_file)
+    check_interval(run_date, interval)
     rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
         if dry_run:

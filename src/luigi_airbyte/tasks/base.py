@@ -26,6 +26,7 @@ import luigi
 import luigi.rpc
 
 from luigi_airbyte.app.execute import StepContext, StepExecutor
+from luigi_airbyte.app.step_context import check_interval
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.tasks._luigi_private import reporter_scheduler_and_worker
@@ -114,6 +115,10 @@ class StepTask(luigi.Task):
     run_id = luigi.Parameter(
         default="", significant=False, description="Run record id (not part of the id)."
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check_interval(self.run_date, str(self.interval), source="luigi")
 
     def context(self) -> StepContext:
         return StepContext(
