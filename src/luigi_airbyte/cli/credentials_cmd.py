@@ -43,9 +43,11 @@ def rotate_command(airbyte: AirbyteFlags, name_prefix: str, as_json: bool) -> No
     \b
     Example:
       # pipeline.yaml:
-      #   auth:
-      #     client_id: file:/etc/luigi-airbyte/airbyte.json#client_id
-      #     client_secret: file:/etc/luigi-airbyte/airbyte.json#client_secret
+      #   airbyte:
+      #     auth:
+      #       type: client_credentials
+      #       client_id: file:/etc/luigi-airbyte/airbyte.json#client_id
+      #       client_secret: file:/etc/luigi-airbyte/airbyte.json#client_secret
       luigi-airbyte credentials rotate -f pipeline.yaml
       luigi-airbyte credentials rotate -f pipeline.yaml --json
     """

@@ -116,8 +116,8 @@ def sync_command(
       luigi-airbyte sync "Postgres CRM → Warehouse" -f pipeline.yaml
       luigi-airbyte sync 9f1c2e6a-... --url http://localhost:8000/api/public/v1 \\
           --client-id "$AIRBYTE_CLIENT_ID" --client-secret-ref env:AIRBYTE_CLIENT_SECRET
-      JOB=$(luigi-airbyte sync crm -f pipeline.yaml --no-wait)
-      luigi-airbyte sync crm -f pipeline.yaml --clear --confirm-clear --json
+      JOB=$(luigi-airbyte sync "Postgres CRM → Warehouse" -f pipeline.yaml --no-wait)
+      luigi-airbyte sync "Postgres CRM → Warehouse" -f pipeline.yaml --clear --confirm-clear --json
     """
     from luigi_airbyte.app.adhoc import AdhocJob, run_adhoc
     from luigi_airbyte.app.run_service import default_argv

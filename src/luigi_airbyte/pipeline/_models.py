@@ -230,7 +230,7 @@ class Pipeline(Model):
     """Owner role (a key of `owners`) that receives this pipeline's alerts."""
     description: str | None = None
     schedule: Cron | None = None
-    """A cron hint shown in docs and dry-run; luigi-airbyte does not schedule."""
+    """Informational: validated, shown by no command; luigi-airbyte does not schedule."""
     steps: Annotated[tuple[AnyStep, ...], non_empty("steps")] = Field(
         json_schema_extra={"minItems": 1}
     )

@@ -140,7 +140,7 @@ class Step(Model):
     retries: int | None = Field(default=None, ge=0, le=100)
     """A retry hint for the scheduler (Luigi retry count)."""
     description: str | None = None
-    """Free text shown in docs and dry-run output."""
+    """Free text for readers of the file; no command prints it."""
 
     @property
     def depends_on(self) -> tuple[str, ...]:
