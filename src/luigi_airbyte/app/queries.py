@@ -90,8 +90,12 @@ def job_view(rt: Runtime, job_id: int, warn: Warn = _quiet) -> JobView:
 def _missing_sqlite(url: str) -> bool:
     """True for a SQLite file URL whose file does not exist (reading must not create it)."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # opening the store says what is wrong with it
+        return False
     if not parsed.drivername.startswith("sqlite") or not parsed.database:
         return False
     return parsed.database != ":memory:" and not Path(parsed.database).exists()

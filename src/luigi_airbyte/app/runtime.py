@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from luigi_airbyte.airbyte import (
     AirbyteClient,
@@ -37,7 +38,7 @@ from luigi_airbyte.airbyte import (
 )
 from luigi_airbyte.airbyte.models import Job, JobStatus
 from luigi_airbyte.app.connection_index import ConnectionIndex
-from luigi_airbyte.errors import ConfigError, Problem
+from luigi_airbyte.errors import ConfigError, Problem, StoreError
 from luigi_airbyte.observe import (
     AlertRouter,
     Emitter,
@@ -337,7 +338,13 @@ class Runtime:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                self._store = Store(self.store_url(), state_dir=self.state_dir).open()
+                try:
+                    self._store = Store(self.store_url(), state_dir=self.state_dir).open()
+                except StoreError as exc:  # a URL from a reference is a secret, all of it
+                    text = self.redact(str(exc))
+                    if text != str(exc):
+                        raise StoreError(text) from None
+                    raise
             return self._store
 
     def store_url(self) -> str:
@@ -347,16 +354,30 @@ class Runtime:
         url = self.secret(raw)
         password_ref = self.settings.get("store.password")
         if password_ref is not None:
-            url = (
-                make_url(url)
-                .set(password=self.secret(password_ref))
-                .render_as_string(hide_password=False)
-            )
+            url = self._with_password("store.url", url, password_ref)
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 url = f"sqlite:///{self._file_relative('store.url', path)}"
         return url
+
+    def _with_password(self, field: str, url: str, password: SecretRef | str) -> str:
+        """``url`` with the password ``password`` resolves to; a URL that does not parse
+        (it may come from a reference: it is never repeated) is a ``ConfigError``."""
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):  # ValueError: a port that is no number
+            raise ConfigError(
+                [
+                    Problem(
+                        source="settings",
+                        field=field,
+                        message="not a database URL (its scheme, host or port is malformed)",
+                        fix="write a URL like postgresql://user@host:5432/db",
+                    )
+                ]
+            ) from None
+        return parsed.set(password=self.secret(password)).render_as_string(hide_password=False)
 
     def bus(self) -> EventBus:
         with self._lock:
@@ -654,11 +675,7 @@ class Runtime:
         wh = warehouses[name]
         url = self.secret(wh.url)
         if wh.password is not None:
-            url = (
-                make_url(url)
-                .set(password=self.secret(wh.password))
-                .render_as_string(hide_password=False)
-            )
+            url = self._with_password(f"warehouses.{name}.url", url, wh.password)
         for prefix in ("duckdb:///", "sqlite:///"):
             if url.startswith(prefix) and not url.startswith(prefix + "/"):
                 rel = url.removeprefix(prefix)

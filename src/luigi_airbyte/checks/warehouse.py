@@ -211,7 +211,7 @@ class SQLAlchemyWarehouse(Warehouse):
         self._error = SQLAlchemyError
         try:
             parsed = sa.engine.make_url(url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is no number
             raise WarehouseError(f"{mask_url(url)}: not a database URL") from None
         self.display_url = parsed.render_as_string(hide_password=True)
         self.dialect = parsed.get_backend_name()

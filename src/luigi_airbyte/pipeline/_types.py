@@ -290,6 +290,17 @@ def parse_database_url(value: Any) -> SecretRef | str:
             "literal secret: the database URL embeds a password",
             "remove the password from the URL and set `password: env:NAME` beside it",
         )
+    host = netloc.rpartition("@")[2]
+    port = host.rpartition("]")[2] if host.startswith("[") else host  # [::1]:5432
+    if ":" in port:
+        digits = port.rpartition(":")[2]
+        if not (digits.isdigit() and 0 < int(digits) < 65536):
+            raise fail(
+                "database_url",
+                f"invalid database URL {describe(value)}: its port {digits!r} is not a "
+                "number from 1 to 65535",
+                fix,
+            )
     return value
 
 

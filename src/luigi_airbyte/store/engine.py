@@ -67,7 +67,7 @@ def mask_url(url: URL | str) -> str:
         raw = url
         try:
             url = make_url(raw)
-        except sa_exc.ArgumentError:
+        except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is no number
             return mask_url_text(raw)
     query = {key: (MASK if is_secret_name(key) else value) for key, value in url.query.items()}
     return url.set(query=query).render_as_string(hide_password=True)
@@ -91,10 +91,10 @@ def resolve_url(url: str | None, state_dir: Path | None = None) -> URL:
     text = url if url is not None else default_url(state_dir)
     try:
         parsed = make_url(text)
-    except sa_exc.ArgumentError as exc:
+    except (sa_exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
         raise StoreError(
             f"metadata store URL {mask_url(text)!r} is not a valid database URL ({exc}). "
-            "Use sqlite:///path/to/metadata.db or postgresql+psycopg://user:pass@host/db."
+            "Use sqlite:///path/to/metadata.db or postgresql+psycopg://user@host/db."
         ) from None
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
