@@ -133,3 +133,24 @@ def test_alias_bomb_is_refused_fast_in_bounded_memory() -> None:
     assert "expands to more than" in result["message"]
     assert result["seconds"] < 1.0, result
     assert result["rss_mb"] < 100, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nx: " + "[" * 1000 + "]" * 1000 + "\n",
+        "version: 1\n" + "".join(" " * i + f"k{i}:\n" for i in range(1000)) + " " * 1000 + "v: 1\n",
+    ],
+    ids=["flow", "block"],
+)
+def test_nesting_too_deep_to_read_is_a_problem_not_a_crash(tmp_path: Path, text: str) -> None:
+    """The round-trip loader recurses once per level: a RecursionError escaped as a
+    traceback (exit 1), and ``--json`` printed no document."""
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline_file(path)
+
+    (problem,) = caught.value.problems
+    assert problem.source == str(path) and "nests too deeply" in problem.message

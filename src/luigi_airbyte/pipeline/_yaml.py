@@ -478,4 +478,12 @@ def load_yaml(path: Path, source: str) -> tuple[Any, dict[str, int]]:
     try:
         return _fast_load(text)
     except Exception:  # noqa: BLE001 (any doubt: the round-trip loader gives the answer)
+        pass
+    try:
         return _load_round_trip(text, source)
+    except RecursionError:  # the round-trip loader recurses per level: ~300 of [ or {
+        raise _problem(
+            source,
+            "the YAML nests too deeply to be read (hundreds of levels)",
+            "flatten it: a pipeline file nests a few levels",
+        ) from None
