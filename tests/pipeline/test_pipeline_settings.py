@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import luigi_airbyte
 from luigi_airbyte.errors import ConfigError
 from luigi_airbyte.pipeline import (
     SETTINGS,
@@ -19,6 +20,7 @@ from luigi_airbyte.pipeline import (
     luigi_config_paths,
     resolve_settings,
 )
+from luigi_airbyte.pipeline._settings_spec import BY_ENV, NOT_SETTINGS
 from luigi_airbyte.secrets import SecretRef
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -163,6 +165,25 @@ def test_unknown_env_var_is_a_warning() -> None:
     s = resolve_settings(env={"LUIGI_AIRBYTE_AIRBYTE__URLL": "x"}, luigi_cfg_paths=[])
     (w,) = s.warnings
     assert w.field == "LUIGI_AIRBYTE_AIRBYTE__URLL" and "LUIGI_AIRBYTE_AIRBYTE__URL" in w.message
+
+
+def test_our_switches_in_the_environment_are_not_warned_about() -> None:
+    """``LUIGI_AIRBYTE_WATCHER=off`` and the like are documented and read; `validate`
+    called them "not a luigi-airbyte setting; ignored"."""
+    env = {name: "off" for name in NOT_SETTINGS}
+    assert resolve_settings(env=env, luigi_cfg_paths=[]).warnings == ()
+
+
+def test_every_variable_of_ours_the_code_reads_is_a_setting_or_declared_not_one() -> None:
+    src = Path(luigi_airbyte.__file__).parent
+    found = {
+        name
+        for path in src.rglob("*.py")
+        for name in re.findall(r"LUIGI_AIRBYTE_[A-Z0-9_]+", path.read_text(encoding="utf-8"))
+        if not name.endswith("_")
+    }
+    unknown = found - set(BY_ENV) - NOT_SETTINGS
+    assert not unknown, f"declare these in NOT_SETTINGS or as settings: {sorted(unknown)}"
 
 
 def test_empty_env_var_is_unset() -> None:

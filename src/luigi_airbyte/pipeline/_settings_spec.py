@@ -33,6 +33,18 @@ from luigi_airbyte.secrets import SecretRef
 ENV_PREFIX = "LUIGI_AIRBYTE_"
 AUTH_TYPES = tuple(AUTH_CLASSES)
 
+NOT_SETTINGS = frozenset(
+    {
+        "LUIGI_AIRBYTE_WATCHER",  # on/off switches (app/switches.py)
+        "LUIGI_AIRBYTE_WARM_SYNCS",
+        "LUIGI_AIRBYTE_CONNECTORS_DIR",  # the sandbox's connector cache
+        "LUIGI_AIRBYTE_RESULT_FILE",  # set for dbt and Spark subprocesses
+        "LUIGI_AIRBYTE_TEST_PAUSE_AT",  # the kill tests' pause points (sync/claims.py)
+        "LUIGI_AIRBYTE_TEST_PAUSE_FILE",
+    }
+)
+"""Variables with our prefix that are read, but are not settings: no warning names them."""
+
 _FIXES = {
     "literal_error": "use one of: {expected}",
     "int_parsing": "write a whole number",
@@ -232,6 +244,7 @@ __all__ = [
     "BY_ENV",
     "BY_KEY",
     "ENV_PREFIX",
+    "NOT_SETTINGS",
     "SETTINGS",
     "SettingSpec",
     "render",

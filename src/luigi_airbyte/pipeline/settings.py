@@ -52,6 +52,7 @@ from luigi_airbyte.pipeline._settings_spec import (
     BY_ENV,
     BY_KEY,
     ENV_PREFIX,
+    NOT_SETTINGS,
     SETTINGS,
     SettingSpec,
 )
@@ -112,6 +113,8 @@ def _env_layer(env: Mapping[str, str], warnings: list[Problem]) -> Layer:
         if not var.startswith(ENV_PREFIX):
             continue
         spec = BY_ENV.get(var)
+        if spec is None and var in NOT_SETTINGS:
+            continue
         if spec is None:
             close = did_you_mean(var, BY_ENV)
             warnings.append(
