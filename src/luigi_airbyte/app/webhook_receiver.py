@@ -10,7 +10,8 @@ What the receiver trusts, and what it does not:
 * it binds loopback (``127.0.0.1``) unless told otherwise: put a reverse proxy (TLS)
   in front of it to let Airbyte reach it from elsewhere;
 * with a ``token``, only ``POST /<token>`` is served (a wrong path is a 404, compared in
-  constant time); without one, only ``POST /``;
+  constant time after percent-decoding, so the token may be sent quoted); without one,
+  only ``POST /``;
 * a body must say its length and stay under ``max_body`` bytes (413 otherwise); a
   client gets ``read_timeout`` seconds to send it;
 * a malformed payload (400), a payload for a connection that is not one of ours, and a
@@ -47,6 +48,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote, unquote
 
 from luigi_airbyte.airbyte.webhooks import WebhookPayload, WebhookPayloadError
 from luigi_airbyte.closing import Closing
@@ -128,7 +130,7 @@ class WebhookReceiver(Closing):
         else:
             ids = frozenset(c.lower() for c in connections)
             self._known = lambda cid: cid.lower() in ids
-        self._path = ("/" + token if token else "/").encode()
+        self._path = ("/" + token if token else "/").encode()  # compared percent-decoded
         self.max_body = max_body
         self.read_timeout = read_timeout
         self.stats = ReceiverStats()
@@ -151,7 +153,7 @@ class WebhookReceiver(Closing):
         """The local URL to post to, token path included (do not log it with a token)."""
         host, port = self.address
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}{self._path.decode()}"
+        return f"http://{shown}:{port}/{quote(self._path.decode()[1:], safe='')}"
 
     def start(self) -> WebhookReceiver:
         """Serve on a daemon thread; returns self."""
@@ -181,8 +183,11 @@ class WebhookReceiver(Closing):
     # --- one request -------------------------------------------------------------------------
 
     def path_ok(self, raw_path: str) -> bool:
-        """Whether the request path is ours (constant-time; the query string is ignored)."""
-        path = raw_path.split("?", 1)[0].encode("utf-8", "replace")
+        """Whether the request path is ours (constant-time; the query string is ignored).
+
+        The path is percent-decoded first: ``webhook configure`` sets the token quoted
+        (``quote(token, safe="")``), and a token of URL-safe characters reads the same."""
+        path = unquote(raw_path.split("?", 1)[0]).encode("utf-8", "replace")
         return hmac.compare_digest(path, self._path)
 
     def accept(self, body: bytes) -> tuple[int, str]:

@@ -51,7 +51,8 @@ def _pipelines(rt: Runtime, name: str | None) -> list[str]:
 @click.option(
     "--url",
     help="The receiver's URL as Airbyte reaches it (default: webhook.public_url, else "
-    "http://<webhook.listen>); /<token> is appended when webhook.token is set.",
+    "http://<webhook.listen>); /<token> is appended to its path when webhook.token is set. "
+    "A URL with user:password@ is refused.",
 )
 @click.option("--off", is_flag=True, help="Switch the workspaces' sync webhooks off instead.")
 @json_option
@@ -115,7 +116,11 @@ def serve_command(
     cli = {"webhook.listen": listen, "webhook.token": token_ref}
     try:
         rt = _runtime(pipeline_file, {k: v for k, v in cli.items() if v is not None})
-        receiver = serve_receiver(rt, _pipelines(rt, pipeline_name))
+        try:  # binds --listen before Airbyte is asked or the store opened
+            receiver = serve_receiver(rt, _pipelines(rt, pipeline_name))
+        except BaseException:
+            rt.close()  # the store and client, if opened: no SQLite -wal/-shm left open
+            raise
     except LuigiAirbyteError as exc:
         fail(exc, as_json=False)
     host, port = receiver.address
