@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from luigi_airbyte.airbyte import (
     AirbyteClient,
@@ -66,6 +64,7 @@ from luigi_airbyte.pipeline.graph import Graph, build_graph
 from luigi_airbyte.pipeline.settings import ResolvedSettings, resolve_settings
 from luigi_airbyte.secrets import SecretRef, SecretResolver
 from luigi_airbyte.store import Store
+from luigi_airbyte.store.engine import with_password
 
 if TYPE_CHECKING:
     from luigi_airbyte.app.execute import StepExecutor
@@ -354,30 +353,12 @@ class Runtime:
         url = self.secret(raw)
         password_ref = self.settings.get("store.password")
         if password_ref is not None:
-            url = self._with_password("store.url", url, password_ref)
+            url = with_password(url, self.secret(password_ref), "store.url")
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 url = f"sqlite:///{self._file_relative('store.url', path)}"
         return url
-
-    def _with_password(self, field: str, url: str, password: SecretRef | str) -> str:
-        """``url`` with the password ``password`` resolves to; a URL that does not parse
-        (it may come from a reference: it is never repeated) is a ``ConfigError``."""
-        try:
-            parsed = make_url(url)
-        except (ArgumentError, ValueError):  # ValueError: a port that is no number
-            raise ConfigError(
-                [
-                    Problem(
-                        source="settings",
-                        field=field,
-                        message="not a database URL (its scheme, host or port is malformed)",
-                        fix="write a URL like postgresql://user@host:5432/db",
-                    )
-                ]
-            ) from None
-        return parsed.set(password=self.secret(password)).render_as_string(hide_password=False)
 
     def bus(self) -> EventBus:
         with self._lock:
@@ -675,7 +656,7 @@ class Runtime:
         wh = warehouses[name]
         url = self.secret(wh.url)
         if wh.password is not None:
-            url = self._with_password(f"warehouses.{name}.url", url, wh.password)
+            url = with_password(url, self.secret(wh.password), f"warehouses.{name}.url")
         for prefix in ("duckdb:///", "sqlite:///"):
             if url.startswith(prefix) and not url.startswith(prefix + "/"):
                 rel = url.removeprefix(prefix)

@@ -190,12 +190,10 @@ def execute_run(
     """
     from luigi_airbyte.app.run_outputs import write_run_outputs
     from luigi_airbyte.app.run_service import RunRequest, RunService, default_argv
-    from luigi_airbyte.app.step_context import check_interval
     from luigi_airbyte.cli.progress import ProgressPrinter
 
     out = console
     path = existing_file(pipeline_file)
-    check_interval(run_date, interval)
     rt = runtime or pipeline_runtime(path, cli_settings, event_sinks=(ProgressPrinter(),))
     try:
         if dry_run:
@@ -381,9 +379,11 @@ def _dry_run(
     """Print the graph and, per step, whether it would run or be skipped."""
     from rich.table import Table
 
+    from luigi_airbyte.app.step_context import check_interval
     from luigi_airbyte.tasks.context import install_runtime
     from luigi_airbyte.tasks.translator import task_for_node
 
+    check_interval(run_date, interval)
     pf = rt.pipeline_file
     assert pf is not None
     graph = rt.graph(pf.pipeline(pipeline_name).name)

@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from luigi_airbyte.backoff import Backoff
-from luigi_airbyte.errors import StoreError
+from luigi_airbyte.errors import ConfigError, Problem, StoreError
 from luigi_airbyte.masking import MASK, is_maskable, is_secret_name, mask_values
 from luigi_airbyte.masking import mask_url as mask_url_text
 
@@ -80,6 +80,22 @@ def secrets_of(url: URL) -> list[str]:
         if is_secret_name(key):
             found.extend([value] if isinstance(value, str) else list(value))
     return [str(s) for s in found if s and is_maskable(str(s))]
+
+
+def with_password(url: str, password: str, field: str) -> str:
+    """``url`` with ``password`` set. A URL that does not parse (it may come from a
+    reference: it is never repeated) is a ``ConfigError`` naming ``field``."""
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):  # ValueError: a port that is no number
+        problem = Problem(
+            source="settings",
+            field=field,
+            message="not a database URL (its scheme, host or port is malformed)",
+            fix="write a URL like postgresql://user@host:5432/db",
+        )
+        raise ConfigError([problem]) from None
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def resolve_url(url: str | None, state_dir: Path | None = None) -> URL:
