@@ -279,6 +279,32 @@ def test_an_interval_of_the_run_date_is_its_own_partition(project: Project) -> N
     assert len(jobs_for(project.sandbox, CRM)) == 2
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_with_preflight_skipped_a_missing_connection_fails_its_step_and_only_it(
+    project: Project, workers: str
+) -> None:
+    """The lookup in the step's ``complete()`` raised: Luigi ran nothing of the graph
+    (every step "not_run", exit 1, no alert) and said why only in a warning."""
+    project.write(
+        [{"sync": "crm", "connection": CRM}, {"sync": "ghost", "connection": "No Such Conn"}]
+    )
+
+    result = project.run("--skip-preflight", "--json", "--workers", workers)
+
+    assert result.returncode == 4, result
+    steps = result.steps()
+    assert steps["crm"]["status"] == "succeeded", steps
+    ghost = steps["ghost"]
+    assert (ghost["status"], ghost["exit_code"]) == ("failed", 4), ghost
+    assert "no connection named 'No Such Conn'" in ghost["message"]
+    (alert,) = project.alert_lines()
+    assert "ghost" in alert["title"] and "No Such Conn" in alert["text"], alert
+    text = project.run("--skip-preflight", "--workers", workers)  # the same failure
+    assert text.returncode == 4, text
+    fix = next(line for line in text.stdout.splitlines() if line.strip().startswith("fix:"))
+    assert "luigi-airbyte connections list" in fix and "luigi-airbyte run" in fix, fix
+
+
 # --- the last lines say what failed, why, and what to do --------------------------------
 
 

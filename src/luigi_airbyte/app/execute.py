@@ -52,7 +52,7 @@ from luigi_airbyte.app.step_lineage import StepLineage
 from luigi_airbyte.app.watcher import feed_for
 from luigi_airbyte.checks import CheckResult, raise_for
 from luigi_airbyte.checks.freshness import is_fresh
-from luigi_airbyte.errors import LuigiAirbyteError
+from luigi_airbyte.errors import ConnectionLookupError, LuigiAirbyteError
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.observe.lineage import sync_datasets
 from luigi_airbyte.pipeline._steps import SyncStep
@@ -338,7 +338,10 @@ class StepExecutor:
         key_done = ("sync", ctx.run_id, ctx.pipeline, ctx.step, ctx.partition, req.connection)
         if key_done in self.rt.shared.complete:
             return True
-        conn = self.rt.connection(req.connection)
+        try:
+            conn = self.rt.connection(req.connection)
+        except ConnectionLookupError:  # run() raises it: this step fails, the others run
+            return False
         key = sync_run_key(conn.connection_id, ctx.partition)
         done = self._last_succeeded(ctx, key)
         if done is not None:
@@ -622,8 +625,7 @@ class _Pass:
 
 @dataclass(frozen=True)
 class RunAttempts:
-    """A run's ledger entries (recorded since it started) and its steps' statuses and
-    jobs."""
+    """A run's ledger entries (recorded since it started) and its steps' states."""
 
     entries: tuple[LedgerEntry, ...]
     steps: dict[str, StepState]

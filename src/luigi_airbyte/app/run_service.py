@@ -568,6 +568,8 @@ def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
         first = f"inspect the data ({show}); fix the source or the expectation"
     elif code == ExitCode.TRANSFORM:
         first = f"read the step's output ({show}) and fix it"
+    elif code == ExitCode.AIRBYTE and _LOOKUP.match(step.message or ""):
+        first = "name a connection the API credential sees (luigi-airbyte connections list)"
     elif code == ExitCode.AIRBYTE:
         first = "make Airbyte and the metadata store reachable"
     elif code == ExitCode.CONFIG:
@@ -580,6 +582,8 @@ def fix_for(step: StepRecord, run_id: str, rerun: str) -> str:
 _SPACE = re.compile(r"\s+")
 # The drift check names the command that restores the connection (checks/drift.py).
 _APPLY = re.compile(r"`(luigi-airbyte apply [^`]+)`")
+# A connection name that matches none or several (errors.ConnectionLookupError).
+_LOOKUP = re.compile(r"no connection named |connection name .* is ambiguous")
 
 
 def one_line(text: str | None, limit: int = 400) -> str:

@@ -27,7 +27,7 @@ import luigi
 
 from luigi_airbyte.app.execute import StepContext, SyncRequest
 from luigi_airbyte.app.step_context import sync_run_key
-from luigi_airbyte.errors import SyncFailedError
+from luigi_airbyte.errors import ConnectionLookupError, SyncFailedError
 from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import Store
 from luigi_airbyte.store.ledger import LedgerEntry, refresh_run_key_prefix
@@ -210,7 +210,10 @@ class AirbyteSyncTask(StepTask):
         Reached when Luigi retries a step whose last job failed for good, e.g. after its
         process was lost between recording the failure and reporting it.
         """
-        attempts = self._attempts()
+        try:
+            attempts = self._attempts()
+        except ConnectionLookupError:
+            return  # no such connection, so no job: run_sync fails the step with the cause
         if attempts.open_job is not None or len(attempts.failed_jobs) < self.job_attempts:
             return
         last = max(attempts.failed_jobs, key=lambda e: e.job_id)
