@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-from e2e.e2e_helpers import EVENTS, VENV_BIN, Project, clean_env, job_posts, jobs_for
+from e2e.e2e_helpers import CRM, EVENTS, VENV_BIN, Project, clean_env, job_posts, jobs_for
 from luigi_airbyte.store import Store
 
 
@@ -66,3 +67,45 @@ def test_sync_task_from_the_luigi_command_line(project: Project, tmp_path: Path)
     assert "complete ones were encountered" in second.stderr, second.stderr
     assert "ran successfully" not in second.stderr
     assert job_posts(project.sandbox) == 1
+
+
+def test_a_pipeline_task_from_the_luigi_command_line_is_one_run(
+    make_project: Callable[..., Project],
+) -> None:
+    """Each step closed the run record when it ended (plain Luigi has no end to close it
+    at), and the next step opened a new one: one PipelineTask left a run per step."""
+    project = make_project(faults={"jobs": {CRM: {"fail_attempts": 5}}}, max_attempts=1)
+    project.write(
+        [{"sync": "crm", "connection": CRM}, {"sync": "events", "connection": EVENTS}],
+        warehouse=False,
+    )
+
+    done = subprocess.run(
+        [
+            str(VENV_BIN / "luigi"),
+            "--module",
+            "luigi_airbyte.tasks",
+            "PipelineTask",
+            "--pipeline-file",
+            str(project.path),
+            "--pipeline",
+            project.pipeline_name,
+            "--run-date",
+            "2026-01-15",
+            "--local-scheduler",
+        ],
+        cwd=project.root,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert "1 failed" in done.stderr, done.stderr[-3000:]
+    with Store(f"sqlite:///{project.state_dir / 'metadata.db'}") as store:
+        runs = store.history(project.pipeline_name, 10)
+        assert len(runs) == 1, runs
+        run = store.get_run(runs[0].run_id)
+    assert sorted(s.step_name for s in run.steps) == ["crm", "events"], run.steps
+    assert (run.run.status, run.run.exit_code) == ("failed", 5), run.run

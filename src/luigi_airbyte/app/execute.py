@@ -18,24 +18,22 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from luigi_airbyte.airbyte import Connection
 from luigi_airbyte.app import collector
-from luigi_airbyte.app.identity import acting_identity
 from luigi_airbyte.app.inherited_job import this_runs_job
+from luigi_airbyte.app.luigi_runs import LuigiRuns
 from luigi_airbyte.app.reload import last_good_end, pending_rejection, record_refresh
 from luigi_airbyte.app.report_links import served_step_link
-from luigi_airbyte.app.run_service import RunHandle, open_run, reap_abandoned
 from luigi_airbyte.app.seen_jobs import look_before_syncs, seen_recent
 from luigi_airbyte.app.step_alerts import alert_failed_step
 from luigi_airbyte.app.step_checks import CheckSteps
@@ -83,47 +81,12 @@ class StepExecutor:
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self._adhoc_runs: dict[tuple[str, date], RunHandle] = {}
+        self.luigi_runs = LuigiRuns(runtime)  # runs of steps started by plain Luigi
         self._pending: list[tuple[StepContext, str, str, str]] = []
         self._noted: set[tuple[str, str]] = set()
         self._pass: _Pass | None = None
         self._pass_depth = 0
         _executors.add(self)
-
-    def _ensure_run(self, ctx: StepContext) -> StepContext:
-        """Give a step started outside ``luigi-airbyte run`` (plain ``luigi --module``) a run
-        record, one per pipeline and date in this process, so it is recorded and reported.
-        The run service opens it (heartbeat included), so a killed process's run closes."""
-        if ctx.run_id:
-            return ctx
-        key = (ctx.pipeline, ctx.run_date)
-        handle = self._adhoc_runs.get(key)
-        if handle is None or handle.finished:
-            store = self.rt.store()
-            reap_abandoned(store)
-            handle = open_run(
-                store,
-                ctx.pipeline,
-                ctx.run_date,
-                argv=sys.argv,
-                scheduler="luigi",
-                identity=acting_identity(self.rt),
-            )
-            self._adhoc_runs[key] = handle
-        return replace(ctx, run_id=handle.run_id)
-
-    def _adhoc_handle(self, ctx: StepContext) -> RunHandle | None:
-        if not ctx.run_id:
-            return None
-        return next((h for h in self._adhoc_runs.values() if h.run_id == ctx.run_id), None)
-
-    def _is_adhoc(self, ctx: StepContext) -> bool:
-        return self._adhoc_handle(ctx) is not None
-
-    def _finish_adhoc(self, ctx: StepContext, code: int) -> None:
-        handle = self._adhoc_handle(ctx)
-        if handle is not None and not handle.finished:
-            handle.finish("succeeded" if code == 0 else "failed", code)
 
     # --- recording -----------------------------------------------------------------------
 
@@ -238,9 +201,9 @@ class StepExecutor:
             )
             # A `luigi-airbyte run` alerts once per failed step when it ends, after Luigi's
             # retries (alert_failed_steps); a step run on its own has no end to wait for.
-            if not interrupted and self._is_adhoc(ctx):
+            if not interrupted and self.luigi_runs.owns(ctx):
                 alert_failed_step(self.rt, ctx, owner, kind, message, outcome.get("job_id"))
-            self._finish_adhoc(ctx, code)
+            self.luigi_runs.step_ended(ctx, code)
             raise
         else:
             finished = utcnow()
@@ -263,7 +226,7 @@ class StepExecutor:
                 message=outcome.get("message"),
             )
             lineage.complete(outcome)
-            self._finish_adhoc(ctx, 0)
+            self.luigi_runs.step_ended(ctx, 0)
 
     def alert_failed_steps(self, detail: RunDetail, links: Mapping[str, str] | None = None) -> None:
         """Alert the owner of each step that ended the run failed: once, with its last job.
@@ -479,7 +442,7 @@ class StepExecutor:
 
     def run_sync(self, ctx: StepContext, req: SyncRequest, reporter: Reporter) -> SyncResult:
         self.flush_notes()
-        ctx = self._ensure_run(ctx)
+        ctx = self.luigi_runs.ensure(ctx)
         node = self._node(ctx)
         step = node.step if node is not None and isinstance(node.step, SyncStep) else None
         owner = node.owner if node is not None else ""
@@ -568,7 +531,7 @@ class StepExecutor:
         if node is None:
             raise LuigiAirbyteError(f"step {ctx.step!r} is not in pipeline {ctx.pipeline!r}")
         self.flush_notes()
-        ctx = self._ensure_run(ctx)
+        ctx = self.luigi_runs.ensure(ctx)
         link = served_step_link(self.rt, ctx.run_id, ctx.step)
         if link:  # luigid's UI links the step to its row in the run's report
             reporter.tracking_url(link)

@@ -201,12 +201,15 @@ def open_run(
     scheduler: str | None = None,
     identity: str | None = None,
     heartbeat_s: float = HEARTBEAT_S,
+    run_id: str | None = None,
 ) -> RunHandle:
-    """Record a new ``running`` run held by this process and start its heartbeat."""
+    """Record a new ``running`` run held by this process and start its heartbeat; with
+    ``run_id``, mark that finished run ``running`` again, held by this process."""
     me = this_process()
     run_id = store.start_run(
         pipeline,
         run_date,
+        run_id=run_id,
         argv=argv,
         scheduler=scheduler,
         identity=identity,
