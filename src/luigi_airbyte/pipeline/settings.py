@@ -234,6 +234,26 @@ def _secret(spec: SettingSpec, entry: _Entry) -> SecretRef:
     )
 
 
+def _cfg_literal_secrets(cfg: Layer, problems: list[Problem]) -> None:
+    """Report every literal secret written in luigi.cfg/luigi.toml, winning or not.
+
+    `_resolve_one` only parses the value that wins, so a literal shadowed by a higher
+    layer would otherwise pass silently while still sitting in a file.
+    """
+    for key, entry in cfg.items():
+        spec = BY_KEY[key]
+        if not spec.secret:
+            continue
+        try:
+            _secret(spec, entry)
+        except PydanticCustomError as exc:
+            if exc.type != "literal_secret":
+                continue  # a bad reference is reported where it takes effect
+            found = _problem(entry, exc.message(), str((exc.context or {}).get("fix", "")))
+            if found not in problems:  # the winning value was already reported
+                problems.append(found)
+
+
 def _parse(spec: SettingSpec, entry: _Entry, env: Mapping[str, str]) -> Any:
     if spec.secret:
         return _secret(spec, entry)
@@ -384,11 +404,12 @@ def resolve_settings(
     paths = (
         luigi_config_paths(env) if luigi_cfg_paths is None else [Path(p) for p in luigi_cfg_paths]
     )
+    cfg = _cfg_layer(paths, problems)
     layers = [
         _cli_layer(cli or {}, problems),
         _env_layer(env, warnings),
         _file_layer(pipeline_file),
-        _cfg_layer(paths, problems),
+        cfg,
     ]
     values: dict[str, SettingValue] = {}
     for spec in SETTINGS:
@@ -405,6 +426,7 @@ def resolve_settings(
         )
     auth_values, auth = _resolve_auth(layers, env, problems)
     values.update(auth_values)
+    _cfg_literal_secrets(cfg, problems)
     insecure = _insecure_http(values)
     if insecure:
         problems.append(insecure)
