@@ -87,7 +87,7 @@ def job_view(rt: Runtime, job_id: int, warn: Warn = _quiet) -> JobView:
 # --- the metadata store's runs -------------------------------------------------------------
 
 
-def _missing_sqlite(url: str) -> bool:
+def missing_sqlite(url: str) -> bool:
     """True for a SQLite file URL whose file does not exist (reading must not create it)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -106,7 +106,7 @@ def store_to_read(rt: Runtime) -> Store | None:
     whose process is gone shows as ``abandoned``, never as ``running`` for good."""
     from luigi_airbyte.app.run_service import RunService
 
-    if _missing_sqlite(rt.store_url()):
+    if missing_sqlite(rt.store_url()):
         return None
     return RunService(rt).store()
 

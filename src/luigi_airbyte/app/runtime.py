@@ -49,15 +49,8 @@ from luigi_airbyte.observe import (
 )
 from luigi_airbyte.observe.events import Event
 from luigi_airbyte.pipeline._loader import load_pipeline_file
-from luigi_airbyte.pipeline._models import (
-    BasicAuth as BasicAuthModel,
-)
-from luigi_airbyte.pipeline._models import (
-    BearerAuth,
-    ClientCredentialsAuth,
-    OidcAuth,
-    PipelineFile,
-)
+from luigi_airbyte.pipeline._models import BasicAuth as BasicAuthModel
+from luigi_airbyte.pipeline._models import BearerAuth, ClientCredentialsAuth, OidcAuth, PipelineFile
 from luigi_airbyte.pipeline._steps import SyncEachStep, SyncStep
 from luigi_airbyte.pipeline._types import looks_like_uuid
 from luigi_airbyte.pipeline.graph import Graph, build_graph
@@ -345,6 +338,10 @@ class Runtime:
                         raise StoreError(text) from None
                     raise
             return self._store
+
+    def use_store(self, store: Store) -> None:
+        """Use ``store`` instead of opening one (a dry run's empty one: it creates none)."""
+        self._store = store
 
     def store_url(self) -> str:
         raw = self.settings.store_url

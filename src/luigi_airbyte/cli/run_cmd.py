@@ -376,26 +376,73 @@ def _dry_run(
     out: Console,
     as_json: bool,
 ) -> tuple[int, dict[str, Any]]:
-    """Print the graph and, per step, whether it would run or be skipped."""
-    from rich.table import Table
+    """Print the graph and, per step, whether it would run or be skipped.
 
+    Exits 0 only when every step could be answered: a step that could not (Airbyte or
+    the store unreachable) makes it exit with that error's code (4), after the table
+    (or, with --json, a document that carries the error). It never creates the store.
+    """
     from luigi_airbyte.app.step_context import check_interval
-    from luigi_airbyte.tasks.context import install_runtime
-    from luigi_airbyte.tasks.translator import task_for_node
+    from luigi_airbyte.exit_codes import for_error
 
     check_interval(run_date, interval)
     pf = rt.pipeline_file
     assert pf is not None
     graph = rt.graph(pf.pipeline(pipeline_name).name)
+    _read_store_without_creating_it(rt)
+    rows, error = _dry_run_rows(rt, graph, path, run_date, interval)
+    code = for_error(error) if error is not None else 0
+    doc: dict[str, Any] = {
+        "pipeline": graph.pipeline,
+        "run_date": run_date.isoformat(),
+        "dry_run": True,
+        "exit_code": code,
+        "steps": rows,
+    }
+    if error is not None:
+        doc["error"] = {"type": type(error).__name__, "message": str(error), "exit_code": code}
+    if not as_json:
+        _print_dry_run(graph.pipeline, run_date, rows, out)
+        if error is not None:
+            click.secho(f"error: {error}", fg="red", err=True)
+    return code, doc
+
+
+def _read_store_without_creating_it(rt: Runtime) -> None:
+    """A dry run reads the store but must not create it: with no SQLite file yet, the
+    steps are asked against an empty in-memory store (no run on record, empty ledger)."""
+    from luigi_airbyte.app.queries import missing_sqlite
+    from luigi_airbyte.store import Store
+
+    try:
+        missing = missing_sqlite(rt.store_url())
+    except LuigiAirbyteError:
+        return  # the first step to open the store reports it
+    if missing:
+        rt.use_store(Store("sqlite://").open())
+
+
+def _dry_run_rows(
+    rt: Runtime, graph: Graph, path: Path, run_date: dt.date, interval: str
+) -> tuple[list[dict[str, Any]], LuigiAirbyteError | None]:
+    """One row per step, and the first error that left a step unanswered. After it, no
+    other step is asked (an unreachable Airbyte costs its retries once, not per step)."""
+    from luigi_airbyte.tasks.context import install_runtime
+    from luigi_airbyte.tasks.translator import task_for_node
+
     install_runtime(str(path), rt)
     rows = []
+    error: LuigiAirbyteError | None = None
     for node in graph:
         task = task_for_node(node, pipeline_file=str(path), run_date=run_date, interval=interval)
-        try:
-            done = bool(task.complete())
-            verdict = "skip (done or fresh)" if done else "run"
-        except LuigiAirbyteError as exc:
-            verdict = f"unknown: {exc}"
+        if error is not None:
+            verdict = f"unknown: not asked after the error above ({type(error).__name__})"
+        else:
+            try:
+                done = bool(task.complete())
+                verdict = "skip (done or fresh)" if done else "run"
+            except LuigiAirbyteError as exc:
+                error, verdict = exc, f"unknown: {exc}"
         rows.append(
             {
                 "step": node.name,
@@ -406,17 +453,17 @@ def _dry_run(
                 "task_id": task.task_id,
             }
         )
-    doc = {
-        "pipeline": graph.pipeline,
-        "run_date": run_date.isoformat(),
-        "dry_run": True,
-        "steps": rows,
-    }
-    if not as_json:
-        table = Table(title=f"dry run: {graph.pipeline} · {run_date}")
-        for col in ("step", "kind", "after", "owner", "would"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["step"], r["kind"], ", ".join(r["after"]), r["owner"], r["would"])
-        out.print(table)
-    return 0, doc
+    return rows, error
+
+
+def _print_dry_run(
+    pipeline: str, run_date: dt.date, rows: list[dict[str, Any]], out: Console
+) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"dry run: {pipeline} · {run_date}")
+    for col in ("step", "kind", "after", "owner", "would"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["step"], r["kind"], ", ".join(r["after"]), r["owner"], r["would"])
+    out.print(table)
