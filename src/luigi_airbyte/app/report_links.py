@@ -3,6 +3,10 @@
 ``run --report-html PATH`` wins; else ``reports.html: true`` puts the report in
 ``<state_dir>/reports/<run id>.html``. When ``reports.base_url`` says where the state
 folder is served, the link is ``<base_url>reports/<run id>.html``; otherwise the path.
+
+Luigi's tracking URL of a step (``served_step_link``) follows the same rule: the run
+process remembers where ``report_location`` put its run's report (forked workers inherit
+it), and a step links to its row only when that copy is served.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from luigi_airbyte.store import Store
 from luigi_airbyte.store.anchors import step_anchor
 
 _MAX_MODELS = 20
+
+# (state folder, run id) -> the served URL of its report ("" when it is not served), as
+# chosen by ``report_location`` in the run process; forked Luigi workers inherit it
+_SERVED: dict[tuple[str, str], str] = {}
 
 if TYPE_CHECKING:  # the HTML renderer (~8 ms to import) is loaded when a report is made
     from luigi_airbyte.app.runtime import Runtime
@@ -33,24 +41,43 @@ def report_location(rt: Runtime, run_id: str, cli_path: Path | None) -> tuple[Pa
     if path is None:
         return None, ""
     path = path.resolve()
-    link = str(path)
+    served = ""
     if reports is not None and reports.base_url:
         try:
             relative = path.relative_to(rt.state_dir.resolve())
-            link = reports.base_url.rstrip("/") + "/" + relative.as_posix()
+            served = reports.base_url.rstrip("/") + "/" + relative.as_posix()
         except ValueError:
             pass  # written outside the served state folder: the path is the only link
+    link = served or str(path)
+    if run_id:
+        _SERVED[_key(rt, run_id)] = served
     return path, link
+
+
+def _key(rt: Runtime, run_id: str) -> tuple[str, str]:
+    return str(rt.state_dir.resolve()), run_id
 
 
 def served_step_link(rt: Runtime, run_id: str, step: str) -> str:
     """The served URL of a step's row in its run's report (for Luigi's tracking URL), or
-    "" unless the file has ``reports: {html: true, base_url: ...}``."""
+    "" when that run's report has no served copy.
+
+    A run whose report ``report_location`` placed in this process tree links where it
+    placed it (``--report-html PATH`` replaces the state folder's copy: a URL only when
+    ``PATH`` is inside the served state folder); any other run id (a task started
+    outside ``run``) gets ``<base_url>reports/<run id>.html`` when the file has
+    ``reports: {html: true, base_url: ...}``."""
+    if not run_id:
+        return ""
+    anchor = "#" + quote(step_anchor(step))
+    served = _SERVED.get(_key(rt, run_id))
+    if served is not None:
+        return served + anchor if served else ""
     pf = rt.pipeline_file
     reports = pf.reports if pf is not None else None
-    if not run_id or reports is None or not reports.html or not reports.base_url:
+    if reports is None or not reports.html or not reports.base_url:
         return ""
-    return f"{reports.base_url.rstrip('/')}/reports/{quote(run_id)}.html#{quote(step_anchor(step))}"
+    return f"{reports.base_url.rstrip('/')}/reports/{quote(run_id)}.html{anchor}"
 
 
 def plan_from_graph(graph: Graph, rt: Runtime | None = None) -> dict[str, StepPlan]:

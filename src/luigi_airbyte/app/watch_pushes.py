@@ -13,19 +13,25 @@ Two ways for a push to arrive:
   shared receiver for several hosts): the watcher then follows the hints that receiver
   records in the metadata store (``Store.hints_after``), every ``STORE_POLL_S``.
 
+An address that cannot be bound for another reason (a host that does not resolve, an
+address not of this machine, a port not allowed) is a wrong ``webhook.listen``: a
+WARNING names the setting and the fix, and the watcher follows the store the same way.
+
 Pushes are an accelerator only. Airbyte sends each once, unsigned; a dropped one is
 caught by the watcher's next listing, at the task's own adaptive time.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from luigi_airbyte.app.webhooks import listen_address, webhook_token
+from luigi_airbyte.app.webhooks import _cannot_listen, listen_address, webhook_token
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.sync.watcher import JobWatcher
 
@@ -91,6 +97,35 @@ def wanted(rt: Runtime) -> bool:
     )
 
 
+def _not_listening(rt: Runtime, host: str, port: int, exc: OSError) -> None:
+    """Say why the run's receiver did not bind; the run goes on, following the store.
+
+    A port in use is expected (``webhook serve`` runs on this host): info. Any other
+    cause (a host that does not resolve, an address not of this machine, a port not
+    allowed) is a wrong ``webhook.listen``: a warning naming it and the fix. The run
+    cannot fail with exit 3 here: it is already recorded and preflight has passed."""
+    why, fix = _cannot_listen(exc)
+    if not isinstance(exc, socket.gaierror) and exc.errno == errno.EADDRINUSE:
+        logger.info(
+            "webhook receiver: %s:%s is taken (%s); following the hints `webhook serve` "
+            "records in the store",
+            host,
+            port,
+            why,
+        )
+        return
+    logger.warning(
+        "webhook.listen (%s): cannot listen on %s:%s: %s; fix: %s. This run gets no "
+        "pushes of its own: it follows the hints a shared `webhook serve` records in the "
+        "store, and its watcher's listings",
+        rt.settings.source("webhook.listen") if "webhook.listen" in rt.settings else "default",
+        host,
+        port,
+        why,
+        fix,
+    )
+
+
 @contextmanager
 def pushes(rt: Runtime, watcher: JobWatcher) -> Iterator[str]:
     """Pushes wake ``watcher`` while the block runs; yields how ("receiver", "store", "")."""
@@ -109,13 +144,7 @@ def pushes(rt: Runtime, watcher: JobWatcher) -> Iterator[str]:
             token=webhook_token(rt),
         )
     except OSError as exc:
-        logger.info(
-            "webhook receiver: %s:%s is taken (%s); following the hints `webhook serve` "
-            "records in the store",
-            host,
-            port,
-            exc.strerror or exc,
-        )
+        _not_listening(rt, host, port, exc)
         follower = StoreHints(rt.store(), watcher).start()
         try:
             yield "store"
