@@ -375,8 +375,12 @@ def _step_env(step: Any) -> dict[str, Any]:
 
 
 def _display(route: str) -> str:
+    """The route as written, safe to print: a reference (``webhook:env:HOOK``) names where
+    the URL is kept, not the URL; a written URL keeps its scheme and host only."""
     from luigi_airbyte.observe.sinks.uri import display_uri
 
+    if route.partition(":")[2].startswith(_REF_PREFIXES):
+        return route
     return display_uri(route)
 
 

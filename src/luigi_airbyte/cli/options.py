@@ -182,6 +182,23 @@ store_options = _bundle(_PIPELINE_FILE, _STORE_URL)
 """``-f`` and ``--store-url``, for commands that read the metadata store → ``airbyte=``."""
 
 
+def given_path(text: str, field: str = "PIPELINE_FILE") -> Path:
+    """A path argument as given; an empty one (``''``, which ``Path`` would read as the
+    current directory) is a ``ConfigError`` (exit 3) naming ``field``."""
+    if not text:
+        raise ConfigError(
+            [
+                Problem(
+                    "cli",
+                    field,
+                    "the path is empty",
+                    "give the pipeline YAML file's path, e.g. pipeline.yaml",
+                )
+            ]
+        )
+    return Path(text)
+
+
 def existing_file(pipeline_file: Path) -> Path:
     """The pipeline file's absolute path; a missing one is a ``ConfigError`` (exit 3)."""
     path = pipeline_file.resolve()

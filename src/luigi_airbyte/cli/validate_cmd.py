@@ -18,7 +18,7 @@ def _plural(count: int, word: str) -> str:
 
 
 @click.command("validate")
-@click.argument("pipeline_file", type=click.Path(path_type=Path))
+@click.argument("pipeline_file", type=click.Path())  # str: '' must not become '.'
 @click.option(
     "--online",
     is_flag=True,
@@ -26,7 +26,7 @@ def _plural(count: int, word: str) -> str:
     "expands to (needs Airbyte and the credential).",
 )
 @json_option
-def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
+def validate_command(pipeline_file: str, online: bool, as_json: bool) -> None:
     """Check a pipeline file and the settings it implies. Contacts Airbyte only with --online.
 
     Every problem is reported at once, as FILE:LINE: FIELD: MESSAGE (fix: ...), and
@@ -39,11 +39,13 @@ def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
       luigi-airbyte validate pipeline.yaml
       luigi-airbyte validate pipeline.yaml --json | jq '.error.problems[].field'
     """
+    from luigi_airbyte.cli.options import given_path
     from luigi_airbyte.pipeline._loader import load_pipeline_file
     from luigi_airbyte.pipeline.settings import resolve_settings
 
     try:
-        pf = load_pipeline_file(pipeline_file)
+        path = given_path(pipeline_file)
+        pf = load_pipeline_file(path)
         settings = resolve_settings(pipeline_file=pf)
     except LuigiAirbyteError as exc:
         fail(exc, as_json=as_json)
@@ -58,7 +60,7 @@ def validate_command(pipeline_file: Path, online: bool, as_json: bool) -> None:
     if as_json:
         doc = {
             "ok": True,
-            "file": str(pipeline_file),
+            "file": str(path),
             "pipelines": steps,
             "steps": sum(steps.values()),
             "warnings": warnings,

@@ -84,6 +84,8 @@ def walk_loc(root: type[BaseModel], loc: tuple[Segment, ...]) -> tuple[tuple[Seg
     out: list[Segment] = []
     owner: Any = None
     for seg in loc:
+        if seg == "[key]":  # pydantic's mark of a bad dict key: the key is already there
+            continue
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             owner = tp
@@ -96,13 +98,10 @@ def walk_loc(root: type[BaseModel], loc: tuple[Segment, ...]) -> tuple[tuple[Seg
             out.append(seg)
             tp = get_args(tp)[0] if get_args(tp) else Any
         elif get_origin(tp) is dict:
-            if seg == "[key]":
-                continue
             out.append(seg)
             tp = get_args(tp)[1] if get_args(tp) else Any
         else:
-            if seg != "[key]":
-                out.append(seg)
+            out.append(seg)
             tp = Any
     return tuple(out), owner
 

@@ -29,6 +29,7 @@ from luigi_airbyte.pipeline._types import (
     DatabaseUrl,
     Duration,
     HttpUrl,
+    ListenAddress,
     MaybeSecret,
     Name,
     SecretRefField,
@@ -176,15 +177,6 @@ class PollSection(Model):
     """`adaptive` (back off while a job runs) or `fixed`."""
     interval: Annotated[Duration | None, Setting(timedelta(seconds=30))] = None
     """Fixed: the wait between polls; adaptive: the longest wait."""
-
-
-ListenAddress = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"
-    ),
-]
-"""``HOST:PORT`` (an IPv6 host in brackets)."""
 
 
 class WebhookSection(Model):

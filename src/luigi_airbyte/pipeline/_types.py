@@ -279,7 +279,10 @@ def parse_database_url(value: Any) -> SecretRef | str:
         return value
     if isinstance(value, str) and looks_like_reference_attempt(value):
         return _parse_ref(value)
-    fix = "write a URL like duckdb:///warehouse.duckdb or postgresql://user@host/db"
+    fix = (  # the one type of store.url (SQLite, PostgreSQL) and of warehouses (any)
+        "write a URL like sqlite:///path/to/metadata.db or postgresql+psycopg://user@host/db; "
+        "a warehouse may also be duckdb:///warehouse.duckdb"
+    )
     if not isinstance(value, str) or not _DB_URL.fullmatch(value):
         raise fail("database_url", f"invalid database URL {describe(value)}", fix)
     netloc = value.split("://", 1)[1].split("/", 1)[0]
@@ -331,11 +334,26 @@ def parse_name(value: Any) -> str:
         )
     if not _NAME.fullmatch(value):
         raise fail(
-            "name",
-            f"{describe(value)} is not a valid name",
-            "use letters, digits, '_', '.' and '-' only (no spaces), e.g. crm_users",
+            "name", f"{describe(value)} is not a valid name: {_name_problem(value)}", _NAME_FIX
         )
     return value
+
+
+_NAME_FIX = "write a name like crm_users: a letter or digit, then letters, digits, '_', '.' or '-'"
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]")
+
+
+def _name_problem(value: str) -> str:
+    """Why ``value`` is not a name, in words (it does not match ``NAME_PATTERN``)."""
+    if not value:
+        return "it is empty"
+    bad = sorted({c for c in value if not _NAME_CHARS.fullmatch(c)})
+    if bad:
+        shown = ", ".join("a space" if c == " " else repr(c) for c in bad)
+        return f"it contains {shown}"
+    if len(value) > 100:
+        return f"it is {len(value)} characters long, at most 100 are allowed"
+    return "it must start with a letter or a digit"
 
 
 Name = Annotated[
@@ -362,6 +380,30 @@ def parse_connection(value: Any) -> str:
 ConnectionRef = Annotated[
     str, PlainValidator(parse_connection), WithJsonSchema({"type": "string", "minLength": 1})
 ]
+
+# --- listening address --------------------------------------------------------------------
+
+_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+LISTEN_FIX = "write HOST:PORT, e.g. 127.0.0.1:8711 (an IPv6 host in brackets: [::1]:8711)"
+
+
+def parse_listen_address(value: Any) -> str:
+    """``HOST:PORT`` where a receiver listens (an IPv6 host in brackets), port 0-65535."""
+    text = value.strip() if isinstance(value, str) else value
+    match = _LISTEN.fullmatch(text) if isinstance(text, str) else None
+    if match is None or int(match.group(2)) > 65535:
+        raise fail("listen_address", f"{describe(value)} is not HOST:PORT", LISTEN_FIX)
+    return str(text)
+
+
+ListenAddress = Annotated[
+    str,
+    PlainValidator(parse_listen_address),
+    WithJsonSchema(
+        {"type": "string", "pattern": f"^{_LISTEN.pattern}$", "examples": ["127.0.0.1:8711"]}
+    ),
+]
+"""``HOST:PORT`` (an IPv6 host in brackets), for ``webhook.listen``."""
 
 # --- tolerance ----------------------------------------------------------------------------
 
