@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from luigi_airbyte.app.webhooks import _cannot_listen, listen_address, webhook_token
+from luigi_airbyte.app.webhooks import cannot_listen, listen_address, webhook_token
 from luigi_airbyte.errors import LuigiAirbyteError
 from luigi_airbyte.sync.watcher import JobWatcher
 
@@ -104,7 +104,7 @@ def _not_listening(rt: Runtime, host: str, port: int, exc: OSError) -> None:
     cause (a host that does not resolve, an address not of this machine, a port not
     allowed) is a wrong ``webhook.listen``: a warning naming it and the fix. The run
     cannot fail with exit 3 here: it is already recorded and preflight has passed."""
-    why, fix = _cannot_listen(exc)
+    why, fix = cannot_listen(exc)
     if not isinstance(exc, socket.gaierror) and exc.errno == errno.EADDRINUSE:
         logger.info(
             "webhook receiver: %s:%s is taken (%s); following the hints `webhook serve` "

@@ -79,7 +79,7 @@ def listen_address(rt: Runtime, listen: str | None = None) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _cannot_listen(exc: OSError) -> tuple[str, str]:
+def cannot_listen(exc: OSError) -> tuple[str, str]:
     """(why, fix) for a socket that could not be bound."""
     if isinstance(exc, socket.gaierror):
         return (
@@ -208,7 +208,7 @@ def serve_receiver(
             token=token,
         )
     except OSError as exc:
-        why, fix = _cannot_listen(exc)
+        why, fix = cannot_listen(exc)
         raise ConfigError(
             [Problem(*_listen_where(rt, listen), f"cannot listen on {host}:{port}: {why}", fix)]
         ) from None
