@@ -172,16 +172,9 @@ def test_task_process_killed_then_its_job_fails_ends_with_the_failure_and_one_jo
     assert crm["status"] == "failed" and FAILURE in crm["message"], crm
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_a_job_taken_over_from_an_interrupted_run_is_this_runs_one_attempt(
-    make_project: Callable[..., Project], workers: str
-) -> None:
-    """Ctrl-C leaves the job running; the next run attaches to it. When that job then
-    fails (here the step's ``timeout:`` cancels it), the run has used its one attempt:
-    with no ``retries:`` it posts no second job (it did, as the job was created before
-    the run started)."""
-    project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
+def _interrupted_while_its_job_runs(project: Project, workers: str) -> int:
+    """A run of the crm step, Ctrl-C'd while its job runs (left running: detach); the
+    job's id."""
     project.write([{"sync": "crm", "connection": CRM}])
     first = project.start("--workers", workers)
     job_id = wait_for(
@@ -192,6 +185,20 @@ def test_a_job_taken_over_from_an_interrupted_run_is_this_runs_one_attempt(
     os.killpg(first.pid, signal.SIGINT)
     interrupted = finish(first)
     assert interrupted.returncode == 130, interrupted
+    return int(job_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_job_taken_over_from_an_interrupted_run_is_this_runs_one_attempt(
+    make_project: Callable[..., Project], workers: str
+) -> None:
+    """Ctrl-C leaves the job running; the next run attaches to it. When that job then
+    fails (here the step's ``timeout:`` cancels it), the run has used its one attempt:
+    with no ``retries:`` it posts no second job (it did, as the job was created before
+    the run started)."""
+    project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
+    job_id = _interrupted_while_its_job_runs(project, workers)
     project.write([{"sync": "crm", "connection": CRM, "timeout": "2s"}])
 
     second = project.run("--json", "--workers", workers)
@@ -213,16 +220,7 @@ def test_after_an_interrupted_run_whose_job_then_failed_the_next_run_posts_one_j
     A run killed outright is settled by the next run's reaper before its steps start
     (``test_e2e_lifecycle.py``)."""
     project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
-    project.write([{"sync": "crm", "connection": CRM}])
-    first = project.start()
-    job_id = wait_for(
-        lambda: [j for j in jobs_for(project.sandbox, CRM) if j["status"] == "running"],
-        timeout=60,
-        what="the crm job to run",
-    )[0]["jobId"]
-    os.killpg(first.pid, signal.SIGINT)
-    interrupted = finish(first)
-    assert interrupted.returncode == 130, interrupted
+    job_id = _interrupted_while_its_job_runs(project, "1")
     project.sandbox.engine.cancel_job(job_id)  # ended while no run watched it
     project.sandbox.set_faults(engine={"jobs": {}})
 
