@@ -12,7 +12,7 @@ import click
 
 from luigi_airbyte.app import collector
 from luigi_airbyte.cli.common import emit_json, fail, interrupted, json_option, options
-from luigi_airbyte.cli.options import OUTPUT_FILE, existing_file, pipeline_runtime
+from luigi_airbyte.cli.options import OUTPUT_FILE, existing_file, given_path, pipeline_runtime
 from luigi_airbyte.errors import LuigiAirbyteError
 
 if TYPE_CHECKING:  # imported where used: `--help` must not pay for them
@@ -29,7 +29,7 @@ def _today() -> dt.date:
 
 
 _RUN_OPTIONS = options(
-    click.argument("pipeline_file", type=click.Path(path_type=Path)),
+    click.argument("pipeline_file", type=click.Path()),  # str: '' must not become '.'
     click.option(
         "-p", "--pipeline", "pipeline_name", help="Pipeline to run (when the file has several)."
     ),
@@ -100,7 +100,7 @@ _RUN_OPTIONS = options(
 @click.command("run")
 @_RUN_OPTIONS
 def run_command(
-    pipeline_file: Path,
+    pipeline_file: str,
     pipeline_name: str | None,
     workers: int,
     scheduler_url: str | None,
@@ -131,7 +131,7 @@ def run_command(
     """
     try:
         code, doc = execute_run(
-            pipeline_file,
+            given_path(pipeline_file),
             pipeline_name=pipeline_name,
             workers=workers,
             scheduler_url=scheduler_url,
