@@ -211,11 +211,16 @@ def pipeline_runtime(
     pipeline_file: Path, settings: dict[str, Any] | None = None, **kwargs: Any
 ) -> Runtime:
     """The runtime of a pipeline file given as an argument, with the command line's
-    settings (``None`` values: not given) on top."""
+    settings (``None`` values: not given) on top. The settings' warnings (an unknown
+    ``LUIGI_AIRBYTE_*`` variable) go to stderr, as ``validate`` prints them."""
     from luigi_airbyte.app.runtime import Runtime
+    from luigi_airbyte.cli.render import note
 
     given = {k: v for k, v in (settings or {}).items() if v is not None}
-    return Runtime.load(existing_file(pipeline_file), cli=given, **kwargs)
+    rt = Runtime.load(existing_file(pipeline_file), cli=given, **kwargs)
+    for warning in rt.settings.warnings:
+        note(f"warning: {warning}")
+    return rt
 
 
 OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
