@@ -106,3 +106,22 @@ def test_a_refused_store_exits_4_after_the_table(
     assert result.exit_code == 4, result.output
     assert "dry run: p" in result.stdout and "error:" in result.stderr
     assert (isolated_cwd / "not-a-store.db").read_bytes() == b""
+
+
+def test_a_missing_connection_is_named_and_the_other_steps_still_answered(
+    invoke: Invoke, isolated_cwd: Path, sandbox: Sandbox
+) -> None:
+    """complete() leaves a missing connection to run() (which fails that step alone), so
+    the dry run looks it up itself: it said "run" for the step and exited 0."""
+    text = PIPELINE.format(
+        url=sandbox.url, client_id=sandbox.client_id, secret=SECRET_VAR, store="", crm=CRM
+    )
+    text += '      - {sync: ghost, connection: "No Such Conn"}\n'
+    (isolated_cwd / "p.yaml").write_text(text, encoding="utf-8")
+
+    result = invoke("run", "p.yaml", "--dry-run", "--json")
+
+    assert result.exit_code == 4, result.output
+    would = {s["step"]: s["would"] for s in json.loads(result.stdout)["steps"]}
+    assert would["crm"] == "run" and would["fresh"] == "run", would
+    assert would["ghost"].startswith("unknown: no connection named 'No Such Conn'"), would

@@ -425,9 +425,13 @@ def _read_store_without_creating_it(rt: Runtime) -> None:
 def _dry_run_rows(
     rt: Runtime, graph: Graph, path: Path, run_date: dt.date, interval: str
 ) -> tuple[list[dict[str, Any]], LuigiAirbyteError | None]:
-    """One row per step, and the first error that left a step unanswered. After it, no
-    other step is asked (an unreachable Airbyte costs its retries once, not per step)."""
+    """One row per step, and the first error that left a step unanswered. After one that
+    is not a missing connection, no other step is asked (an unreachable Airbyte costs its
+    retries once, not per step). A sync's connection is looked up first: ``complete()``
+    leaves a missing one to ``run()``, where it fails the step."""
+    from luigi_airbyte.errors import ConnectionLookupError
     from luigi_airbyte.tasks.context import install_runtime
+    from luigi_airbyte.tasks.sync_task import AirbyteSyncTask
     from luigi_airbyte.tasks.translator import task_for_node
 
     install_runtime(str(path), rt)
@@ -435,14 +439,16 @@ def _dry_run_rows(
     error: LuigiAirbyteError | None = None
     for node in graph:
         task = task_for_node(node, pipeline_file=str(path), run_date=run_date, interval=interval)
-        if error is not None:
+        if error is not None and not isinstance(error, ConnectionLookupError):
             verdict = f"unknown: not asked after the error above ({type(error).__name__})"
         else:
             try:
+                if isinstance(task, AirbyteSyncTask):
+                    rt.connection(task.request().connection)
                 done = bool(task.complete())
                 verdict = "skip (done or fresh)" if done else "run"
             except LuigiAirbyteError as exc:
-                error, verdict = exc, f"unknown: {exc}"
+                error, verdict = error or exc, f"unknown: {exc}"
         rows.append(
             {
                 "step": node.name,
