@@ -210,6 +210,25 @@ def test_a_job_taken_over_from_an_interrupted_run_is_this_runs_one_attempt(
 
 
 @pytest.mark.slow
+def test_a_taken_over_job_stays_an_attempt_after_the_next_one_is_posted(
+    make_project: Callable[..., Project],
+) -> None:
+    """``retries: 1``: the taken-over job and one new job. The step row names only its
+    latest job, so once job 2 was posted the taken-over job 1 dropped out of the count and
+    a third job was posted when job 2 failed too."""
+    project = make_project(faults={"jobs": {CRM: {"never_finish": True}}})
+    job_id = _interrupted_while_its_job_runs(project, "1")
+    project.write([{"sync": "crm", "connection": CRM, "timeout": "2s", "retries": 1}])
+
+    second = project.run("--json")
+
+    assert second.returncode == 5, second
+    jobs = jobs_for(project.sandbox, CRM)
+    assert jobs[0]["jobId"] == job_id
+    assert [j["status"] for j in jobs] == ["cancelled", "cancelled"], (jobs, second)
+
+
+@pytest.mark.slow
 def test_after_an_interrupted_run_whose_job_then_failed_the_next_run_posts_one_job(
     make_project: Callable[..., Project],
 ) -> None:

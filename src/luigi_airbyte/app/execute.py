@@ -59,7 +59,6 @@ from luigi_airbyte.pipeline.graph import Node
 from luigi_airbyte.store import RunDetail, StepRecord
 from luigi_airbyte.store.anchors import step_anchor
 from luigi_airbyte.store.ledger import LedgerEntry, Rejection
-from luigi_airbyte.store.runs import StepState
 from luigi_airbyte.sync import (
     AdaptivePolling,
     FixedInterval,
@@ -391,7 +390,7 @@ class StepExecutor:
         if found is None:
             store = self.rt.store()
             entries = tuple(store.ledger.created_since(since))
-            found = RunAttempts(entries, store.step_states(run_id) if run_id else {})
+            found = RunAttempts(entries, store.step_statuses(run_id) if run_id else {})
             batch.attempts[(run_id, since)] = found
         return found
 
@@ -588,10 +587,10 @@ class _Pass:
 
 @dataclass(frozen=True)
 class RunAttempts:
-    """A run's ledger entries (recorded since it started) and its steps' states."""
+    """A run's ledger entries (recorded since it started) and its steps' statuses."""
 
     entries: tuple[LedgerEntry, ...]
-    steps: dict[str, StepState]
+    step_status: dict[str, str]
 
 
 _notes_lock = threading.Lock()

@@ -6,9 +6,12 @@ job then fails while no run watches it, the next run finds the row open and the 
 ended. That failure belongs to the earlier run: this run gets its own job, the recovery
 re-run, and does not report the old failure as its own attempt.
 
-A job this run started, or took over while it was still running (its step row names
-it), is this run's, whichever process of the run finds it ended: its failure is the
-step's one attempt (``retries:`` allows more), as ``tasks/sync_task.py`` counts them.
+A job this run started, or took over while it was still running, is this run's,
+whichever process of the run finds it ended: its failure is one of the step's attempts
+(``retries:`` allows more), as ``tasks/sync_task.py`` counts them. The jobs a step was
+given are its ``sync.job`` events (``jobs_the_step_was_given``): the step row names only
+the latest, and a taken-over job that failed would drop out of the count when the next
+one is posted.
 """
 
 from __future__ import annotations
@@ -38,6 +41,16 @@ def this_runs_job(
     return attachment
 
 
+def jobs_the_step_was_given(store: Store, ctx: StepContext) -> set[int]:
+    """The Airbyte jobs this run's step was given, created or taken over (its
+    ``sync.job`` events; a job found already failed is never given, see above)."""
+    return {
+        int(e.fields["job_id"])
+        for e in store.events(ctx.run_id, name="sync.job")
+        if e.fields.get("step") == ctx.step and isinstance(e.fields.get("job_id"), int)
+    }
+
+
 def ended_before_this_run(store: Store, ctx: StepContext, attachment: Attachment) -> bool:
     """True when ``attachment`` is an earlier run's job that had already failed or been
     cancelled when this run found it in the ledger (see the module docstring)."""
@@ -49,8 +62,7 @@ def ended_before_this_run(store: Store, ctx: StepContext, attachment: Attachment
         or not ctx.run_id
     ):
         return False
-    state = store.step_state(ctx.run_id, ctx.step)
-    if state is not None and state.job_id == job.job_id:
+    if job.job_id in jobs_the_step_was_given(store, ctx):
         return False  # this run took it over while it ran: its failure is the run's
     recent = store.ledger.recent_for_connection(attachment.connection_id, limit=50)
     entry = next((e for e in recent if e.job_id == job.job_id), None)

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -68,13 +68,6 @@ __all__ = [
 ]
 
 _RUN_ID_PREFIX = re.compile(r"^[0-9a-fA-F-]{4,36}$")
-
-
-class StepState(NamedTuple):
-    """A step's recorded status and the Airbyte job it last named (``None``: none yet)."""
-
-    status: str
-    job_id: int | None
 
 
 class RunRepository(ABC):
@@ -523,28 +516,18 @@ class RunRepository(ABC):
 
     def step_status(self, run_id: str, step_name: str) -> str | None:
         """The recorded status of one step of one run, or ``None`` if it has no row yet."""
-        state = self.step_state(run_id, step_name)
-        return None if state is None else state.status
-
-    def step_state(self, run_id: str, step_name: str) -> StepState | None:
-        """The recorded status and job of one step of one run, or ``None`` if it has no
-        row yet: what a sync's retry policy reads (``tasks/sync_task.py``)."""
-        query = sa.select(steps.c.status, steps.c.job_id).where(
+        query = sa.select(steps.c.status).where(
             (steps.c.run_id == run_id) & (steps.c.step_name == step_name)
         )
         with self.query(f"read step {step_name!r} of run {run_id}") as conn:
-            row = conn.execute(query).first()
-        return None if row is None else StepState(str(row.status), row.job_id)
+            status = conn.execute(query).scalar()
+        return None if status is None else str(status)
 
-    def step_states(self, run_id: str) -> dict[str, StepState]:
-        """The recorded status and job of every step of one run that has a row."""
-        query = sa.select(steps.c.step_name, steps.c.status, steps.c.job_id).where(
-            steps.c.run_id == run_id
-        )
+    def step_statuses(self, run_id: str) -> dict[str, str]:
+        """The recorded status of every step of one run that has a row."""
+        query = sa.select(steps.c.step_name, steps.c.status).where(steps.c.run_id == run_id)
         with self.query(f"read the steps of run {run_id}") as conn:
-            return {
-                str(r.step_name): StepState(str(r.status), r.job_id) for r in conn.execute(query)
-            }
+            return {str(name): str(status) for name, status in conn.execute(query)}
 
     def step_succeeded(self, pipeline: str, step_name: str, run_date: date) -> bool:
         """Whether any run of ``pipeline`` for ``run_date`` finished ``step_name`` successfully."""

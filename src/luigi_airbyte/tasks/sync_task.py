@@ -26,6 +26,7 @@ from typing import Any
 import luigi
 
 from luigi_airbyte.app.execute import StepContext, SyncRequest
+from luigi_airbyte.app.inherited_job import jobs_the_step_was_given
 from luigi_airbyte.app.step_context import sync_run_key
 from luigi_airbyte.errors import ConnectionLookupError, SyncFailedError
 from luigi_airbyte.pipeline.graph import Node
@@ -176,32 +177,27 @@ class AirbyteSyncTask(StepTask):
         snapshot = self.executor().run_attempts(ctx.run_id, since)
         if snapshot is None:
             recent = store.ledger.recent_for_connection(conn.connection_id, limit=50)
-            state = store.step_state(ctx.run_id, ctx.step) if ctx.run_id else None
+            status = store.step_status(ctx.run_id, ctx.step) if ctx.run_id else None
         else:  # only jobs created in the run: a pass comes before the step's attempts
-            recent, state = list(snapshot.entries), snapshot.steps.get(ctx.step)
+            recent, status = list(snapshot.entries), snapshot.step_status.get(ctx.step)
         keys = frozenset({key})
         refreshes = refresh_run_key_prefix(conn.connection_id)
         if any(e.run_key.startswith(refreshes) for e in recent):
             keys = self.executor().step_run_keys(key)  # the refresh of its rejected load
-        watched = None if state is None else state.job_id
-        failed = tuple(
-            e
-            for e in recent
-            if e.run_key in keys
-            and e.finished
-            and e.status not in _NOT_A_FAILURE
-            and (
-                # created in this run, or an earlier run's job this run took over
-                (e.created_at is not None and _utc(e.created_at) >= _utc(since))
-                or e.job_id == watched
-            )
-        )
+        ended = [e for e in recent if e.run_key in keys and e.finished]
+        failed = [e for e in ended if e.status not in _NOT_A_FAILURE]
+        older = [e for e in failed if e.created_at is None or _utc(e.created_at) < _utc(since)]
+        if older and ctx.run_id:  # an earlier run's job counts if this run took it over
+            named = jobs_the_step_was_given(store, ctx)
+            failed = [e for e in failed if e not in older or e.job_id in named]
+        elif older:
+            failed = [e for e in failed if e not in older]
         found = (store.ledger.find_open(k) for k in sorted(keys)) if open_job else iter(())
         return _Attempts(
             run_key=key,
             open_job=next((e for e in found if e is not None), None),
-            failed_jobs=failed,
-            step_status=None if state is None else state.status,
+            failed_jobs=tuple(failed),
+            step_status=status,
         )
 
     def _refuse_another_job(self) -> None:
