@@ -352,3 +352,18 @@ def test_step_status_and_step_succeeded(store: Store) -> None:
     assert store.step_succeeded("p", "load", date(2026, 5, 2)) is False  # another date
     assert store.step_succeeded("other", "load", day) is False  # another pipeline
     assert store.step_succeeded("p", "report", day) is False  # another step
+
+
+def test_events_of_one_name_and_step(store: Store) -> None:
+    """A retry policy reads the jobs one step was given; the step is matched in SQL, so
+    a run of many syncs is not read whole for each of them."""
+    run_id = store.start_run("p")
+    store.add_event(run_id, "sync.job", "info", {"step": "crm", "job_id": 1})
+    store.add_event(run_id, "sync.job", "info", {"step": "events", "job_id": 2})
+    store.add_event(run_id, "step.started", "info", {"step": "crm"})
+    store.add_event(run_id, "sync.job", "info", {"step": "crm", "job_id": 3})
+
+    found = store.events(run_id, name="sync.job", step="crm")
+
+    assert [e.fields["job_id"] for e in found] == [1, 3]
+    assert store.events(run_id, name="sync.job", step="nope") == []

@@ -46,8 +46,8 @@ def jobs_the_step_was_given(store: Store, ctx: StepContext) -> set[int]:
     ``sync.job`` events; a job found already failed is never given, see above)."""
     return {
         int(e.fields["job_id"])
-        for e in store.events(ctx.run_id, name="sync.job")
-        if e.fields.get("step") == ctx.step and isinstance(e.fields.get("job_id"), int)
+        for e in store.events(ctx.run_id, name="sync.job", step=ctx.step)
+        if isinstance(e.fields.get("job_id"), int)
     }
 
 
@@ -68,7 +68,7 @@ def ended_before_this_run(store: Store, ctx: StepContext, attachment: Attachment
     entry = next((e for e in recent if e.job_id == job.job_id), None)
     if entry is None or entry.created_at is None:
         return False
-    started = store.get_run(ctx.run_id).run.started_at
+    started = store.run_summary(ctx.run_id).started_at
     if entry.created_at >= started:  # the store's times are aware, in UTC
         return False
     logger.warning(

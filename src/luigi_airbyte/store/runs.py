@@ -418,14 +418,21 @@ class RunRepository(ABC):
         return len(rows)
 
     def events(
-        self, run_id: str, *, limit: int | None = None, name: str | None = None
+        self,
+        run_id: str,
+        *,
+        limit: int | None = None,
+        name: str | None = None,
+        step: str | None = None,
     ) -> list[EventRecord]:
-        """The run's events, oldest first."""
+        """The run's events, oldest first (of one name, of one step, if given)."""
         query = (
             sa.select(events).where(events.c.run_id == run_id).order_by(events.c.at, events.c.id)
         )
         if name is not None:
             query = query.where(events.c.name == name)
+        if step is not None:
+            query = query.where(events.c.fields["step"].as_string() == step)
         if limit is not None:
             query = query.limit(limit)
         with self.read(f"read events of run {run_id}") as conn:

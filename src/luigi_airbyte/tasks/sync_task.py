@@ -184,14 +184,13 @@ class AirbyteSyncTask(StepTask):
         refreshes = refresh_run_key_prefix(conn.connection_id)
         if any(e.run_key.startswith(refreshes) for e in recent):
             keys = self.executor().step_run_keys(key)  # the refresh of its rejected load
-        ended = [e for e in recent if e.run_key in keys and e.finished]
-        failed = [e for e in ended if e.status not in _NOT_A_FAILURE]
+        failed = [
+            e for e in recent if e.run_key in keys and e.finished and e.status not in _NOT_A_FAILURE
+        ]
         older = [e for e in failed if e.created_at is None or _utc(e.created_at) < _utc(since)]
-        if older and ctx.run_id:  # an earlier run's job counts if this run took it over
-            named = jobs_the_step_was_given(store, ctx)
-            failed = [e for e in failed if e not in older or e.job_id in named]
-        elif older:
-            failed = [e for e in failed if e not in older]
+        # an earlier run's job counts only if this run took it over
+        given = jobs_the_step_was_given(store, ctx) if older and ctx.run_id else set()
+        failed = [e for e in failed if e not in older or e.job_id in given]
         found = (store.ledger.find_open(k) for k in sorted(keys)) if open_job else iter(())
         return _Attempts(
             run_key=key,
